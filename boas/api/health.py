@@ -1,0 +1,31 @@
+"""Liveness and readiness."""
+
+from __future__ import annotations
+
+from flask_smorest import Blueprint
+from marshmallow import Schema, fields
+from sqlalchemy import text
+
+from boas.db import db_session, runtime
+
+blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Service health")
+
+
+class HealthOut(Schema):
+    status = fields.String()
+    database = fields.String()
+    version = fields.String()
+
+
+@blp.route("/health")
+@blp.response(200, HealthOut)
+def health():
+    """Report whether the service and its database answer."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    db_session().execute(text("SELECT 1"))
+    try:
+        boas_version = version("boas")
+    except PackageNotFoundError:
+        boas_version = "unknown"
+    return {"status": "ok", "database": runtime().settings.database_url.split(":", 1)[0], "version": boas_version}

@@ -1,0 +1,160 @@
+"""The ``boas`` command: database migrations, accounts, tokens and the server."""
+
+from __future__ import annotations
+
+import sys
+
+import click
+
+from boas.config import load_settings
+
+
+def _session():
+    from registry_db.engine import make_engine, make_session_factory
+
+    engine = make_engine(load_settings().database_url)
+    return make_session_factory(engine)()
+
+
+def _fail(exc) -> None:
+    click.echo(f"error: {exc.message}", err=True)
+    for field, messages in exc.errors.items():
+        click.echo(f"  {field}: {'; '.join(messages)}", err=True)
+    sys.exit(2)
+
+
+@click.group()
+def main() -> None:
+    """BOAS, the open library of health algorithms."""
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations (creates the SQLite file and data directory if needed)."""
+    upgrade_database()
+    click.echo(f"database at {revision}: {_redacted(load_settings().database_url)}")
+
+
+def _redacted(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    return make_url(url).render_as_string(hide_password=True)
+
+
+def upgrade_database() -> None:
+    from registry_db.engine import make_engine
+    from registry_db.migrate import upgrade
+
+    settings = load_settings()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine)
+    finally:
+        engine.dispose()
+
+
+@main.group()
+def users() -> None:
+    """Accounts."""
+
+
+@users.command("create")
+@click.option("--email", required=True)
+@click.option("--role", required=True, type=click.Choice(["admin", "author", "evaluator"]))
+@click.option("--name", default="")
+@click.option("--organisation", default=None, help="organisation slug")
+def users_create(email: str, role: str, name: str, organisation: str | None) -> None:
+    """Create an account; this is how the first admin comes to exist (there is no default account)."""
+    from model_cards import accounts
+    from registry_db.errors import BoasError
+
+    with _session() as session:
+        try:
+            user = accounts.create_user(
+                session, None, email=email, role=role, name=name, organisation_slug=organisation, bootstrap=True
+            )
+        except BoasError as exc:
+            _fail(exc)
+        click.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@main.group()
+def tokens() -> None:
+    """API tokens."""
+
+
+@tokens.command("create")
+@click.option("--email", required=True)
+@click.option("--name", default="cli")
+def tokens_create(email: str, name: str) -> None:
+    """Issue an API token; the secret is printed once and only its hash is stored."""
+    from model_cards import accounts
+    from registry_db.errors import BoasError
+
+    with _session() as session:
+        try:
+            issued = accounts.create_token(session, None, user_email=email, name=name, bootstrap=True)
+        except BoasError as exc:
+            _fail(exc)
+        click.echo(issued.secret)
+
+
+@main.group()
+def organisations() -> None:
+    """Organisations."""
+
+
+@organisations.command("create")
+@click.option("--slug", required=True)
+@click.option("--name", required=True)
+@click.option("--kind", required=True,
+              type=click.Choice(["research_body", "data_platform", "administration", "hospital", "company", "other"]))
+def organisations_create(slug: str, name: str, kind: str) -> None:
+    """Register an organisation authors can belong to."""
+    from model_cards import accounts
+    from registry_db.errors import BoasError
+
+    with _session() as session:
+        try:
+            accounts.create_organisation(session, None, slug=slug, name=name, kind=kind, bootstrap=True)
+        except BoasError as exc:
+            _fail(exc)
+        click.echo(f"created organisation {slug}")
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--workers", default=2, show_default=True, type=int)
+def serve(host: str, port: int, workers: int) -> None:
+    """Migrate the database, then serve BOAS with gunicorn."""
+    from gunicorn.app.base import BaseApplication
+
+    upgrade_database()
+
+    class _Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("timeout", 300)
+            self.cfg.set("accesslog", "-")
+
+        def load(self):
+            from boas import create_app
+
+            return create_app()
+
+    settings = load_settings()
+    click.echo(f"BOAS on http://{host}:{port} (database: {_redacted(settings.database_url)}, data: {settings.data_dir})")
+    _Server().run()
+
+
+if __name__ == "__main__":
+    main()

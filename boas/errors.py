@@ -1,0 +1,66 @@
+"""One JSON error shape for the API: ``{code, status, message, errors}``."""
+
+from __future__ import annotations
+
+import logging
+
+from flask import Flask, Response, jsonify
+from werkzeug.exceptions import HTTPException
+
+from model_cards.schemas import flatten_errors
+from registry_db.errors import BoasError
+
+log = logging.getLogger(__name__)
+
+HTTP_CODES = {
+    400: "bad_request",
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    405: "method_not_allowed",
+    409: "conflict",
+    413: "too_large",
+    415: "unsupported_media_type",
+    422: "validation_failed",
+    429: "too_many_requests",
+}
+
+
+def error_response(status: int, code: str, message: str, errors: dict | None = None) -> Response:
+    response = jsonify({"code": code, "status": status, "message": message, "errors": errors or {}})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="boas"'
+    return response
+
+
+def handle_boas_error(exc: BoasError) -> Response:
+    if exc.status >= 500:
+        log.error("%s: %s", exc.code, exc.message)
+    return error_response(exc.status, exc.code, exc.message, exc.errors)
+
+
+def handle_http_exception(exc: HTTPException) -> Response:
+    status = exc.code or 500
+    errors: dict = {}
+    data = getattr(exc, "data", None)
+    if isinstance(data, dict) and "messages" in data:
+        # webargs: {"json": {...}, "form": {...}} -> one flat field map
+        for location_errors in data["messages"].values():
+            errors.update(flatten_errors(location_errors))
+    message = {
+        413: "request too large: the upload exceeds the configured limit",
+        422: "validation failed",
+    }.get(status, exc.description or exc.name)
+    return error_response(status, HTTP_CODES.get(status, "error"), message, errors)
+
+
+def handle_unexpected(exc: Exception) -> Response:
+    log.exception("unhandled error")
+    return error_response(500, "internal_error", "internal server error")
+
+
+def init_app(app: Flask) -> None:
+    app.register_error_handler(BoasError, handle_boas_error)
+    app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(Exception, handle_unexpected)

@@ -1,0 +1,208 @@
+"""Account services: users, organisations and API tokens (CLI, API and pages call these)."""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import secrets
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from sqlalchemy.orm import Session
+
+from model_cards import permissions
+from registry_db import store
+from registry_db.errors import NotFound, Unauthenticated, ValidationFailed
+from registry_db.models import ApiToken, Organisation, OrganisationKind, Role, User, utcnow
+
+TOKEN_PREFIX = "boas_"
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly created token: ``secret`` is shown once and never stored."""
+
+    token: ApiToken
+    secret: str
+
+
+def hash_token(secret: str) -> str:
+    # Tokens carry 256 bits of randomness, so a fast hash is enough (no password stretching).
+    return hashlib.sha256(secret.encode()).hexdigest()
+
+
+def _check_user_fields(email: str, role: str | None) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if not EMAIL.match(email or ""):
+        errors["email"] = ["not a valid e-mail address"]
+    if role is not None and role not in {r.value for r in Role}:
+        errors["role"] = [f"must be one of: {', '.join(r.value for r in Role)}"]
+    return errors
+
+
+def create_user(
+    session: Session,
+    actor: User | None,
+    *,
+    email: str,
+    role: str,
+    name: str = "",
+    organisation_slug: str | None = None,
+    bootstrap: bool = False,
+) -> User:
+    """Create an account. Only an admin may, except the CLI's explicit ``bootstrap`` path."""
+    if not bootstrap:
+        permissions.require_admin(actor)
+    errors = _check_user_fields(email, role)
+    organisation = None
+    if organisation_slug:
+        organisation = store.get_organisation_by_slug(session, organisation_slug)
+        if organisation is None:
+            errors["organisation"] = [f"unknown organisation '{organisation_slug}'"]
+    if errors:
+        raise ValidationFailed("invalid user", errors)
+    user = store.add_user(
+        session, User(email=email.strip().lower(), role=Role(role), name=name, organisation=organisation)
+    )
+    store.append_event(
+        session, actor=actor, action="user.created", object_type="user", object_ref=user.email,
+        details={"role": user.role.value},
+    )
+    session.commit()
+    return user
+
+
+def update_user(
+    session: Session,
+    actor: User | None,
+    user_id: int,
+    *,
+    role: str | None = None,
+    active: bool | None = None,
+    name: str | None = None,
+    organisation_slug: str | None = None,
+) -> User:
+    """Change a user's role, name, organisation or active flag (admin only, logged)."""
+    admin = permissions.require_admin(actor)
+    user = store.get_user(session, user_id)
+    errors = _check_user_fields(user.email, role)
+    if organisation_slug is not None:
+        organisation = store.get_organisation_by_slug(session, organisation_slug)
+        if organisation is None:
+            errors["organisation"] = [f"unknown organisation '{organisation_slug}'"]
+        else:
+            user.organisation = organisation
+    if user.id == admin.id and ((role and role != Role.ADMIN) or active is False):
+        errors["role" if role else "active"] = ["an admin cannot demote or deactivate their own account"]
+    if errors:
+        raise ValidationFailed("invalid user update", errors)
+    changes: dict[str, object] = {}
+    if role is not None and user.role != role:
+        changes["role"] = {"old": user.role.value, "new": role}
+        user.role = Role(role)
+    if active is not None and user.active != active:
+        changes["active"] = {"old": user.active, "new": active}
+        user.active = active
+    if name is not None:
+        user.name = name
+    if changes:
+        store.append_event(
+            session, actor=admin, action="user.updated", object_type="user", object_ref=user.email,
+            details=changes,
+        )
+    session.commit()
+    return user
+
+
+def list_users(session: Session, actor: User | None) -> Sequence[User]:
+    permissions.require_admin(actor)
+    return store.list_users(session)
+
+
+def create_organisation(
+    session: Session, actor: User | None, *, slug: str, name: str, kind: str, bootstrap: bool = False
+) -> Organisation:
+    if not bootstrap:
+        permissions.require_admin(actor)
+    errors: dict[str, list[str]] = {}
+    if not SLUG.match(slug or ""):
+        errors["slug"] = ["lowercase letters, digits and hyphens, 1 to 64 characters"]
+    if not (name or "").strip():
+        errors["name"] = ["must not be empty"]
+    if kind not in {k.value for k in OrganisationKind}:
+        errors["kind"] = [f"must be one of: {', '.join(k.value for k in OrganisationKind)}"]
+    if errors:
+        raise ValidationFailed("invalid organisation", errors)
+    organisation = store.add_organisation(session, Organisation(slug=slug, name=name.strip(), kind=kind))
+    store.append_event(
+        session, actor=actor, action="organisation.created", object_type="organisation", object_ref=slug
+    )
+    session.commit()
+    return organisation
+
+
+def list_organisations(session: Session) -> Sequence[Organisation]:
+    return store.list_organisations(session)
+
+
+def create_token(session: Session, actor: User | None, *, user_email: str | None = None, name: str = "",
+                 bootstrap: bool = False) -> IssuedToken:
+    """Issue a token for ``user_email`` (the CLI) or for the actor itself (the API)."""
+    if bootstrap:
+        owner = store.get_user_by_email(session, user_email or "")
+        if owner is None:
+            raise NotFound(f"no user with e-mail {user_email}")
+    else:
+        owner = permissions.require_user(actor)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = store.add_token(
+        session, ApiToken(user_id=owner.id, token_hash=hash_token(secret), prefix=secret[:12], name=name[:100])
+    )
+    store.append_event(
+        session, actor=actor or owner, action="token.created", object_type="user", object_ref=owner.email,
+        details={"token_id": token.id, "prefix": token.prefix},
+    )
+    session.commit()
+    return IssuedToken(token=token, secret=secret)
+
+
+def list_tokens(session: Session, actor: User | None) -> Sequence[ApiToken]:
+    return store.list_tokens(session, permissions.require_user(actor))
+
+
+def revoke_token(session: Session, actor: User | None, token_id: int) -> ApiToken:
+    """Revoke one of the actor's tokens (admins may revoke anyone's)."""
+    user = permissions.require_user(actor)
+    token = store.get_token(session, token_id)
+    if token.user_id != user.id and user.role != Role.ADMIN:
+        raise NotFound(f"token {token_id} not found")
+    if token.revoked_at is None:
+        token.revoked_at = utcnow()
+        store.append_event(
+            session, actor=user, action="token.revoked", object_type="user", object_ref=token.user.email,
+            details={"token_id": token.id, "prefix": token.prefix},
+        )
+    session.commit()
+    return token
+
+
+def authenticate_token(session: Session, secret: str) -> User:
+    """Resolve a bearer token to its active user, or refuse with 401."""
+    if not secret.startswith(TOKEN_PREFIX):
+        raise Unauthenticated("invalid or revoked token")
+    token = store.get_active_token(session, hash_token(secret))
+    if token is None or not token.user.active:
+        raise Unauthenticated("invalid or revoked token")
+    return token.user
+
+
+def list_audit_events(
+    session: Session, actor: User | None, *, action: str | None = None, object_ref: str | None = None,
+    page: int = 1, per_page: int = 50,
+) -> dict:
+    """The audit log, newest first; admins only."""
+    permissions.require_admin(actor)
+    items, total = store.list_events(session, action=action, object_ref=object_ref, page=page, per_page=per_page)
+    return {"items": items, "total": total, "page": page, "per_page": per_page}

@@ -1,0 +1,396 @@
+"""Registry services: algorithms and their versions, artifacts, publication and yanking.
+
+Services take the session and the acting user explicitly, check a named permission, call the
+store, and own the commit. The HTTP API, the pages and the CLI all call these functions.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import IO, Any
+
+from sqlalchemy.orm import Session
+
+from model_cards import permissions, schemas, semver, taxonomy
+from model_cards.archives import ArchiveLimits, extract_archive
+from model_cards.mlmodel import read_mlmodel
+from registry_db import store
+from registry_db.blobs import CHUNK, BlobStore
+from registry_db.errors import BoasError, Conflict, NotFound, TooLarge, ValidationFailed
+from registry_db.models import Algorithm, AlgorithmKind, ArtifactFile, Role, User, Version, VersionState, utcnow
+
+MAX_CARD_BYTES = 1024 * 1024
+EDITABLE_FIELDS = (
+    "name", "summary", "description", "code_repository_url", "code_commit", "license", *taxonomy.VOCABULARIES,
+)
+
+
+@dataclass(frozen=True)
+class Storage:
+    """Where artifacts go and how big an upload may be: passed to services, never read from globals."""
+
+    blobs: BlobStore
+    limits: ArchiveLimits
+    max_upload_bytes: int
+
+
+@dataclass(frozen=True)
+class Upload:
+    """An uploaded file as the edge received it: a readable stream and the client's file name."""
+
+    stream: IO[bytes]
+    filename: str
+
+
+@dataclass(frozen=True)
+class Page:
+    items: Sequence[Any]
+    total: int
+    page: int
+    per_page: int
+
+
+# -- algorithms ----------------------------------------------------------------------------
+
+
+def create_algorithm(session: Session, actor: User | None, data: dict[str, Any]) -> Algorithm:
+    """Register a new algorithm owned by its author (and their organisation)."""
+    author = permissions.require_create_algorithm(actor)
+    data = schemas.load(schemas.AlgorithmCreateSchema(), data, "invalid algorithm")
+    fields = {k: data[k] for k in EDITABLE_FIELDS if data.get(k) is not None}
+    algorithm = Algorithm(
+        slug=data["slug"], kind=AlgorithmKind(data["kind"]), created_by_id=author.id,
+        organisation_id=author.organisation_id, **fields,
+    )
+    algorithm.owners = [author]
+    store.add_algorithm(session, algorithm)
+    store.append_event(
+        session, actor=author, action="algorithm.created", object_type="algorithm", object_ref=algorithm.slug,
+        details={"kind": algorithm.kind.value},
+    )
+    session.commit()
+    return algorithm
+
+
+def update_algorithm(session: Session, actor: User | None, slug: str, data: dict[str, Any]) -> Algorithm:
+    """Edit an algorithm's description, taxonomy and owners; the slug and kind are stable."""
+    algorithm = get_algorithm(session, actor, slug)
+    user = permissions.require_manage_algorithm(actor, algorithm)
+    data = schemas.load(schemas.AlgorithmUpdateSchema(), data, "invalid algorithm update")
+    owners: list[User] = []
+    errors: dict[str, list[str]] = {}
+    for email in data.get("owners") or []:
+        owner = store.get_user_by_email(session, email)
+        if owner is None or owner.role not in (Role.AUTHOR, Role.ADMIN) or not owner.active:
+            errors.setdefault("owners", []).append(f"'{email}' is not an active author account")
+        else:
+            owners.append(owner)
+    if errors:
+        raise ValidationFailed("invalid algorithm update", errors)
+    changed = sorted(k for k in EDITABLE_FIELDS if k in data and data[k] != getattr(algorithm, k))
+    for field in changed:
+        setattr(algorithm, field, data[field])
+    if owners and sorted(o.email for o in algorithm.owners) != sorted(o.email for o in owners):
+        algorithm.owners = owners
+        changed.append("owners")
+    if changed:
+        store.append_event(
+            session, actor=user, action="algorithm.updated", object_type="algorithm", object_ref=slug,
+            details={"fields": changed},
+        )
+    session.commit()
+    return algorithm
+
+
+def _can_see_drafts(actor: User | None, algorithm: Algorithm) -> bool:
+    return actor is not None and actor.active and (
+        permissions.can_manage(actor, algorithm) or actor.role == Role.EVALUATOR
+    )
+
+
+def get_algorithm(session: Session, actor: User | None, slug: str) -> Algorithm:
+    """An algorithm as the actor may see it: the public only sees those with a released version."""
+    algorithm = store.get_algorithm(session, slug)
+    if not _can_see_drafts(actor, algorithm):
+        if not any(v.state != VersionState.DRAFT for v in store.list_versions(session, algorithm)):
+            raise NotFound(f"algorithm '{slug}' not found")
+    return algorithm
+
+
+def list_algorithms(
+    session: Session, actor: User | None, *, filters: dict[str, Any], q: str | None, page: int, per_page: int
+) -> Page:
+    """The catalogue: published algorithms for everyone, plus drafts for their owners and staff."""
+    see_all = actor is not None and actor.active and actor.role in (Role.ADMIN, Role.EVALUATOR)
+    items, total = store.query_algorithms(
+        session, filters=filters, q=q, visible_to_user_id=actor.id if actor else None, see_all=see_all,
+        page=page, per_page=per_page,
+    )
+    return Page(items=items, total=total, page=page, per_page=per_page)
+
+
+def latest_published(session: Session, algorithm: Algorithm) -> Version | None:
+    published = [v for v in store.list_versions(session, algorithm) if v.state == VersionState.PUBLISHED]
+    return max(published, key=lambda v: semver.sort_key(v.version), default=None)
+
+
+# -- versions ------------------------------------------------------------------------------
+
+
+def list_versions(session: Session, actor: User | None, slug: str) -> list[Version]:
+    """Versions newest first (semver precedence); drafts only for those who may see them."""
+    algorithm = get_algorithm(session, actor, slug)
+    versions = store.list_versions(session, algorithm)
+    if not _can_see_drafts(actor, algorithm):
+        versions = [v for v in versions if v.state != VersionState.DRAFT]
+    return sorted(versions, key=lambda v: semver.sort_key(v.version), reverse=True)
+
+
+def get_version(session: Session, actor: User | None, slug: str, version: str) -> Version:
+    algorithm = get_algorithm(session, actor, slug)
+    row = store.get_version(session, algorithm, version)
+    if row.state == VersionState.DRAFT and not _can_see_drafts(actor, algorithm):
+        raise NotFound(f"version '{version}' of algorithm '{slug}' not found")
+    return row
+
+
+def parse_card(raw: str | None) -> tuple[dict[str, Any], list[str]]:
+    """Parse the multipart ``card`` field: a JSON object, at most 1 MiB."""
+    if raw is None or raw == "":
+        return {}, []
+    if len(raw.encode()) > MAX_CARD_BYTES:
+        return {}, [f"card is larger than {MAX_CARD_BYTES} bytes"]
+    try:
+        card = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return {}, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+    if not isinstance(card, dict):
+        return {}, ["must be a JSON object"]
+    return card, []
+
+
+def canonical_json(data: Any) -> bytes:
+    """The bytes a card's digest is computed over: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+
+
+@dataclass
+class _Staged:
+    root: Path
+    archive_sha256: str
+    archive_size: int
+    files: list[tuple[str, str, int]]
+    mlmodel: dict[str, Any] | None
+
+
+def _stage_upload(storage: Storage, upload: Upload, *, field: str, mlflow: bool) -> _Staged:
+    """Copy the upload into a private staging directory (size-capped), unpack it and read it as data."""
+    root = storage.blobs.staging_dir()
+    try:
+        archive = root / "upload"
+        digest = hashlib.sha256()
+        size = 0
+        with open(archive, "wb") as out:
+            while chunk := upload.stream.read(CHUNK):
+                size += len(chunk)
+                if size > storage.max_upload_bytes:
+                    raise TooLarge(
+                        f"upload exceeds the {storage.max_upload_bytes}-byte limit",
+                        {field: [f"larger than {storage.max_upload_bytes} bytes"]},
+                    )
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise ValidationFailed("empty upload", {field: ["the uploaded file is empty"]})
+        tree = root / "tree"
+        extracted = extract_archive(archive, tree, storage.limits, field=field)
+        info = read_mlmodel(tree, field=field).as_dict() if mlflow else None
+        return _Staged(root, digest.hexdigest(), size, [(f.path, f.sha256, f.size) for f in extracted], info)
+    except BaseException:
+        shutil.rmtree(root, ignore_errors=True)
+        raise
+
+
+def create_version(
+    session: Session,
+    actor: User | None,
+    storage: Storage,
+    slug: str,
+    *,
+    version: str | None,
+    card_json: str | None,
+    model: Upload | None = None,
+    code: Upload | None = None,
+) -> Version:
+    """Create a draft version with its optional artifact; all-or-nothing on rows and files."""
+    algorithm = get_algorithm(session, actor, slug)
+    author = permissions.require_manage_algorithm(actor, algorithm)
+    errors: dict[str, list[str]] = {}
+    if not version:
+        errors["version"] = ["required"]
+    elif not semver.is_valid(version):
+        errors["version"] = ["must be a semantic version such as 1.0.0 or 2.1.0-rc.1"]
+    card, card_errors = parse_card(card_json)
+    if card_errors:
+        errors["card"] = card_errors
+    if algorithm.kind == AlgorithmKind.ML_MODEL and code is not None:
+        errors["code"] = ["an ml_model version carries an MLflow model in 'model', not a code archive"]
+    if algorithm.kind == AlgorithmKind.RULE_BASED and model is not None:
+        errors["model"] = ["a rule_based version carries its code archive in 'code', not an MLflow model"]
+    if errors:
+        raise ValidationFailed("invalid version", errors)
+    assert version is not None
+    # End the read transaction before the slow part: on SQLite every transaction holds the write
+    # lock, and unpacking an archive must not block other writers.
+    session.rollback()
+
+    upload, field = (model, "model") if model is not None else (code, "code")
+    staged = _stage_upload(storage, upload, field=field, mlflow=field == "model") if upload else None
+    created: list[str] = []
+    try:
+        algorithm = store.get_algorithm(session, slug)
+        row = store.add_version(
+            session,
+            Version(
+                algorithm_id=algorithm.id, version=version, state=VersionState.DRAFT, card=card,
+                created_by_id=author.id,
+                artifact_kind=("mlflow_model" if field == "model" else "code_archive") if staged else None,
+                archive_sha256=staged.archive_sha256 if staged else None,
+                archive_size=staged.archive_size if staged else None,
+                mlmodel=staged.mlmodel if staged else None,
+            ),
+        )
+        if staged:
+            store.add_artifact_files(session, row, staged.files)
+            for path, sha256, _size in staged.files:
+                if storage.blobs.adopt(staged.root / "tree" / path, sha256):
+                    created.append(sha256)
+            if storage.blobs.adopt(staged.root / "upload", staged.archive_sha256):
+                created.append(staged.archive_sha256)
+        store.append_event(
+            session, actor=author, action="version.created", object_type="version",
+            object_ref=f"{slug}@{version}",
+            details={"archive_sha256": row.archive_sha256, "files": len(staged.files) if staged else 0},
+        )
+        session.commit()
+    except BaseException:
+        session.rollback()
+        _remove_unreferenced(session, storage.blobs, created)
+        raise
+    finally:
+        if staged:
+            shutil.rmtree(staged.root, ignore_errors=True)
+    session.refresh(row)
+    return row
+
+
+def _remove_unreferenced(session: Session, blobs: BlobStore, digests: list[str]) -> None:
+    """Delete the blobs this failed request created, unless a committed row references them."""
+    if not digests:
+        return
+    try:
+        keep = {d for d in digests if store.blob_is_referenced(session, d) or store.archive_is_referenced(session, d)}
+        session.rollback()
+    except Exception:  # noqa: BLE001 - when in doubt keep the file: an orphan is safer than a hole
+        return
+    blobs.remove(d for d in digests if d not in keep)
+
+
+def _publication_problems(version: Version) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    if version.algorithm.kind == AlgorithmKind.ML_MODEL and version.artifact_kind != "mlflow_model":
+        errors["model"] = ["an ml_model version needs an uploaded MLflow model before it can be published"]
+    return errors
+
+
+def publish_version(session: Session, actor: User | None, slug: str, version: str) -> Version:
+    """Freeze a draft: its card becomes an immutable snapshot with a sha256 over canonical JSON."""
+    algorithm = get_algorithm(session, actor, slug)
+    user = permissions.require_manage_algorithm(actor, algorithm)
+    row = store.get_version_for_update(session, algorithm, version)
+    if row.state != VersionState.DRAFT:
+        raise Conflict(
+            f"version '{version}' is already {row.state.value}; a released version is immutable",
+            code="already_published",
+        )
+    problems = _publication_problems(row)
+    if problems:
+        raise ValidationFailed("this version cannot be published yet", problems)
+    row.card_sha256 = hashlib.sha256(canonical_json(row.card)).hexdigest()
+    row.state = VersionState.PUBLISHED
+    row.published_at = utcnow()
+    row.published_by_id = user.id
+    store.append_event(
+        session, actor=user, action="version.published", object_type="version", object_ref=f"{slug}@{version}",
+        details={"card_sha256": row.card_sha256, "archive_sha256": row.archive_sha256,
+                 "manifest": [[f.path, f.sha256] for f in row.files]},
+    )
+    session.commit()
+    return row
+
+
+def yank_version(session: Session, actor: User | None, slug: str, version: str, reason: str) -> Version:
+    """Withdraw a published version, reversibly; the reason is shown on its card."""
+    algorithm = get_algorithm(session, actor, slug)
+    user = permissions.require_manage_algorithm(actor, algorithm)
+    if not (reason or "").strip():
+        raise ValidationFailed("a reason is required", {"reason": ["required: say why users should not rely on it"]})
+    row = store.get_version_for_update(session, algorithm, version)
+    if row.state != VersionState.PUBLISHED:
+        raise Conflict(f"only a published version can be yanked; this one is {row.state.value}", code="not_published")
+    row.state = VersionState.YANKED
+    row.yanked_at = utcnow()
+    row.yank_reason = reason.strip()
+    store.append_event(
+        session, actor=user, action="version.yanked", object_type="version", object_ref=f"{slug}@{version}",
+        details={"reason": row.yank_reason},
+    )
+    session.commit()
+    return row
+
+
+def unyank_version(session: Session, actor: User | None, slug: str, version: str) -> Version:
+    """Reverse a yank; the version is published again, unchanged."""
+    algorithm = get_algorithm(session, actor, slug)
+    user = permissions.require_manage_algorithm(actor, algorithm)
+    row = store.get_version_for_update(session, algorithm, version)
+    if row.state != VersionState.YANKED:
+        raise Conflict(f"version '{version}' is not yanked; it is {row.state.value}", code="not_yanked")
+    row.state = VersionState.PUBLISHED
+    row.yanked_at = None
+    row.yank_reason = None
+    store.append_event(
+        session, actor=user, action="version.unyanked", object_type="version", object_ref=f"{slug}@{version}"
+    )
+    session.commit()
+    return row
+
+
+def open_artifact(
+    session: Session, actor: User | None, storage: Storage, slug: str, version: str, path: str
+) -> tuple[ArtifactFile, Path]:
+    """A version's file, verified against its manifest digest before it is served."""
+    row = get_version(session, actor, slug, version)
+    artifact = store.get_artifact_file(session, row, path)
+    try:
+        return artifact, storage.blobs.verified_path(artifact.sha256, artifact.size)
+    except BoasError:
+        store.append_event(
+            session, actor=actor, action="artifact.integrity_failure", object_type="version",
+            object_ref=f"{slug}@{version}", details={"path": path, "sha256": artifact.sha256},
+        )
+        session.commit()
+        raise
+
+
+def open_archive(session: Session, actor: User | None, storage: Storage, slug: str, version: str) -> tuple[Version, Path]:
+    """The archive exactly as uploaded, verified."""
+    row = get_version(session, actor, slug, version)
+    if row.archive_sha256 is None:
+        raise NotFound(f"version '{version}' has no artifact")
+    return row, storage.blobs.verified_path(row.archive_sha256, row.archive_size)

@@ -1,0 +1,210 @@
+"""Typed SQLAlchemy 2 models of the registry. Schema changes go through Alembic migrations."""
+
+from __future__ import annotations
+
+import enum
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Column,
+    DateTime,
+    Enum,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map = {dict[str, Any]: JSON, list[Any]: JSON}
+
+
+def _enum(cls: type[enum.Enum], name: str) -> Enum:
+    # Stored as plain strings with a CHECK constraint: portable across SQLite and PostgreSQL
+    # and cheap to extend in a migration.
+    return Enum(cls, name=name, native_enum=False, create_constraint=True, length=32,
+                values_callable=lambda e: [m.value for m in e], validate_strings=True)
+
+
+class Role(enum.StrEnum):
+    ADMIN = "admin"
+    AUTHOR = "author"
+    EVALUATOR = "evaluator"
+
+
+class OrganisationKind(enum.StrEnum):
+    RESEARCH_BODY = "research_body"
+    DATA_PLATFORM = "data_platform"
+    ADMINISTRATION = "administration"
+    HOSPITAL = "hospital"
+    COMPANY = "company"
+    OTHER = "other"
+
+
+class AlgorithmKind(enum.StrEnum):
+    ML_MODEL = "ml_model"
+    RULE_BASED = "rule_based"
+
+
+class VersionState(enum.StrEnum):
+    DRAFT = "draft"
+    PUBLISHED = "published"
+    YANKED = "yanked"
+
+
+class Organisation(Base):
+    __tablename__ = "organisation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(64), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[OrganisationKind] = mapped_column(_enum(OrganisationKind, "organisation_kind"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class User(Base):
+    __tablename__ = "user_account"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    email: Mapped[str] = mapped_column(String(254), unique=True)
+    name: Mapped[str] = mapped_column(String(200), default="")
+    role: Mapped[Role] = mapped_column(_enum(Role, "role"))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    password_hash: Mapped[str | None] = mapped_column(String(255))
+    active: Mapped[bool] = mapped_column(default=True)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+    organisation: Mapped[Organisation | None] = relationship(lazy="joined")
+
+
+class ApiToken(Base):
+    """An API token; only its sha256 is stored, the secret is shown once at creation."""
+
+    __tablename__ = "api_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    prefix: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(100), default="")
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+    user: Mapped[User] = relationship(lazy="joined")
+
+
+algorithm_owner = Table(
+    "algorithm_owner",
+    Base.metadata,
+    Column("algorithm_id", ForeignKey("algorithm.id", ondelete="CASCADE"), primary_key=True),
+    Column("user_id", ForeignKey("user_account.id"), primary_key=True),
+)
+
+
+class Algorithm(Base):
+    __tablename__ = "algorithm"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    slug: Mapped[str] = mapped_column(String(80), unique=True)
+    name: Mapped[str] = mapped_column(String(200))
+    summary: Mapped[str] = mapped_column(String(500))
+    description: Mapped[str] = mapped_column(Text, default="")
+    kind: Mapped[AlgorithmKind] = mapped_column(_enum(AlgorithmKind, "algorithm_kind"))
+    code_repository_url: Mapped[str | None] = mapped_column(String(500))
+    code_commit: Mapped[str | None] = mapped_column(String(64))
+    objective: Mapped[str | None] = mapped_column(String(64), index=True)
+    clinical_domain: Mapped[str | None] = mapped_column(String(64), index=True)
+    data_source: Mapped[str | None] = mapped_column(String(64), index=True)
+    language: Mapped[str | None] = mapped_column(String(32), index=True)
+    validation_status: Mapped[str | None] = mapped_column(String(32), index=True)
+    maintenance_status: Mapped[str | None] = mapped_column(String(32), index=True)
+    license: Mapped[str | None] = mapped_column(String(64))
+    organisation_id: Mapped[int | None] = mapped_column(ForeignKey("organisation.id"))
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+
+    owners: Mapped[list[User]] = relationship(secondary=algorithm_owner, lazy="selectin", order_by=User.id)
+    organisation: Mapped[Organisation | None] = relationship(lazy="joined")
+    # selectin: the catalogue shows each algorithm's latest version; cards stay deferred.
+    versions: Mapped[list[Version]] = relationship(back_populates="algorithm", lazy="selectin")
+
+
+class Version(Base):
+    __tablename__ = "algorithm_version"
+    __table_args__ = (UniqueConstraint("algorithm_id", "version"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    algorithm_id: Mapped[int] = mapped_column(ForeignKey("algorithm.id"), index=True)
+    version: Mapped[str] = mapped_column(String(64))
+    state: Mapped[VersionState] = mapped_column(_enum(VersionState, "version_state"), index=True)
+    card: Mapped[dict[str, Any]] = mapped_column(default=dict, deferred=True)
+    card_sha256: Mapped[str | None] = mapped_column(String(64))
+    artifact_kind: Mapped[str | None] = mapped_column(String(32))
+    archive_sha256: Mapped[str | None] = mapped_column(String(64))
+    archive_size: Mapped[int | None] = mapped_column(BigInteger)
+    mlmodel: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, onupdate=utcnow)
+    published_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    published_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    yanked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    yank_reason: Mapped[str | None] = mapped_column(Text)
+
+    algorithm: Mapped[Algorithm] = relationship(back_populates="versions", lazy="joined", innerjoin=True)
+    published_by: Mapped[User | None] = relationship(foreign_keys=[published_by_id], lazy="joined")
+    files: Mapped[list[ArtifactFile]] = relationship(
+        back_populates="version", lazy="select", order_by="ArtifactFile.path"
+    )
+
+
+class ArtifactFile(Base):
+    """One file of a version's artifact; its bytes live in the blob store under ``sha256``."""
+
+    __tablename__ = "artifact_file"
+    __table_args__ = (UniqueConstraint("version_id", "path"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("algorithm_version.id"), index=True)
+    path: Mapped[str] = mapped_column(String(1024))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+
+    version: Mapped[Version] = relationship(back_populates="files")
+
+
+class AuditEvent(Base):
+    """Append-only log of state changes; UPDATE and DELETE are refused by database triggers."""
+
+    __tablename__ = "audit_event"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow, index=True)
+    actor_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    actor_email: Mapped[str | None] = mapped_column(String(254))
+    action: Mapped[str] = mapped_column(String(64), index=True)
+    object_type: Mapped[str] = mapped_column(String(32))
+    object_ref: Mapped[str] = mapped_column(String(200))
+    details: Mapped[dict[str, Any]] = mapped_column(default=dict)

@@ -1,0 +1,280 @@
+"""Store functions: queries and writes on a Session. They add and flush; services commit."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session
+
+from registry_db.errors import Conflict, NotFound
+from registry_db.models import (
+    Algorithm,
+    ApiToken,
+    ArtifactFile,
+    AuditEvent,
+    Organisation,
+    User,
+    Version,
+    VersionState,
+    utcnow,
+)
+
+# -- users, organisations, tokens ----------------------------------------------------------
+
+
+def get_user_by_email(session: Session, email: str) -> User | None:
+    return session.execute(select(User).where(User.email == email.strip().lower())).scalar_one_or_none()
+
+
+def get_user(session: Session, user_id: int) -> User:
+    user = session.get(User, user_id)
+    if user is None:
+        raise NotFound(f"user {user_id} not found")
+    return user
+
+
+def list_users(session: Session) -> Sequence[User]:
+    return session.execute(select(User).order_by(User.id)).scalars().all()
+
+
+def add_user(session: Session, user: User) -> User:
+    session.add(user)
+    _flush_or_conflict(session, f"a user with e-mail {user.email} already exists", "email")
+    return user
+
+
+def get_organisation_by_slug(session: Session, slug: str) -> Organisation | None:
+    return session.execute(select(Organisation).where(Organisation.slug == slug)).scalar_one_or_none()
+
+
+def list_organisations(session: Session) -> Sequence[Organisation]:
+    return session.execute(select(Organisation).order_by(Organisation.slug)).scalars().all()
+
+
+def add_organisation(session: Session, organisation: Organisation) -> Organisation:
+    session.add(organisation)
+    _flush_or_conflict(session, f"organisation {organisation.slug} already exists", "slug")
+    return organisation
+
+
+def add_token(session: Session, token: ApiToken) -> ApiToken:
+    session.add(token)
+    session.flush()
+    return token
+
+
+def get_active_token(session: Session, token_hash: str) -> ApiToken | None:
+    return session.execute(
+        select(ApiToken).where(ApiToken.token_hash == token_hash, ApiToken.revoked_at.is_(None))
+    ).scalar_one_or_none()
+
+
+def get_token(session: Session, token_id: int) -> ApiToken:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound(f"token {token_id} not found")
+    return token
+
+
+def list_tokens(session: Session, user: User) -> Sequence[ApiToken]:
+    return session.execute(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).scalars().all()
+
+
+# -- algorithms ----------------------------------------------------------------------------
+
+
+def get_algorithm(session: Session, slug: str) -> Algorithm:
+    algorithm = session.execute(select(Algorithm).where(Algorithm.slug == slug)).scalar_one_or_none()
+    if algorithm is None:
+        raise NotFound(f"algorithm '{slug}' not found")
+    return algorithm
+
+
+def add_algorithm(session: Session, algorithm: Algorithm) -> Algorithm:
+    session.add(algorithm)
+    _flush_or_conflict(session, f"an algorithm with slug '{algorithm.slug}' already exists", "slug")
+    return algorithm
+
+
+TAXONOMY_FIELDS = (
+    "kind",
+    "objective",
+    "clinical_domain",
+    "data_source",
+    "language",
+    "validation_status",
+    "maintenance_status",
+    "license",
+)
+
+
+def _has_published_version():
+    return exists().where(Version.algorithm_id == Algorithm.id, Version.state == VersionState.PUBLISHED)
+
+
+def query_algorithms(
+    session: Session,
+    *,
+    filters: dict[str, Any],
+    q: str | None,
+    visible_to_user_id: int | None,
+    see_all: bool,
+    page: int,
+    per_page: int,
+) -> tuple[Sequence[Algorithm], int]:
+    """Catalogue query: public sees algorithms with a published version; owners also their own."""
+    stmt: Select = select(Algorithm)
+    if not see_all:
+        visible = _has_published_version()
+        if visible_to_user_id is not None:
+            owned = Algorithm.owners.any(User.id == visible_to_user_id)
+            visible = or_(visible, owned)
+        stmt = stmt.where(visible)
+    for name, value in filters.items():
+        if value is not None:
+            stmt = stmt.where(getattr(Algorithm, name) == value)
+    if q:
+        for term in q.split():
+            pattern = f"%{_escape_like(term.lower())}%"
+            stmt = stmt.where(
+                or_(
+                    func.lower(Algorithm.name).like(pattern, escape="\\"),
+                    func.lower(Algorithm.summary).like(pattern, escape="\\"),
+                    func.lower(Algorithm.description).like(pattern, escape="\\"),
+                    func.lower(Algorithm.slug).like(pattern, escape="\\"),
+                )
+            )
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = session.execute(stmt.order_by(Algorithm.name, Algorithm.id).offset((page - 1) * per_page).limit(per_page))
+    return rows.scalars().all(), total
+
+
+def _escape_like(term: str) -> str:
+    return term.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+
+
+# -- versions and artifacts ----------------------------------------------------------------
+
+
+def get_version(session: Session, algorithm: Algorithm, version: str) -> Version:
+    row = session.execute(
+        select(Version).where(and_(Version.algorithm_id == algorithm.id, Version.version == version))
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"version '{version}' of algorithm '{algorithm.slug}' not found")
+    return row
+
+
+def get_version_for_update(session: Session, algorithm: Algorithm, version: str) -> Version:
+    """Lock the version row (PostgreSQL) so concurrent state changes serialise."""
+    row = session.execute(
+        select(Version)
+        .where(and_(Version.algorithm_id == algorithm.id, Version.version == version))
+        .with_for_update(of=Version)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"version '{version}' of algorithm '{algorithm.slug}' not found")
+    return row
+
+
+def list_versions(session: Session, algorithm: Algorithm) -> Sequence[Version]:
+    return session.execute(select(Version).where(Version.algorithm_id == algorithm.id)).scalars().all()
+
+
+def add_version(session: Session, version: Version) -> Version:
+    """Insert a version; the (algorithm, version) unique constraint decides races."""
+    session.add(version)
+    _flush_or_conflict(
+        session,
+        f"version '{version.version}' already exists for this algorithm; version identifiers are never reused",
+        "version",
+        code="version_exists",
+    )
+    return version
+
+
+def add_artifact_files(session: Session, version: Version, files: Sequence[tuple[str, str, int]]) -> None:
+    for path, sha256, size in files:
+        session.add(ArtifactFile(version_id=version.id, path=path, sha256=sha256, size=size))
+    session.flush()
+
+
+def get_artifact_file(session: Session, version: Version, path: str) -> ArtifactFile:
+    row = session.execute(
+        select(ArtifactFile).where(ArtifactFile.version_id == version.id, ArtifactFile.path == path)
+    ).scalar_one_or_none()
+    if row is None:
+        raise NotFound(f"artifact '{path}' not found in version '{version.version}'")
+    return row
+
+
+def blob_is_referenced(session: Session, sha256: str) -> bool:
+    return session.execute(select(exists().where(ArtifactFile.sha256 == sha256))).scalar_one()
+
+
+# -- audit log -----------------------------------------------------------------------------
+
+
+def append_event(
+    session: Session,
+    *,
+    actor: User | None,
+    action: str,
+    object_type: str,
+    object_ref: str,
+    details: dict[str, Any] | None = None,
+    at: datetime | None = None,
+) -> AuditEvent:
+    event = AuditEvent(
+        at=at or utcnow(),
+        actor_id=actor.id if actor else None,
+        actor_email=actor.email if actor else None,
+        action=action,
+        object_type=object_type,
+        object_ref=object_ref,
+        details=details or {},
+    )
+    session.add(event)
+    session.flush()
+    return event
+
+
+def list_events(
+    session: Session, *, action: str | None, object_ref: str | None, page: int, per_page: int
+) -> tuple[Sequence[AuditEvent], int]:
+    stmt = select(AuditEvent)
+    if action:
+        stmt = stmt.where(AuditEvent.action == action)
+    if object_ref:
+        stmt = stmt.where(AuditEvent.object_ref == object_ref)
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
+    rows = session.execute(stmt.order_by(AuditEvent.id.desc()).offset((page - 1) * per_page).limit(per_page))
+    return rows.scalars().all(), total
+
+
+# -- helpers -------------------------------------------------------------------------------
+
+
+def _flush_or_conflict(session: Session, message: str, field: str, code: str = "conflict") -> None:
+    # A savepoint keeps the outer transaction usable after a unique violation.
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError as exc:
+        if not _is_unique_violation(exc):
+            raise
+        raise Conflict(message, {field: [message]}, code=code) from exc
+
+
+def _is_unique_violation(exc: IntegrityError) -> bool:
+    text = str(exc.orig).lower()
+    sqlstate = getattr(exc.orig, "sqlstate", None)
+    return sqlstate == "23505" or "unique constraint" in text or "duplicate key" in text
+
+
+def archive_is_referenced(session: Session, sha256: str) -> bool:
+    return session.execute(select(exists().where(Version.archive_sha256 == sha256))).scalar_one()

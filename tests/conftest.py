@@ -1,0 +1,161 @@
+"""Shared fixtures: real SQLite and PostgreSQL databases, migrated by Alembic, one transaction per test."""
+
+from __future__ import annotations
+
+import io
+import os
+import uuid
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.orm import Session
+
+from boas import create_app
+from boas.config import Settings
+from model_cards import accounts
+from registry_db.engine import make_engine
+from registry_db.migrate import upgrade
+
+PG_ADMIN_URL = os.environ.get("BOAS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
+BACKENDS = ("sqlite", "postgresql")
+
+
+class PgDatabase:
+    """A throw-away PostgreSQL database, created and dropped by the tests themselves."""
+
+    def __init__(self, prefix: str = "boas_test"):
+        self.name = f"{prefix}_{uuid.uuid4().hex[:10]}"
+        self.admin = create_engine(PG_ADMIN_URL, isolation_level="AUTOCOMMIT")
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{self.name}"'))
+        self.url = PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{self.name}"
+
+    def drop(self) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
+        self.admin.dispose()
+
+
+def fresh_database_url(backend: str, tmp_path: Path) -> tuple[str, object]:
+    """A new, empty database of the given backend; returns (url, cleanup)."""
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'boas.db'}", lambda: None
+    pg = PgDatabase()
+    return pg.url, pg.drop
+
+
+@pytest.fixture(scope="session", params=BACKENDS)
+def engine(request, tmp_path_factory) -> Iterator[Engine]:
+    """One migrated database per backend for the whole run."""
+    url, cleanup = fresh_database_url(request.param, tmp_path_factory.mktemp("sqlite"))
+    eng = make_engine(url)
+    upgrade(eng)
+    yield eng
+    eng.dispose()
+    cleanup()
+
+
+@pytest.fixture
+def backend(engine: Engine) -> str:
+    return engine.dialect.name
+
+
+@pytest.fixture
+def connection(engine: Engine):
+    conn = engine.connect()
+    trans = conn.begin()
+    yield conn
+    trans.rollback()
+    conn.close()
+
+
+def _session_on(conn) -> Session:
+    return Session(bind=conn, join_transaction_mode="create_savepoint", expire_on_commit=False)
+
+
+@pytest.fixture
+def session(connection) -> Iterator[Session]:
+    s = _session_on(connection)
+    yield s
+    s.close()
+
+
+@pytest.fixture
+def settings(tmp_path: Path) -> Settings:
+    return Settings(
+        data_dir=tmp_path / "data",
+        database_url="unused://",
+        secret_key="test-secret",
+        max_upload_bytes=20 * 1024 * 1024,
+        archive_max_entries=200,
+        archive_max_uncompressed_bytes=50 * 1024 * 1024,
+        archive_max_file_bytes=40 * 1024 * 1024,
+        archive_max_ratio=100.0,
+    )
+
+
+@pytest.fixture
+def app(settings: Settings, connection):
+    application = create_app(settings, session_factory=lambda: _session_on(connection))
+    application.config["TESTING"] = True
+    return application
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def make_account(session: Session):
+    """Factory: ``make_account("author")`` -> (user, bearer headers)."""
+    counter = iter(range(1, 10_000))
+
+    def _make(role: str, email: str | None = None, organisation: str | None = None):
+        email = email or f"{role}{next(counter)}-{uuid.uuid4().hex[:6]}@example.org"
+        user = accounts.create_user(session, None, email=email, role=role, name=email.split("@")[0],
+                                    organisation_slug=organisation, bootstrap=True)
+        issued = accounts.create_token(session, None, user_email=email, bootstrap=True)
+        return user, {"Authorization": f"Bearer {issued.secret}"}
+
+    return _make
+
+
+# -- a real MLflow model, built once ----------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def mlflow_model_dir(tmp_path_factory) -> Path:
+    """A scikit-learn logistic regression saved with mlflow.sklearn.save_model (with a signature)."""
+    import mlflow.sklearn
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    rng = np.random.default_rng(0)
+    X = pd.DataFrame({"age": rng.integers(18, 90, 300).astype(float), "deprivation": rng.integers(1, 6, 300).astype(float)})
+    y = (X["age"] / 90 + rng.normal(0, 0.2, 300) > 0.6).astype(int)
+    model = LogisticRegression().fit(X, y)
+    path = tmp_path_factory.mktemp("mlflow") / "model"
+    mlflow.sklearn.save_model(model, str(path), signature=infer_signature(X, model.predict(X)),
+                              serialization_format="cloudpickle")
+    return path
+
+
+def zip_dir(directory: Path, top: str | None = "model") -> bytes:
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        for path in sorted(directory.rglob("*")):
+            if path.is_file():
+                rel = path.relative_to(directory).as_posix()
+                zf.write(path, f"{top}/{rel}" if top else rel)
+    return buf.getvalue()
+
+
+@pytest.fixture(scope="session")
+def model_zip(mlflow_model_dir: Path) -> bytes:
+    return zip_dir(mlflow_model_dir)
