@@ -15,7 +15,7 @@ from registry_db import store
 from registry_db.errors import NotFound, Unauthenticated, ValidationFailed
 from registry_db.models import ApiToken, Organisation, OrganisationKind, Role, User, utcnow
 
-TOKEN_PREFIX = "boas_"
+TOKEN_PREFIX = "boas_"  # noqa: S105 - a public prefix, not a secret
 EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
@@ -135,7 +135,7 @@ def create_organisation(
         errors["kind"] = [f"must be one of: {', '.join(k.value for k in OrganisationKind)}"]
     if errors:
         raise ValidationFailed("invalid organisation", errors)
-    organisation = store.add_organisation(session, Organisation(slug=slug, name=name.strip(), kind=kind))
+    organisation = store.add_organisation(session, Organisation(slug=slug, name=name.strip(), kind=OrganisationKind(kind)))
     store.append_event(
         session, actor=actor, action="organisation.created", object_type="organisation", object_ref=slug
     )

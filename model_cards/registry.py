@@ -116,9 +116,9 @@ def _can_see_drafts(actor: User | None, algorithm: Algorithm) -> bool:
 def get_algorithm(session: Session, actor: User | None, slug: str) -> Algorithm:
     """An algorithm as the actor may see it: the public only sees those with a released version."""
     algorithm = store.get_algorithm(session, slug)
-    if not _can_see_drafts(actor, algorithm):
-        if not any(v.state != VersionState.DRAFT for v in store.list_versions(session, algorithm)):
-            raise NotFound(f"algorithm '{slug}' not found")
+    released = any(v.state != VersionState.DRAFT for v in algorithm.versions)
+    if not released and not _can_see_drafts(actor, algorithm):
+        raise NotFound(f"algorithm '{slug}' not found")
     return algorithm
 
 

@@ -11,7 +11,7 @@ from boas import errors
 class BoasApi(Api):
     """flask-smorest with BOAS's single error shape instead of its own."""
 
-    def handle_http_exception(self, error):  # noqa: D102 - flask-smorest hook
+    def handle_http_exception(self, error):
         return errors.handle_http_exception(error)
 
 

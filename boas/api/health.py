@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
-from boas.db import db_session, runtime
+from boas.db import db_session
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Service health")
 
@@ -23,9 +23,10 @@ def health():
     """Report whether the service and its database answer."""
     from importlib.metadata import PackageNotFoundError, version
 
-    db_session().execute(text("SELECT 1"))
+    session = db_session()
+    session.execute(text("SELECT 1"))
     try:
         boas_version = version("boas")
     except PackageNotFoundError:
         boas_version = "unknown"
-    return {"status": "ok", "database": runtime().settings.database_url.split(":", 1)[0], "version": boas_version}
+    return {"status": "ok", "database": session.get_bind().dialect.name, "version": boas_version}

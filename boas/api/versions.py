@@ -9,22 +9,33 @@ import posixpath
 from flask import send_file
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload as UploadField
-from marshmallow import Schema, fields
+from marshmallow import RAISE, Schema, fields
+from webargs.flaskparser import FlaskParser
+from werkzeug.datastructures import CombinedMultiDict
 
 from boas.api.schemas import VersionOut, VersionSummaryOut
 from boas.db import db_session, storage
 from boas.security import current_user, login_required
 from model_cards import registry, schemas
 
-blp = Blueprint("versions", __name__, url_prefix="/api/v1/algorithms", description="Algorithm versions")
+class MultipartParser(FlaskParser):
+    """The "files" location reads the whole multipart body (fields and files), so one schema
+    documents it as a single multipart/form-data request body."""
+
+    def load_files(self, req, schema):
+        return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
 
 
-class VersionForm(Schema):
+class VersionsBlueprint(Blueprint):
+    ARGUMENTS_PARSER = MultipartParser()
+
+
+blp = VersionsBlueprint("versions", __name__, url_prefix="/api/v1/algorithms", description="Algorithm versions")
+
+
+class VersionUpload(Schema):
     version = fields.String(metadata={"description": "semantic version, e.g. 1.0.0"})
     card = fields.String(metadata={"description": "model card as a JSON object"})
-
-
-class VersionFiles(Schema):
     model = UploadField(metadata={"description": "MLflow model directory as zip or tar.gz (ml_model)"})
     code = UploadField(metadata={"description": "code archive as zip or tar.gz (rule_based)"})
 
@@ -36,14 +47,13 @@ def _upload(file) -> registry.Upload | None:
 @blp.route("/<slug>/versions", methods=["POST"])
 @blp.response(201, VersionOut)
 @login_required
-@blp.arguments(VersionForm, location="form")
-@blp.arguments(VersionFiles, location="files")
-def create_version(form, files, slug):
+@blp.arguments(VersionUpload, location="files", unknown=RAISE)
+def create_version(form, slug):
     """Create a draft version, with its MLflow model or code archive (multipart)."""
     return registry.create_version(
         db_session(), current_user(), storage(), slug,
         version=form.get("version"), card_json=form.get("card"),
-        model=_upload(files.get("model")), code=_upload(files.get("code")),
+        model=_upload(form.get("model")), code=_upload(form.get("code")),
     )
 
 
