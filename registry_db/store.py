@@ -42,8 +42,7 @@ def list_users(session: Session) -> Sequence[User]:
 
 
 def add_user(session: Session, user: User) -> User:
-    session.add(user)
-    _flush_or_conflict(session, f"a user with e-mail {user.email} already exists", "email")
+    _add_or_conflict(session, user, f"a user with e-mail {user.email} already exists", "email")
     return user
 
 
@@ -56,8 +55,7 @@ def list_organisations(session: Session) -> Sequence[Organisation]:
 
 
 def add_organisation(session: Session, organisation: Organisation) -> Organisation:
-    session.add(organisation)
-    _flush_or_conflict(session, f"organisation {organisation.slug} already exists", "slug")
+    _add_or_conflict(session, organisation, f"organisation {organisation.slug} already exists", "slug")
     return organisation
 
 
@@ -95,8 +93,7 @@ def get_algorithm(session: Session, slug: str) -> Algorithm:
 
 
 def add_algorithm(session: Session, algorithm: Algorithm) -> Algorithm:
-    session.add(algorithm)
-    _flush_or_conflict(session, f"an algorithm with slug '{algorithm.slug}' already exists", "slug")
+    _add_or_conflict(session, algorithm, f"an algorithm with slug '{algorithm.slug}' already exists", "slug")
     return algorithm
 
 
@@ -187,9 +184,9 @@ def list_versions(session: Session, algorithm: Algorithm) -> Sequence[Version]:
 
 def add_version(session: Session, version: Version) -> Version:
     """Insert a version; the (algorithm, version) unique constraint decides races."""
-    session.add(version)
-    _flush_or_conflict(
+    _add_or_conflict(
         session,
+        version,
         f"version '{version.version}' already exists for this algorithm; version identifiers are never reused",
         "version",
         code="version_exists",
@@ -259,10 +256,12 @@ def list_events(
 # -- helpers -------------------------------------------------------------------------------
 
 
-def _flush_or_conflict(session: Session, message: str, field: str, code: str = "conflict") -> None:
-    # A savepoint keeps the outer transaction usable after a unique violation.
+def _add_or_conflict(session: Session, row: object, message: str, field: str, code: str = "conflict") -> None:
+    # The row is added inside a savepoint, so a unique violation leaves the outer transaction usable.
+    session.flush()
     try:
         with session.begin_nested():
+            session.add(row)
             session.flush()
     except IntegrityError as exc:
         if not _is_unique_violation(exc):

@@ -18,6 +18,7 @@ from boas.db import db_session, storage
 from boas.security import current_user, login_required
 from model_cards import registry, schemas
 
+
 class MultipartParser(FlaskParser):
     """The "files" location reads the whole multipart body (fields and files), so one schema
     documents it as a single multipart/form-data request body."""
