@@ -1,0 +1,379 @@
+"""Safe extraction of untrusted model archives (zip, tar, tar.gz).
+
+Uploads are hostile by default: every entry is checked (names, types, declared sizes,
+compression ratios) before anything touches the disk, then files are streamed out while
+the real byte counts are enforced again, because headers can lie. Extraction is
+all-or-nothing: on any failure the destination directory is removed.
+"""
+
+from __future__ import annotations
+
+import gzip
+import hashlib
+import os
+import re
+import shutil
+import stat
+import tarfile
+import zipfile
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import BinaryIO
+
+from registry_db.errors import TooLarge, ValidationFailed
+
+_CHUNK = 64 * 1024
+_MAX_REPORTED = 20  # cap on listed problems, so a hostile archive cannot produce a huge error body
+_MAX_NAME_CHARS = 1024
+_MAX_COMPONENT_BYTES = 255
+_DRIVE = re.compile(r"^[A-Za-z]:")
+_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+_GZIP_MAGIC = b"\x1f\x8b"
+# What the stdlib readers raise on corrupt input (ValueError: negative seeks; RuntimeError covers
+# zipfile's NotImplementedError for unknown versions and flags).
+_READ_ERRORS = (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError, OSError, ValueError, RuntimeError)
+
+
+@dataclass(frozen=True)
+class ArchiveLimits:
+    """Caps on what one upload may expand to; defaults suit MLflow model directories."""
+
+    max_entries: int = 2000  # files + directories
+    max_total_bytes: int = 2 * 1024**3  # total uncompressed
+    max_file_bytes: int = 1024**3
+    max_ratio: float = 200.0  # uncompressed total / compressed archive size; also per zip entry
+    # Ratios only count once this many uncompressed bytes are involved: a small, very
+    # compressible file (a JSON of zeros) cannot amplify into anything dangerous.
+    ratio_floor_bytes: int = 1024 * 1024
+
+
+@dataclass(frozen=True)
+class ExtractedFile:
+    path: str  # POSIX relative path inside dest, e.g. "model.pkl" or "sub/x.json"
+    sha256: str  # hex
+    size: int
+
+
+@dataclass
+class _Entry:
+    parts: tuple[str, ...]  # normalised path components
+    is_dir: bool
+    size: int  # declared uncompressed size
+    compressed: int  # declared compressed size (zip only; 0 for tar)
+    handle: zipfile.ZipInfo | tarfile.TarInfo
+    raw: str  # name as it appears in the archive, for messages
+
+
+def _invalid(field: str, message: str, problems: list[str] | None = None) -> ValidationFailed:
+    return ValidationFailed(message, errors={field: problems or [message]})
+
+
+def _too_large(field: str, message: str) -> TooLarge:
+    return TooLarge(message, errors={field: [message]})
+
+
+class _Scan:
+    """One archive's entries and problems; size caps fail fast, content problems are all collected."""
+
+    def __init__(self, limits: ArchiveLimits, field: str, archive_size: int):
+        self.limits, self.field, self.archive_size = limits, field, max(archive_size, 1)
+        self.entries: list[_Entry] = []
+        self.problems: list[str] = []
+        self.count = self.declared = self.written = 0
+
+    def refuse(self, raw: str, rule: str) -> None:
+        self.problems.append(f"archive entry {raw!r} {rule}")
+
+    def add(
+        self, raw: str, is_dir: bool, size: int, compressed: int, handle: zipfile.ZipInfo | tarfile.TarInfo
+    ) -> None:
+        lim, self.count = self.limits, self.count + 1
+        if self.count > lim.max_entries:
+            raise _too_large(self.field, f"archive has more than {lim.max_entries} entries")
+        parts = self._parts(raw)
+        if is_dir or parts is None:
+            if parts is not None:
+                self.entries.append(_Entry(parts, True, 0, 0, handle, raw))
+            return
+        if size > lim.max_file_bytes:
+            msg = f"declares {size} bytes, above the {lim.max_file_bytes} byte file limit"
+            raise _too_large(self.field, f"archive entry {raw!r} {msg}")
+        if compressed and size > lim.ratio_floor_bytes and size / compressed > lim.max_ratio:
+            self.refuse(
+                raw, f"exceeds the compression ratio limit of {lim.max_ratio:g} ({size} from {compressed})"
+            )
+        # Fail fast: for tar, reading on would decompress this entry's data to reach the next header.
+        self.declared += size
+        if self.declared > lim.max_total_bytes:
+            raise _too_large(
+                self.field, f"archive declares more than {lim.max_total_bytes} uncompressed bytes"
+            )
+        self.entries.append(_Entry(parts, False, size, compressed, handle, raw))
+
+    def _parts(self, raw: str) -> tuple[str, ...] | None:
+        """Normalised path components of an entry name, or None once the reason is recorded."""
+        if raw == "":
+            return self.refuse(raw, "has an empty name")
+        if "\x00" in raw:
+            return self.refuse(raw, "contains a NUL byte in its name")
+        if any(ord(c) < 32 or ord(c) == 127 for c in raw):
+            return self.refuse(raw, "contains a control character in its name")
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:
+            return self.refuse(raw, "has a name that is not valid UTF-8")
+        if "\\" in raw:
+            return self.refuse(raw, "contains a backslash; only '/' separators are allowed")
+        if raw.startswith("/") or _DRIVE.match(raw):
+            return self.refuse(raw, "is an absolute path")
+        if len(raw) > _MAX_NAME_CHARS:
+            return self.refuse(raw, f"has a name longer than {_MAX_NAME_CHARS} characters")
+        parts = tuple(p for p in raw.split("/") if p not in ("", "."))
+        if ".." in parts:
+            return self.refuse(raw, "escapes the model directory ('..' component)")
+        if any(len(p.encode("utf-8")) > _MAX_COMPONENT_BYTES for p in parts):
+            return self.refuse(raw, f"has a path component longer than {_MAX_COMPONENT_BYTES} bytes")
+        return parts
+
+    def plan(self) -> list[_Entry]:
+        """Whole-list checks (duplicates, file/dir clashes, archive ratio), then strip a lone root dir."""
+        seen: dict[tuple[str, ...], str] = {}
+        for e in self.entries:
+            if not e.parts and not e.is_dir:
+                self.refuse(e.raw, "has an empty name")
+            elif e.parts in seen:
+                self.refuse(e.raw, f"duplicates {seen[e.parts]!r} (same path after normalisation)")
+            elif e.parts:
+                seen[e.parts] = e.raw
+        files = {e.parts: e.raw for e in self.entries if e.parts and not e.is_dir}
+        for e in self.entries:
+            clash = next((files[e.parts[:i]] for i in range(1, len(e.parts)) if e.parts[:i] in files), None)
+            if clash is not None:
+                self.refuse(e.raw, f"is inside {clash!r}, which is a file")
+        if n := len(self.problems):
+            more = f" (and {n - 1} more problems)" if n > 1 else ""
+            raise _invalid(self.field, self.problems[0] + more, self.problems[:_MAX_REPORTED])
+        self._check_ratio(self.declared, f" ({self.declared} bytes from {self.archive_size})")
+        kept = [e for e in self.entries if e.parts]
+        roots = {e.parts[0] for e in kept}
+        if len(roots) == 1 and (next(iter(roots)),) not in files:
+            kept = [replace(e, parts=e.parts[1:]) for e in kept if e.parts[1:]]
+        if all(e.is_dir for e in kept):
+            raise _invalid(self.field, "archive contains no files")
+        return kept
+
+    def _check_ratio(self, total: int, detail: str = "") -> None:
+        lim = self.limits
+        if total > lim.ratio_floor_bytes and total / self.archive_size > lim.max_ratio:
+            raise _invalid(
+                self.field, f"archive exceeds the compression ratio limit of {lim.max_ratio:g}{detail}"
+            )
+
+    def count_real(self, e: _Entry, file_bytes: int, chunk: int) -> None:
+        """Enforce the caps on bytes actually produced, whatever the headers said."""
+        lim, self.written = self.limits, self.written + chunk
+        if file_bytes > lim.max_file_bytes:
+            raise _too_large(
+                self.field, f"archive entry {e.raw!r} expands beyond the {lim.max_file_bytes} byte file limit"
+            )
+        if self.written > lim.max_total_bytes:
+            raise _too_large(self.field, f"archive expands beyond the {lim.max_total_bytes} byte total limit")
+        if e.compressed and file_bytes > lim.ratio_floor_bytes and file_bytes / e.compressed > lim.max_ratio:
+            raise _invalid(
+                self.field,
+                f"archive entry {e.raw!r} exceeds the compression ratio limit of {lim.max_ratio:g}",
+            )
+        self._check_ratio(self.written)
+
+
+class _BoundedReader:
+    """File wrapper for tarfile that refuses to read or seek past a decompressed-size cap.
+
+    tarfile reads GNU long names and pax headers into memory whole, so a tiny tar.gz could
+    otherwise make it allocate gigabytes before any member is seen.
+    """
+
+    def __init__(self, raw: BinaryIO, cap: int, field: str):
+        self._raw, self._cap, self._field = raw, cap, field
+
+    def _check(self, end: int) -> None:
+        if end > self._cap:
+            raise _too_large(self._field, f"archive stream expands beyond {self._cap} bytes")
+
+    def read(self, size: int = -1) -> bytes:
+        pos = self._raw.tell()
+        if size is not None and size >= 0:
+            self._check(pos + size)  # before allocating anything
+            return self._raw.read(size)
+        data = self._raw.read(self._cap - pos + 1)
+        self._check(pos + len(data))
+        return data
+
+    def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:  # tarfile only seeks absolutely
+        if whence != os.SEEK_SET:
+            raise OSError("only absolute seeks are supported")
+        self._check(offset)
+        return self._raw.seek(offset)
+
+    def tell(self) -> int:
+        return self._raw.tell()
+
+
+def extract_archive(
+    archive_path: Path, dest_dir: Path, limits: ArchiveLimits, field: str = "model"
+) -> list[ExtractedFile]:
+    """Validate every entry of an untrusted archive, then stream it into a new dest_dir.
+
+    Returns the regular files written, sorted by path. A single top-level directory is
+    stripped. On any error dest_dir is removed before the exception propagates.
+    """
+    archive_path, dest_dir = Path(archive_path), Path(dest_dir)
+    if dest_dir.exists() or dest_dir.is_symlink():
+        raise FileExistsError(f"extraction destination {dest_dir} already exists")
+    size = archive_path.stat().st_size
+    dest_dir.mkdir(parents=True, mode=0o755)
+    try:
+        os.chmod(dest_dir, 0o755)  # noqa: S103 - fixed mode, never the archive's
+        kind = _detect_format(archive_path, field)
+        scan = _Scan(limits, field, size)
+        out = (
+            _extract_zip(archive_path, dest_dir, scan)
+            if kind == "zip"
+            else _extract_tar(archive_path, dest_dir, scan, gz=kind == "tar.gz")
+        )
+        return sorted(out, key=lambda f: f.path)
+    except BaseException:
+        shutil.rmtree(dest_dir, ignore_errors=True)
+        raise
+
+
+def _detect_format(archive_path: Path, field: str) -> str:
+    """Decide the format from magic bytes only; the upload's file name is never trusted."""
+    with open(archive_path, "rb") as fh:
+        head = fh.read(512)
+    if head.startswith(_GZIP_MAGIC):
+        return "tar.gz"
+    if head.startswith(_ZIP_MAGIC):
+        if not zipfile.is_zipfile(archive_path):
+            raise _invalid(field, "zip archive is corrupt or truncated (no central directory)")
+        return "zip"
+    try:
+        with tarfile.open(archive_path, mode="r:") as tf:
+            tf.next()
+        return "tar"
+    except (tarfile.TarError, EOFError, OSError):
+        raise _invalid(
+            field, "uploaded file is not a zip or tar archive (zip, tar and tar.gz are accepted)"
+        ) from None
+
+
+def _zip_scan(zf: zipfile.ZipFile, scan: _Scan) -> list[_Entry]:
+    for info in zf.infolist():
+        raw, kind = info.orig_filename, stat.S_IFMT(info.external_attr >> 16)
+        is_dir = info.filename.endswith("/") or kind == stat.S_IFDIR
+        if kind == stat.S_IFLNK:
+            scan.refuse(raw, "is a symbolic link; links are not allowed")
+        elif kind and kind not in (stat.S_IFREG, stat.S_IFDIR):
+            scan.refuse(raw, "is not a regular file or directory")
+        elif info.flag_bits & 0x1:
+            scan.refuse(raw, "is encrypted; encrypted archives are not accepted")
+        elif info.compress_type not in (zipfile.ZIP_STORED, zipfile.ZIP_DEFLATED):
+            # bzip2/lzma decompress whole chunks without an output bound: a memory bomb vector.
+            scan.refuse(
+                raw, f"uses unsupported compression method {info.compress_type} (only stored and deflate)"
+            )
+        elif is_dir and info.file_size:
+            scan.refuse(raw, "is a directory carrying data")
+        scan.add(raw, is_dir, info.file_size, max(info.compress_size, 1), info)
+    return scan.plan()
+
+
+def _tar_scan(tf: tarfile.TarFile, scan: _Scan) -> list[_Entry]:
+    while (m := tf.next()) is not None:
+        if m.issym() or m.islnk():
+            scan.refuse(m.name, f"is a {'symbolic' if m.issym() else 'hard'} link; links are not allowed")
+        elif m.type == tarfile.GNUTYPE_SPARSE or m.sparse is not None:
+            scan.refuse(m.name, "is a sparse file; sparse files are not allowed")
+        elif not (m.isreg() or m.isdir()):
+            scan.refuse(m.name, "is not a regular file or directory (device, FIFO or other)")
+        scan.add(m.name, m.isdir(), m.size, 0, m)
+    return scan.plan()
+
+
+def _make_dirs(dest_dir: Path, entries: list[_Entry]) -> None:
+    dirs = {e.parts for e in entries if e.is_dir} | {
+        e.parts[:i] for e in entries for i in range(1, len(e.parts))
+    }
+    for parts in sorted(dirs, key=len):
+        path = _target(dest_dir, parts)
+        path.mkdir(mode=0o755, exist_ok=True)
+        os.chmod(path, 0o755, follow_symlinks=False)  # noqa: S103 - fixed mode, never the archive's
+
+
+def _target(dest_dir: Path, parts: tuple[str, ...]) -> Path:
+    path = dest_dir.joinpath(*parts)
+    if not path.resolve().is_relative_to(dest_dir.resolve()):  # defence in depth; names are already checked
+        raise RuntimeError(f"refusing to write outside {dest_dir}: {'/'.join(parts)}")
+    return path
+
+
+def _copy(src: BinaryIO, dest: Path, e: _Entry, scan: _Scan) -> ExtractedFile:
+    """Stream one entry to disk with a fixed mode, counting and hashing the real bytes."""
+    digest, size = hashlib.sha256(), 0
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
+    with os.fdopen(fd, "wb") as out:
+        os.fchmod(out.fileno(), 0o644)
+        while True:
+            try:
+                chunk = src.read(_CHUNK)
+            except _READ_ERRORS as exc:
+                raise _invalid(scan.field, f"archive entry {e.raw!r} is corrupt or truncated: {exc}") from exc
+            if not chunk:
+                break
+            size += len(chunk)
+            scan.count_real(e, size, len(chunk))
+            digest.update(chunk)
+            out.write(chunk)
+    return ExtractedFile("/".join(e.parts), digest.hexdigest(), size)
+
+
+def _extract_zip(archive_path: Path, dest_dir: Path, scan: _Scan) -> list[ExtractedFile]:
+    try:  # only reads here: an OSError means a corrupt archive, not a disk problem
+        zf = zipfile.ZipFile(archive_path)
+    except _READ_ERRORS as exc:
+        raise _invalid(scan.field, f"zip archive is corrupt or truncated: {exc}") from exc
+    with zf:
+        entries = _zip_scan(zf, scan)
+        _make_dirs(dest_dir, entries)
+        out = []
+        for e in (e for e in entries if not e.is_dir):
+            try:
+                src = zf.open(e.handle)
+            except _READ_ERRORS as exc:
+                raise _invalid(scan.field, f"archive entry {e.raw!r} is corrupt or truncated: {exc}") from exc
+            with src:
+                out.append(_copy(src, _target(dest_dir, e.parts), e, scan))
+    return out
+
+
+def _extract_tar(archive_path: Path, dest_dir: Path, scan: _Scan, gz: bool) -> list[ExtractedFile]:
+    # Room for headers, pax records and padding around the file data itself.
+    cap = scan.limits.max_total_bytes + (scan.limits.max_entries + 1) * 4096 + 1024 * 1024
+    with open(archive_path, "rb") as fh, gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh as raw:
+        try:  # only reads here: an OSError means a corrupt archive, not a disk problem
+            bounded = _BoundedReader(raw, cap, scan.field)
+            tf = tarfile.open(fileobj=bounded, mode="r:")  # noqa: SIM115 - closed by the with below
+            entries = _tar_scan(tf, scan)
+        except _READ_ERRORS as exc:
+            kind = "tar.gz" if gz else "tar"
+            raise _invalid(scan.field, f"{kind} archive is corrupt or truncated: {exc}") from exc
+        with tf:
+            _make_dirs(dest_dir, entries)
+            out = []
+            for e in (e for e in entries if not e.is_dir):
+                src = tf.extractfile(e.handle)
+                assert src is not None  # regular files always have a reader
+                with src:
+                    out.append(_copy(src, _target(dest_dir, e.parts), e, scan))
+    return out
