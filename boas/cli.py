@@ -37,7 +37,7 @@ def db() -> None:
 @click.option("--revision", default="head", show_default=True)
 def db_upgrade(revision: str) -> None:
     """Apply Alembic migrations (creates the SQLite file and data directory if needed)."""
-    upgrade_database()
+    upgrade_database(revision)
     click.echo(f"database at {revision}: {_redacted(load_settings().database_url)}")
 
 
@@ -47,7 +47,7 @@ def _redacted(url: str) -> str:
     return make_url(url).render_as_string(hide_password=True)
 
 
-def upgrade_database() -> None:
+def upgrade_database(revision: str = "head") -> None:
     from registry_db.engine import make_engine
     from registry_db.migrate import upgrade
 
@@ -55,7 +55,7 @@ def upgrade_database() -> None:
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     engine = make_engine(settings.database_url)
     try:
-        upgrade(engine)
+        upgrade(engine, revision)
     finally:
         engine.dispose()
 

@@ -53,6 +53,7 @@ def create_user(
     bootstrap: bool = False,
 ) -> User:
     """Create an account. Only an admin may, except the CLI's explicit ``bootstrap`` path."""
+    store.begin_write(session)
     if not bootstrap:
         permissions.require_admin(actor)
     errors = _check_user_fields(email, role)
@@ -85,6 +86,7 @@ def update_user(
     organisation_slug: str | None = None,
 ) -> User:
     """Change a user's role, name, organisation or active flag (admin only, logged)."""
+    store.begin_write(session)
     admin = permissions.require_admin(actor)
     user = store.get_user(session, user_id)
     errors = _check_user_fields(user.email, role)
@@ -124,6 +126,8 @@ def list_users(session: Session, actor: User | None) -> Sequence[User]:
 def create_organisation(
     session: Session, actor: User | None, *, slug: str, name: str, kind: str, bootstrap: bool = False
 ) -> Organisation:
+    """Register an organisation (admins, or the CLI's bootstrap path)."""
+    store.begin_write(session)
     if not bootstrap:
         permissions.require_admin(actor)
     errors: dict[str, list[str]] = {}
@@ -150,6 +154,7 @@ def list_organisations(session: Session) -> Sequence[Organisation]:
 def create_token(session: Session, actor: User | None, *, user_email: str | None = None, name: str = "",
                  bootstrap: bool = False) -> IssuedToken:
     """Issue a token for ``user_email`` (the CLI) or for the actor itself (the API)."""
+    store.begin_write(session)
     if bootstrap:
         owner = store.get_user_by_email(session, user_email or "")
         if owner is None:
@@ -174,6 +179,7 @@ def list_tokens(session: Session, actor: User | None) -> Sequence[ApiToken]:
 
 def revoke_token(session: Session, actor: User | None, token_id: int) -> ApiToken:
     """Revoke one of the actor's tokens (admins may revoke anyone's)."""
+    store.begin_write(session)
     user = permissions.require_user(actor)
     token = store.get_token(session, token_id)
     if token.user_id != user.id and user.role != Role.ADMIN:

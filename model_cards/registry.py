@@ -60,6 +60,7 @@ class Page:
 
 def create_algorithm(session: Session, actor: User | None, data: dict[str, Any]) -> Algorithm:
     """Register a new algorithm owned by its author (and their organisation)."""
+    store.begin_write(session)
     author = permissions.require_create_algorithm(actor)
     data = schemas.load(schemas.AlgorithmCreateSchema(), data, "invalid algorithm")
     fields = {k: data[k] for k in EDITABLE_FIELDS if data.get(k) is not None}
@@ -79,6 +80,7 @@ def create_algorithm(session: Session, actor: User | None, data: dict[str, Any])
 
 def update_algorithm(session: Session, actor: User | None, slug: str, data: dict[str, Any]) -> Algorithm:
     """Edit an algorithm's description, taxonomy and owners; the slug and kind are stable."""
+    store.begin_write(session)
     algorithm = get_algorithm(session, actor, slug)
     user = permissions.require_manage_algorithm(actor, algorithm)
     data = schemas.load(schemas.AlgorithmUpdateSchema(), data, "invalid algorithm update")
@@ -245,14 +247,14 @@ def create_version(
     if errors:
         raise ValidationFailed("invalid version", errors)
     assert version is not None
-    # End the read transaction before the slow part: on SQLite every transaction holds the write
-    # lock, and unpacking an archive must not block other writers.
+    # End the read transaction before the slow part; the write transaction starts after it.
     session.rollback()
 
     upload, field = (model, "model") if model is not None else (code, "code")
     staged = _stage_upload(storage, upload, field=field, mlflow=field == "model") if upload else None
     created: list[str] = []
     try:
+        store.begin_write(session)
         algorithm = store.get_algorithm(session, slug)
         row = store.add_version(
             session,
@@ -310,6 +312,7 @@ def _publication_problems(version: Version) -> dict[str, list[str]]:
 
 def publish_version(session: Session, actor: User | None, slug: str, version: str) -> Version:
     """Freeze a draft: its card becomes an immutable snapshot with a sha256 over canonical JSON."""
+    store.begin_write(session)
     algorithm = get_algorithm(session, actor, slug)
     user = permissions.require_manage_algorithm(actor, algorithm)
     row = store.get_version_for_update(session, algorithm, version)
@@ -336,6 +339,7 @@ def publish_version(session: Session, actor: User | None, slug: str, version: st
 
 def yank_version(session: Session, actor: User | None, slug: str, version: str, reason: str) -> Version:
     """Withdraw a published version, reversibly; the reason is shown on its card."""
+    store.begin_write(session)
     algorithm = get_algorithm(session, actor, slug)
     user = permissions.require_manage_algorithm(actor, algorithm)
     if not (reason or "").strip():
@@ -356,6 +360,7 @@ def yank_version(session: Session, actor: User | None, slug: str, version: str, 
 
 def unyank_version(session: Session, actor: User | None, slug: str, version: str) -> Version:
     """Reverse a yank; the version is published again, unchanged."""
+    store.begin_write(session)
     algorithm = get_algorithm(session, actor, slug)
     user = permissions.require_manage_algorithm(actor, algorithm)
     row = store.get_version_for_update(session, algorithm, version)
@@ -380,6 +385,7 @@ def open_artifact(
     try:
         return artifact, storage.blobs.verified_path(artifact.sha256, artifact.size)
     except BoasError:
+        store.begin_write(session)
         store.append_event(
             session, actor=actor, action="artifact.integrity_failure", object_type="version",
             object_ref=f"{slug}@{version}", details={"path": path, "sha256": artifact.sha256},

@@ -7,6 +7,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+WRITE_OPTION = "boas_write"
 
 
 def make_engine(url: str, **kwargs) -> Engine:
@@ -23,9 +24,10 @@ def make_engine(url: str, **kwargs) -> Engine:
 
 
 def _configure_sqlite(engine: Engine) -> None:
-    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over so that
-    # every transaction starts with BEGIN IMMEDIATE: concurrent writers then wait on the busy
-    # timeout instead of failing with "database is locked" when a read lock is upgraded.
+    # pysqlite's own transaction handling defers BEGIN and breaks SAVEPOINT; take it over. Reads
+    # use BEGIN DEFERRED (in WAL mode they block nobody, even while a slow upload is received);
+    # write transactions, opened by store.begin_write(), use BEGIN IMMEDIATE so concurrent writers
+    # queue on the busy timeout instead of failing with "database is locked" on lock upgrade.
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
@@ -38,7 +40,7 @@ def _configure_sqlite(engine: Engine) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE")
+        conn.exec_driver_sql("BEGIN IMMEDIATE" if conn.get_execution_options().get(WRITE_OPTION) else "BEGIN")
 
 
 def make_session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from registry_db.engine import WRITE_OPTION
 from registry_db.errors import Conflict, NotFound
 from registry_db.models import (
     Algorithm,
@@ -22,6 +23,22 @@ from registry_db.models import (
     VersionState,
     utcnow,
 )
+
+# -- transactions --------------------------------------------------------------------------
+
+
+def begin_write(session: Session) -> None:
+    """Open the service's write transaction, ending any read transaction the request had opened.
+
+    On SQLite this is BEGIN IMMEDIATE (the write lock is taken up front, and waited for); reads
+    stay deferred. Write services call it first, then read what they change, then commit.
+    """
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("begin_write() must open the service's transaction, before any change")
+    if session.in_transaction():
+        session.rollback()
+    session.connection(execution_options={WRITE_OPTION: True})
+
 
 # -- users, organisations, tokens ----------------------------------------------------------
 

@@ -22,7 +22,9 @@ def _algorithm(session, slug="algo") -> Algorithm:
     author = accounts.create_user(session, None, email=f"{slug}@example.org", role="author", bootstrap=True)
     algorithm = Algorithm(slug=slug, name="A", summary="S", kind=AlgorithmKind.ML_MODEL, created_by_id=author.id)
     algorithm.owners = [author]
-    return store.add_algorithm(session, algorithm)
+    store.add_algorithm(session, algorithm)
+    session.commit()
+    return algorithm
 
 
 def test_version_uniqueness_is_enforced_by_the_database(session):
