@@ -9,12 +9,11 @@ from flask import Flask
 from boas.config import Settings, load_settings, persistent_secret
 
 
-def create_app(settings: Settings | None = None, *, session_factory: Any = None) -> Flask:
+def create_app(settings: Settings | None = None, *, session_factory: Any = None, immediate_jobs: bool = False) -> Flask:
     """Build the app. Nothing happens at import time; tests pass their own settings and sessions."""
+    from audits.queue import make_queue, register_task
     from boas import api, db, errors, security
-    from model_cards.archives import ArchiveLimits
-    from model_cards.registry import Storage
-    from registry_db.blobs import BlobStore
+    from model_cards.registry import Policy
     from registry_db.engine import make_engine, make_session_factory
 
     settings = settings or load_settings()
@@ -34,20 +33,21 @@ def create_app(settings: Settings | None = None, *, session_factory: Any = None)
     if session_factory is None:
         engine = make_engine(settings.database_url)
         session_factory = make_session_factory(engine)
-    blobs = BlobStore(settings.data_dir)
-    blobs.ensure()
-    storage = Storage(
-        blobs=blobs,
-        limits=ArchiveLimits(
-            max_entries=settings.archive_max_entries,
-            max_total_bytes=settings.archive_max_uncompressed_bytes,
-            max_file_bytes=settings.archive_max_file_bytes,
-            max_ratio=settings.archive_max_ratio,
-        ),
-        max_upload_bytes=settings.max_upload_bytes,
+    storage = db.build_storage(settings)
+    queue = make_queue(settings.queue_url, settings.data_dir, immediate=immediate_jobs)
+
+    def _execute(job_id: int) -> None:
+        # Runs only in workers (or in-process when tests ask for immediate jobs).
+        from audits.runner import execute_job, job_runtime
+
+        execute_job(job_runtime(settings, session_factory, storage), job_id)
+
+    task = register_task(queue, _execute)
+    app.extensions["boas"] = db.Runtime(
+        settings=settings, engine=engine, session_factory=session_factory, storage=storage,
+        policy=Policy(require_bias_audit=settings.require_bias_audit, public_base_url=settings.public_base_url),
+        enqueue=task,
     )
-    app.extensions["boas"] = db.Runtime(settings=settings, engine=engine, session_factory=session_factory,
-                                        storage=storage)
     db.init_app(app)
     errors.init_app(app)
     security.init_app(app)

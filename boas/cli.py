@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+import time
 
 import click
 
@@ -106,6 +107,11 @@ def tokens_create(email: str, name: str) -> None:
         click.echo(issued.secret)
 
 
+@main.group("jobs")
+def jobs_group() -> None:
+    """Audit jobs."""
+
+
 @main.group()
 def organisations() -> None:
     """Organisations."""
@@ -129,15 +135,73 @@ def organisations_create(slug: str, name: str, kind: str) -> None:
         click.echo(f"created organisation {slug}")
 
 
+def _worker_parts(settings):
+    from audits.queue import make_queue, register_task
+    from audits.runner import execute_job, job_runtime
+    from boas.db import build_storage
+    from registry_db.engine import make_engine, make_session_factory
+
+    engine = make_engine(settings.database_url)
+    session_factory = make_session_factory(engine)
+    runtime = job_runtime(settings, session_factory, build_storage(settings))
+    queue = make_queue(settings.queue_url, settings.data_dir)
+    task = register_task(queue, lambda job_id: execute_job(runtime, job_id))
+    return queue, task, session_factory
+
+
+@main.command()
+@click.option("--workers", default=1, show_default=True, type=int, help="concurrent jobs in this process")
+def worker(workers: int) -> None:
+    """Run audit jobs from the queue (embedded SQLite queue, or Redis with BOAS_QUEUE_URL)."""
+    import threading
+
+    from audits.jobs import reap_stale_jobs
+
+    settings = load_settings()
+    queue, task, session_factory = _worker_parts(settings)
+
+    def reap_forever() -> None:
+        while True:
+            try:
+                with session_factory() as session:
+                    reap_stale_jobs(session, stale_after=settings.job_stale_seconds, requeue=task)
+            except Exception as exc:  # noqa: BLE001 - keep reaping; report and go on
+                click.echo(f"reaper: {exc}", err=True)
+            time.sleep(max(1.0, settings.job_stale_seconds / 3))
+
+    threading.Thread(target=reap_forever, name="reaper", daemon=True).start()
+    click.echo(f"BOAS worker: queue {settings.queue_url}, {workers} worker(s)")
+    queue.create_consumer(workers=workers, worker_type="thread", periodic=False).run()
+
+
+@jobs_group.command("reap")
+def jobs_reap() -> None:
+    """Re-queue or fail jobs whose worker stopped sending heartbeats."""
+    from audits.jobs import reap_stale_jobs
+
+    settings = load_settings()
+    _queue, task, session_factory = _worker_parts(settings)
+    with session_factory() as session:
+        requeued = reap_stale_jobs(session, stale_after=settings.job_stale_seconds, requeue=task)
+    click.echo(f"re-queued {len(requeued)} job(s)")
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
-def serve(host: str, port: int, workers: int) -> None:
-    """Migrate the database, then serve BOAS with gunicorn."""
+@click.option("--with-worker/--without-worker", default=None,
+              help="also run an audit worker (default: yes on the embedded SQLite queue)")
+def serve(host: str, port: int, workers: int, with_worker: bool | None) -> None:
+    """Migrate the database, then serve BOAS with gunicorn (and an audit worker on the embedded queue)."""
+    import subprocess
+
     from gunicorn.app.base import BaseApplication
 
     upgrade_database()
+    settings = load_settings()
+    if with_worker is None:
+        with_worker = settings.queue_url in ("", "sqlite")
 
     class _Server(BaseApplication):
         def load_config(self) -> None:
@@ -151,9 +215,14 @@ def serve(host: str, port: int, workers: int) -> None:
 
             return create_app()
 
-    settings = load_settings()
     click.echo(f"BOAS on http://{host}:{port} (database: {_redacted(settings.database_url)}, data: {settings.data_dir})")
-    _Server().run()
+    job_worker = subprocess.Popen([sys.executable, "-m", "boas.cli", "worker"]) if with_worker else None
+    try:
+        _Server().run()
+    finally:
+        if job_worker is not None:
+            job_worker.terminate()
+            job_worker.wait(timeout=30)
 
 
 if __name__ == "__main__":

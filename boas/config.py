@@ -21,6 +21,17 @@ def _int(env: dict[str, str], name: str, default: int) -> int:
         raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
 
 
+def _flag(env: dict[str, str], name: str, default: bool) -> bool:
+    raw = (env.get(name) or "").strip().lower()
+    if not raw:
+        return default
+    if raw in {"1", "true", "yes", "on"}:
+        return True
+    if raw in {"0", "false", "no", "off"}:
+        return False
+    raise ValueError(f"{name} must be true or false, got {raw!r}")
+
+
 @dataclass(frozen=True)
 class Settings:
     data_dir: Path
@@ -33,6 +44,14 @@ class Settings:
     archive_max_ratio: float = 200.0
     page_size_max: int = 100
     secure_cookies: bool = False
+    queue_url: str = "sqlite"
+    require_bias_audit: bool = True
+    public_base_url: str = "http://127.0.0.1:8000"
+    job_heartbeat_seconds: float = 5.0
+    job_stale_seconds: float = 60.0
+    sandbox_cpu_seconds: int = 600
+    sandbox_memory_mb: int = 4096
+    sandbox_wall_seconds: int = 900
     extra: dict[str, Any] = field(default_factory=dict)
 
     def with_overrides(self, **overrides: Any) -> Settings:
@@ -54,7 +73,15 @@ def load_settings(env: dict[str, str] | None = None) -> Settings:
         archive_max_uncompressed_bytes=_int(env, "BOAS_ARCHIVE_MAX_UNCOMPRESSED_MB", 2048) * MB,
         archive_max_file_bytes=_int(env, "BOAS_ARCHIVE_MAX_FILE_MB", 1024) * MB,
         archive_max_ratio=float(env.get("BOAS_ARCHIVE_MAX_RATIO") or 200),
-        secure_cookies=(env.get("BOAS_SECURE_COOKIES") or "").lower() in {"1", "true", "yes"},
+        secure_cookies=_flag(env, "BOAS_SECURE_COOKIES", False),
+        queue_url=env.get("BOAS_QUEUE_URL") or "sqlite",
+        require_bias_audit=_flag(env, "BOAS_REQUIRE_BIAS_AUDIT", True),
+        public_base_url=env.get("BOAS_PUBLIC_BASE_URL") or "http://127.0.0.1:8000",
+        job_heartbeat_seconds=float(env.get("BOAS_JOB_HEARTBEAT_SECONDS") or 5),
+        job_stale_seconds=float(env.get("BOAS_JOB_STALE_SECONDS") or 60),
+        sandbox_cpu_seconds=_int(env, "BOAS_SANDBOX_CPU_SECONDS", 600),
+        sandbox_memory_mb=_int(env, "BOAS_SANDBOX_MEMORY_MB", 4096),
+        sandbox_wall_seconds=_int(env, "BOAS_SANDBOX_WALL_SECONDS", 900),
     )
 
 

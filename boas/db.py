@@ -10,7 +10,9 @@ from flask import Flask, current_app, g
 from sqlalchemy.orm import Session
 
 from boas.config import Settings
-from model_cards.registry import Storage
+from model_cards.archives import ArchiveLimits
+from model_cards.registry import Policy, Storage
+from registry_db.blobs import BlobStore
 
 
 @dataclass
@@ -19,6 +21,21 @@ class Runtime:
     engine: Any
     session_factory: Callable[[], Session]
     storage: Storage
+    policy: Policy
+    enqueue: Callable[[int], Any]
+
+
+def build_storage(settings: Settings) -> Storage:
+    """The artifact store and upload limits, the same for web and worker processes."""
+    blobs = BlobStore(settings.data_dir)
+    blobs.ensure()
+    limits = ArchiveLimits(
+        max_entries=settings.archive_max_entries,
+        max_total_bytes=settings.archive_max_uncompressed_bytes,
+        max_file_bytes=settings.archive_max_file_bytes,
+        max_ratio=settings.archive_max_ratio,
+    )
+    return Storage(blobs=blobs, limits=limits, max_upload_bytes=settings.max_upload_bytes)
 
 
 def runtime() -> Runtime:
@@ -34,6 +51,14 @@ def db_session() -> Session:
 
 def storage() -> Storage:
     return runtime().storage
+
+
+def policy() -> Policy:
+    return runtime().policy
+
+
+def enqueue(job_id: int) -> Any:
+    return runtime().enqueue(job_id)
 
 
 def init_app(app: Flask) -> None:

@@ -20,8 +20,8 @@ from model_cards import permissions, schemas, semver, taxonomy
 from model_cards.archives import ArchiveLimits, extract_archive
 from model_cards.mlmodel import read_mlmodel
 from registry_db import store
-from registry_db.blobs import CHUNK, BlobStore
-from registry_db.errors import BoasError, Conflict, NotFound, TooLarge, ValidationFailed
+from registry_db.blobs import BlobStore
+from registry_db.errors import BoasError, Conflict, NotFound, ValidationFailed
 from registry_db.models import Algorithm, AlgorithmKind, ArtifactFile, Role, User, Version, VersionState, utcnow
 
 MAX_CARD_BYTES = 1024 * 1024
@@ -37,6 +37,14 @@ class Storage:
     blobs: BlobStore
     limits: ArchiveLimits
     max_upload_bytes: int
+
+
+@dataclass(frozen=True)
+class Policy:
+    """Publication rules an operator may tune (documented in the README)."""
+
+    require_bias_audit: bool = True
+    public_base_url: str = "http://127.0.0.1:8000"
 
 
 @dataclass(frozen=True)
@@ -194,25 +202,13 @@ def _stage_upload(storage: Storage, upload: Upload, *, field: str, mlflow: bool)
     """Copy the upload into a private staging directory (size-capped), unpack it and read it as data."""
     root = storage.blobs.staging_dir()
     try:
-        archive = root / "upload"
-        digest = hashlib.sha256()
-        size = 0
-        with open(archive, "wb") as out:
-            while chunk := upload.stream.read(CHUNK):
-                size += len(chunk)
-                if size > storage.max_upload_bytes:
-                    raise TooLarge(
-                        f"upload exceeds the {storage.max_upload_bytes}-byte limit",
-                        {field: [f"larger than {storage.max_upload_bytes} bytes"]},
-                    )
-                digest.update(chunk)
-                out.write(chunk)
-        if size == 0:
-            raise ValidationFailed("empty upload", {field: ["the uploaded file is empty"]})
+        archive_sha256, archive_size = storage.blobs.stage_stream(
+            upload.stream, root / "upload", storage.max_upload_bytes, field
+        )
         tree = root / "tree"
-        extracted = extract_archive(archive, tree, storage.limits, field=field)
+        extracted = extract_archive(root / "upload", tree, storage.limits, field=field)
         info = read_mlmodel(tree, field=field).as_dict() if mlflow else None
-        return _Staged(root, digest.hexdigest(), size, [(f.path, f.sha256, f.size) for f in extracted], info)
+        return _Staged(root, archive_sha256, archive_size, [(f.path, f.sha256, f.size) for f in extracted], info)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)
         raise
@@ -282,25 +278,13 @@ def create_version(
         session.commit()
     except BaseException:
         session.rollback()
-        _remove_unreferenced(session, storage.blobs, created)
+        store.discard_new_blobs(session, storage.blobs, created)
         raise
     finally:
         if staged:
             shutil.rmtree(staged.root, ignore_errors=True)
     session.refresh(row)
     return row
-
-
-def _remove_unreferenced(session: Session, blobs: BlobStore, digests: list[str]) -> None:
-    """Delete the blobs this failed request created, unless a committed row references them."""
-    if not digests:
-        return
-    try:
-        keep = {d for d in digests if store.blob_is_referenced(session, d) or store.archive_is_referenced(session, d)}
-        session.rollback()
-    except Exception:  # noqa: BLE001 - when in doubt keep the file: an orphan is safer than a hole
-        return
-    blobs.remove(d for d in digests if d not in keep)
 
 
 def _publication_problems(version: Version) -> dict[str, list[str]]:

@@ -12,8 +12,9 @@ import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
+from typing import IO
 
-from registry_db.errors import IntegrityFailure
+from registry_db.errors import IntegrityFailure, TooLarge, ValidationFailed
 
 CHUNK = 1024 * 1024
 
@@ -58,6 +59,21 @@ class BlobStore:
         """A private directory on the store's filesystem, so that adoption is a rename."""
         self.ensure()
         return Path(tempfile.mkdtemp(prefix="stage-", dir=self.tmp_root))
+
+    def stage_stream(self, stream: IO[bytes], dest: Path, max_bytes: int, field: str) -> tuple[str, int]:
+        """Copy an upload into ``dest`` (in a staging dir), hashing it and refusing it past ``max_bytes``."""
+        digest = hashlib.sha256()
+        size = 0
+        with open(dest, "wb") as out:
+            while chunk := stream.read(CHUNK):
+                size += len(chunk)
+                if size > max_bytes:
+                    raise TooLarge(f"upload exceeds the {max_bytes}-byte limit", {field: [f"larger than {max_bytes} bytes"]})
+                digest.update(chunk)
+                out.write(chunk)
+        if size == 0:
+            raise ValidationFailed("empty upload", {field: ["the uploaded file is empty"]})
+        return digest.hexdigest(), size
 
     def adopt(self, src: Path, sha256: str) -> bool:
         """Move a staged file whose digest is known into the store; True if it was new.

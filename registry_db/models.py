@@ -181,6 +181,8 @@ class Version(Base):
     state: Mapped[VersionState] = mapped_column(_enum(VersionState, "version_state"), index=True)
     card: Mapped[dict[str, Any]] = mapped_column(default=dict, deferred=True)
     card_sha256: Mapped[str | None] = mapped_column(String(64))
+    # The frozen document every reader and export sees once published (card + context + audits).
+    snapshot: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
     artifact_kind: Mapped[str | None] = mapped_column(String(32))
     archive_sha256: Mapped[str | None] = mapped_column(String(64))
     archive_size: Mapped[int | None] = mapped_column(BigInteger)
@@ -228,3 +230,88 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_ref: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+
+
+class JobStatus(enum.StrEnum):
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+
+
+class AuditKind(enum.StrEnum):
+    BIAS = "bias"
+    DRIFT = "drift"
+
+
+class ReferenceDataset(Base):
+    """An evaluator's reference dataset: stored content-addressed, never publicly downloadable."""
+
+    __tablename__ = "reference_dataset"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64), index=True)
+    size: Mapped[int] = mapped_column(BigInteger)
+    format: Mapped[str] = mapped_column(String(16))
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    columns: Mapped[list[Any]] = mapped_column(JSON)
+    label_column: Mapped[str | None] = mapped_column(String(200))
+    sensitive_columns: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    row_key: Mapped[str | None] = mapped_column(String(200))
+    datasheet: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    uploaded_by: Mapped[User] = relationship(lazy="joined")
+
+
+class PredictionSet(Base):
+    """Predictions uploaded for a dataset (rule-based or black-box algorithms), keyed to its rows."""
+
+    __tablename__ = "prediction_set"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("reference_dataset.id"), index=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("algorithm_version.id"), index=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    row_count: Mapped[int] = mapped_column(BigInteger)
+    has_score: Mapped[bool] = mapped_column(default=False)
+    description: Mapped[str] = mapped_column(Text, default="")
+    uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Job(Base):
+    """An audit run as a job. This row, not the queue, is the source of truth for its state."""
+
+    __tablename__ = "job"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AuditKind] = mapped_column(_enum(AuditKind, "audit_kind"))
+    status: Mapped[JobStatus] = mapped_column(_enum(JobStatus, "job_status"), index=True)
+    progress: Mapped[int] = mapped_column(default=0)
+    heartbeat_at: Mapped[datetime | None] = mapped_column()
+    error: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(default=0)
+    max_attempts: Mapped[int] = mapped_column(default=2)
+    worker_host: Mapped[str | None] = mapped_column(String(255))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("algorithm_version.id"), index=True)
+    dataset_id: Mapped[int] = mapped_column(ForeignKey("reference_dataset.id"), index=True)
+    current_dataset_id: Mapped[int | None] = mapped_column(ForeignKey("reference_dataset.id"))
+    predictions_id: Mapped[int | None] = mapped_column(ForeignKey("prediction_set.id"))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    cache_key: Mapped[str] = mapped_column(String(64), index=True)
+    cached_from_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
+    result: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    report_sha256: Mapped[str | None] = mapped_column(String(64))
+    provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    started_at: Mapped[datetime | None] = mapped_column()
+    finished_at: Mapped[datetime | None] = mapped_column()
+
+    version: Mapped[Version | None] = relationship(lazy="joined")
+    dataset: Mapped[ReferenceDataset] = relationship(foreign_keys=[dataset_id], lazy="joined")
+    current_dataset: Mapped[ReferenceDataset | None] = relationship(foreign_keys=[current_dataset_id], lazy="joined")

@@ -10,6 +10,7 @@ from sqlalchemy import Select, and_, exists, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from registry_db.blobs import BlobStore
 from registry_db.engine import WRITE_OPTION
 from registry_db.errors import Conflict, NotFound
 from registry_db.models import (
@@ -17,7 +18,11 @@ from registry_db.models import (
     ApiToken,
     ArtifactFile,
     AuditEvent,
+    Job,
+    JobStatus,
     Organisation,
+    PredictionSet,
+    ReferenceDataset,
     User,
     Version,
     VersionState,
@@ -226,10 +231,6 @@ def get_artifact_file(session: Session, version: Version, path: str) -> Artifact
     return row
 
 
-def blob_is_referenced(session: Session, sha256: str) -> bool:
-    return session.execute(select(exists().where(ArtifactFile.sha256 == sha256))).scalar_one()
-
-
 # -- audit log -----------------------------------------------------------------------------
 
 
@@ -292,5 +293,92 @@ def _is_unique_violation(exc: IntegrityError) -> bool:
     return sqlstate == "23505" or "unique constraint" in text or "duplicate key" in text
 
 
-def archive_is_referenced(session: Session, sha256: str) -> bool:
-    return session.execute(select(exists().where(Version.archive_sha256 == sha256))).scalar_one()
+
+# -- datasets, predictions and jobs --------------------------------------------------------
+
+
+def add_row(session: Session, row: object) -> None:
+    session.add(row)
+    session.flush()
+
+
+def get_dataset(session: Session, dataset_id: int) -> ReferenceDataset:
+    dataset = session.get(ReferenceDataset, dataset_id)
+    if dataset is None:
+        raise NotFound(f"dataset {dataset_id} not found")
+    return dataset
+
+
+def list_datasets(session: Session) -> Sequence[ReferenceDataset]:
+    return session.execute(select(ReferenceDataset).order_by(ReferenceDataset.id.desc())).scalars().all()
+
+
+def get_prediction_set(session: Session, predictions_id: int) -> PredictionSet:
+    row = session.get(PredictionSet, predictions_id)
+    if row is None:
+        raise NotFound(f"prediction set {predictions_id} not found")
+    return row
+
+
+def get_job(session: Session, job_id: int) -> Job:
+    job = session.get(Job, job_id)
+    if job is None:
+        raise NotFound(f"audit job {job_id} not found")
+    return job
+
+
+def get_job_for_update(session: Session, job_id: int) -> Job:
+    job = session.execute(select(Job).where(Job.id == job_id).with_for_update(of=Job)).scalar_one_or_none()
+    if job is None:
+        raise NotFound(f"audit job {job_id} not found")
+    return job
+
+
+def find_cached_job(session: Session, cache_key: str) -> Job | None:
+    return session.execute(
+        select(Job).where(Job.cache_key == cache_key, Job.status == JobStatus.SUCCEEDED, Job.cached_from_id.is_(None))
+        .order_by(Job.id).limit(1)
+    ).scalar_one_or_none()
+
+
+def list_jobs(
+    session: Session, *, version_id: int | None = None, status: JobStatus | None = None, created_by_id: int | None = None
+) -> Sequence[Job]:
+    stmt = select(Job)
+    if version_id is not None:
+        stmt = stmt.where(Job.version_id == version_id)
+    if status is not None:
+        stmt = stmt.where(Job.status == status)
+    if created_by_id is not None:
+        stmt = stmt.where(Job.created_by_id == created_by_id)
+    return session.execute(stmt.order_by(Job.id.desc())).scalars().all()
+
+
+def list_stale_jobs(session: Session, heartbeat_before: datetime) -> Sequence[Job]:
+    return session.execute(
+        select(Job).where(
+            Job.status == JobStatus.RUNNING,
+            or_(Job.heartbeat_at.is_(None), Job.heartbeat_at < heartbeat_before),
+        )
+    ).scalars().all()
+
+
+def blob_in_use(session: Session, sha256: str) -> bool:
+    """Whether any row still points at this blob (artifacts, archives, datasets, predictions, reports)."""
+    for column in (ArtifactFile.sha256, Version.archive_sha256, ReferenceDataset.sha256, PredictionSet.sha256,
+                   Job.report_sha256):
+        if session.execute(select(exists().where(column == sha256))).scalar_one():
+            return True
+    return False
+
+
+def discard_new_blobs(session: Session, blobs: BlobStore, digests: list[str]) -> None:
+    """After a failed write, delete the blobs it created unless a committed row references them."""
+    if not digests:
+        return
+    try:
+        keep = {d for d in digests if blob_in_use(session, d)}
+        session.rollback()
+    except Exception:  # noqa: BLE001 - when in doubt keep the file: an orphan is safer than a hole
+        return
+    blobs.remove(d for d in digests if d not in keep)

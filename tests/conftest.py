@@ -159,3 +159,42 @@ def zip_dir(directory: Path, top: str | None = "model") -> bytes:
 @pytest.fixture(scope="session")
 def model_zip(mlflow_model_dir: Path) -> bytes:
     return zip_dir(mlflow_model_dir)
+
+
+# -- a committed database and an app with in-process (immediate) jobs --------------------------
+
+
+@pytest.fixture(params=BACKENDS)
+def live(request, tmp_path, settings):
+    """An app on a fresh, migrated database of each backend, running jobs in-process."""
+    import dataclasses
+
+    url, cleanup = fresh_database_url(request.param, tmp_path)
+    eng = make_engine(url)
+    upgrade(eng)
+    eng.dispose()
+    live_settings = dataclasses.replace(settings, database_url=url, job_heartbeat_seconds=0.5)
+    application = create_app(live_settings, immediate_jobs=True)
+    application.config["TESTING"] = True
+    yield application
+    application.extensions["boas"].engine.dispose()
+    cleanup()
+
+
+@pytest.fixture
+def live_client(live):
+    return live.test_client()
+
+
+@pytest.fixture
+def live_account(live):
+    """Factory on the live app's database: ``live_account("evaluator")`` -> (user, headers)."""
+    def _make(role: str, organisation: str | None = None):
+        email = f"{role}-{uuid.uuid4().hex[:8]}@example.org"
+        with live.extensions["boas"].session_factory() as s:
+            user = accounts.create_user(s, None, email=email, role=role, name=email.split("@")[0],
+                                        organisation_slug=organisation, bootstrap=True)
+            issued = accounts.create_token(s, None, user_email=email, bootstrap=True)
+        return user, {"Authorization": f"Bearer {issued.secret}"}
+
+    return _make

@@ -16,7 +16,7 @@ class BoasApi(Api):
 
 
 def init_app(app: Flask) -> None:
-    from boas.api import accounts, algorithms, audit_log, health, versions
+    from boas.api import accounts, algorithms, audit_log, audits, health, versions
 
     app.config.update(
         API_TITLE="BOAS — open library of health algorithms",
@@ -33,6 +33,6 @@ def init_app(app: Flask) -> None:
         },
     )
     api = BoasApi(app)
-    for module in (health, algorithms, versions, accounts, audit_log):
+    for module in (health, algorithms, versions, accounts, audit_log, audits):
         api.register_blueprint(module.blp)
     app.extensions["boas_api"] = api

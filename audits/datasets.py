@@ -1,0 +1,165 @@
+"""Reference datasets and uploaded predictions: validated, stored content-addressed, never public."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Sequence
+from typing import IO, Any
+
+from sqlalchemy.orm import Session
+
+from audits import schemas, tabular
+from model_cards import permissions
+from model_cards import registry as registry_service
+from model_cards.registry import Storage
+from model_cards.schemas import load
+from registry_db import store
+from registry_db.errors import ValidationFailed
+from registry_db.models import PredictionSet, ReferenceDataset, Role, User
+
+
+def parse_metadata(raw: str | None, field: str = "metadata") -> dict[str, Any]:
+    if not raw:
+        raise ValidationFailed("metadata is required", {field: ["a JSON object is required"]})
+    try:
+        data = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed("metadata is not JSON", {field: [f"not valid JSON: {exc.msg}"]}) from exc
+    return data
+
+
+def require_evaluator(actor: User | None) -> User:
+    return permissions.require_role(actor, Role.EVALUATOR, Role.ADMIN)
+
+
+def create_dataset(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes], filename: str,
+                   metadata: dict[str, Any]) -> ReferenceDataset:
+    """Register a reference dataset with its datasheet; identifier-like columns are refused."""
+    evaluator = require_evaluator(actor)
+    meta = load(schemas.DatasetMetaSchema(), metadata, "invalid dataset metadata")
+    stage = storage.blobs.staging_dir()
+    created: list[str] = []
+    try:
+        path = stage / "table"
+        sha256, size = storage.blobs.stage_stream(stream, path, storage.max_upload_bytes, "file")
+        fmt = tabular.detect_format(path, filename)
+        frame = tabular.read_table(path, fmt)
+        errors: dict[str, list[str]] = {}
+        identifiers = tabular.find_identifier_columns(frame)
+        if identifiers:
+            errors["file"] = [f"column '{name}' is refused: {why}" for name, why in identifiers.items()]
+        declared = [meta["label_column"], meta["row_key"], *meta["sensitive_columns"]]
+        missing = [c for c in declared if c is not None and c not in frame.columns]
+        if missing:
+            errors["metadata"] = [f"column '{c}' is not in the table" for c in missing]
+        if meta["label_column"] in frame.columns:
+            values = set(frame[meta["label_column"]].dropna().unique().tolist())
+            if not values <= {0, 1}:
+                errors.setdefault("label_column", []).append("the label column must hold 0/1 outcomes")
+        if meta["row_key"] in frame.columns and frame[meta["row_key"]].duplicated().any():
+            errors.setdefault("row_key", []).append("the row key has duplicate values")
+        if errors:
+            raise ValidationFailed("the dataset cannot be accepted", errors)
+        info = tabular.describe_table(frame, fmt)
+        store.begin_write(session)
+        dataset = ReferenceDataset(
+            name=meta["name"], sha256=sha256, size=size, format=fmt, row_count=info.row_count, columns=info.columns,
+            label_column=meta["label_column"], sensitive_columns=meta["sensitive_columns"], row_key=meta["row_key"],
+            datasheet=meta["datasheet"], uploaded_by_id=evaluator.id,
+        )
+        store.add_row(session, dataset)
+        if storage.blobs.adopt(path, sha256):
+            created.append(sha256)
+        store.append_event(session, actor=evaluator, action="dataset.uploaded", object_type="dataset",
+                           object_ref=str(dataset.id), details={"sha256": sha256, "rows": info.row_count})
+        session.commit()
+        return dataset
+    except BaseException:
+        session.rollback()
+        store.discard_new_blobs(session, storage.blobs, created)
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def list_datasets(session: Session, actor: User | None) -> Sequence[ReferenceDataset]:
+    require_evaluator(actor)
+    return store.list_datasets(session)
+
+
+def get_dataset(session: Session, actor: User | None, dataset_id: int) -> ReferenceDataset:
+    require_evaluator(actor)
+    return store.get_dataset(session, dataset_id)
+
+
+def create_prediction_set(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes],
+                          filename: str, metadata: dict[str, Any]) -> PredictionSet:
+    """Predictions of a (rule-based or black-box) version on a dataset, keyed to the dataset's rows."""
+    evaluator = require_evaluator(actor)
+    meta = load(schemas.PredictionsMetaSchema(), metadata, "invalid predictions metadata")
+    dataset = store.get_dataset(session, meta["dataset"])
+    version = registry_service.get_version(session, evaluator, meta["algorithm"], meta["version"])
+    version_id, dataset_id = version.id, dataset.id
+    stage = storage.blobs.staging_dir()
+    created: list[str] = []
+    try:
+        path = stage / "predictions"
+        sha256, size = storage.blobs.stage_stream(stream, path, storage.max_upload_bytes, "file")
+        frame = tabular.read_table(path, tabular.detect_format(path, filename))
+        reference = tabular.read_table(storage.blobs.verified_path(dataset.sha256, dataset.size), dataset.format)
+        has_score = check_predictions(frame, reference, dataset.row_key)
+        store.begin_write(session)
+        row = PredictionSet(dataset_id=dataset_id, version_id=version_id, sha256=sha256, size=size,
+                            row_count=len(frame), has_score=has_score, description=meta["description"],
+                            uploaded_by_id=evaluator.id)
+        store.add_row(session, row)
+        if storage.blobs.adopt(path, sha256):
+            created.append(sha256)
+        store.append_event(session, actor=evaluator, action="predictions.uploaded", object_type="predictions",
+                           object_ref=str(row.id), details={"sha256": sha256, "dataset": dataset_id})
+        session.commit()
+        return row
+    except BaseException:
+        session.rollback()
+        store.discard_new_blobs(session, storage.blobs, created)
+        raise
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+
+
+def row_keys(reference, row_key: str | None):
+    """The key each dataset row is known by: its declared key column, else its 0-based position."""
+    import pandas as pd
+
+    return reference[row_key] if row_key else pd.Series(range(len(reference)), name="row_number")
+
+
+def check_predictions(frame, reference, row_key: str | None) -> bool:
+    """Every dataset row predicted exactly once, predictions 0/1, scores in [0, 1]; returns has_score."""
+    key = row_key or "row_number"
+    errors: list[str] = []
+    if key not in frame.columns:
+        errors.append(f"a '{key}' column identifying the dataset's rows is required")
+    if "prediction" not in frame.columns:
+        errors.append("a 'prediction' column (0/1) is required")
+    if errors:
+        raise ValidationFailed("invalid predictions file", {"file": errors})
+    keys = row_keys(reference, row_key)
+    if frame[key].duplicated().any():
+        errors.append(f"'{key}' has duplicate values")
+    missing = set(keys.tolist()) - set(frame[key].tolist())
+    extra = set(frame[key].tolist()) - set(keys.tolist())
+    if missing:
+        errors.append(f"{len(missing)} dataset rows have no prediction")
+    if extra:
+        errors.append(f"{len(extra)} predictions match no dataset row")
+    if not set(frame["prediction"].dropna().unique().tolist()) <= {0, 1} or frame["prediction"].isna().any():
+        errors.append("'prediction' must be 0 or 1 on every row")
+    if "score" in frame.columns:
+        score = frame["score"]
+        if score.isna().any() or not ((score >= 0) & (score <= 1)).all():
+            errors.append("'score' must be a probability in [0, 1] on every row")
+    if errors:
+        raise ValidationFailed("invalid predictions file", {"file": errors})
+    return "score" in frame.columns

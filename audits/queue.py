@@ -1,0 +1,29 @@
+"""The task queue: Huey on an embedded SQLite file by default, on Redis when workers span machines.
+
+The same task code runs on both. The queue only carries job ids; the job row is the truth.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+TASK_NAME = "boas.run_audit_job"
+
+
+def make_queue(url: str, data_dir: Path, *, immediate: bool = False):
+    """``url`` is ``sqlite`` (a file in the data directory) or ``redis://host:port/db``."""
+    from huey import RedisHuey, SqliteHuey
+
+    if url.startswith(("redis://", "rediss://", "unix://")):
+        return RedisHuey("boas", url=url, immediate=immediate, results=False)
+    if url not in ("", "sqlite"):
+        raise ValueError(f"BOAS_QUEUE_URL must be 'sqlite' or a redis:// URL, got {url!r}")
+    data_dir.mkdir(parents=True, exist_ok=True)
+    return SqliteHuey("boas", filename=str(data_dir / "queue.db"), immediate=immediate, results=False)
+
+
+def register_task(huey, execute: Callable[[int], Any]):
+    """Register the job runner under a stable name, so web and workers agree on it."""
+    return huey.task(name=TASK_NAME, retries=0)(execute)

@@ -1,0 +1,235 @@
+"""What a worker does for one audit job: load verified inputs, predict in the sandbox, compute, record.
+
+Runs in the worker process only (it imports Evidently and starts the model sandbox); the web
+process never imports this module.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import platform
+import shutil
+import socket
+import tempfile
+from dataclasses import dataclass
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import sessionmaker
+
+from audits import datasets, jobs, tabular
+from model_cards.registry import Storage
+from registry_db import store
+from registry_db.errors import ValidationFailed
+from registry_db.models import AuditKind, Job, utcnow
+
+LIBRARIES = ("fairlearn", "evidently", "mlflow", "scikit-learn", "numpy", "pandas", "scipy", "boas")
+
+
+@dataclass(frozen=True)
+class JobRuntime:
+    session_factory: sessionmaker
+    storage: Storage
+    sandbox_limits: dict[str, int]
+    heartbeat_seconds: float = 5.0
+
+
+def job_runtime(settings: Any, session_factory: sessionmaker, storage: Storage) -> JobRuntime:
+    """The worker's runtime from BOAS settings (duck-typed: audits does not import the HTTP edge)."""
+    limits = {"cpu_seconds": settings.sandbox_cpu_seconds, "memory_bytes": settings.sandbox_memory_mb * 1024 * 1024,
+              "wall_seconds": settings.sandbox_wall_seconds}
+    return JobRuntime(session_factory=session_factory, storage=storage, sandbox_limits=limits,
+                      heartbeat_seconds=settings.job_heartbeat_seconds)
+
+
+def library_versions() -> dict[str, str]:
+    found = {}
+    for name in LIBRARIES:
+        try:
+            found[name] = version(name)
+        except PackageNotFoundError:
+            found[name] = "not installed"
+    found["python"] = platform.python_version()
+    return found
+
+
+def execute_job(runtime: JobRuntime, job_id: int) -> None:
+    """The queue's task: claim the job, then run it to a final state."""
+    with runtime.session_factory() as session:
+        if not jobs.claim_job(session, job_id):
+            return
+    jobs.run_claimed(runtime.session_factory, job_id, lambda progress: _compute(runtime, job_id, progress),
+                     runtime.heartbeat_seconds)
+
+
+@dataclass
+class _Inputs:
+    kind: AuditKind
+    params: dict[str, Any]
+    dataset: dict[str, Any]
+    current: dict[str, Any] | None
+    model: dict[str, Any] | None
+    predictions: dict[str, Any] | None
+
+
+def _load_inputs(runtime: JobRuntime, job_id: int) -> _Inputs:
+    def describe(ds) -> dict[str, Any]:
+        return {"id": ds.id, "name": ds.name, "sha256": ds.sha256, "size": ds.size, "format": ds.format,
+                "label_column": ds.label_column, "row_key": ds.row_key, "rows": ds.row_count}
+
+    with runtime.session_factory() as session:
+        job: Job = store.get_job(session, job_id)
+        model = None
+        if job.version is not None and job.predictions_id is None:
+            version = job.version
+            if version.artifact_kind != "mlflow_model":
+                raise ValidationFailed("this version has no MLflow model: upload predictions for it instead")
+            model = {"algorithm": version.algorithm.slug, "version": version.version,
+                     "archive_sha256": version.archive_sha256,
+                     "manifest": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in version.files],
+                     "inputs": [c.get("name") for c in ((version.mlmodel or {}).get("signature") or {}).get("inputs") or []
+                                if isinstance(c, dict) and c.get("name")]}
+        predictions = None
+        if job.predictions_id is not None:
+            ps = store.get_prediction_set(session, job.predictions_id)
+            predictions = {"id": ps.id, "sha256": ps.sha256, "size": ps.size, "has_score": ps.has_score}
+        return _Inputs(kind=job.kind, params=dict(job.params), dataset=describe(job.dataset),
+                       current=describe(job.current_dataset) if job.current_dataset else None,
+                       model=model, predictions=predictions)
+
+
+def _read_dataset(storage: Storage, ds: dict[str, Any]):
+    return tabular.read_table(storage.blobs.verified_path(ds["sha256"], ds["size"]), ds["format"])
+
+
+def _materialise_model(storage: Storage, model: dict[str, Any], into: Path) -> Path:
+    """Copy the version's verified files into a private directory for the sandbox."""
+    root = into / "model"
+    for entry in model["manifest"]:
+        target = (root / entry["path"]).resolve()
+        if not target.is_relative_to(root.resolve()):
+            raise ValidationFailed(f"artifact path escapes the model directory: {entry['path']}")
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(storage.blobs.verified_path(entry["sha256"], entry["size"]), target)
+    return root
+
+
+def _predict(runtime: JobRuntime, inputs: _Inputs, frame, work: Path) -> dict[str, Any]:
+    """Predictions for ``frame``: from the sandboxed model, or from the uploaded prediction set."""
+    import numpy as np
+
+    if inputs.predictions is not None:
+        uploaded = tabular.read_table(
+            runtime.storage.blobs.verified_path(inputs.predictions["sha256"], inputs.predictions["size"]),
+            tabular.detect_format(runtime.storage.blobs.path_for(inputs.predictions["sha256"]), ""),
+        )
+        key = inputs.dataset["row_key"] or "row_number"
+        keys = datasets.row_keys(frame, inputs.dataset["row_key"])
+        aligned = uploaded.set_index(key).loc[keys.tolist()]
+        y_score = aligned["score"].to_numpy(dtype=float) if "score" in aligned else None
+        return {"y_pred": aligned["prediction"].to_numpy(dtype=int), "y_score": y_score,
+                "sha256": inputs.predictions["sha256"], "source": "uploaded predictions",
+                "isolation": None, "scan": None}
+    from audits.sandbox import SandboxLimits, predict_in_sandbox
+
+    model_dir = _materialise_model(runtime.storage, inputs.model, work)
+    columns = inputs.model["inputs"] or None
+    if columns:
+        missing = [c for c in columns if c not in frame.columns]
+        if missing:
+            raise ValidationFailed(f"the dataset lacks the model's input columns: {', '.join(missing)}")
+    data_path = work / f"data-{len(list(work.iterdir()))}.parquet"
+    (frame[columns] if columns else frame).to_parquet(data_path, index=False)
+    result = predict_in_sandbox(model_dir, data_path, columns=columns,
+                                threshold=float(inputs.params.get("threshold", 0.5)),
+                                limits=SandboxLimits(**runtime.sandbox_limits))
+    return {"y_pred": np.asarray(result.y_pred, dtype=int), "y_score": result.y_score, "sha256": result.sha256,
+            "source": "model run in sandbox", "isolation": result.isolation, "scan": result.scan.as_dict()}
+
+
+def _compute(runtime: JobRuntime, job_id: int, progress: jobs.Progress) -> dict[str, Any]:
+    started = utcnow()
+    inputs = _load_inputs(runtime, job_id)
+    progress.set(5)
+    work = Path(tempfile.mkdtemp(prefix=f"boas-job-{job_id}-"))
+    try:
+        frame = _read_dataset(runtime.storage, inputs.dataset)
+        progress.set(15)
+        if inputs.kind == AuditKind.BIAS:
+            outcome = _bias(runtime, inputs, frame, work, progress)
+        else:
+            outcome = _drift(runtime, inputs, frame, work, progress)
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    outcome["provenance"].update({
+        "dataset": {k: inputs.dataset[k] for k in ("id", "name", "sha256", "rows")},
+        "model": {k: inputs.model[k] for k in ("algorithm", "version", "archive_sha256", "manifest")}
+        if inputs.model else None,
+        "parameters": inputs.params, "seed": inputs.params.get("seed"),
+        "libraries": library_versions(), "worker_host": socket.gethostname(),
+        "started_at": started.isoformat(), "finished_at": utcnow().isoformat(),
+    })
+    progress.set(100)
+    return outcome
+
+
+def _bias(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jobs.Progress) -> dict[str, Any]:
+    from audits.fairness import BiasAuditParams, run_bias_audit, summarise_verdicts
+
+    label = inputs.dataset["label_column"]
+    if not label:
+        raise ValidationFailed("the dataset declares no label column: a bias audit needs observed outcomes")
+    predicted = _predict(runtime, inputs, frame, work)
+    progress.set(60)
+    p = inputs.params
+    params = BiasAuditParams(
+        sensitive_features=p["sensitive_features"], intersections=p["intersections"], threshold=p["threshold"],
+        reference_group=p.get("reference_group"), tolerance=p["tolerance"], min_group_size=p["min_group_size"],
+        n_boot=p["n_boot"], seed=p["seed"],
+    )
+    result = run_bias_audit(frame, label=label, sensitive=params.sensitive_features, y_pred=predicted["y_pred"],
+                            y_score=predicted["y_score"], params=params)
+    result["verdicts"] = summarise_verdicts(result)
+    progress.set(95)
+    return {"result": result, "provenance": {
+        "predictions": {"sha256": predicted["sha256"], "source": predicted["source"],
+                        "isolation": predicted["isolation"]},
+        "pickle_scan": predicted["scan"],
+    }}
+
+
+def _drift(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jobs.Progress) -> dict[str, Any]:
+    from audits.drift import compute_drift
+
+    current = _read_dataset(runtime.storage, inputs.current)
+    columns = inputs.params.get("columns") or sorted(set(frame.columns) & set(current.columns)
+                                                     - {inputs.dataset["row_key"], inputs.current["row_key"]} - {None})
+    reference_part, current_part = frame[columns].copy(), current[columns].copy()
+    prov: dict[str, Any] = {"current_dataset": {k: inputs.current[k] for k in ("id", "name", "sha256", "rows")}}
+    if inputs.model is not None:
+        ref_pred = _predict(runtime, inputs, frame, work)
+        cur_pred = _predict(runtime, inputs, current, work)
+        for part, pred in ((reference_part, ref_pred), (current_part, cur_pred)):
+            part["prediction"] = pred["y_score"] if pred["y_score"] is not None else pred["y_pred"]
+        columns = [*columns, "prediction"]
+        prov["predictions"] = {"reference_sha256": ref_pred["sha256"], "current_sha256": cur_pred["sha256"],
+                               "isolation": ref_pred["isolation"]}
+        prov["pickle_scan"] = ref_pred["scan"]
+    progress.set(60)
+    drift = compute_drift(reference_part, current_part, columns=columns)
+    progress.set(90)
+    html = drift.html.encode()
+    sha256 = hashlib.sha256(html).hexdigest()
+    stage = runtime.storage.blobs.staging_dir()
+    try:
+        (stage / "report.html").write_bytes(html)
+        runtime.storage.blobs.adopt(stage / "report.html", sha256)
+    finally:
+        shutil.rmtree(stage, ignore_errors=True)
+    return {"result": drift.summary, "provenance": prov, "report_sha256": sha256}
+
+
+def canonical_digest(data: dict[str, Any]) -> str:
+    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()

@@ -1,0 +1,75 @@
+"""Input schemas of the audits capability (datasets, predictions, audit requests)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class DatasheetSchema(_Strict):
+    """Datasheets for Datasets (Gebru et al.), the parts an evaluator must state."""
+
+    motivation = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    source = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    population = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    collection_period = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    preprocessing = fields.String(required=True, validate=validate.Length(min=1, max=5000))
+    coverage = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    access_conditions = fields.String(required=True, validate=validate.Length(min=1, max=2000))
+    labelling = fields.String(validate=validate.Length(max=5000))
+    maintenance = fields.String(validate=validate.Length(max=2000))
+    synthetic = fields.Boolean(load_default=False)
+
+
+class DatasetMetaSchema(_Strict):
+    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
+    label_column = fields.String(load_default=None, allow_none=True)
+    sensitive_columns = fields.List(fields.String(), load_default=list)
+    row_key = fields.String(load_default=None, allow_none=True)
+    datasheet = fields.Nested(DatasheetSchema, required=True)
+
+
+class PredictionsMetaSchema(_Strict):
+    dataset = fields.Integer(required=True)
+    algorithm = fields.String(required=True)
+    version = fields.String(required=True)
+    description = fields.String(load_default="", validate=validate.Length(max=2000))
+
+
+class AuditRequestSchema(_Strict):
+    kind = fields.String(required=True, validate=validate.OneOf(["bias", "drift"]))
+    algorithm = fields.String(load_default=None, allow_none=True)
+    version = fields.String(load_default=None, allow_none=True)
+    dataset = fields.Integer(required=True)
+    current_dataset = fields.Integer(load_default=None, allow_none=True)
+    predictions = fields.Integer(load_default=None, allow_none=True)
+    sensitive_features = fields.List(fields.String(), load_default=list)
+    intersections = fields.Boolean(load_default=False)
+    threshold = fields.Float(load_default=0.5, validate=validate.Range(min=0, max=1))
+    reference_group = fields.Dict(keys=fields.String(), values=fields.String(), load_default=None, allow_none=True)
+    tolerance = fields.Float(load_default=0.2, validate=validate.Range(min=0.01, max=0.9))
+    min_group_size = fields.Integer(load_default=30, validate=validate.Range(min=1, max=100_000))
+    n_boot = fields.Integer(load_default=1000, validate=validate.Range(min=0, max=10_000))
+    seed = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
+    columns = fields.List(fields.String(), load_default=None, allow_none=True)
+
+    @validates_schema
+    def _consistent(self, data: dict[str, Any], **_kwargs) -> None:
+        errors: dict[str, list[str]] = {}
+        if data["kind"] == "bias":
+            if not data.get("algorithm") or not data.get("version"):
+                errors["version"] = ["a bias audit needs the algorithm and version it audits"]
+            if not data.get("sensitive_features"):
+                errors["sensitive_features"] = ["name at least one sensitive feature"]
+        if data["kind"] == "drift" and data.get("current_dataset") is None:
+            errors["current_dataset"] = ["a drift report compares a reference dataset with a current one"]
+        if bool(data.get("algorithm")) != bool(data.get("version")):
+            errors.setdefault("version", []).append("give both algorithm and version, or neither")
+        if errors:
+            raise ValidationError(errors)

@@ -1,0 +1,162 @@
+"""Audit services: launch bias audits and drift reports as jobs, read them back with the right view."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from audits import datasets
+from audits.schemas import AuditRequestSchema
+from audits.suppression import suppress_bias_result
+from model_cards import permissions
+from model_cards import registry as registry_service
+from model_cards.registry import Storage
+from model_cards.schemas import load
+from registry_db import store
+from registry_db.errors import NotFound, ValidationFailed
+from registry_db.models import AuditKind, Job, JobStatus, Role, User, Version, VersionState
+
+MIN_PUBLIC_CELL = 11
+
+
+def _cache_key(kind: str, model_digest: str | None, dataset_sha: str, current_sha: str | None,
+               params: dict[str, Any]) -> str:
+    material = {"kind": kind, "model": model_digest, "dataset": dataset_sha, "current": current_sha, "params": params}
+    return hashlib.sha256(json.dumps(material, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def _audit_params(data: dict[str, Any]) -> dict[str, Any]:
+    if data["kind"] == "drift":
+        return {"columns": data["columns"], "threshold": data["threshold"]}
+    return {k: data[k] for k in ("sensitive_features", "intersections", "threshold", "reference_group", "tolerance",
+                                 "min_group_size", "n_boot", "seed")}
+
+
+def create_audit(session: Session, actor: User | None, request: dict[str, Any],
+                 enqueue: Callable[[int], Any]) -> tuple[Job, bool]:
+    """Queue an audit (evaluators, admins). Returns (job, cached): an identical finished audit is reused."""
+    evaluator = datasets.require_evaluator(actor)
+    data = load(AuditRequestSchema(), request, "invalid audit request")
+    errors: dict[str, list[str]] = {}
+    version: Version | None = None
+    if data["algorithm"] and data["version"]:
+        version = registry_service.get_version(session, evaluator, data["algorithm"], data["version"])
+    dataset = store.get_dataset(session, data["dataset"])
+    current = store.get_dataset(session, data["current_dataset"]) if data["current_dataset"] is not None else None
+    predictions = None
+    if data["predictions"] is not None:
+        predictions = store.get_prediction_set(session, data["predictions"])
+        if version is None or predictions.version_id != version.id or predictions.dataset_id != dataset.id:
+            errors["predictions"] = ["these predictions were uploaded for another version or dataset"]
+    columns = {c["name"] for c in dataset.columns}
+    if data["kind"] == "bias":
+        unknown = [f for f in data["sensitive_features"] if f not in columns]
+        if unknown:
+            errors["sensitive_features"] = [f"not a column of the dataset: {', '.join(unknown)}"]
+        if not dataset.label_column:
+            errors["dataset"] = ["this dataset declares no label column"]
+        if version is not None and predictions is None and version.artifact_kind != "mlflow_model":
+            errors["predictions"] = ["this version has no MLflow model: upload its predictions and pass their id"]
+    if data["kind"] == "drift" and data["columns"]:
+        available = columns & ({c["name"] for c in current.columns} if current else set())
+        missing = [c for c in data["columns"] if c not in available]
+        if missing:
+            errors["columns"] = [f"not in both datasets: {', '.join(missing)}"]
+    if errors:
+        raise ValidationFailed("invalid audit request", errors)
+
+    params = _audit_params(data)
+    model_digest = predictions.sha256 if predictions else (version.archive_sha256 if version else None)
+    key = _cache_key(data["kind"], model_digest, dataset.sha256, current.sha256 if current else None, params)
+    ids = {"version_id": version.id if version else None, "dataset_id": dataset.id,
+           "current_dataset_id": current.id if current else None,
+           "predictions_id": predictions.id if predictions else None}
+    store.begin_write(session)
+    cached = store.find_cached_job(session, key)
+    job = Job(kind=AuditKind(data["kind"]), params=params, cache_key=key, created_by_id=evaluator.id, **ids)
+    if cached is not None:
+        job.status, job.progress, job.cached_from_id = JobStatus.SUCCEEDED, 100, cached.id
+        job.result, job.provenance, job.report_sha256 = cached.result, cached.provenance, cached.report_sha256
+        job.started_at, job.finished_at = cached.started_at, cached.finished_at
+    else:
+        job.status = JobStatus.QUEUED
+    store.add_row(session, job)
+    store.append_event(session, actor=evaluator, action="audit.launched", object_type="job", object_ref=str(job.id),
+                       details={"kind": data["kind"], "cache_key": key, "cached_from": job.cached_from_id,
+                                "version": f"{data['algorithm']}@{data['version']}" if version else None})
+    session.commit()
+    if cached is None:
+        enqueue(job.id)
+    return job, cached is not None
+
+
+def _can_see_full(actor: User | None, job: Job) -> bool:
+    if actor is None or not actor.active:
+        return False
+    if actor.role in (Role.ADMIN, Role.EVALUATOR):
+        return True
+    return job.version is not None and permissions.is_owner(actor, job.version.algorithm)
+
+
+def _is_public(job: Job) -> bool:
+    return (job.version is not None and job.version.state != VersionState.DRAFT
+            and job.status == JobStatus.SUCCEEDED)
+
+
+def get_audit(session: Session, actor: User | None, job_id: int) -> dict[str, Any]:
+    """An audit as the actor may see it: full for evaluators, admins and owners; suppressed for the public."""
+    job = store.get_job(session, job_id)
+    full = _can_see_full(actor, job)
+    if not full and not _is_public(job):
+        raise NotFound(f"audit job {job_id} not found")
+    return audit_view(job, full=full)
+
+
+def audit_view(job: Job, *, full: bool) -> dict[str, Any]:
+    result = job.result
+    if result is not None and job.kind == AuditKind.BIAS and not full:
+        result = suppress_bias_result(result, MIN_PUBLIC_CELL)
+    provenance = job.provenance
+    if provenance and not full:
+        provenance = {k: v for k, v in provenance.items() if k != "traceback_tail"}
+    return {
+        "id": job.id, "kind": job.kind.value, "status": job.status.value, "progress": job.progress,
+        "error": job.error, "attempts": job.attempts, "heartbeat_at": job.heartbeat_at,
+        "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
+        "algorithm": job.version.algorithm.slug if job.version else None,
+        "version": job.version.version if job.version else None,
+        "dataset": {"id": job.dataset.id, "name": job.dataset.name, "sha256": job.dataset.sha256},
+        "current_dataset": ({"id": job.current_dataset.id, "name": job.current_dataset.name,
+                             "sha256": job.current_dataset.sha256} if job.current_dataset else None),
+        "params": job.params, "cached_from": job.cached_from_id, "view": "full" if full else "public",
+        "result": result, "provenance": provenance, "has_report": job.report_sha256 is not None,
+    }
+
+
+def list_version_audits(session: Session, actor: User | None, slug: str, version: str) -> list[dict[str, Any]]:
+    row = registry_service.get_version(session, actor, slug, version)
+    views = []
+    for job in store.list_jobs(session, version_id=row.id):
+        full = _can_see_full(actor, job)
+        if full or _is_public(job):
+            views.append(audit_view(job, full=full))
+    return views
+
+
+def list_audits(session: Session, actor: User | None) -> Sequence[dict[str, Any]]:
+    """Every audit job, newest first (evaluators and admins)."""
+    datasets.require_evaluator(actor)
+    return [audit_view(job, full=True) for job in store.list_jobs(session)]
+
+
+def open_report(session: Session, actor: User | None, storage: Storage, job_id: int) -> Path:
+    """The Evidently HTML report of a drift job, verified; same visibility as the audit."""
+    job = store.get_job(session, job_id)
+    if not (_can_see_full(actor, job) or _is_public(job)) or job.report_sha256 is None:
+        raise NotFound(f"no report for audit job {job_id}")
+    return storage.blobs.verified_path(job.report_sha256)

@@ -1,0 +1,114 @@
+"""Reading uploaded tables (CSV, Parquet) safely, inferring their schema, and spotting direct identifiers."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from registry_db.errors import ValidationFailed
+
+if TYPE_CHECKING:
+    import pandas as pd
+
+PARQUET_MAGIC = b"PAR1"
+MAX_COLUMNS = 500
+SAMPLE = 2000
+
+# Column names that say "this is who the person is" (French and English).
+IDENTIFIER_NAMES = re.compile(
+    r"(^|_)(nom|prenom|prénom|name|first_?name|last_?name|surname|full_?name|e?mail|courriel|phone|telephone|"
+    r"téléphone|tel|mobile|nir|ssn|insee|num_secu|secu|date_?(de_?)?naissance|birth_?date|dob|date_of_birth|"
+    r"adresse|address|street|ipp|nip)($|_)",
+    re.IGNORECASE,
+)
+NIR = re.compile(r"^[12]\s?\d{2}\s?(0[1-9]|1[0-2]|[2-9]\d)\s?(\d{2}|2[AB])\s?\d{3}\s?\d{3}(\s?\d{2})?$")
+LONG_DIGITS = re.compile(r"^\d{13}(\d{2})?$")
+EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
+PHONE = re.compile(r"^(\+33\s?|0033\s?|0)[1-9]([\s.-]?\d{2}){4}$")
+FULL_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})$")
+
+
+@dataclass(frozen=True)
+class TableInfo:
+    format: str
+    row_count: int
+    columns: list[dict]
+
+
+def detect_format(path: Path, filename: str) -> str:
+    with open(path, "rb") as fh:
+        head = fh.read(4)
+    if head == PARQUET_MAGIC:
+        return "parquet"
+    if filename.lower().endswith(".parquet"):
+        raise ValidationFailed("not a Parquet file", {"file": ["the file is named .parquet but is not Parquet"]})
+    return "csv"
+
+
+def read_table(path: Path, fmt: str, field: str = "file") -> pd.DataFrame:
+    """Parse a CSV (UTF-8, comma or semicolon) or Parquet file; a malformed file is a 422 with the reason."""
+    import pandas as pd
+    import pyarrow
+
+    try:
+        if fmt == "parquet":
+            frame = pd.read_parquet(path)
+        else:
+            with open(path, "rb") as fh:
+                first_line = fh.readline(65536).decode("utf-8", errors="strict")
+            sep = ";" if first_line.count(";") > first_line.count(",") else ","
+            frame = pd.read_csv(path, sep=sep, encoding="utf-8", low_memory=False)
+    except UnicodeDecodeError as exc:
+        raise ValidationFailed("the CSV file is not UTF-8", {field: [f"not UTF-8 text: {exc.reason}"]}) from exc
+    except (ValueError, pd.errors.ParserError, pyarrow.ArrowException, OSError) as exc:
+        raise ValidationFailed(f"malformed {fmt} file", {field: [f"cannot be read as {fmt}: {str(exc)[:300]}"]}) from exc
+    problems = []
+    if frame.shape[1] == 0:
+        problems.append("the table has no columns")
+    if frame.shape[1] > MAX_COLUMNS:
+        problems.append(f"the table has {frame.shape[1]} columns; at most {MAX_COLUMNS}")
+    if len(frame) == 0:
+        problems.append("the table has no rows")
+    names = [str(c) for c in frame.columns]
+    duplicates = sorted({n for n in names if names.count(n) > 1})
+    if duplicates:
+        problems.append(f"duplicate column names: {', '.join(duplicates)}")
+    if any(n.startswith("Unnamed:") or not n.strip() for n in names):
+        problems.append("every column needs a name in the header row")
+    if problems:
+        raise ValidationFailed("the table cannot be used", {field: problems})
+    frame.columns = names
+    return frame
+
+
+def describe_table(frame: pd.DataFrame, fmt: str) -> TableInfo:
+    columns = [
+        {"name": name, "dtype": str(frame[name].dtype), "nulls": int(frame[name].isna().sum()),
+         "distinct": int(frame[name].nunique(dropna=True))}
+        for name in frame.columns
+    ]
+    return TableInfo(format=fmt, row_count=len(frame), columns=columns)
+
+
+def find_identifier_columns(frame: pd.DataFrame) -> dict[str, str]:
+    """Columns that look like direct identifiers, with the reason; such uploads are refused."""
+    found: dict[str, str] = {}
+    for name in frame.columns:
+        if IDENTIFIER_NAMES.search(name):
+            found[name] = "its name suggests a direct identifier (name, contact, NIR or date of birth)"
+            continue
+        values = frame[name].dropna().head(SAMPLE)
+        if values.empty:
+            continue
+        text = values.astype(str).str.strip()
+        for pattern, what in ((NIR, "NIR-like social security numbers"), (LONG_DIGITS, "13- or 15-digit numbers (NIR-like)"),
+                              (EMAIL, "e-mail addresses"), (PHONE, "phone numbers")):
+            if text.str.match(pattern).mean() >= 0.5:
+                found[name] = f"its values look like {what}"
+                break
+        else:
+            if text.str.match(FULL_DATE).mean() >= 0.5 and values.nunique() > 0.5 * len(values) and len(values) >= 20:
+                found[name] = "its values are exact, mostly distinct dates (dates of birth are direct identifiers)"
+    return found
