@@ -7,8 +7,7 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
-from model_cards.schemas import flatten_errors
-from registry_db.errors import BoasError
+from registry_db.errors import BoasError, flatten_errors
 
 log = logging.getLogger(__name__)
 

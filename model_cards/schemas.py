@@ -7,7 +7,7 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from model_cards import taxonomy
-from registry_db.errors import ValidationFailed
+from registry_db.errors import ValidationFailed, flatten_errors
 from registry_db.models import AlgorithmKind, OrganisationKind, Role
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$"
@@ -99,22 +99,3 @@ def load(schema: Schema, data: Any, message: str) -> dict[str, Any]:
         return schema.load(data)
     except ValidationError as exc:
         raise ValidationFailed(message, flatten_errors(exc.messages)) from exc
-
-
-def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
-    """marshmallow's nested error dict as ``{"a.b.0": [messages]}``."""
-    out: dict[str, list[str]] = {}
-    if isinstance(messages, dict):
-        for key, value in messages.items():
-            path = f"{prefix}.{key}" if prefix else str(key)
-            for k, v in flatten_errors(value, path).items():
-                out.setdefault(k, []).extend(v)
-    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
-        out[prefix or "_schema"] = list(messages)
-    elif isinstance(messages, list):
-        for item in messages:
-            for k, v in flatten_errors(item, prefix).items():
-                out.setdefault(k, []).extend(v)
-    else:
-        out[prefix or "_schema"] = [str(messages)]
-    return out

@@ -6,6 +6,8 @@ for validation failures, every field error at once as ``{field: [message, ...]}`
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class BoasError(Exception):
     status = 400
@@ -59,3 +61,22 @@ class IntegrityFailure(BoasError):
 
     status = 500
     code = "artifact_corrupted"
+
+
+def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
+    """marshmallow's nested errors as ``{"performance_metrics.0.ci_low": [...]}``."""
+    out: dict[str, list[str]] = {}
+    if isinstance(messages, dict):
+        for key, value in messages.items():
+            sub = prefix if key == "_schema" and prefix else f"{prefix}.{key}" if prefix else str(key)
+            for path, found in flatten_errors(value, sub).items():  # an object's own errors go on its path
+                out.setdefault(path, []).extend(found)
+    elif isinstance(messages, list) and all(isinstance(m, str) for m in messages):
+        out[prefix or "_schema"] = list(messages)
+    elif isinstance(messages, list):
+        for item in messages:
+            for path, found in flatten_errors(item, prefix).items():
+                out.setdefault(path, []).extend(found)
+    else:
+        out[prefix or "_schema"] = [str(messages)]
+    return out

@@ -1,0 +1,245 @@
+"""Text exports of a snapshot document: a Hugging Face–compatible README, BibTeX and CITATION.cff.
+
+Each reads only the frozen document, so a citation or a README downloaded today matches the page readers
+see. Author prose stays Markdown; every value that reaches YAML goes through ``yaml.safe_dump``.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from typing import Any
+
+import yaml
+
+from model_cards import taxonomy
+from model_cards.card_sections import card_view, number
+
+# SPDX ids the Hub knows under a (lower-case) name; anything else is "other" with license_name/license_link.
+_HF_LICENSES = {
+    **{spdx: spdx.lower() for spdx in (
+        "Apache-2.0", "MIT", "AFL-3.0", "Artistic-2.0", "BSL-1.0", "BSD-2-Clause", "BSD-3-Clause", "CC0-1.0",
+        "CC-BY-4.0", "CC-BY-SA-4.0", "CC-BY-NC-4.0", "CC-BY-ND-4.0", "CC-BY-NC-ND-4.0", "CC-BY-NC-SA-4.0",
+        "EPL-2.0", "EUPL-1.2", "ISC", "MPL-2.0", "Unlicense", "Zlib", "OpenRAIL", "etalab-2.0",
+    )},
+    "AGPL-3.0-only": "agpl-3.0", "AGPL-3.0-or-later": "agpl-3.0", "GPL-2.0-only": "gpl-2.0",
+    "GPL-2.0-or-later": "gpl-2.0", "GPL-3.0-only": "gpl-3.0", "GPL-3.0-or-later": "gpl-3.0",
+    "LGPL-2.1-only": "lgpl-2.1", "LGPL-2.1-or-later": "lgpl-2.1", "LGPL-3.0-only": "lgpl-3.0",
+    "LGPL-3.0-or-later": "lgpl-3.0", "ODbL-1.0": "odbl",
+}
+TASK_TYPE = "tabular-classification"
+
+
+def hf_metadata(document: dict[str, Any]) -> dict[str, Any]:
+    """The YAML front matter of the Hugging Face model card, from the document."""
+    algorithm, card = document.get("algorithm") or {}, document.get("card") or {}
+    mlmodel = (document.get("artifacts") or {}).get("mlmodel") or {}
+    meta: dict[str, Any] = {**_hf_license(algorithm), "language": card.get("language") or ["fr", "en"]}
+    flavors = mlmodel.get("flavors") or {}
+    if flavors:
+        meta["library_name"] = "sklearn" if "sklearn" in flavors else "mlflow"
+    if algorithm.get("kind") == "ml_model":
+        meta["pipeline_tag"] = TASK_TYPE
+    meta["tags"] = _tags(algorithm, bool(flavors))
+    if datasets := _datasets(document):
+        meta["datasets"] = datasets
+    overall = [m for m in card.get("performance_metrics") or [] if not m.get("subgroup")]
+    if overall:
+        meta["metrics"] = list(dict.fromkeys(_slug(m["name"]) for m in overall))
+        meta["model-index"] = [{"name": algorithm.get("slug") or _slug(algorithm.get("name") or "model"),
+                                "results": _results(document, overall)}]
+    return meta
+
+
+def export_markdown(document: dict[str, Any], lang: str = "en") -> str:
+    """README.md: Hugging Face YAML front matter, then the card's sections as Markdown prose and tables."""
+    view = card_view(document, lang)
+    fr = view["lang"] == "fr"
+    front = yaml.safe_dump(hf_metadata(document), sort_keys=False, allow_unicode=True, width=1000)
+    out = [f"---\n{front}---", f"# {_inline(view['title'])}"]
+    if view["summary"]:
+        out.append(_inline(view["summary"]))
+    out.append("\n".join(f"- **{_inline(k)}** : {_inline(v)}" if fr else f"- **{_inline(k)}**: {_inline(v)}"
+                         for k, v in view["facts"]))
+    if view["description"]:
+        out.append(view["description"])
+    derived_mark = " *(lu dans le modèle MLflow)*" if fr else " *(derived from the MLflow model)*"
+    for section in view["sections"]:
+        out.append(f"## {section['title']}")
+        for row in section["rows"]:
+            mark = derived_mark if row["derived"] else ""
+            if row["kind"] == "md":
+                out.append(f"### {row['label']}{mark}\n\n{row['value']}")
+            else:
+                out.append(f"**{row['label']}**{mark} : {_inline(row['value'])}" if fr
+                           else f"**{row['label']}**{mark}: {_inline(row['value'])}")
+        for table in section["tables"]:
+            out.append(f"### {table['title']}{derived_mark if table['derived'] else ''}\n\n" + _md_table(table))
+    bibtex = export_bibtex(document).rstrip()
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", bibtex)), default=0))  # cannot be closed early
+    out.append(f"## {'Citer' if fr else 'Citation'}\n\n{fence}bibtex\n{bibtex}\n{fence}")
+    return "\n\n".join(out) + "\n"
+
+
+def export_bibtex(document: dict[str, Any]) -> str:
+    """A BibTeX @software entry for this exact version."""
+    algorithm, version = document.get("algorithm") or {}, document.get("version") or {}
+    released = _release_date(document)
+    key = re.sub(r"[^A-Za-z0-9]+", "_", f"boas_{algorithm.get('slug', 'algorithm')}_{version.get('version', '')}")
+    authors = [_bib(name) for name in algorithm.get("owners") or []]
+    if organisation := (algorithm.get("organisation") or {}).get("name"):
+        authors.append("{" + _bib(organisation) + "}")
+    fields = {
+        "title": "{" + _bib(algorithm.get("name") or algorithm.get("slug") or "") + "}",
+        "author": " and ".join(authors),
+        "version": _bib(version.get("version") or ""),
+        "year": released[:4],
+        "date": released,
+        "url": version.get("url") or "",
+        "license": _bib(algorithm.get("license") or ""),
+        "repository": algorithm.get("code_repository_url") or "",
+        "publisher": "BOAS",
+        "note": _bib(algorithm.get("summary") or ""),
+    }
+    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields.items() if value)
+    return f"@software{{{key.strip('_')},\n{body}\n}}\n"
+
+
+def export_citation_cff(document: dict[str, Any]) -> str:
+    """CITATION.cff (Citation File Format 1.2.0) for this exact version."""
+    algorithm, version = document.get("algorithm") or {}, document.get("version") or {}
+    artifacts = document.get("artifacts") or {}
+    authors: list[dict[str, str]] = [_cff_person(name) for name in algorithm.get("owners") or []]
+    if organisation := (algorithm.get("organisation") or {}).get("name"):
+        authors.append({"name": organisation})
+    cff: dict[str, Any] = {
+        "cff-version": "1.2.0",
+        "message": "If you use this algorithm, please cite this version as below.",
+        "type": "software",
+        "title": algorithm.get("name") or algorithm.get("slug") or "",
+        "version": version.get("version") or "",
+        "date-released": _release_date(document),
+        "authors": authors or [{"name": "BOAS"}],
+    }
+    if algorithm.get("summary"):
+        cff["abstract"] = algorithm["summary"]
+    if version.get("url"):
+        cff["url"] = version["url"]
+    if algorithm.get("code_repository_url"):
+        cff["repository-code"] = algorithm["code_repository_url"]
+    if algorithm.get("code_commit"):
+        cff["commit"] = algorithm["code_commit"]
+    license_ids = _spdx_ids(algorithm.get("license"))
+    if license_ids:
+        cff["license"] = license_ids[0] if len(license_ids) == 1 else license_ids
+    identifiers = []
+    if version.get("url"):
+        identifiers.append({"type": "url", "value": version["url"], "description": "BOAS citable version page"})
+    if artifacts.get("archive_sha256"):
+        identifiers.append({"type": "other", "value": f"sha256:{artifacts['archive_sha256']}",
+                            "description": "SHA-256 digest of the published archive"})
+    if identifiers:
+        cff["identifiers"] = identifiers
+    keywords = [k for k in (algorithm.get("objective"), algorithm.get("clinical_domain")) if k]
+    keywords += list((document.get("card") or {}).get("keywords") or [])
+    if keywords:
+        cff["keywords"] = list(dict.fromkeys(keywords))
+    return yaml.safe_dump(cff, sort_keys=False, allow_unicode=True, width=1000)
+
+
+def _hf_license(algorithm: dict[str, Any]) -> dict[str, str]:
+    spdx = (algorithm.get("license") or "").strip()
+    if not spdx:
+        return {"license": "unknown"}
+    if spdx in _HF_LICENSES:
+        return {"license": _HF_LICENSES[spdx]}
+    out = {"license": "other", "license_name": _slug(spdx)}
+    ids = _spdx_ids(spdx)
+    if ids:
+        out["license_link"] = f"https://spdx.org/licenses/{ids[0]}.html"
+    elif algorithm.get("code_repository_url"):
+        out["license_link"] = algorithm["code_repository_url"]
+    return out
+
+
+def _spdx_ids(expression: str | None) -> list[str]:
+    """The SPDX ids of a license expression (LicenseRef-* and operators left out)."""
+    parts = re.split(r"\s+(?:AND|OR|WITH)\s+|[()\s]", expression or "")
+    return [p for p in parts if p in taxonomy.SPDX_LICENSES]
+
+
+def _tags(algorithm: dict[str, Any], mlflow: bool) -> list[str]:
+    tags = ["boas", "health", "model-card"]
+    for key in ("kind", "objective", "clinical_domain", "data_source", "language"):
+        if algorithm.get(key) and algorithm[key] != "other":
+            tags.append(_slug(algorithm[key]))
+    if mlflow:
+        tags.append("mlflow")
+    return list(dict.fromkeys(tags))
+
+
+def _datasets(document: dict[str, Any]) -> list[str]:
+    card = document.get("card") or {}
+    names = [(card.get("training_data") or {}).get("name"), (card.get("validation") or {}).get("dataset")]
+    names += [(a.get("dataset") or {}).get("name") for a in document.get("audits") or []]
+    return list(dict.fromkeys(_slug(n) for n in names if n))
+
+
+def _results(document: dict[str, Any], metrics: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """model-index results: one per evaluation dataset, as the Hub groups them."""
+    algorithm, card = document.get("algorithm") or {}, document.get("card") or {}
+    default = (card.get("training_data") or {}).get("name") or "evaluation"
+    task = {"type": TASK_TYPE, "name": (algorithm.get("objective") or "prediction").replace("_", " ")}
+    grouped: dict[str, list[dict[str, Any]]] = {}
+    for m in metrics:
+        name = m["name"] if m.get("ci_low") is None else (
+            f"{m['name']} ({number(round(m.get('level') or 0.95, 4) * 100, 'en')}% CI "
+            f"{number(m['ci_low'], 'en')}-{number(m['ci_high'], 'en')})")
+        grouped.setdefault(str(m.get("dataset") or default), []).append(
+            {"type": _slug(m["name"]), "value": m["value"], "name": name})
+    return [{"task": dict(task), "dataset": {"name": ds, "type": _slug(ds)}, "metrics": ms}
+            for ds, ms in grouped.items()]
+
+
+def _release_date(document: dict[str, Any]) -> str:
+    version, card = document.get("version") or {}, document.get("card") or {}
+    when = version.get("published_at") or (card.get("model_details") or {}).get("release_date")
+    return str(when or version.get("created_at") or "")[:10]
+
+
+def _slug(text: str) -> str:
+    ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "unnamed"
+
+
+def _inline(text: Any) -> str:
+    """Plain text made safe inside a Markdown line: no raw HTML, no line breaks."""
+    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+
+
+def _md_table(table: dict[str, Any]) -> str:
+    def cell(value: Any) -> str:
+        return _inline(value).replace("|", "\\|")
+
+    lines = ["| " + " | ".join(cell(h) for h in table["headers"]) + " |",
+             "|" + "---|" * len(table["headers"])]
+    lines += ["| " + " | ".join(cell(v) for v in row) + " |" for row in table["rows"]]
+    return "\n".join(lines)
+
+
+def _bib(text: str) -> str:
+    """Escape BibTeX's special characters in a field value."""
+    return re.sub(r"([\\{}%&$#_^~])", lambda m: {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}.get(
+        m.group(1), "\\" + m.group(1)), str(text))
+
+
+def _cff_person(name: str) -> dict[str, str]:
+    """CFF wants family and given names: "Family, Given" is split on the comma, else on the last space."""
+    if "," in name:
+        family, given = (p.strip() for p in name.split(",", 1))
+    else:
+        given, _, family = name.strip().rpartition(" ")
+    person = {"family-names": family or name.strip()}
+    if given:
+        person["given-names"] = given
+    return person
