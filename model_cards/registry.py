@@ -6,7 +6,7 @@ store, and own the commit. The HTTP API, the pages and the CLI all call these fu
 
 from __future__ import annotations
 
-import hashlib
+import copy
 import json
 import shutil
 from collections.abc import Sequence
@@ -18,6 +18,8 @@ from sqlalchemy.orm import Session
 
 from model_cards import permissions, schemas, semver, taxonomy
 from model_cards.archives import ArchiveLimits, extract_archive
+from model_cards.card_prefill import prefill_from_mlmodel
+from model_cards.card_schema import validate_card
 from model_cards.mlmodel import read_mlmodel
 from registry_db import store
 from registry_db.blobs import BlobStore
@@ -184,9 +186,37 @@ def parse_card(raw: str | None) -> tuple[dict[str, Any], list[str]]:
     return card, []
 
 
-def canonical_json(data: Any) -> bytes:
-    """The bytes a card's digest is computed over: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
+def merge_patch(target: Any, patch: Any) -> Any:
+    """RFC 7396 JSON merge patch: objects merge, ``null`` removes a key, anything else replaces."""
+    if not isinstance(patch, dict):
+        return copy.deepcopy(patch)
+    result = copy.deepcopy(target) if isinstance(target, dict) else {}
+    for key, value in patch.items():
+        if value is None:
+            result.pop(key, None)
+        else:
+            result[key] = merge_patch(result.get(key), value)
+    return result
+
+
+def initial_card(declared: dict[str, Any], mlmodel: dict[str, Any] | None,
+                 previous: dict[str, Any] | None) -> dict[str, Any]:
+    """A new draft's card: the previous version's (if asked), then the declared card, over MLflow facts.
+
+    Facts read from the MLflow model fill only what the authors did not declare, and
+    ``derived.fields`` lists exactly those, so readers can tell declared from derived.
+    """
+    card = merge_patch({k: v for k, v in (previous or {}).items() if k != "derived"}, declared)
+    card.pop("derived", None)
+    if not mlmodel:
+        return card
+    prefill = prefill_from_mlmodel(mlmodel)
+    derived = prefill.pop("derived")
+    merged = merge_patch(prefill, card)
+    derived["fields"] = [p for p in derived["fields"]
+                         if (card.get(p.split(".")[0]) or {}).get(p.split(".", 1)[1]) is None]
+    merged["derived"] = derived
+    return merged
 
 
 @dataclass
@@ -224,6 +254,7 @@ def create_version(
     card_json: str | None,
     model: Upload | None = None,
     code: Upload | None = None,
+    card_from: str | None = None,
 ) -> Version:
     """Create a draft version with its optional artifact; all-or-nothing on rows and files."""
     algorithm = get_algorithm(session, actor, slug)
@@ -236,6 +267,17 @@ def create_version(
     card, card_errors = parse_card(card_json)
     if card_errors:
         errors["card"] = card_errors
+    else:
+        try:
+            card = validate_card(card)
+        except ValidationFailed as exc:
+            errors.update({f"card.{path}": messages for path, messages in exc.errors.items()})
+    previous_card = None
+    if card_from:
+        try:
+            previous_card = store.get_version(session, algorithm, card_from).card
+        except NotFound:
+            errors["card_from"] = [f"no version '{card_from}' to start from"]
     if algorithm.kind == AlgorithmKind.ML_MODEL and code is not None:
         errors["code"] = ["an ml_model version carries an MLflow model in 'model', not a code archive"]
     if algorithm.kind == AlgorithmKind.RULE_BASED and model is not None:
@@ -255,7 +297,8 @@ def create_version(
         row = store.add_version(
             session,
             Version(
-                algorithm_id=algorithm.id, version=version, state=VersionState.DRAFT, card=card,
+                algorithm_id=algorithm.id, version=version, state=VersionState.DRAFT,
+                card=initial_card(card, staged.mlmodel if staged else None, previous_card),
                 created_by_id=author.id,
                 artifact_kind=("mlflow_model" if field == "model" else "code_archive") if staged else None,
                 archive_sha256=staged.archive_sha256 if staged else None,
@@ -284,40 +327,6 @@ def create_version(
         if staged:
             shutil.rmtree(staged.root, ignore_errors=True)
     session.refresh(row)
-    return row
-
-
-def _publication_problems(version: Version) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if version.algorithm.kind == AlgorithmKind.ML_MODEL and version.artifact_kind != "mlflow_model":
-        errors["model"] = ["an ml_model version needs an uploaded MLflow model before it can be published"]
-    return errors
-
-
-def publish_version(session: Session, actor: User | None, slug: str, version: str) -> Version:
-    """Freeze a draft: its card becomes an immutable snapshot with a sha256 over canonical JSON."""
-    store.begin_write(session)
-    algorithm = get_algorithm(session, actor, slug)
-    user = permissions.require_manage_algorithm(actor, algorithm)
-    row = store.get_version_for_update(session, algorithm, version)
-    if row.state != VersionState.DRAFT:
-        raise Conflict(
-            f"version '{version}' is already {row.state.value}; a released version is immutable",
-            code="already_published",
-        )
-    problems = _publication_problems(row)
-    if problems:
-        raise ValidationFailed("this version cannot be published yet", problems)
-    row.card_sha256 = hashlib.sha256(canonical_json(row.card)).hexdigest()
-    row.state = VersionState.PUBLISHED
-    row.published_at = utcnow()
-    row.published_by_id = user.id
-    store.append_event(
-        session, actor=user, action="version.published", object_type="version", object_ref=f"{slug}@{version}",
-        details={"card_sha256": row.card_sha256, "archive_sha256": row.archive_sha256,
-                 "manifest": [[f.path, f.sha256] for f in row.files]},
-    )
-    session.commit()
     return row
 
 

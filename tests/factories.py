@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import json
 import uuid
 
 
@@ -30,12 +31,20 @@ def create_algorithm(client, headers, **overrides) -> dict:
     return response.get_json()
 
 
+def example_card_json() -> str:
+    from model_cards.examples import load_example_card
+
+    return json.dumps(load_example_card())
+
+
 def upload_version(client, headers, slug: str, version: str, archive: bytes | None = None,
-                   filename: str = "model.zip", field: str = "model", card: str | None = None):
-    data: dict = {"version": version}
+                   filename: str = "model.zip", field: str = "model", card: str | None = None, **extra):
+    """Upload a draft; unless told otherwise its card is the complete example card (baseline met)."""
+    data: dict = {"version": version, **extra}
     if archive is not None:
         data[field] = (io.BytesIO(archive), filename)
-    if card is not None:
+    card = example_card_json() if card is None else card
+    if card:
         data["card"] = card
     return client.post(f"/api/v1/algorithms/{slug}/versions", data=data, headers=headers,
                        content_type="multipart/form-data")

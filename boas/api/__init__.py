@@ -33,6 +33,7 @@ def init_app(app: Flask) -> None:
         },
     )
     api = BoasApi(app)
-    for module in (health, algorithms, versions, accounts, audit_log, audits):
-        api.register_blueprint(module.blp)
+    for blueprint in (health.blp, algorithms.blp, versions.blp, versions.schemas_blp, accounts.blp, audit_log.blp,
+                      audits.blp):
+        api.register_blueprint(blueprint)
     app.extensions["boas_api"] = api

@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import mimetypes
 import posixpath
 
-from flask import send_file
+from flask import Response, send_file
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload as UploadField
-from marshmallow import RAISE, Schema, fields
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
 from boas.api.schemas import VersionOut, VersionSummaryOut
-from boas.db import db_session, storage
+from boas.db import db_session, policy, storage
 from boas.security import current_user, login_required
-from model_cards import registry, schemas
+from model_cards import cards, registry, schemas
 
 
 class MultipartParser(FlaskParser):
@@ -27,11 +28,38 @@ class MultipartParser(FlaskParser):
         return self._makeproxy(CombinedMultiDict([req.files, req.form]), schema)
 
 
+class CardPatch(Schema):
+    """A JSON merge patch of the card; the card schema validates the result."""
+
+    class Meta:
+        unknown = INCLUDE
+
+
+class FreeDict(Schema):
+    """A JSON object built by the service (reports, coverage, diffs, schemas)."""
+
+    class Meta:
+        unknown = INCLUDE
+
+    def dump(self, obj, *, many=None):
+        return obj
+
+
+class ExportQuery(Schema):
+    lang = fields.String(load_default="fr", validate=validate.OneOf(["fr", "en"]))
+
+
+class DiffQuery(Schema):
+    from_ = fields.String(data_key="from", required=True)
+    to = fields.String(required=True)
+
+
 class VersionsBlueprint(Blueprint):
     ARGUMENTS_PARSER = MultipartParser()
 
 
 blp = VersionsBlueprint("versions", __name__, url_prefix="/api/v1/algorithms", description="Algorithm versions")
+schemas_blp = Blueprint("schemas", __name__, url_prefix="/api/v1/schemas", description="Published JSON Schemas")
 
 
 class VersionUpload(Schema):
@@ -39,6 +67,7 @@ class VersionUpload(Schema):
     card = fields.String(metadata={"description": "model card as a JSON object"})
     model = UploadField(metadata={"description": "MLflow model directory as zip or tar.gz (ml_model)"})
     code = UploadField(metadata={"description": "code archive as zip or tar.gz (rule_based)"})
+    card_from = fields.String(metadata={"description": "start from this earlier version's card"})
 
 
 def _upload(file) -> registry.Upload | None:
@@ -54,7 +83,7 @@ def create_version(form, slug):
     return registry.create_version(
         db_session(), current_user(), storage(), slug,
         version=form.get("version"), card_json=form.get("card"),
-        model=_upload(form.get("model")), code=_upload(form.get("code")),
+        model=_upload(form.get("model")), code=_upload(form.get("code")), card_from=form.get("card_from"),
     )
 
 
@@ -77,7 +106,7 @@ def get_version(slug, version):
 @login_required
 def publish_version(slug, version):
     """Publish a draft; its card and artifacts become immutable."""
-    return registry.publish_version(db_session(), current_user(), slug, version)
+    return cards.publish_version(db_session(), current_user(), policy(), slug, version)
 
 
 @blp.route("/<slug>/versions/<version>/yank", methods=["POST"])
@@ -128,3 +157,54 @@ def _archive_suffix(path) -> str:
     if magic.startswith(b"PK"):
         return ".zip"
     return ".tar.gz" if magic.startswith(b"\x1f\x8b") else ".tar"
+
+
+@blp.route("/<slug>/versions/<version>/card", methods=["PATCH"])
+@blp.response(200, VersionOut)
+@login_required
+@blp.arguments(CardPatch)
+def update_card(patch, slug, version):
+    """Edit a draft's card with a JSON merge patch (RFC 7396); errors are reported per field."""
+    return cards.update_card(db_session(), current_user(), slug, version, patch)
+
+
+@blp.route("/<slug>/versions/<version>/baseline")
+@blp.response(200, FreeDict)
+def baseline(slug, version):
+    """The quality-baseline checklist: per pillar, what is satisfied and what is missing."""
+    return cards.baseline_report(db_session(), current_user(), policy(), slug, version)
+
+
+@blp.route("/<slug>/versions/<version>/compliance")
+@blp.response(200, FreeDict)
+def compliance(slug, version):
+    """Coverage of EU AI Act Annex IV and Art. 13(3), ONC HTI-1, TRIPOD+AI and CHAI items."""
+    return cards.compliance(db_session(), current_user(), policy(), slug, version)
+
+
+@blp.route("/<slug>/versions/<version>/exports/<name>")
+@blp.arguments(ExportQuery, location="query")
+@blp.doc(responses={200: {"description": "card.json, card.md, card.html, citation.bib or CITATION.cff"}})
+def export(args, slug, version, name):
+    """Download the card in an open format, from the version's frozen snapshot."""
+    body, mimetype = cards.export_card(db_session(), current_user(), policy(), slug, version, name, args["lang"])
+    response = Response(body, mimetype=mimetype)
+    filename = name if name == "CITATION.cff" else f"{slug}-{version}-{name}"
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response.headers["Repr-Digest"] = f"sha-256=:{base64.b64encode(hashlib.sha256(body).digest()).decode()}:"
+    return response
+
+
+@blp.route("/<slug>/diff")
+@blp.arguments(DiffQuery, location="query")
+@blp.response(200, FreeDict)
+def diff(args, slug):
+    """Field-level diff of two versions' cards and artifact manifests."""
+    return cards.diff_versions(db_session(), current_user(), policy(), slug, args["from_"], args["to"])
+
+
+@schemas_blp.route("/model-card.json")
+@schemas_blp.response(200, FreeDict)
+def model_card_schema():
+    """The JSON Schema of card.json (draft 2020-12), generated from the card's marshmallow schema."""
+    return cards.document_json_schema()

@@ -16,16 +16,15 @@ import pytest
 import requests
 from sqlalchemy import create_engine, inspect, text
 
+from registry_db.models import Base
 from tests.conftest import BACKENDS, fresh_database_url
 from tests.factories import algorithm_payload
 
 pytestmark = pytest.mark.slow
 
 BOAS = Path(sys.executable).parent / "boas"
-SCHEMA = {
-    "alembic_version", "organisation", "user_account", "api_token", "algorithm", "algorithm_owner",
-    "algorithm_version", "artifact_file", "audit_event",
-}
+SCHEMA = {"alembic_version", *Base.metadata.tables}
+assert {"user_account", "api_token", "algorithm", "algorithm_version", "artifact_file", "audit_event", "job"} <= SCHEMA
 
 
 def _env(data_dir: Path, database_url: str | None) -> dict[str, str]:
