@@ -71,7 +71,8 @@ def users() -> None:
 @click.option("--role", required=True, type=click.Choice(["admin", "author", "evaluator"]))
 @click.option("--name", default="")
 @click.option("--organisation", default=None, help="organisation slug")
-def users_create(email: str, role: str, name: str, organisation: str | None) -> None:
+@click.option("--password", is_flag=True, help="also set a password for browser sign-in (prompted)")
+def users_create(email: str, role: str, name: str, organisation: str | None, password: bool) -> None:
     """Create an account; this is how the first admin comes to exist (there is no default account)."""
     from model_cards import accounts
     from registry_db.errors import BoasError
@@ -83,7 +84,34 @@ def users_create(email: str, role: str, name: str, organisation: str | None) -> 
             )
         except BoasError as exc:
             _fail(exc)
+        if password:
+            secret = click.prompt("password", hide_input=True, confirmation_prompt=True)
+            try:
+                accounts.set_password(session, None, user.id, secret, bootstrap=True)
+            except BoasError as exc:
+                _fail(exc)
         click.echo(f"created {user.role.value} {user.email} (id {user.id})")
+
+
+@users.command("set-password")
+@click.option("--email", required=True)
+def users_set_password(email: str) -> None:
+    """Set or reset a user's password for browser sign-in (prompted, never on the command line)."""
+    from model_cards import accounts
+    from registry_db import store
+    from registry_db.errors import BoasError
+
+    secret = click.prompt("password", hide_input=True, confirmation_prompt=True)
+    with _session() as session:
+        user = store.get_user_by_email(session, email)
+        if user is None:
+            click.echo(f"error: no user with e-mail {email}", err=True)
+            sys.exit(2)
+        try:
+            accounts.set_password(session, None, user.id, secret, bootstrap=True)
+        except BoasError as exc:
+            _fail(exc)
+        click.echo(f"password set for {user.email}")
 
 
 @main.group()

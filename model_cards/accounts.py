@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import re
 import secrets
@@ -212,3 +213,75 @@ def list_audit_events(
     permissions.require_admin(actor)
     items, total = store.list_events(session, action=action, object_ref=object_ref, page=page, per_page=per_page)
     return {"items": items, "total": total, "page": page, "per_page": per_page}
+
+
+# -- passwords (browser sign-in) -----------------------------------------------------------
+
+MIN_PASSWORD = 12
+
+
+def _hasher():
+    from argon2 import PasswordHasher
+
+    return PasswordHasher()
+
+
+def set_password(session: Session, actor: User | None, user_id: int, password: str, *, bootstrap: bool = False) -> User:
+    """Set a user's password (themselves, an admin, or the CLI). Stored as an Argon2id hash."""
+    store.begin_write(session)
+    user = store.get_user(session, user_id)
+    if not bootstrap:
+        caller = permissions.require_user(actor)
+        if caller.id != user.id and caller.role != Role.ADMIN:
+            raise NotFound(f"user {user_id} not found")
+    if len(password or "") < MIN_PASSWORD:
+        raise ValidationFailed("password too short", {"password": [f"at least {MIN_PASSWORD} characters"]})
+    if password.strip().lower() in {user.email.lower(), user.email.split("@")[0].lower()}:
+        raise ValidationFailed("password too weak", {"password": ["must not be your e-mail address"]})
+    user.password_hash = _hasher().hash(password)
+    store.append_event(session, actor=actor or user, action="user.password_set", object_type="user",
+                       object_ref=user.email)
+    session.commit()
+    return user
+
+
+def authenticate_password(session: Session, email: str, password: str) -> User:
+    """Check an e-mail and password; failures are logged and answered the same whatever the cause."""
+    from argon2.exceptions import InvalidHashError, VerificationError
+
+    user = store.get_user_by_email(session, email or "")
+    hasher = _hasher()
+    ok = False
+    if user is not None and user.active and user.password_hash:
+        try:
+            ok = hasher.verify(user.password_hash, password or "")
+        except (VerificationError, InvalidHashError):
+            ok = False
+    else:
+        # Spend the same time as a real check, so timing does not reveal which accounts exist.
+        with contextlib.suppress(VerificationError, InvalidHashError):
+            hasher.verify(_DUMMY_HASH.get(hasher), password or "")
+    if not ok:
+        store.begin_write(session)
+        store.append_event(session, actor=None, action="login.failed", object_type="user",
+                           object_ref=(email or "")[:200].lower())
+        session.commit()
+        raise Unauthenticated("wrong e-mail or password")
+    if hasher.check_needs_rehash(user.password_hash):
+        store.begin_write(session)
+        user = store.get_user(session, user.id)
+        user.password_hash = hasher.hash(password)
+        session.commit()
+    return user
+
+
+class _DummyHash:
+    _value: str | None = None
+
+    def get(self, hasher) -> str:
+        if self._value is None:
+            self._value = hasher.hash(secrets.token_urlsafe(16))
+        return self._value
+
+
+_DUMMY_HASH = _DummyHash()
