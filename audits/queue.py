@@ -9,7 +9,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-TASK_NAME = "boas.run_audit_job"
+TASK_NAME = "run_audit_job"
 
 
 def make_queue(url: str, data_dir: Path, *, immediate: bool = False):
@@ -25,5 +25,14 @@ def make_queue(url: str, data_dir: Path, *, immediate: bool = False):
 
 
 def register_task(huey, execute: Callable[[int], Any]):
-    """Register the job runner under a stable name, so web and workers agree on it."""
-    return huey.task(name=TASK_NAME, retries=0)(execute)
+    """Register the job runner under a stable name, so web and workers agree on it.
+
+    Huey names a task after its function's module and name; a fixed wrapper keeps that name the
+    same whichever process (web, ``boas worker``, tests) registers it.
+    """
+
+    def run_audit_job(job_id: int) -> Any:
+        return execute(job_id)
+
+    run_audit_job.__module__ = __name__
+    return huey.task(name=TASK_NAME, retries=0)(run_audit_job)
