@@ -214,19 +214,48 @@ def jobs_reap() -> None:
     click.echo(f"re-queued {len(requeued)} job(s)")
 
 
+def fill_demo() -> None:
+    """Seed demo content when the registry is empty (see boas/demo.py)."""
+    from boas.db import build_storage
+    from boas.demo import Demo, seed_demo
+    from model_cards.registry import Policy
+    from registry_db.engine import make_engine, make_session_factory
+
+    settings = load_settings()
+    engine = make_engine(settings.database_url)
+    demo = Demo(session_factory=make_session_factory(engine), storage=build_storage(settings),
+                policy=Policy(require_bias_audit=settings.require_bias_audit, public_base_url=settings.public_base_url),
+                settings=settings, log=click.echo)
+    try:
+        if not seed_demo(demo):
+            click.echo("the registry already holds algorithms: demo content not added")
+    finally:
+        engine.dispose()
+
+
+@main.command()
+def demo() -> None:
+    """Fill an empty registry with realistic demo content (models, versions, audits, drift)."""
+    upgrade_database()
+    fill_demo()
+
+
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", default=2, show_default=True, type=int)
 @click.option("--with-worker/--without-worker", default=None,
               help="also run an audit worker (default: yes on the embedded SQLite queue)")
-def serve(host: str, port: int, workers: int, with_worker: bool | None) -> None:
+@click.option("--demo", "with_demo", is_flag=True, help="fill an empty registry with demo content first")
+def serve(host: str, port: int, workers: int, with_worker: bool | None, with_demo: bool) -> None:
     """Migrate the database, then serve BOAS with gunicorn (and an audit worker on the embedded queue)."""
     import subprocess
 
     from gunicorn.app.base import BaseApplication
 
     upgrade_database()
+    if with_demo:
+        fill_demo()
     settings = load_settings()
     if with_worker is None:
         with_worker = settings.queue_url in ("", "sqlite")
