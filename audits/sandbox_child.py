@@ -1,0 +1,372 @@
+"""The child process of the model sandbox: what it does inside, and how its files are read back.
+
+``audits.sandbox`` starts it as ``python -I -B -c <boot> <project root> <workdir> <config json>``,
+with a scrubbed environment and resource limits already applied. It locks itself down, loads the
+model, predicts and leaves only files inside ``workdir``: ``result.json`` + ``predictions.npz`` on
+success, ``error.json`` (``{"reason", "kind"}``) on failure. The reading side of that file protocol
+(``collect``) lives here too, so both halves change together. Only the standard library is
+imported before the confinement is in place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import ctypes
+import errno
+import io
+import json
+import os
+import re
+import signal
+import socket
+import stat
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from audits.sandbox import SandboxLimits
+
+HOST_TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108 - hidden behind private tmpfs, never used
+_MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
+_PR_SET_NO_NEW_PRIVS = 38
+_JSON_CAP = 64 * 1024
+_WRITE_FLAGS = os.O_WRONLY | os.O_RDWR | os.O_CREAT | os.O_APPEND | os.O_TRUNC
+_BLOCKED_EVENTS = frozenset(
+    {
+        # new processes: the classic pickle payloads
+        "subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "os.forkpty",
+        "pty.spawn", "os.startfile",
+        # network of any kind
+        "socket.connect", "socket.bind", "socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyaddr",
+        "socket.getnameinfo", "socket.sendto", "socket.sendmsg", "urllib.Request", "http.client.connect",
+        # escaping the limits or reaching other processes, and links that alias files outside the workdir
+        "resource.setrlimit", "resource.prlimit", "os.kill", "os.killpg", "signal.pthread_kill",
+        "os.link", "os.symlink",
+    }
+)  # fmt: skip
+# Events that modify the filesystem, with the positions of the path arguments to check.
+_PATH_EVENTS = {
+    "os.remove": (0,), "os.rmdir": (0,), "os.mkdir": (0,), "os.rename": (0, 1), "os.chmod": (0,),
+    "os.chown": (0,), "os.truncate": (0,), "os.utime": (0,), "os.setxattr": (0,), "os.removexattr": (0,),
+    "os.chflags": (0,), "shutil.rmtree": (0,), "sqlite3.connect": (0,),
+}  # fmt: skip
+
+
+class SandboxViolation(PermissionError):
+    """Raised by the audit hook: the model tried something the sandbox does not allow."""
+
+
+class SandboxError(Exception):
+    """The sandboxed run failed; ``reason`` is written for the job's failure message."""
+
+    def __init__(self, reason: str, log_tail: str = ""):
+        super().__init__(reason)
+        self.reason = reason
+        self.log_tail = log_tail  # the end of the child's output, for operators
+
+
+@dataclass(frozen=True)
+class ChildExit:
+    """How the child ended, as the parent observed it (never as the child reports it)."""
+
+    status: int  # exit code, or -signal number
+    cpu_s: float  # user + system time of the child and everything it waited for
+    timed_out: bool
+    log_tail: str
+
+
+def child_environment(workdir: Path) -> dict[str, str]:
+    """The child's entire environment: nothing is inherited, so no secret can reach model code."""
+    return {
+        "PATH": "/usr/bin:/bin",
+        "HOME": str(workdir),
+        "TMPDIR": str(workdir),
+        "LANG": "C.UTF-8",
+        "OMP_NUM_THREADS": "1",  # one thread: reproducible sums, and a predictable address space
+        "OPENBLAS_NUM_THREADS": "1",
+        "MKL_NUM_THREADS": "1",
+        "MALLOC_ARENA_MAX": "1",  # per-thread arenas and Arrow's allocator reserve gigabytes of RLIMIT_AS
+        "ARROW_DEFAULT_MEMORY_POOL": "system",
+        "MLFLOW_TRACKING_URI": (workdir / "mlruns").as_uri(),
+        "MLFLOW_DISABLE_TELEMETRY": "true",
+        "DO_NOT_TRACK": "true",
+        "MLFLOW_ALLOW_PICKLE_DESERIALIZATION": "true",  # this confined child is the one place it is allowed
+    }
+
+
+def main(argv: list[str]) -> int:
+    """Run one sandbox job; every failure, including the model's, ends up in error.json."""
+    workdir, stage = Path(argv[0]), "setup"
+    try:
+        config = json.loads(argv[1])
+        if config.get("confine"):
+            confine(workdir, uid=int(config["confine"]["uid"]), gid=int(config["confine"]["gid"]))
+        os.chdir(workdir)
+        if config["mode"] == "probe":
+            result = _self_test(config.get("confine"))
+        else:
+            install_guard(workdir)
+            stage = "model"
+            result = _predict(workdir, config.get("columns"), float(config["threshold"]))
+        (workdir / "result.json").write_text(json.dumps(result), encoding="utf-8")
+        return 0
+    except BaseException as exc:  # noqa: BLE001 - the model may raise anything, even SystemExit
+        kind = "memory" if isinstance(exc, MemoryError) else "error" if stage == "model" else "setup"
+        if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+            kind = "file_size"
+        elif isinstance(exc, SandboxViolation):
+            kind = "blocked"
+        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        with contextlib.suppress(BaseException):  # the exit status still tells the parent it failed
+            (workdir / "error.json").write_text(json.dumps({"reason": reason, "kind": kind}), encoding="utf-8")
+        return 3
+
+
+def confine(workdir: Path, *, uid: int, gid: int) -> None:
+    """In fresh mount/net/pid namespaces (as root): freeze the host filesystem, then become ``uid``."""
+    libc = ctypes.CDLL(None, use_errno=True)
+    os.umask(0o022)  # directories created below must stay traversable by uid
+    _mount(libc, None, "/", None, _MS_REC | _MS_PRIVATE)
+    workdir = Path(os.path.realpath(workdir))
+    covers = [d for d in HOST_TEMP_DIRS if os.path.isdir(d)]
+    needed = _needed_paths()
+    blocked = {_blocked_ancestor(p) for p in [*needed, str(workdir)]}
+    covers += sorted(b for b in blocked if b and not _under(b, covers))
+    binds = [p for p in needed if _under(p, covers)]
+    # Keep handles on what the covers will hide, to mount them back in through /proc/self/fd.
+    handles = {p: os.open(p, os.O_PATH | os.O_DIRECTORY | os.O_CLOEXEC) for p in [*binds, str(workdir)]}
+    for options, target in _mounts():
+        if "ro" not in options.split(","):
+            with contextlib.suppress(OSError):  # best effort: the unprivileged uid below is the main barrier
+                _mount(libc, None, target, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY)
+    for cover in sorted(covers, key=len):
+        mode = "1777" if cover in HOST_TEMP_DIRS else "755"
+        _mount(libc, "tmpfs", cover, "tmpfs", _MS_NOSUID | _MS_NODEV, f"size=32m,nr_inodes=4096,mode={mode}")
+    for path in binds:
+        os.makedirs(path, exist_ok=True)
+        _mount(libc, f"/proc/self/fd/{handles[path]}", path, None, _MS_BIND | _MS_REC)
+        _mount(libc, None, path, None, _MS_REMOUNT | _MS_BIND | _MS_RDONLY | _MS_NOSUID | _MS_NODEV)
+    os.makedirs(workdir, exist_ok=True)
+    _mount(libc, f"/proc/self/fd/{handles[str(workdir)]}", str(workdir), None, _MS_BIND)
+    _mount(libc, None, str(workdir), None, _MS_REMOUNT | _MS_BIND | _MS_NOSUID | _MS_NODEV)
+    for handle in handles.values():
+        os.close(handle)
+    os.chdir(workdir)
+    os.setgroups([])
+    os.setgid(gid)
+    os.setuid(uid)
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0 or os.getuid() != uid or os.geteuid() != uid:
+        raise RuntimeError("could not drop privileges")
+
+
+def install_guard(workdir: Path) -> None:
+    """Refuse new processes, network and writes outside ``workdir`` from now on (ctypes stays allowed)."""
+    root = os.path.realpath(workdir)
+
+    def inside(path: Any) -> bool:
+        if isinstance(path, int) or path in (None, "", ":memory:"):
+            return True  # an already-open descriptor, or no file at all
+        try:
+            real = os.path.realpath(os.fsdecode(path))
+        except (TypeError, ValueError):
+            return False
+        return real == root or real.startswith(root + os.sep) or real == os.devnull
+
+    def guard(event: str, args: tuple) -> None:
+        if event == "open":
+            path, mode, flags = args
+            writes = bool((flags or 0) & _WRITE_FLAGS) or any(c in (mode or "") for c in "wax+")
+            if writes and not inside(path):
+                raise SandboxViolation(f"the sandbox blocks writing {os.fsdecode(path)!r} outside its workdir")
+        elif event in _BLOCKED_EVENTS:
+            raise SandboxViolation(f"the sandbox blocks {event}")
+        elif event in _PATH_EVENTS and not all(inside(args[i]) for i in _PATH_EVENTS[event] if i < len(args)):
+            raise SandboxViolation(f"the sandbox blocks {event} outside its workdir")
+
+    sys.addaudithook(guard)
+
+
+def _predict(workdir: Path, columns: list[str] | None, threshold: float) -> dict:
+    """Load the model copy and score the data; the parent re-validates everything written here."""
+    import mlflow.pyfunc
+    import numpy as np
+    import pandas as pd
+    from mlflow.models import Model
+
+    model_dir = str(workdir / "model")
+    frame = pd.read_parquet(workdir / "data.parquet", columns=columns)
+    if "sklearn" in Model.load(model_dir).flavors:
+        import mlflow.sklearn
+
+        model = mlflow.sklearn.load_model(model_dir)
+        if hasattr(model, "predict_proba"):
+            proba = np.asarray(model.predict_proba(frame), dtype=float)
+            if proba.ndim != 2 or proba.shape[1] != 2:
+                raise ValueError(f"predict_proba returned shape {proba.shape}; a binary classifier gives (rows, 2)")
+            output: Any = proba[:, 1]
+        else:
+            output = model.predict(frame)
+    else:
+        output = mlflow.pyfunc.load_model(model_dir).predict(frame)
+    arrays = _as_labels_or_scores(output)
+    np.savez(workdir / "predictions.npz", **arrays)
+    return {"rows": len(frame), "outputs": sorted(arrays)}
+
+
+def _as_labels_or_scores(output: Any) -> dict:
+    """0/1 integer or boolean labels stay labels; floats in [0, 1] are scores the parent thresholds."""
+    import numpy as np
+
+    values = output.to_numpy() if hasattr(output, "to_numpy") else np.asarray(output)
+    if values.ndim == 2 and values.shape[1] in (1, 2):
+        values = values[:, -1]  # a single column, or (p0, p1) probabilities
+    if values.ndim != 1:
+        raise ValueError(f"model output has shape {values.shape}; expected one value per row")
+    if values.dtype == bool or np.issubdtype(values.dtype, np.integer):
+        if not np.isin(values, (0, 1)).all():
+            raise ValueError("model labels are not 0/1")
+        return {"y_pred": values.astype(np.int64)}
+    if np.issubdtype(values.dtype, np.floating):
+        scores = values.astype(np.float64)
+        if not (np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()):
+            raise ValueError("model scores are not probabilities in [0, 1]")
+        return {"y_score": scores}
+    raise ValueError(f"model output of dtype {values.dtype} is neither 0/1 labels nor probabilities")
+
+
+def _self_test(confined: dict | None) -> dict:
+    """Prove the confinement holds before any model relies on it (the probe runs this, unguarded)."""
+    import numpy  # noqa: F401 - the site-packages must stay readable for the unprivileged uid
+    import pandas  # noqa: F401
+
+    if confined:
+        if os.getuid() != int(confined["uid"]):
+            raise RuntimeError("still running as the original user")
+        try:
+            os.close(os.open("/.boas-sandbox-probe", os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+        except OSError:
+            pass
+        else:
+            os.unlink("/.boas-sandbox-probe")
+            raise RuntimeError("the host root directory is writable")
+        with socket.socket() as sock:
+            sock.settimeout(2)
+            if sock.connect_ex(("127.0.0.1", 9)) not in (errno.ENETUNREACH, errno.EHOSTUNREACH):
+                raise RuntimeError("the loopback network is reachable")
+    return {"uid": os.getuid()}
+
+
+def _mount(libc: Any, source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
+    encode = lambda s: s.encode() if s is not None else None  # noqa: E731
+    if libc.mount(encode(source), encode(target), encode(fstype), ctypes.c_ulong(flags), encode(data)) != 0:
+        err = ctypes.get_errno()
+        raise OSError(err, f"mount {target}: {os.strerror(err)}")
+
+
+def _mounts() -> list[tuple[str, str]]:
+    """(per-mount options, mount point) for every mount this namespace inherited."""
+    unescape = lambda s: re.sub(r"\\([0-7]{3})", lambda m: chr(int(m.group(1), 8)), s)  # noqa: E731
+    with open("/proc/self/mountinfo", encoding="utf-8") as lines:
+        return [(fields[5], unescape(fields[4])) for fields in (line.split() for line in lines)]
+
+
+def _needed_paths() -> list[str]:
+    """Directories the interpreter and its packages live in, outermost only."""
+    found = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path) if p}
+    found = sorted(p for p in found if os.path.isdir(p))
+    return [p for p in found if not _under(p, [q for q in found if q != p])]
+
+
+def _blocked_ancestor(path: str) -> str | None:
+    """The outermost directory on the way to ``path`` that others may not traverse, if any."""
+    parts = Path(path).parts
+    for depth in range(2, len(parts) + 1):
+        directory = os.path.join(*parts[:depth])
+        if not os.stat(directory).st_mode & stat.S_IXOTH:
+            return directory
+    return None
+
+
+def _under(path: str, roots: list[str]) -> bool:
+    return any(path == r or path.startswith(r.rstrip("/") + "/") for r in roots)
+
+
+def collect(workdir: Path, done: ChildExit, rows: int, threshold: float, limits: SandboxLimits) -> tuple[Any, Any]:
+    """Turn the child's files into validated (y_pred, y_score) arrays, or its failure into a readable reason."""
+    import numpy as np
+
+    if done.timed_out:
+        raise SandboxError(f"wall-clock timeout after {limits.wall_seconds} s", done.log_tail)
+    if done.status != 0:
+        error = None
+        with contextlib.suppress(SandboxError):  # no (usable) error.json: the exit status alone explains
+            error = read_json(workdir / "error.json")
+        raise SandboxError(_failure_reason(done, error, limits), done.log_tail)
+    data = read_capped(workdir / "predictions.npz", rows * 16 + 1024**2)
+    try:
+        with np.load(io.BytesIO(data), allow_pickle=False) as npz:
+            arrays = {k: npz[k] for k in ("y_pred", "y_score") if k in npz.files}
+    except (OSError, ValueError) as exc:
+        raise SandboxError(f"unreadable predictions: {exc}") from exc
+    if not arrays:
+        raise SandboxError("the model wrote no predictions")
+    values = next(iter(arrays.values()))
+    if values.ndim != 1 or len(values) != rows:
+        raise SandboxError(f"model produced {values.size} predictions for {rows} rows")
+    if "y_score" in arrays:
+        y_score = arrays["y_score"].astype(np.float64) + 0.0
+        if not (np.isfinite(y_score).all() and ((y_score >= 0) & (y_score <= 1)).all()):
+            raise SandboxError("model scores are not probabilities in [0, 1]")
+        return (y_score >= threshold).astype(np.int64), y_score
+    y_pred = arrays["y_pred"]
+    if not (y_pred.dtype == bool or np.issubdtype(y_pred.dtype, np.integer)) or not np.isin(y_pred, (0, 1)).all():
+        raise SandboxError("model labels are not 0/1")
+    return y_pred.astype(np.int64), None
+
+
+def _failure_reason(done: ChildExit, error: dict | None, limits: SandboxLimits) -> str:
+    megabytes = limits.memory_bytes // 1024**2
+    kind = error.get("kind") if error else None
+    if done.cpu_s >= limits.cpu_seconds or done.status == -signal.SIGXCPU:
+        return f"killed: CPU time limit of {limits.cpu_seconds} s exceeded"
+    if kind == "memory":
+        return f"memory limit of {megabytes} MB exceeded ({error['reason']})"
+    if kind == "file_size" or done.status == -signal.SIGXFSZ:
+        return f"file size limit of {limits.max_file_bytes} bytes exceeded"
+    if kind == "setup":
+        return f"the sandbox could not be set up: {error['reason']}"
+    if error:
+        return f"model failed: {error['reason']}"
+    if done.status < 0:
+        name = signal.Signals(-done.status).name if -done.status in signal.valid_signals() else str(-done.status)
+        return f"killed by {name}; the memory limit of {megabytes} MB can cause this"
+    return f"the sandbox exited with status {done.status} without a result"
+
+
+def read_capped(path: Path, cap: int) -> bytes:
+    """Read a file the child wrote: no link following, no blocking on a FIFO, never more than ``cap``."""
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
+    except OSError as exc:
+        raise SandboxError(f"the sandbox left no readable {path.name} ({exc.strerror})") from exc
+    with os.fdopen(fd, "rb") as handle:
+        info = os.fstat(handle.fileno())
+        if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+            raise SandboxError(f"{path.name} is not a plain file")
+        data = handle.read(cap + 1)
+    if len(data) > cap:
+        raise SandboxError(f"{path.name} is larger than {cap} bytes")
+    return data
+
+
+def read_json(path: Path) -> dict:
+    """A small JSON object the child wrote, values as bounded strings: it is untrusted text."""
+    try:
+        value = json.loads(read_capped(path, _JSON_CAP))
+    except ValueError as exc:
+        raise SandboxError(f"{path.name} is not valid JSON") from exc
+    if not isinstance(value, dict):
+        raise SandboxError(f"{path.name} is not a JSON object")
+    return {k: str(v)[:2000] for k, v in value.items()}
