@@ -7,7 +7,6 @@ process never imports this module.
 from __future__ import annotations
 
 import hashlib
-import json
 import platform
 import shutil
 import socket
@@ -204,10 +203,10 @@ def _drift(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jo
     from audits.drift import compute_drift
 
     current = _read_dataset(runtime.storage, inputs.current)
-    columns = inputs.params.get("columns") or sorted(set(frame.columns) & set(current.columns)
-                                                     - {inputs.dataset["row_key"], inputs.current["row_key"]} - {None})
+    columns, skipped = _drift_columns(inputs, frame, current)
     reference_part, current_part = frame[columns].copy(), current[columns].copy()
-    prov: dict[str, Any] = {"current_dataset": {k: inputs.current[k] for k in ("id", "name", "sha256", "rows")}}
+    prov: dict[str, Any] = {"current_dataset": {k: inputs.current[k] for k in ("id", "name", "sha256", "rows")},
+                            "skipped_columns": skipped}
     if inputs.model is not None:
         ref_pred = _predict(runtime, inputs, frame, work)
         cur_pred = _predict(runtime, inputs, current, work)
@@ -231,5 +230,22 @@ def _drift(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jo
     return {"result": drift.summary, "provenance": prov, "report_sha256": sha256}
 
 
-def canonical_digest(data: dict[str, Any]) -> str:
-    return hashlib.sha256(json.dumps(data, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+def _drift_columns(inputs: _Inputs, frame, current) -> tuple[list[str], dict[str, str]]:
+    """The columns to compare: the evaluator's choice, else every shared feature that can be summarised."""
+    import pandas as pd
+
+    from audits.drift import MAX_CATEGORIES
+
+    if inputs.params.get("columns"):
+        return list(inputs.params["columns"]), {}
+    keys = {inputs.dataset["row_key"], inputs.current["row_key"], inputs.dataset["label_column"],
+            inputs.current["label_column"]}
+    columns, skipped = [], {}
+    for name in sorted(set(frame.columns) & set(current.columns)):
+        if name in keys:
+            skipped[name] = "row key or label"
+        elif not pd.api.types.is_numeric_dtype(frame[name]) and frame[name].nunique() > MAX_CATEGORIES:
+            skipped[name] = f"more than {MAX_CATEGORIES} categories"
+        else:
+            columns.append(name)
+    return columns, skipped

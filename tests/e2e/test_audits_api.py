@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import os
 
 import pandas as pd
 import pytest
@@ -197,3 +198,133 @@ def test_predictions_must_cover_every_row_once(live_client, live_account):
     assert any("no prediction" in m for m in body["errors"]["file"])
     wrong = frame.assign(prediction=2)
     assert_error(upload_predictions(live_client, evaluator, dataset["id"], slug, wrong), 422)
+
+
+# -- audits that run the uploaded MLflow model in the sandbox ------------------------------------
+
+
+@pytest.fixture(scope="module")
+def cohort_models(tmp_path_factory):
+    """Two real scikit-learn models trained on the synthetic cohort: fair, and biased against women."""
+    import mlflow.sklearn
+    import numpy as np
+    from mlflow.models import infer_signature
+    from sklearn.linear_model import LogisticRegression
+
+    from audits.synth import split_features
+    from tests.conftest import zip_dir
+
+    train = generate_cohort(20_000, seed=21)
+    X, y = split_features(train)
+    rng = np.random.default_rng(0)
+    y_biased = y.copy()
+    y_biased[(train["sex"] == "F").to_numpy() & (y.to_numpy() == 1) & (rng.random(len(y)) < 0.7)] = 0
+    zips = {}
+    for name, labels in (("fair", y), ("biased", y_biased)):
+        model = LogisticRegression(max_iter=1000).fit(X, labels)
+        path = tmp_path_factory.mktemp(name) / "model"
+        mlflow.sklearn.save_model(model, str(path), serialization_format="cloudpickle",
+                                  signature=infer_signature(X.head(20), model.predict_proba(X.head(20))[:, 1]))
+        zips[name] = (zip_dir(path), model)
+    return zips
+
+
+def _ml_version(client, headers, archive: bytes) -> str:
+    algo = create_algorithm(client, headers)
+    response = upload_version(client, headers, algo["slug"], "1.0.0", archive)
+    assert response.status_code == 201, response.get_json()
+    return algo["slug"]
+
+
+def _model_dataset(client, evaluator, rows: int, seed: int, **kwargs):
+    frame = generate_cohort(rows, seed=seed, **kwargs)
+    frame["sex_f"] = (frame["sex"] == "F").astype(int)
+    return frame, upload_dataset(client, evaluator, frame).get_json()
+
+
+def test_bias_audit_runs_the_model_in_the_sandbox_and_flags_exactly_the_injected_bias(
+        live_client, live_account, cohort_models):
+    _, evaluator = live_account("evaluator")
+    _, author = live_account("author")
+    request = {"kind": "bias", "version": "1.0.0", "sensitive_features": ["sex", "region"], "threshold": 0.2,
+               "reference_group": {"sex": "M", "region": "Île-de-France"}, "n_boot": 300}
+    frame, dataset = _model_dataset(live_client, evaluator, 30_000, seed=22)
+    verdicts = {}
+    for name in ("fair", "biased"):
+        archive, model = cohort_models[name]
+        slug = _ml_version(live_client, author, archive)
+        job = live_client.post("/api/v1/audits", headers=evaluator,
+                               json={**request, "algorithm": slug, "dataset": dataset["id"]}).get_json()
+        job = live_client.get(f"/api/v1/audits/{job['id']}", headers=evaluator).get_json()
+        assert job["status"] == "succeeded", job["error"]
+        verdicts[name] = {(f["feature"], f["group"]) for f in job["result"]["verdicts"]["failed"]}
+        prov = job["provenance"]
+        assert prov["predictions"]["source"] == "model run in sandbox"
+        assert prov["predictions"]["isolation"].endswith("audit-hook")
+        assert prov["pickle_scan"]["ok"] is True and any(g.startswith("sklearn.") for g in prov["pickle_scan"]["globals"])
+        assert {f["path"] for f in prov["model"]["manifest"]} >= {"MLmodel", "model.pkl"}
+        # the numbers are those of the model itself, computed independently here
+        from audits.synth import split_features
+
+        X, _y = split_features(frame)
+        expected_rate = (model.predict_proba(X)[:, 1] >= 0.2).mean()
+        assert job["result"]["overall"]["metrics"]["selection_rate"]["value"] == pytest.approx(expected_rate, abs=1e-12)
+    assert verdicts["biased"] == {("sex", "F")}
+    assert verdicts["fair"] == set()
+
+
+def test_drift_report_matches_evidently_and_is_served_in_a_sandboxed_frame(live_client, live_account):
+    from audits.drift import compute_drift
+
+    _, evaluator = live_account("evaluator")
+    reference = generate_cohort(4000, seed=31)
+    current = generate_cohort(4000, seed=32)
+    current["age"] = (current["age"] + 12).clip(upper=99)
+    current["deprivation_quintile"] = (current["deprivation_quintile"] + 2).clip(upper=5)
+    ref = upload_dataset(live_client, evaluator, reference).get_json()
+    cur = upload_dataset(live_client, evaluator, current, name="Nouveau site").get_json()
+    columns = ["age", "deprivation_quintile", "diabetes", "hypertension", "sex", "region"]
+    job = live_client.post("/api/v1/audits", headers=evaluator, json={
+        "kind": "drift", "dataset": ref["id"], "current_dataset": cur["id"], "columns": columns}).get_json()
+    job = live_client.get(f"/api/v1/audits/{job['id']}", headers=evaluator).get_json()
+    assert job["status"] == "succeeded", job["error"]
+    drifted = {c["column"] for c in job["result"]["columns"] if c["drifted"]}
+    assert drifted == {"age", "deprivation_quintile"}
+    read = [pd.read_csv(io.BytesIO(_csv(f))) for f in (reference, current)]
+    direct = compute_drift(read[0][columns], read[1][columns], columns=columns).summary
+    assert job["result"]["columns"] == direct["columns"]
+    report = live_client.get(f"/api/v1/audits/{job['id']}/report", headers=evaluator)
+    assert report.status_code == 200 and report.mimetype == "text/html"
+    csp = report.headers["Content-Security-Policy"]
+    assert "sandbox" in csp and "connect-src 'none'" in csp and "frame-ancestors 'self'" in csp
+    assert_error(live_client.get(f"/api/v1/audits/{job['id']}/report"), 404)  # not attached to a released version
+
+
+def test_malicious_model_never_touches_the_host_and_the_job_fails_with_a_reason(
+        live_client, live_account, mlflow_model_dir, tmp_path):
+    import pickle
+    import shutil
+
+    from tests.conftest import zip_dir
+
+    marker = tmp_path / "pwned"
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, (f"touch {marker}",))
+
+    hostile = tmp_path / "model"
+    shutil.copytree(mlflow_model_dir, hostile)
+    (hostile / "model.pkl").write_bytes(pickle.dumps(Payload()))
+    _, evaluator = live_account("evaluator")
+    _, author = live_account("author")
+    slug = _ml_version(live_client, author, zip_dir(hostile))
+    frame = generate_cohort(500, seed=41).assign(deprivation=lambda f: f["deprivation_quintile"])
+    dataset = upload_dataset(live_client, evaluator, frame).get_json()
+    job = live_client.post("/api/v1/audits", headers=evaluator, json={
+        "kind": "bias", "algorithm": slug, "version": "1.0.0", "dataset": dataset["id"],
+        "sensitive_features": ["sex"], "n_boot": 10}).get_json()
+    job = live_client.get(f"/api/v1/audits/{job['id']}", headers=evaluator).get_json()
+    assert job["status"] == "failed"
+    assert "dangerous" in job["error"] and "system" in job["error"]
+    assert not marker.exists()
