@@ -21,6 +21,7 @@ from model_cards.archives import ArchiveLimits, extract_archive
 from model_cards.card_prefill import prefill_from_mlmodel
 from model_cards.card_schema import validate_card
 from model_cards.mlmodel import read_mlmodel
+from model_cards.pickle_scan import scan_pickles
 from registry_db import store
 from registry_db.blobs import BlobStore
 from registry_db.errors import BoasError, Conflict, NotFound, ValidationFailed
@@ -63,6 +64,7 @@ class Page:
     total: int
     page: int
     per_page: int
+    audited: frozenset[str] = frozenset()
 
 
 # -- algorithms ----------------------------------------------------------------------------
@@ -135,15 +137,19 @@ def get_algorithm(session: Session, actor: User | None, slug: str) -> Algorithm:
 
 
 def list_algorithms(
-    session: Session, actor: User | None, *, filters: dict[str, Any], q: str | None, page: int, per_page: int
+    session: Session, actor: User | None, *, filters: dict[str, Any], q: str | None, page: int, per_page: int,
+    organisation_kind: str | None = None, audited: bool | None = None, mine: bool = False, sort: str = "name",
 ) -> Page:
-    """The catalogue: published algorithms for everyone, plus drafts for their owners and staff."""
+    """The catalogue: published algorithms for everyone, plus drafts for their owners and staff (``mine``: own only)."""
     see_all = actor is not None and actor.active and actor.role in (Role.ADMIN, Role.EVALUATOR)
+    visible_to = actor.id if actor else None
     items, total = store.query_algorithms(
-        session, filters=filters, q=q, visible_to_user_id=actor.id if actor else None, see_all=see_all,
-        page=page, per_page=per_page,
-    )
-    return Page(items=items, total=total, page=page, per_page=per_page)
+        session, filters=filters, q=q, visible_to_user_id=visible_to, see_all=see_all, page=page, per_page=per_page,
+        organisation_kind=organisation_kind, audited=audited, owner_id=actor.id if (mine and actor) else None, sort=sort)
+    audited_items = store.query_algorithms(
+        session, filters={}, q=None, visible_to_user_id=visible_to, see_all=see_all, page=1,
+        per_page=max(len(items), 1), audited=True, ids=[a.id for a in items])[0] if items else []
+    return Page(items, total, page, per_page, audited=frozenset(a.slug for a in audited_items))
 
 
 def latest_published(session: Session, algorithm: Algorithm) -> Version | None:
@@ -238,6 +244,12 @@ def _stage_upload(storage: Storage, upload: Upload, *, field: str, mlflow: bool)
         tree = root / "tree"
         extracted = extract_archive(root / "upload", tree, storage.limits, field=field)
         info = read_mlmodel(tree, field=field).as_dict() if mlflow else None
+        scan = scan_pickles(tree, info["pickled_files"] if info else [])
+        if scan.flagged:
+            raise ValidationFailed("the archive holds a malicious pickle", {field: [
+                f"serialised files would run {', '.join(scan.flagged)} when loaded: refused"]})
+        if info is not None:
+            info["pickle_scan"] = scan.as_dict()
         return _Staged(root, archive_sha256, archive_size, [(f.path, f.sha256, f.size) for f in extracted], info)
     except BaseException:
         shutil.rmtree(root, ignore_errors=True)

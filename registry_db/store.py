@@ -18,9 +18,11 @@ from registry_db.models import (
     ApiToken,
     ArtifactFile,
     AuditEvent,
+    AuditKind,
     Job,
     JobStatus,
     Organisation,
+    OrganisationKind,
     PredictionSet,
     ReferenceDataset,
     User,
@@ -144,8 +146,16 @@ def query_algorithms(
     see_all: bool,
     page: int,
     per_page: int,
+    organisation_kind: str | None = None,
+    audited: bool | None = None,
+    owner_id: int | None = None,
+    ids: Sequence[int] | None = None,
+    sort: str = "name",
 ) -> tuple[Sequence[Algorithm], int]:
-    """Catalogue query: public sees algorithms with a published version; owners also their own."""
+    """Catalogue query: public sees algorithms with a published version; owners also their own.
+
+    ``sort`` is "name", "recent" (latest publication first) or "created" (newest first).
+    """
     stmt: Select = select(Algorithm)
     if not see_all:
         visible = _has_published_version()
@@ -167,8 +177,23 @@ def query_algorithms(
                     func.lower(Algorithm.slug).like(pattern, escape="\\"),
                 )
             )
+    if organisation_kind is not None:
+        stmt = stmt.where(Algorithm.organisation.has(Organisation.kind == OrganisationKind(organisation_kind)))
+    if audited is not None:  # a succeeded bias audit on a released version
+        public_audit = exists().where(Job.version_id == Version.id, Version.algorithm_id == Algorithm.id,
+                                      Version.state != VersionState.DRAFT, Job.kind == AuditKind.BIAS,
+                                      Job.status == JobStatus.SUCCEEDED)
+        stmt = stmt.where(public_audit if audited else ~public_audit)
+    if owner_id is not None:
+        stmt = stmt.where(Algorithm.owners.any(User.id == owner_id))
+    if ids is not None:
+        stmt = stmt.where(Algorithm.id.in_(list(ids)))
+    latest = (select(func.max(Version.published_at)).where(Version.algorithm_id == Algorithm.id,
+              Version.state == VersionState.PUBLISHED).scalar_subquery())
+    order = {"recent": (latest.desc().nulls_last(), Algorithm.id.desc()),
+             "created": (Algorithm.created_at.desc(), Algorithm.id.desc())}.get(sort, (Algorithm.name, Algorithm.id))
     total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(stmt.order_by(Algorithm.name, Algorithm.id).offset((page - 1) * per_page).limit(per_page))
+    rows = session.execute(stmt.order_by(*order).offset((page - 1) * per_page).limit(per_page))
     return rows.scalars().all(), total
 
 

@@ -137,3 +137,32 @@ def test_corrupted_artifact_is_refused_not_served(client, make_account, model_zi
     assert "digest" in body["message"]
     other = next(f for f in version["manifest"] if f["path"] != "MLmodel")
     assert client.get(f"/api/v1/algorithms/{algo['slug']}/versions/1.0.0/artifacts/{other['path']}").status_code == 200
+
+
+def test_a_pickle_that_would_run_a_command_is_refused_at_upload(client, make_account, mlflow_model_dir, settings,
+                                                                tmp_path):
+    import pickle
+    import shutil
+
+    from tests.conftest import zip_dir
+
+    class Payload:
+        def __reduce__(self):
+            return (os.system, ("echo pwned",))
+
+    hostile = tmp_path / "model"
+    shutil.copytree(mlflow_model_dir, hostile)
+    (hostile / "model.pkl").write_bytes(pickle.dumps(Payload()))
+    _, author = make_account("author")
+    algo = create_algorithm(client, author)
+    body = assert_error(upload_version(client, author, algo["slug"], "1.0.0", zip_dir(hostile)), 422)
+    assert "system" in body["errors"]["model"][0]
+    assert _leftovers(settings.data_dir) == []
+
+
+def test_the_imports_of_an_uploaded_model_are_recorded_for_evaluators(client, make_account, model_zip):
+    _, author = make_account("author")
+    algo = create_algorithm(client, author)
+    scan = upload_version(client, author, algo["slug"], "1.0.0", model_zip).get_json()["mlmodel"]["pickle_scan"]
+    assert scan["files"] == ["model.pkl"] and scan["ok"] is True and scan["flagged"] == []
+    assert "sklearn.linear_model._logistic.LogisticRegression" in scan["globals"]
