@@ -135,6 +135,46 @@ def tokens_create(email: str, name: str) -> None:
         click.echo(issued.secret)
 
 
+@main.group()
+def datasets() -> None:
+    """Reference datasets."""
+
+
+@datasets.command("synth")
+@click.option("--rows", default=10_000, show_default=True, type=click.IntRange(1, 50_000_000))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--bias", default=None, metavar="FEATURE=GROUP[:STRENGTH]",
+              help="inject a known under-detection of one group, e.g. sex=F:0.5 or region=Corse")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-",
+              help="CSV file to write, or .parquet; '-' for standard output")
+def datasets_synth(rows: int, seed: int, bias: str | None, output: str) -> None:
+    """Write the synthetic French reference cohort (no download, no real person)."""
+    from audits.synth import BiasSpec, generate_cohort
+
+    spec = None
+    if bias:
+        feature, _, rest = bias.partition("=")
+        group, _, strength = rest.partition(":")
+        if not feature or not group:
+            raise click.BadParameter("expected FEATURE=GROUP[:STRENGTH]", param_hint="--bias")
+        try:
+            spec = BiasSpec(feature, group, float(strength) if strength else 0.5)
+            frame = generate_cohort(rows, seed, bias=spec)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--bias") from exc
+    else:
+        frame = generate_cohort(rows, seed)
+    frame["sex_f"] = (frame["sex"] == "F").astype(int)
+    if output == "-":
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif output.endswith(".parquet"):
+        frame.to_parquet(output, index=False)
+    else:
+        frame.to_csv(output, index=False)
+    if output != "-":
+        click.echo(f"wrote {len(frame)} rows to {output}" + (f" with bias {spec}" if spec else ""), err=True)
+
+
 @main.group("jobs")
 def jobs_group() -> None:
     """Audit jobs."""

@@ -260,3 +260,25 @@ def test_serve_answers_with_accounts_created_by_the_cli(fresh: Fresh, tmp_path: 
     output = log_path.read_text(errors="replace")
     assert f"BOAS on {base_url}" in output
     assert "Traceback" not in output, output
+
+
+def test_synthetic_cohort_command_is_deterministic_and_uploadable(tmp_path):
+    import pandas as pd
+
+    from audits import tabular
+
+    boas = str(Path(sys.executable).parent / "boas")
+    first, second = tmp_path / "a.csv", tmp_path / "b.csv"
+    for out in (first, second):
+        result = subprocess.run([boas, "datasets", "synth", "--rows", "2000", "--seed", "7", "--bias", "sex=F:0.5",
+                                 "-o", str(out)], capture_output=True, text=True, timeout=120)
+        assert result.returncode == 0, result.stderr
+    assert first.read_bytes() == second.read_bytes()
+    frame = pd.read_csv(first)
+    assert len(frame) == 2000 and frame["region"].nunique() >= 15
+    assert tabular.find_identifier_columns(frame) == {}  # passes the upload's identifier screening
+    women, men = frame[frame.sex == "F"], frame[frame.sex == "M"]
+    assert women["prediction"].mean() < men["prediction"].mean()  # the injected under-detection
+    bad = subprocess.run([boas, "datasets", "synth", "--rows", "10", "--bias", "sex=X"], capture_output=True,
+                         text=True, timeout=120)
+    assert bad.returncode == 2 and "--bias" in bad.stderr
