@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Sequence
 from typing import IO, Any
 
@@ -19,7 +18,10 @@ from registry_db.errors import ValidationFailed
 from registry_db.models import PredictionSet, ReferenceDataset, Role, User
 
 
-def parse_metadata(raw: str | None, field: str = "metadata") -> dict[str, Any]:
+def parse_metadata(raw: str | dict[str, Any] | None, field: str = "metadata") -> dict[str, Any]:
+    """The multipart ``metadata`` field: a JSON object (callers inside BOAS may pass the dict itself)."""
+    if isinstance(raw, dict):
+        return raw
     if not raw:
         raise ValidationFailed("metadata is required", {field: ["a JSON object is required"]})
     try:
@@ -33,32 +35,23 @@ def require_evaluator(actor: User | None) -> User:
     return permissions.require_role(actor, Role.EVALUATOR, Role.ADMIN)
 
 
-def create_dataset(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes], filename: str,
-                   metadata: dict[str, Any]) -> ReferenceDataset:
+def _require_file(stream: IO[bytes] | None) -> IO[bytes]:
+    if stream is None:
+        raise ValidationFailed("a file is required", {"file": ["required"]})
+    return stream
+
+
+def create_dataset(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,
+                   filename: str, metadata: str | dict[str, Any] | None) -> ReferenceDataset:
     """Register a reference dataset with its datasheet; identifier-like columns are refused."""
     evaluator = require_evaluator(actor)
-    meta = load(schemas.DatasetMetaSchema(), metadata, "invalid dataset metadata")
-    stage = storage.blobs.staging_dir()
-    created: list[str] = []
-    try:
-        path = stage / "table"
-        sha256, size = storage.blobs.stage_stream(stream, path, storage.max_upload_bytes, "file")
+    meta = load(schemas.DatasetMetaSchema(), parse_metadata(metadata), "invalid dataset metadata")
+    with store.staged_write(session, storage.blobs) as staging:
+        path = staging.root / "table"
+        sha256, size = storage.blobs.stage_stream(_require_file(stream), path, storage.max_upload_bytes, "file")
         fmt = tabular.detect_format(path, filename)
         frame = tabular.read_table(path, fmt)
-        errors: dict[str, list[str]] = {}
-        identifiers = tabular.find_identifier_columns(frame)
-        if identifiers:
-            errors["file"] = [f"column '{name}' is refused: {why}" for name, why in identifiers.items()]
-        declared = [meta["label_column"], meta["row_key"], *meta["sensitive_columns"]]
-        missing = [c for c in declared if c is not None and c not in frame.columns]
-        if missing:
-            errors["metadata"] = [f"column '{c}' is not in the table" for c in missing]
-        if meta["label_column"] in frame.columns:
-            values = set(frame[meta["label_column"]].dropna().unique().tolist())
-            if not values <= {0, 1}:
-                errors.setdefault("label_column", []).append("the label column must hold 0/1 outcomes")
-        if meta["row_key"] in frame.columns and frame[meta["row_key"]].duplicated().any():
-            errors.setdefault("row_key", []).append("the row key has duplicate values")
+        errors = _dataset_problems(frame, meta)
         if errors:
             raise ValidationFailed("the dataset cannot be accepted", errors)
         info = tabular.describe_table(frame, fmt)
@@ -69,18 +62,29 @@ def create_dataset(session: Session, actor: User | None, storage: Storage, *, st
             datasheet=meta["datasheet"], uploaded_by_id=evaluator.id,
         )
         store.add_row(session, dataset)
-        if storage.blobs.adopt(path, sha256):
-            created.append(sha256)
+        staging.adopt(path, sha256)
         store.append_event(session, actor=evaluator, action="dataset.uploaded", object_type="dataset",
                            object_ref=str(dataset.id), details={"sha256": sha256, "rows": info.row_count})
         session.commit()
-        return dataset
-    except BaseException:
-        session.rollback()
-        store.discard_new_blobs(session, storage.blobs, created)
-        raise
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    return dataset
+
+
+def _dataset_problems(frame, meta: dict[str, Any]) -> dict[str, list[str]]:
+    errors: dict[str, list[str]] = {}
+    identifiers = tabular.find_identifier_columns(frame)
+    if identifiers:
+        errors["file"] = [f"column '{name}' is refused: {why}" for name, why in identifiers.items()]
+    declared = [meta["label_column"], meta["row_key"], *meta["sensitive_columns"]]
+    missing = [c for c in declared if c is not None and c not in frame.columns]
+    if missing:
+        errors["metadata"] = [f"column '{c}' is not in the table" for c in missing]
+    if meta["label_column"] in frame.columns:
+        values = set(frame[meta["label_column"]].dropna().unique().tolist())
+        if not values <= {0, 1}:
+            errors.setdefault("label_column", []).append("the label column must hold 0/1 outcomes")
+    if meta["row_key"] in frame.columns and frame[meta["row_key"]].duplicated().any():
+        errors.setdefault("row_key", []).append("the row key has duplicate values")
+    return errors
 
 
 def list_datasets(session: Session, actor: User | None) -> Sequence[ReferenceDataset]:
@@ -93,19 +97,17 @@ def get_dataset(session: Session, actor: User | None, dataset_id: int) -> Refere
     return store.get_dataset(session, dataset_id)
 
 
-def create_prediction_set(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes],
-                          filename: str, metadata: dict[str, Any]) -> PredictionSet:
+def create_prediction_set(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,
+                          filename: str, metadata: str | dict[str, Any] | None) -> PredictionSet:
     """Predictions of a (rule-based or black-box) version on a dataset, keyed to the dataset's rows."""
     evaluator = require_evaluator(actor)
-    meta = load(schemas.PredictionsMetaSchema(), metadata, "invalid predictions metadata")
+    meta = load(schemas.PredictionsMetaSchema(), parse_metadata(metadata), "invalid predictions metadata")
     dataset = store.get_dataset(session, meta["dataset"])
     version = registry_service.get_version(session, evaluator, meta["algorithm"], meta["version"])
     version_id, dataset_id = version.id, dataset.id
-    stage = storage.blobs.staging_dir()
-    created: list[str] = []
-    try:
-        path = stage / "predictions"
-        sha256, size = storage.blobs.stage_stream(stream, path, storage.max_upload_bytes, "file")
+    with store.staged_write(session, storage.blobs) as staging:
+        path = staging.root / "predictions"
+        sha256, size = storage.blobs.stage_stream(_require_file(stream), path, storage.max_upload_bytes, "file")
         frame = tabular.read_table(path, tabular.detect_format(path, filename))
         reference = tabular.read_table(storage.blobs.verified_path(dataset.sha256, dataset.size), dataset.format)
         has_score = check_predictions(frame, reference, dataset.row_key)
@@ -114,18 +116,11 @@ def create_prediction_set(session: Session, actor: User | None, storage: Storage
                             row_count=len(frame), has_score=has_score, description=meta["description"],
                             uploaded_by_id=evaluator.id)
         store.add_row(session, row)
-        if storage.blobs.adopt(path, sha256):
-            created.append(sha256)
+        staging.adopt(path, sha256)
         store.append_event(session, actor=evaluator, action="predictions.uploaded", object_type="predictions",
                            object_ref=str(row.id), details={"sha256": sha256, "dataset": dataset_id})
         session.commit()
-        return row
-    except BaseException:
-        session.rollback()
-        store.discard_new_blobs(session, storage.blobs, created)
-        raise
-    finally:
-        shutil.rmtree(stage, ignore_errors=True)
+    return row
 
 
 def row_keys(reference, row_key: str | None):

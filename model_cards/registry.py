@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import copy
 import json
-import shutil
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -227,33 +226,26 @@ def initial_card(declared: dict[str, Any], mlmodel: dict[str, Any] | None,
 
 @dataclass
 class _Staged:
-    root: Path
     archive_sha256: str
     archive_size: int
     files: list[tuple[str, str, int]]
     mlmodel: dict[str, Any] | None
 
 
-def _stage_upload(storage: Storage, upload: Upload, *, field: str, mlflow: bool) -> _Staged:
-    """Copy the upload into a private staging directory (size-capped), unpack it and read it as data."""
-    root = storage.blobs.staging_dir()
-    try:
-        archive_sha256, archive_size = storage.blobs.stage_stream(
-            upload.stream, root / "upload", storage.max_upload_bytes, field
-        )
-        tree = root / "tree"
-        extracted = extract_archive(root / "upload", tree, storage.limits, field=field)
-        info = read_mlmodel(tree, field=field).as_dict() if mlflow else None
-        scan = scan_pickles(tree, info["pickled_files"] if info else [])
-        if scan.flagged:
-            raise ValidationFailed("the archive holds a malicious pickle", {field: [
-                f"serialised files would run {', '.join(scan.flagged)} when loaded: refused"]})
-        if info is not None:
-            info["pickle_scan"] = scan.as_dict()
-        return _Staged(root, archive_sha256, archive_size, [(f.path, f.sha256, f.size) for f in extracted], info)
-    except BaseException:
-        shutil.rmtree(root, ignore_errors=True)
-        raise
+def _stage_upload(storage: Storage, upload: Upload, root: Path, *, field: str, mlflow: bool) -> _Staged:
+    """Copy the upload into ``root`` (size-capped), unpack it and read it as data."""
+    archive_sha256, archive_size = storage.blobs.stage_stream(upload.stream, root / "upload", storage.max_upload_bytes,
+                                                              field)
+    tree = root / "tree"
+    extracted = extract_archive(root / "upload", tree, storage.limits, field=field)
+    info = read_mlmodel(tree, field=field).as_dict() if mlflow else None
+    scan = scan_pickles(tree, info["pickled_files"] if info else [])
+    if scan.flagged:
+        raise ValidationFailed("the archive holds a malicious pickle", {field: [
+            f"serialised files would run {', '.join(scan.flagged)} when loaded: refused"]})
+    if info is not None:
+        info["pickle_scan"] = scan.as_dict()
+    return _Staged(archive_sha256, archive_size, [(f.path, f.sha256, f.size) for f in extracted], info)
 
 
 def create_version(
@@ -301,9 +293,8 @@ def create_version(
     session.rollback()
 
     upload, field = (model, "model") if model is not None else (code, "code")
-    staged = _stage_upload(storage, upload, field=field, mlflow=field == "model") if upload else None
-    created: list[str] = []
-    try:
+    with store.staged_write(session, storage.blobs) as staging:
+        staged = _stage_upload(storage, upload, staging.root, field=field, mlflow=field == "model") if upload else None
         store.begin_write(session)
         algorithm = store.get_algorithm(session, slug)
         row = store.add_version(
@@ -321,23 +312,14 @@ def create_version(
         if staged:
             store.add_artifact_files(session, row, staged.files)
             for path, sha256, _size in staged.files:
-                if storage.blobs.adopt(staged.root / "tree" / path, sha256):
-                    created.append(sha256)
-            if storage.blobs.adopt(staged.root / "upload", staged.archive_sha256):
-                created.append(staged.archive_sha256)
+                staging.adopt(staging.root / "tree" / path, sha256)
+            staging.adopt(staging.root / "upload", staged.archive_sha256)
         store.append_event(
             session, actor=author, action="version.created", object_type="version",
             object_ref=f"{slug}@{version}",
             details={"archive_sha256": row.archive_sha256, "files": len(staged.files) if staged else 0},
         )
         session.commit()
-    except BaseException:
-        session.rollback()
-        store.discard_new_blobs(session, storage.blobs, created)
-        raise
-    finally:
-        if staged:
-            shutil.rmtree(staged.root, ignore_errors=True)
     session.refresh(row)
     return row
 

@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import shutil
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select
@@ -395,6 +399,33 @@ def blob_in_use(session: Session, sha256: str) -> bool:
         if session.execute(select(exists().where(column == sha256))).scalar_one():
             return True
     return False
+
+
+@dataclass
+class Staging:
+    """A private directory for an upload in progress, and the blobs adopted from it so far."""
+
+    root: Path
+    blobs: BlobStore
+    created: list[str] = field(default_factory=list)
+
+    def adopt(self, path: Path, sha256: str) -> None:
+        if self.blobs.adopt(path, sha256):
+            self.created.append(sha256)
+
+
+@contextmanager
+def staged_write(session: Session, blobs: BlobStore) -> Iterator[Staging]:
+    """All-or-nothing upload: on any failure the transaction rolls back and the blobs it created go."""
+    staging = Staging(root=blobs.staging_dir(), blobs=blobs)
+    try:
+        yield staging
+    except BaseException:
+        session.rollback()
+        discard_new_blobs(session, blobs, staging.created)
+        raise
+    finally:
+        shutil.rmtree(staging.root, ignore_errors=True)
 
 
 def discard_new_blobs(session: Session, blobs: BlobStore, digests: list[str]) -> None:

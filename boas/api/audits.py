@@ -88,13 +88,8 @@ class AuditOut(Schema):
 def create_dataset(form):
     """Upload a reference dataset with its datasheet (evaluators, admins); never publicly downloadable."""
     upload = form.get("file")
-    datasets.require_evaluator(current_user())
-    if upload is None:
-        from registry_db.errors import ValidationFailed
-
-        raise ValidationFailed("a file is required", {"file": ["required"]})
-    return datasets.create_dataset(db_session(), current_user(), storage(), stream=upload.stream,
-                                   filename=upload.filename or "", metadata=datasets.parse_metadata(form.get("metadata")))
+    return datasets.create_dataset(db_session(), current_user(), storage(), stream=upload and upload.stream,
+                                   filename=(upload and upload.filename) or "", metadata=form.get("metadata"))
 
 
 @blp.route("/datasets")
@@ -120,14 +115,8 @@ def get_dataset(dataset_id):
 def create_predictions(form):
     """Upload a version's predictions on a dataset (rule-based or black-box), keyed to its rows."""
     upload = form.get("file")
-    datasets.require_evaluator(current_user())
-    if upload is None:
-        from registry_db.errors import ValidationFailed
-
-        raise ValidationFailed("a file is required", {"file": ["required"]})
-    return datasets.create_prediction_set(db_session(), current_user(), storage(), stream=upload.stream,
-                                          filename=upload.filename or "",
-                                          metadata=datasets.parse_metadata(form.get("metadata")))
+    return datasets.create_prediction_set(db_session(), current_user(), storage(), stream=upload and upload.stream,
+                                          filename=(upload and upload.filename) or "", metadata=form.get("metadata"))
 
 
 class AuditRequestDoc(Schema):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import io
 import json
-import os
 
 import pandas as pd
 import pytest
@@ -310,8 +309,11 @@ def test_malicious_model_never_touches_the_host_and_the_job_fails_with_a_reason(
     marker = tmp_path / "pwned"
 
     class Payload:
+        """Writes a file when unpickled. picklescan only calls io.open suspicious, so the upload is
+        accepted (its imports recorded) and the job's allowlist gate is what must stop it."""
+
         def __reduce__(self):
-            return (os.system, (f"touch {marker}",))
+            return (io.open, (str(marker), "w"))
 
     hostile = tmp_path / "model"
     shutil.copytree(mlflow_model_dir, hostile)
@@ -326,5 +328,8 @@ def test_malicious_model_never_touches_the_host_and_the_job_fails_with_a_reason(
         "sensitive_features": ["sex"], "n_boot": 10}).get_json()
     job = live_client.get(f"/api/v1/audits/{job['id']}", headers=evaluator).get_json()
     assert job["status"] == "failed"
-    assert "dangerous" in job["error"] and "system" in job["error"]
+    assert "dangerous" in job["error"] and "open" in job["error"]
     assert not marker.exists()
+    scan = live_client.get(f"/api/v1/algorithms/{slug}/versions/1.0.0", headers=evaluator).get_json()["mlmodel"]
+    assert scan["pickle_scan"]["ok"] is False  # shown to evaluators before they launch anything
+    assert any(d.endswith(".open") for d in scan["pickle_scan"]["dangerous"])
