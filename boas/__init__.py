@@ -12,7 +12,7 @@ from boas.config import Settings, load_settings, persistent_secret
 def create_app(settings: Settings | None = None, *, session_factory: Any = None, immediate_jobs: bool = False) -> Flask:
     """Build the app. Nothing happens at import time; tests pass their own settings and sessions."""
     from audits.queue import make_queue, register_task
-    from boas import api, db, errors, security
+    from boas import api, db, errors, pages, security
     from model_cards.registry import Policy
     from registry_db.engine import make_engine, make_session_factory
 
@@ -52,4 +52,5 @@ def create_app(settings: Settings | None = None, *, session_factory: Any = None,
     errors.init_app(app)
     security.init_app(app)
     api.init_app(app)
+    pages.init_app(app)  # after the API: its error handlers delegate /api/ URLs to the JSON ones
     return app

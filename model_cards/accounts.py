@@ -8,6 +8,7 @@ import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
@@ -196,13 +197,50 @@ def revoke_token(session: Session, actor: User | None, token_id: int) -> ApiToke
 
 
 def authenticate_token(session: Session, secret: str) -> User:
-    """Resolve a bearer token to its active user, or refuse with 401."""
+    """Resolve an API bearer token to its active user, or refuse with 401 (browser sessions do not count)."""
+    return _resolve(session, secret, kind="api")
+
+
+def _resolve(session: Session, secret: str, *, kind: str) -> User:
     if not secret.startswith(TOKEN_PREFIX):
         raise Unauthenticated("invalid or revoked token")
     token = store.get_active_token(session, hash_token(secret))
-    if token is None or not token.user.active:
+    if token is None or token.kind != kind or not token.user.active:
         raise Unauthenticated("invalid or revoked token")
+    if token.expires_at is not None and token.expires_at <= utcnow():
+        raise Unauthenticated("this session has expired: sign in again")
     return token.user
+
+
+SESSION_LIFETIME = timedelta(hours=12)
+
+
+def start_session(session: Session, user: User) -> str:
+    """A browser sign-in: a server-side, expiring token whose secret only the session cookie holds."""
+    store.begin_write(session)
+    secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    store.add_token(session, ApiToken(user_id=user.id, token_hash=hash_token(secret), prefix=secret[:12],
+                                      name="browser session", kind="session",
+                                      expires_at=utcnow() + SESSION_LIFETIME))
+    store.append_event(session, actor=user, action="login.succeeded", object_type="user", object_ref=user.email)
+    session.commit()
+    return secret
+
+
+def authenticate_session(session: Session, secret: str) -> User:
+    """The user of a browser session, while it is neither revoked nor expired."""
+    return _resolve(session, secret, kind="session")
+
+
+def end_session(session: Session, secret: str) -> None:
+    """Sign out: the session's token is revoked server-side, so a copied cookie stops working."""
+    store.begin_write(session)
+    token = store.get_active_token(session, hash_token(secret))
+    if token is not None and token.kind == "session":
+        token.revoked_at = utcnow()
+        store.append_event(session, actor=token.user, action="logout", object_type="user",
+                           object_ref=token.user.email)
+    session.commit()
 
 
 def list_audit_events(

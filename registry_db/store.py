@@ -107,7 +107,10 @@ def get_token(session: Session, token_id: int) -> ApiToken:
 
 
 def list_tokens(session: Session, user: User) -> Sequence[ApiToken]:
-    return session.execute(select(ApiToken).where(ApiToken.user_id == user.id).order_by(ApiToken.id)).scalars().all()
+    """A user's API tokens (browser sessions are not listed)."""
+    return session.execute(
+        select(ApiToken).where(ApiToken.user_id == user.id, ApiToken.kind == "api").order_by(ApiToken.id)
+    ).scalars().all()
 
 
 # -- algorithms ----------------------------------------------------------------------------

@@ -1,0 +1,49 @@
+"""Server-rendered HTML pages: the public catalogue and cards, and the signed-in workspace.
+
+Views are thin: they call the same services as the JSON API, with the user identified by the session
+cookie (see ``boas.pages.auth``). Pages live under /fr/ and /en/; JavaScript only adds upload and job
+progress, from static files (the Content-Security-Policy forbids inline script).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+
+from flask import Flask
+from markupsafe import Markup
+
+from boas.pages import i18n
+from model_cards.render import render_markdown
+
+
+def _markdown(text: str | None) -> Markup:
+    return Markup(render_markdown(text))  # noqa: S704 - rendered with raw HTML off, then cleaned by nh3
+
+
+ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def _dataset_choices(datasets) -> list[tuple[int, str]]:
+    return [(d.id, f"n° {d.id} — {d.name} ({d.row_count})") for d in datasets]
+
+
+def init_app(app: Flask) -> None:
+    """Register Babel, the page blueprints, HTML error pages and the template helpers."""
+    from boas.pages import account, admin, auth, card, errors, evaluate, public, workspace  # noqa: F401 - routes
+    from boas.pages.blueprint import bp, site
+
+    i18n.init_app(app)
+    app.register_blueprint(bp)
+    app.register_blueprint(site)
+    errors.init_app(app)
+    app.jinja_env.globals.update(csrf_field=auth.csrf_field, csrf_token=auth.csrf_token,
+                                 dataset_choices=_dataset_choices)
+    app.jinja_env.filters.update(markdown=_markdown, zip_pairs=lambda values: [(v, v) for v in values],
+                                 json_text=lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True))
+    app.jinja_env.tests["isodate"] = lambda value: isinstance(value, str) and bool(ISO_DATE.match(value))
+
+    @app.context_processor
+    def _page_context() -> dict:
+        lang = i18n.current_lang()
+        return {"lang": lang, "other_lang": "en" if lang == "fr" else "fr", "viewer": auth.viewer()}

@@ -1,0 +1,69 @@
+"""The card page of a version (every section, baseline, frameworks, audits, artifacts, downloads) and its diff."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import g, render_template, request
+
+from audits import service as audit_service
+from boas.db import db_session, policy
+from boas.pages import charts
+from boas.pages.auth import page_user
+from boas.pages.blueprint import bp
+from model_cards import cards, registry
+from model_cards.card_sections import card_view
+
+EXPORTS = (("card.json", "JSON"), ("card.md", "Markdown"), ("card.html", "HTML"), ("citation.bib", "BibTeX"),
+           ("CITATION.cff", "CITATION.cff"))
+
+
+def audit_sections(audits: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Finished audits as the template shows them: bias results as charts, drift results as a table."""
+    shown = []
+    for audit in audits:
+        entry = {"audit": audit, "features": [], "drift": None}
+        result = audit.get("result") or {}
+        if audit["status"] == "succeeded" and audit["kind"] == "bias" and result:
+            entry["features"] = charts.bias_charts(result)
+        elif audit["status"] == "succeeded" and audit["kind"] == "drift" and result:
+            entry["drift"] = result
+        shown.append(entry)
+    return shown
+
+
+def _without_manifest(view: dict[str, Any]) -> dict[str, Any]:
+    # The manifest gets its own section with download links, so card_view's plain copy is left out.
+    for section in view["sections"]:
+        section["tables"] = [t for t in section["tables"] if "SHA-256" not in t["headers"]]
+    view["sections"] = [s for s in view["sections"] if s["rows"] or s["tables"]]
+    return view
+
+
+@bp.route("/algorithms/<slug>/<version>")
+def card(slug: str, version: str):
+    """A version's card: a published one from its frozen snapshot, a draft as a preview for its owners."""
+    user, session = page_user(), db_session()
+    shown = cards.get_document(session, user, policy(), slug, version)
+    document = shown.document
+    baseline = cards.baseline_report(session, user, policy(), slug, version)
+    coverage = cards.compliance(session, user, policy(), slug, version)["frameworks"]
+    audits = audit_sections(audit_service.list_version_audits(session, user, slug, version))
+    versions = registry.list_versions(session, user, slug)
+    return render_template(
+        "pages/card.html", row=shown.version, document=document, view=_without_manifest(card_view(document, g.lang)),
+        baseline=baseline, coverage=coverage, audits=audits, versions=versions, exports=EXPORTS,
+        previous=(document.get("version") or {}).get("previous_version"),
+    )
+
+
+@bp.route("/algorithms/<slug>/<version>/diff")
+def diff(slug: str, version: str):
+    """What changed between this version and an earlier one (by default the previous released version)."""
+    user, session = page_user(), db_session()
+    document = cards.get_document(session, user, policy(), slug, version).document
+    versions = [v for v in registry.list_versions(session, user, slug) if v.version != version]
+    old = request.args.get("from") or (document.get("version") or {}).get("previous_version")
+    changes = cards.diff_versions(session, user, policy(), slug, old, version) if old else None
+    return render_template("pages/diff.html", document=document, slug=slug, version=version, old=old,
+                           changes=changes, versions=versions)

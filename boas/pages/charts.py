@@ -1,0 +1,117 @@
+"""Bias-audit results laid out as accessible server-side SVG charts, each with the table it summarises.
+
+For one feature and one metric, a chart plots each group's ratio to the reference group with its bootstrap
+interval on a log scale (so 0.8 and 1.25 sit symmetrically around 1), over the audit's tolerance band.
+Masked groups (small-cell suppression) are drawn as a text mark, never as a number. Pure layout: the
+template writes the SVG elements, escaping every label.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+from flask_babel import gettext as _
+
+from boas.pages.i18n import METRICS, VERDICTS, fnumber, fpercent
+
+WIDTH, LABEL_END, PLOT_START, PLOT_END, ROW, TOP, BOTTOM = 720, 176, 186, 560, 26, 30, 36
+TICKS = (0.05, 0.1, 0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0, 10.0, 20.0)
+SHAPES = {"pass": "circle", "fail": "square", "insufficient_evidence": "diamond", "reference": "line"}
+PRIMARY_METRICS = 2  # shown open; the others sit in a disclosure widget
+
+
+def interval_text(triple: dict[str, Any] | None) -> str:
+    """'0.85 [0.80 – 0.90]' in the page's locale; '' when the value is masked or absent."""
+    if not triple or triple.get("value") is None:
+        return ""
+    text = fnumber(triple["value"])
+    if triple.get("ci_low") is not None and triple.get("ci_high") is not None:
+        text += f" [{fnumber(triple['ci_low'])} – {fnumber(triple['ci_high'])}]"
+    return text
+
+
+def _short(label: str, size: int = 24) -> str:
+    return label if len(label) <= size else label[: size - 1] + "…"
+
+
+def _scale(values: list[float], band: tuple[float, float]):
+    positive = [v for v in values if v and v > 0]
+    low = max(0.05, min([band[0] * 0.8, *positive]))
+    high = min(20.0, max([band[1] * 1.25, *positive]))
+    span = math.log(high) - math.log(low)
+
+    def x(value: float) -> float:
+        clipped = min(max(value, low), high)
+        return round(PLOT_START + (math.log(clipped) - math.log(low)) / span * (PLOT_END - PLOT_START), 1)
+
+    ticks = [{"x": x(t), "label": fnumber(t)} for t in TICKS if low <= t <= high]
+    return x, ticks
+
+
+def _rows(feature: dict[str, Any], metric: str) -> list[dict[str, Any]]:
+    disparities = {(d["group"], d["metric"]): d for d in feature["disparities"]}
+    rows = []
+    for group in feature["groups"]:
+        reference = group["group"] == feature["reference_group"]
+        disparity = disparities.get((group["group"], metric)) or {}
+        value = (group.get("metrics") or {}).get(metric) or {}
+        ratio = {"value": 1.0, "ci_low": None, "ci_high": None} if reference else disparity.get("ratio") or {}
+        masked = group.get("count") is None or value.get("value") is None or ratio.get("value") is None
+        verdict = "reference" if reference else disparity.get("verdict")
+        rows.append({
+            "group": group["group"], "short": _short(group["group"]), "count": group.get("count"),
+            "reference": reference, "masked": masked, "verdict": verdict,
+            "verdict_label": _("Reference group") if reference else VERDICTS.get(verdict, ""),
+            "value_text": interval_text(value), "ratio_text": interval_text(ratio), "ratio": ratio,
+            "reason": disparity.get("reason") or "",
+        })
+    return rows
+
+
+def metric_chart(feature: dict[str, Any], metric: str, band: tuple[float, float], level: float,
+                 min_cell: int = 11) -> dict[str, Any]:
+    """One chart (geometry, title, description) and its data table rows."""
+    rows = _rows(feature, metric)
+    values = [v for r in rows if not r["masked"] for v in (r["ratio"].get("value"), r["ratio"].get("ci_low"),
+                                                            r["ratio"].get("ci_high")) if v is not None]
+    x, ticks = _scale(values, band)
+    for index, row in enumerate(rows):
+        row["y"] = TOP + index * ROW + ROW // 2
+        row["shape"] = SHAPES.get(row["verdict"] or "", "circle")
+        if not row["masked"]:
+            ratio = row["ratio"]
+            row["x"] = x(ratio["value"])
+            has_ci = ratio.get("ci_low") is not None and ratio.get("ci_high") is not None
+            row["xl"], row["xh"] = (x(ratio["ci_low"]), x(ratio["ci_high"])) if has_ci else (None, None)
+    counts = {key: sum(1 for r in rows if r["verdict"] == key and not r["masked"]) for key in VERDICTS}
+    masked = sum(1 for r in rows if r["masked"])
+    name, reference = METRICS.get(metric, metric), feature["reference_group"]
+    title = _("%(metric)s by %(feature)s: ratio to the reference group", metric=name, feature=feature["name"])
+    desc = _(
+        "Ratio of each group's %(metric)s to the reference group %(reference)s, with %(level)s intervals, on a "
+        "log scale. Tolerance band from %(low)s to %(high)s. Within tolerance: %(passed)s; outside: %(failed)s; "
+        "insufficient evidence: %(unsure)s; masked (fewer than %(min_cell)s people): %(masked)s.",
+        metric=name, reference=reference, level=fpercent(level), low=fnumber(band[0]),
+        high=fnumber(band[1]), passed=counts["pass"], failed=counts["fail"],
+        unsure=counts["insufficient_evidence"], masked=masked, min_cell=min_cell)
+    height = TOP + len(rows) * ROW + BOTTOM
+    return {
+        "metric": metric, "metric_label": name, "title": title, "desc": desc, "rows": rows, "ticks": ticks,
+        "width": WIDTH, "height": height, "plot_top": TOP - 6, "plot_bottom": height - BOTTOM + 6,
+        "axis_y": height - BOTTOM + 6, "label_end": LABEL_END, "verdict_x": PLOT_END + 12,
+        "band_x": x(band[0]), "band_w": round(x(band[1]) - x(band[0]), 1), "ref_x": x(1.0),
+    }
+
+
+def bias_charts(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every feature of a bias-audit result (as the viewer may see it), with one chart per disparity metric."""
+    band = tuple(result.get("tolerance_band") or (0.8, 1.25))
+    level = result.get("ci_level") or 0.95
+    min_cell = (result.get("suppression") or {}).get("min_cell") or 11
+    features = []
+    for feature in result.get("features") or []:
+        charts = [metric_chart(feature, metric, band, level, min_cell) for metric in result.get("disparity_metrics") or ()]
+        features.append({"name": feature["name"], "reference_group": feature["reference_group"],
+                         "primary": charts[:PRIMARY_METRICS], "secondary": charts[PRIMARY_METRICS:]})
+    return features

@@ -1,0 +1,186 @@
+"""The evaluators' workspace: reference datasets, uploaded predictions, audit launches and job progress."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from audits import datasets
+from audits import service as audit_service
+from boas.db import db_session, enqueue, storage
+from boas.pages.auth import login_required, page_user
+from boas.pages.blueprint import bp
+from boas.pages.card import audit_sections
+from boas.pages.i18n import JOB_STATUSES
+from model_cards import registry
+from registry_db.errors import ValidationFailed
+from registry_db.models import VersionState
+
+DATASHEET_REQUIRED = ("motivation", "source", "population", "collection_period", "preprocessing", "coverage",
+                      "access_conditions")
+DATASHEET_OPTIONAL = ("labelling", "maintenance")
+TARGETS_MAX = 100
+
+
+def _split(text: str) -> list[str]:
+    return [part.strip() for part in text.replace("\n", ",").split(",") if part.strip()]
+
+
+def dataset_metadata(form) -> dict[str, Any]:
+    """The dataset form as the service's metadata: columns, and the datasheet (Gebru et al.)."""
+    sheet: dict[str, Any] = {name: form.get(name, "").strip() for name in DATASHEET_REQUIRED}
+    sheet.update({name: form.get(name, "").strip() for name in DATASHEET_OPTIONAL if form.get(name, "").strip()})
+    sheet["synthetic"] = form.get("synthetic") == "on"
+    return {"name": form.get("name", "").strip(), "label_column": form.get("label_column", "").strip() or None,
+            "sensitive_columns": _split(form.get("sensitive_columns", "")),
+            "row_key": form.get("row_key", "").strip() or None, "datasheet": sheet}
+
+
+def _targets(user) -> list[tuple[str, str]]:
+    """(slug@version, label) of the versions an evaluator may audit, newest algorithms first."""
+    page = registry.list_algorithms(db_session(), user, filters={}, q=None, page=1, per_page=TARGETS_MAX,
+                                    sort="created")
+    return [(f"{a.slug}@{v.version}", f"{a.name} — {v.version} ({v.state.value})")
+            for a in page.items for v in sorted(a.versions, key=lambda v: v.created_at, reverse=True)]
+
+
+@bp.route("/workspace/datasets")
+@login_required
+def datasets_list():
+    """Reference datasets: schema, size and digest (never downloadable)."""
+    return render_template("pages/evaluate/datasets.html", datasets=datasets.list_datasets(db_session(), page_user()))
+
+
+@bp.route("/workspace/datasets/new", methods=["GET", "POST"])
+@login_required
+def new_dataset():
+    """Upload a reference dataset (CSV or Parquet) with its datasheet."""
+    user = page_user()
+    datasets.require_evaluator(user)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        upload = request.files.get("file")
+        if upload is None or not upload.filename:
+            errors = {"file": [_("Choose a CSV or Parquet file.")]}
+        else:
+            try:
+                created = datasets.create_dataset(db_session(), user, storage(), stream=upload.stream,
+                                                  filename=upload.filename, metadata=dataset_metadata(request.form))
+            except ValidationFailed as exc:
+                errors = exc.errors
+            else:
+                flash(_("Dataset “%(name)s” is uploaded (%(rows)s rows).", name=created.name,
+                        rows=created.row_count), "success")
+                return redirect(url_for("pages.new_audit", dataset=created.id), 303)
+    return render_template("pages/evaluate/dataset_form.html", values=request.form.to_dict(), errors=errors,
+                           required=DATASHEET_REQUIRED, optional=DATASHEET_OPTIONAL), 422 if errors else 200
+
+
+@bp.route("/workspace/predictions/new", methods=["GET", "POST"])
+@login_required
+def new_predictions():
+    """Upload a version's predictions on a dataset (rule-based or black-box algorithms)."""
+    user, session = page_user(), db_session()
+    datasets.require_evaluator(user)
+    errors: dict[str, list[str]] = {}
+    values = {**request.args.to_dict(), **request.form.to_dict()}
+    if request.method == "POST":
+        upload = request.files.get("file")
+        slug, _sep, version = values.get("target", "").partition("@")
+        metadata = {"dataset": values.get("dataset") or None, "algorithm": slug, "version": version,
+                    "description": values.get("description", "")}
+        if upload is None or not upload.filename:
+            errors = {"file": [_("Choose a CSV or Parquet file.")]}
+        else:
+            try:
+                created = datasets.create_prediction_set(session, user, storage(), stream=upload.stream,
+                                                         filename=upload.filename, metadata=metadata)
+            except ValidationFailed as exc:
+                errors = {("target" if key in ("algorithm", "version") else key): m for key, m in exc.errors.items()}
+            else:
+                flash(_("Predictions are uploaded (%(rows)s rows).", rows=created.row_count), "success")
+                return redirect(url_for("pages.new_audit", kind="bias", target=values["target"],
+                                        dataset=created.dataset_id, predictions=created.id), 303)
+    return render_template("pages/evaluate/predictions_form.html", values=values, errors=errors,
+                           targets=_targets(user), datasets=datasets.list_datasets(session, user)), \
+        422 if errors else 200
+
+
+def audit_request(form) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """The launch form as the service's audit request; numbers that do not parse are reported per field."""
+    slug, _sep, version = form.get("target", "").partition("@")
+    request_data: dict[str, Any] = {"kind": form.get("kind", "bias"), "algorithm": slug or None,
+                                    "version": version or None, "intersections": form.get("intersections") == "on"}
+    errors: dict[str, list[str]] = {}
+    numbers = {"dataset": int, "current_dataset": int, "predictions": int, "threshold": float, "tolerance": float,
+               "min_group_size": int, "n_boot": int, "seed": int}
+    for name, cast in numbers.items():
+        raw = form.get(name, "").strip().replace(",", ".")
+        if raw:
+            try:
+                request_data[name] = cast(raw)
+            except ValueError:
+                errors[name] = [_("Enter a number.")]
+    if request_data["kind"] == "bias":
+        request_data["sensitive_features"] = _split(form.get("sensitive_features", ""))
+        pairs = [line.partition("=") for line in form.get("reference_group", "").splitlines() if "=" in line]
+        if pairs:
+            request_data["reference_group"] = {k.strip(): v.strip() for k, _eq, v in pairs}
+    elif _split(form.get("columns", "")):
+        request_data["columns"] = _split(form.get("columns", ""))
+    return request_data, errors
+
+
+@bp.route("/workspace/audits")
+@login_required
+def audits_list():
+    """Every audit job, newest first."""
+    return render_template("pages/evaluate/audits.html", audits=audit_service.list_audits(db_session(), page_user()))
+
+
+@bp.route("/workspace/audits/new", methods=["GET", "POST"])
+@login_required
+def new_audit():
+    """Launch a bias audit or a drift report; the job page then follows its progress."""
+    user, session = page_user(), db_session()
+    datasets.require_evaluator(user)
+    errors: dict[str, list[str]] = {}
+    values = {"kind": "bias", "tolerance": "0.2", "n_boot": "1000", "seed": "0", "threshold": "0.5",
+              **request.args.to_dict(), **request.form.to_dict()}
+    if request.method == "POST":
+        data, errors = audit_request(request.form)
+        if not errors:
+            try:
+                job, _cached = audit_service.create_audit(session, user, data, enqueue)
+            except ValidationFailed as exc:
+                errors = exc.errors
+            else:
+                return redirect(url_for("pages.job", job_id=job.id), 303)
+    return render_template("pages/evaluate/audit_form.html", values=values, errors=errors, targets=_targets(user),
+                           datasets=datasets.list_datasets(session, user)), 422 if errors else 200
+
+
+@bp.route("/workspace/jobs/<int:job_id>")
+@login_required
+def job(job_id: int):
+    """A job's progress, then its full results (before they are public, for those who may see them)."""
+    user, session = page_user(), db_session()
+    audit = audit_service.get_audit(session, user, job_id)
+    released = bool(audit["version"]) and registry.get_version(
+        session, user, audit["algorithm"], audit["version"]).state != VersionState.DRAFT
+    return render_template("pages/evaluate/job.html", audit=audit, section=audit_sections([audit])[0],
+                           done=audit["status"] in ("succeeded", "failed"), frameable=released)
+
+
+@bp.route("/workspace/jobs/<int:job_id>/status")
+@login_required
+def job_status(job_id: int):
+    """The job's state as JSON for the page's progress poll (session cookie; the API keeps bearer tokens)."""
+    audit = audit_service.get_audit(db_session(), page_user(), job_id)
+    response = jsonify({"id": audit["id"], "status": audit["status"], "progress": audit["progress"],
+                        "status_label": str(JOB_STATUSES.get(audit["status"], audit["status"])),
+                        "error": audit["error"], "done": audit["status"] in ("succeeded", "failed")})
+    response.headers["Cache-Control"] = "no-store"
+    return response

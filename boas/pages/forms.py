@@ -1,0 +1,206 @@
+"""The draft-card editor form, generated from the card's marshmallow schema so it cannot miss a field.
+
+Scalar fields get a matching control (text, Markdown textarea, number, date, select); lists of text get
+one-per-line textareas; lists of objects and mappings get a labelled JSON textarea. Submitting the form
+yields a JSON merge patch of the whole card (an emptied field removes its key), which the same
+``cards.update_card`` service as the API validates.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from flask_babel import gettext as _
+from marshmallow import fields, validate
+
+from model_cards import docpath
+from model_cards.card_schema import CardSchema
+from model_cards.card_sections import SECTIONS
+from model_cards.registry import EDITABLE_FIELDS
+
+EXTRA_FIELDS: dict[str, tuple[str, tuple[str, str]]] = {  # path -> (section it joins, (fr, en) label)
+    "language": ("general", ("Langues de la fiche (codes ISO 639)", "Card languages (ISO 639 codes)")),
+    "keywords": ("general", ("Mots-clés", "Keywords")),
+    "input_output.inputs": ("input_output", ("Entrées", "Inputs")),
+    "input_output.outputs": ("input_output", ("Sorties", "Outputs")),
+    "performance_metrics": ("performance", ("Mesures de performance", "Performance measures")),
+    "sensitive_attributes": ("fairness", ("Attributs sensibles", "Sensitive attributes")),
+    "references": ("governance", ("Références", "References")),
+}
+JSON_EXAMPLES = {
+    "sensitive_attributes": [{"name": "sex", "used_as_input": True, "groups": ["female", "male"],
+                              "rationale": "..."}],
+    "performance_metrics": [{"name": "AUC", "value": 0.81, "ci_low": 0.79, "ci_high": 0.83, "level": 0.95,
+                             "dataset": "...", "subgroup": "women"}],
+    "input_output.inputs": [{"name": "age", "type": "integer", "required": True, "description": "..."}],
+    "input_output.outputs": [{"name": "risk", "type": "double", "description": "..."}],
+    "references": [{"title": "...", "doi": "10.1234/abcd", "kind": "publication"}],
+    "model_details.hyperparameters": {"max_depth": 3, "learning_rate": 0.1},
+}
+
+
+@dataclass(frozen=True)
+class CardField:
+    """One control of the editor: ``path`` is relative to the card (``training_data.size``)."""
+
+    path: str
+    kind: str  # markdown, line, choice, integer, number, date, email, url, lines, json
+    label: tuple[str, str]
+    choices: tuple[str, ...] = ()
+    vocabulary: str | None = None
+
+    @property
+    def name(self) -> str:
+        return f"card.{self.path}"
+
+    @property
+    def id(self) -> str:
+        return field_id(self.path)
+
+    @property
+    def example(self) -> str:
+        example = JSON_EXAMPLES.get(self.path)
+        return json.dumps(example, ensure_ascii=False) if example is not None else ""
+
+
+def field_id(path: str) -> str:
+    return "card-" + path.replace(".", "-")
+
+
+def _schema_field(path: str) -> fields.Field:
+    schema_fields = CardSchema().fields
+    parts = path.split(".")
+    for part in parts[:-1]:
+        schema_fields = schema_fields[part].schema.fields
+    return schema_fields[parts[-1]]
+
+
+def _kind(field: fields.Field) -> tuple[str, tuple[str, ...]]:
+    if isinstance(field, fields.List):
+        return ("json" if isinstance(field.inner, fields.Nested) else "lines"), ()
+    simple = ((fields.Dict, "json"), (fields.Date, "date"), (fields.Integer, "integer"), (fields.Float, "number"),
+              (fields.Email, "email"), (fields.Url, "url"))
+    for cls, kind in simple:
+        if isinstance(field, cls):
+            return kind, ()
+    for validator in field.validators:
+        if isinstance(validator, validate.OneOf):
+            return "choice", tuple(validator.choices)
+    return ("markdown" if field.metadata.get("x-markdown") else "line"), ()
+
+
+@lru_cache(maxsize=1)
+def form_sections() -> tuple[tuple[str, tuple[str, str], tuple[CardField, ...]], ...]:
+    """The editor's fieldsets, in the card's reading order."""
+    extras: dict[str, list[tuple[str, tuple[str, str]]]] = {}
+    for path, (section, label) in EXTRA_FIELDS.items():
+        extras.setdefault(section, []).append((path, label))
+    layout = [("general", ("Général", "General"), ()), *SECTIONS]
+    sections = []
+    for section_id, title, rows in layout:
+        listed = [(row.path, row.label, row.kind) for row in rows]
+        extra = [(path, label, "") for path, label in extras.get(section_id, [])]
+        # Sensitive attributes are declared before the mitigations; other extras close their section.
+        entries = extra + listed if section_id == "fairness" else listed + extra
+        built = []
+        for path, label, row_kind in entries:
+            kind, choices = _kind(_schema_field(path))
+            vocabulary = row_kind.split(":", 1)[1] if row_kind.startswith("vocab:") else None
+            built.append(CardField(path, kind, label, choices, vocabulary))
+        sections.append((section_id, title, tuple(built)))
+    return tuple(sections)
+
+
+def all_fields() -> list[CardField]:
+    return [field for _id, _title, section in form_sections() for field in section]
+
+
+def field_for(path: str) -> CardField | None:
+    """The control that edits a card path (the longest field path it starts with)."""
+    matches = [f for f in all_fields() if path == f.path or path.startswith(f.path + ".")]
+    return max(matches, key=lambda f: len(f.path), default=None)
+
+
+def display_value(field: CardField, card: dict[str, Any]) -> str:
+    """A card value as the control shows it."""
+    found = docpath.resolve(card, field.path)
+    value = found[0] if found else None
+    if value is None:
+        return ""
+    if field.kind == "json":
+        return json.dumps(value, ensure_ascii=False, indent=2)
+    if field.kind == "lines":
+        return "\n".join(str(item) for item in value)
+    return str(value)
+
+
+def _set(target: dict[str, Any], path: str, value: Any) -> None:
+    parts = path.split(".")
+    for part in parts[:-1]:
+        target = target.setdefault(part, {})
+    target[parts[-1]] = value
+
+
+def _convert(field: CardField, raw: str) -> Any:
+    text = raw.replace("\r\n", "\n")
+    if not text.strip():
+        return None
+    if field.kind == "integer":
+        return int(text.strip())
+    if field.kind == "number":
+        return float(text.strip().replace(",", "."))
+    if field.kind == "lines":
+        return [line.strip() for line in text.split("\n") if line.strip()]
+    if field.kind == "json":
+        return json.loads(text)
+    return text.rstrip() if field.kind == "markdown" else text.strip()
+
+
+def parse_card_form(form) -> tuple[dict[str, Any], dict[str, list[str]], dict[str, str]]:
+    """(merge patch, errors by card path, raw values by card path) from the submitted editor."""
+    patch: dict[str, Any] = {}
+    errors: dict[str, list[str]] = {}
+    raw_values: dict[str, str] = {}
+    for field in all_fields():
+        raw = form.get(field.name, "")
+        raw_values[field.path] = raw
+        try:
+            _set(patch, field.path, _convert(field, raw))
+        except json.JSONDecodeError as exc:
+            errors[field.path] = [_("Not valid JSON: %(message)s (line %(line)s, column %(column)s).",
+                                    message=exc.msg, line=exc.lineno, column=exc.colno)]
+        except ValueError:
+            errors[field.path] = [_("Enter a whole number.") if field.kind == "integer" else _("Enter a number.")]
+    return patch, errors, raw_values
+
+
+def errors_by_field(errors: dict[str, list[str]]) -> tuple[dict[str, list[str]], list[str]]:
+    """Service errors (``performance_metrics.0.ci_low``) attached to the control that edits them."""
+    by_field: dict[str, list[str]] = {}
+    general: list[str] = []
+    for key, messages in errors.items():
+        field = field_for(key)
+        if field is None:
+            general.extend(f"{key}: {m}" for m in messages)
+        else:
+            prefix = "" if key == field.path else f"{key[len(field.path) + 1:]}: "
+            by_field.setdefault(field.path, []).extend(prefix + m for m in messages)
+    return by_field, general
+
+
+def fix_link(path: str) -> tuple[str, str | None]:
+    """Where a baseline item is fixed: ("field", anchor), ("algorithm", anchor), ("upload"|"audit"|"none", None)."""
+    if path.startswith("card."):
+        field = field_for(path[len("card."):].replace(".*", ""))
+        return ("field", field.id) if field else ("none", None)
+    if path.startswith("algorithm."):
+        name = path.split(".")[1]
+        return ("algorithm", f"algorithm-{name}") if name in EDITABLE_FIELDS else ("none", None)
+    if path.startswith("artifacts."):
+        return "upload", None
+    if path.startswith("audits"):
+        return "audit", None
+    return "none", None

@@ -1,0 +1,174 @@
+"""Language from the URL prefix (then the cookie, then Accept-Language), and locale-aware formatting."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+from flask import Flask, Response, current_app, g, has_request_context, request, url_for
+from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent
+from flask_babel import lazy_gettext as _l
+
+from boas.pages.blueprint import LANGS, bp
+from model_cards import taxonomy
+from model_cards.card_vocabularies import CARD_VOCABULARIES, label
+
+COOKIE = "boas_lang"
+TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
+
+ORGANISATION_KINDS = {
+    "research_body": _l("Research body"),
+    "data_platform": _l("Data platform"),
+    "administration": _l("Administration"),
+    "hospital": _l("Hospital"),
+    "company": _l("Company"),
+    "other": _l("Other"),
+}
+KINDS = {"ml_model": _l("Machine-learning model"), "rule_based": _l("Rule-based algorithm")}
+STATES = {"draft": _l("Draft"), "published": _l("Published"), "yanked": _l("Withdrawn (yanked)")}
+ROLES = {"admin": _l("Administrator"), "author": _l("Author"), "evaluator": _l("Evaluator")}
+JOB_STATUSES = {"queued": _l("Queued"), "running": _l("Running"), "succeeded": _l("Finished"), "failed": _l("Failed")}
+AUDIT_KINDS = {"bias": _l("Bias audit"), "drift": _l("Drift report")}
+VERDICTS = {"pass": _l("Within tolerance"), "fail": _l("Outside tolerance"),
+            "insufficient_evidence": _l("Insufficient evidence")}
+METRICS = {
+    "prevalence": _l("Prevalence"),
+    "selection_rate": _l("Selection rate"),
+    "tpr": _l("Sensitivity (true positive rate)"),
+    "fpr": _l("False positive rate"),
+    "ppv": _l("Positive predictive value"),
+    "npv": _l("Negative predictive value"),
+    "accuracy": _l("Accuracy"),
+}
+FILTER_TITLES = {
+    "objective": _l("Objective"),
+    "clinical_domain": _l("Clinical domain"),
+    "data_source": _l("Data source"),
+    "language": _l("Programming language"),
+    "validation_status": _l("Validation status"),
+    "maintenance_status": _l("Maintenance status"),
+}
+SORTS = {"name": _l("Name (A to Z)"), "recent": _l("Latest publication first"), "created": _l("Newest first")}
+PILLAR_ORDER = ("traceability", "transparency_of_training", "auditability_of_bias", "technical_documentation")
+
+
+def current_lang() -> str:
+    """The page language: the URL prefix when there is one, else the visitor's preference."""
+    if not has_request_context():
+        return "fr"
+    lang = g.get("lang")
+    if lang in LANGS:
+        return lang
+    prefix = request.path.strip("/").split("/", 1)[0]
+    return prefix if prefix in LANGS else preferred_language()
+
+
+def preferred_language() -> str:
+    """The remembered choice (cookie), else the browser's Accept-Language, else French."""
+    cookie = request.cookies.get(COOKIE)
+    if cookie in LANGS:
+        return cookie
+    return request.accept_languages.best_match(LANGS) or "fr"
+
+
+def switch_url(lang: str) -> str:
+    """The current page in another language (same path and query), for the language switch."""
+    endpoint = request.endpoint or ""
+    if endpoint.startswith("pages.") and request.method == "GET" and request.view_args is not None:
+        args = request.args.to_dict(flat=False)
+        return url_for(endpoint, **{**args, **request.view_args, "lang": lang})
+    if endpoint.startswith("pages."):
+        return url_for(endpoint, **{**(request.view_args or {}), "lang": lang})
+    return url_for("pages.home", lang=lang)
+
+
+def _as_datetime(value: Any) -> datetime | date | None:
+    if isinstance(value, (datetime, date)):
+        return value
+    if isinstance(value, str) and value:
+        try:
+            return datetime.fromisoformat(value)
+        except ValueError:
+            try:
+                return date.fromisoformat(value[:10])
+            except ValueError:
+                return None
+    return None
+
+
+def fdate(value: Any, style: str = "medium") -> str:
+    """A date as the page's locale writes it (14 mars 2025 / Mar 14, 2025)."""
+    parsed = _as_datetime(value)
+    return format_date(parsed, style) if parsed is not None else ""
+
+
+def fdatetime(value: Any) -> str:
+    """A date and time in Paris time, as the page's locale writes it."""
+    parsed = _as_datetime(value)
+    if isinstance(parsed, datetime):
+        return format_datetime(parsed, "medium")
+    return fdate(parsed)
+
+
+def fnumber(value: Any, pattern: str = "#,##0.###") -> str:
+    """A number with the locale's decimal and grouping signs (0,85 / 0.85); text passes through."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return "" if value is None else str(value)
+    return format_decimal(value, format=pattern)
+
+
+def fpercent(value: Any) -> str:
+    """A share as a percentage in the locale's own pattern (85 % / 85%)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return ""
+    return format_percent(value)
+
+
+def vocab_label(vocabulary: str, value: Any) -> str:
+    """The FR or EN label of a catalogue or card vocabulary term."""
+    return label(vocabulary, value, current_lang()) if value else ""
+
+
+def vocab_choices(vocabulary: str) -> list[tuple[str, str]]:
+    """(value, label) pairs of a vocabulary in the page language, for select boxes."""
+    terms = taxonomy.VOCABULARIES.get(vocabulary) or CARD_VOCABULARIES.get(vocabulary) or {}
+    index = 0 if current_lang() == "fr" else 1
+    return [(value, pair[index]) for value, pair in terms.items()]
+
+
+def pair(texts: Any) -> str:
+    """Pick the page language from a {"fr": ..., "en": ...} dict (baseline labels and messages)."""
+    if isinstance(texts, dict):
+        return texts.get(current_lang()) or texts.get("en") or ""
+    return "" if texts is None else str(texts)
+
+
+def select_locale() -> str:
+    return current_lang()
+
+
+@bp.after_request
+def _remember_language(response: Response) -> Response:
+    """The language of the last page read is where "/" sends the visitor next time; pages are per visitor."""
+    lang = g.get("lang")
+    if lang and request.cookies.get(COOKIE) != lang:
+        response.set_cookie(COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
+                            secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
+    response.headers.setdefault("Cache-Control", "private, no-cache")
+    response.vary.add("Cookie")
+    return response
+
+
+def init_app(app: Flask) -> None:
+    """Flask-Babel with catalogs in boas/translations, Paris time, and the formatting filters."""
+    app.config.setdefault("BABEL_DEFAULT_LOCALE", "fr")
+    app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
+    app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
+    Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters.update(fdate=fdate, fdatetime=fdatetime, fnumber=fnumber, fpercent=fpercent, pair=pair)
+    app.jinja_env.globals.update(
+        vocab_label=vocab_label, vocab_choices=vocab_choices, switch_url=switch_url, LANGS=LANGS,
+        ORGANISATION_KINDS=ORGANISATION_KINDS, KINDS=KINDS, STATES=STATES, ROLES=ROLES, JOB_STATUSES=JOB_STATUSES,
+        AUDIT_KINDS=AUDIT_KINDS, VERDICTS=VERDICTS, METRICS=METRICS, FILTER_TITLES=FILTER_TITLES, SORTS=SORTS,
+    )

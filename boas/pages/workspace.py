@@ -1,0 +1,197 @@
+"""The authors' workspace: register an algorithm, upload versions, fix the draft card, publish, yank."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+
+from audits import service as audit_service
+from boas.db import db_session, policy, storage
+from boas.pages import forms
+from boas.pages.auth import login_required, page_user
+from boas.pages.blueprint import bp
+from model_cards import cards, permissions, registry, taxonomy
+from registry_db.errors import ValidationFailed
+from registry_db.models import Role, VersionState
+
+ALGORITHM_OPTIONAL = ("license", "code_repository_url", "code_commit", *taxonomy.VOCABULARIES)
+
+
+def algorithm_form_data(form, *, create: bool) -> dict[str, Any]:
+    """The algorithm form as the service's input: blank optional fields are null."""
+    data: dict[str, Any] = {"name": form.get("name", "").strip(), "summary": form.get("summary", "").strip(),
+                            "description": form.get("description", "").replace("\r\n", "\n").strip()}
+    data.update({name: form.get(name, "").strip() or None for name in ALGORITHM_OPTIONAL})
+    if create:
+        data.update(slug=form.get("slug", "").strip(), kind=form.get("kind", ""))
+    else:
+        owners = [line.strip() for line in form.get("owners", "").splitlines() if line.strip()]
+        if owners:
+            data["owners"] = owners
+    return data
+
+
+@bp.route("/workspace")
+@login_required
+def workspace():
+    """The signed-in home: one's algorithms and drafts, recent audits, and the tasks of one's role."""
+    user, session = page_user(), db_session()
+    mine = audits = None
+    if user.role in (Role.AUTHOR, Role.ADMIN):
+        mine = registry.list_algorithms(session, user, filters={}, q=None, page=1, per_page=100, mine=True)
+    if user.role in (Role.EVALUATOR, Role.ADMIN):
+        audits = audit_service.list_audits(session, user)[:10]
+    return render_template("pages/workspace/dashboard.html", mine=mine, audits=audits)
+
+
+@bp.route("/workspace/algorithms/new", methods=["GET", "POST"])
+@login_required
+def new_algorithm():
+    """Register an algorithm; its author becomes its owner."""
+    user, errors, values = page_user(), {}, {"kind": "ml_model"}
+    permissions.require_create_algorithm(user)
+    if request.method == "POST":
+        values = request.form.to_dict()
+        try:
+            created = registry.create_algorithm(db_session(), user, algorithm_form_data(request.form, create=True))
+        except ValidationFailed as exc:
+            errors = exc.errors
+        else:
+            flash(_("The algorithm is registered. Upload its first version."), "success")
+            return redirect(url_for("pages.upload_version", slug=created.slug), 303)
+    return render_template("pages/workspace/algorithm_form.html", algorithm=None, values=values,
+                           errors=errors, versions=[]), 422 if errors else 200
+
+
+@bp.route("/workspace/algorithms/<slug>", methods=["GET", "POST"])
+@login_required
+def manage_algorithm(slug: str):
+    """Edit an algorithm's description and taxonomy; list its versions with their actions."""
+    user, session = page_user(), db_session()
+    found = registry.get_algorithm(session, user, slug)
+    permissions.require_manage_algorithm(user, found)
+    errors: dict[str, list[str]] = {}
+    if request.method == "POST":
+        try:
+            registry.update_algorithm(session, user, slug, algorithm_form_data(request.form, create=False))
+        except ValidationFailed as exc:
+            errors = exc.errors
+        else:
+            flash(_("Changes saved."), "success")
+            return redirect(url_for("pages.manage_algorithm", slug=slug), 303)
+    values = request.form.to_dict() if errors else {
+        **{name: getattr(found, name) or "" for name in ("name", "summary", "description", *ALGORITHM_OPTIONAL)},
+        "owners": "\n".join(owner.email for owner in found.owners),
+    }
+    versions = registry.list_versions(session, user, slug)
+    return render_template("pages/workspace/algorithm_form.html", algorithm=found, values=values, errors=errors,
+                           versions=versions), 422 if errors else 200
+
+
+@bp.route("/workspace/algorithms/<slug>/versions/new", methods=["GET", "POST"])
+@login_required
+def upload_version(slug: str):
+    """Upload a version's model archive (ML) or code archive (rule-based); the plain form works without JS."""
+    user, session = page_user(), db_session()
+    found = registry.get_algorithm(session, user, slug)
+    permissions.require_manage_algorithm(user, found)
+    errors: dict[str, list[str]] = {}
+    values = request.form.to_dict()
+    if request.method == "POST":
+        upload = request.files.get("artifact")
+        artifact = registry.Upload(upload.stream, upload.filename) if upload and upload.filename else None
+        is_model = found.kind.value == "ml_model"
+        try:
+            created = registry.create_version(
+                session, user, storage(), slug, version=values.get("version", "").strip(),
+                card_json=values.get("card") or None, card_from=values.get("card_from") or None,
+                model=artifact if is_model else None, code=None if is_model else artifact)
+        except ValidationFailed as exc:
+            errors = {("artifact" if key in ("model", "code") else key): msgs for key, msgs in exc.errors.items()}
+        else:
+            flash(_("Version %(version)s is uploaded as a draft. Complete its card.", version=created.version),
+                  "success")
+            return redirect(url_for("pages.draft", slug=slug, version=created.version), 303)
+    versions = registry.list_versions(session, user, slug)
+    return render_template("pages/workspace/upload.html", algorithm=found, versions=versions, values=values,
+                           errors=errors), 422 if errors else 200
+
+
+def _checklist(report: dict[str, Any]) -> list[dict[str, Any]]:
+    """Baseline items not yet satisfied, each with where to fix it."""
+    items = []
+    for pillar in report["pillars"].values():
+        for item in pillar["items"]:
+            if not item["satisfied"]:
+                kind, anchor = forms.fix_link(item["path"])
+                items.append({**item, "fix": kind, "anchor": anchor})
+    return sorted(items, key=lambda i: not i["mandatory"])
+
+
+@bp.route("/workspace/algorithms/<slug>/<version>", methods=["GET", "POST"])
+@login_required
+def draft(slug: str, version: str):
+    """The draft editor: the baseline checklist, each missing item linked to its field, and the card form."""
+    user, session = page_user(), db_session()
+    row = registry.get_version(session, user, slug, version)
+    permissions.require_manage_algorithm(user, row.algorithm)
+    if row.state != VersionState.DRAFT:
+        flash(_("This version is released: its card is frozen. Upload a new version to change it."), "info")
+        return redirect(url_for("pages.card", slug=slug, version=version))
+    errors: dict[str, list[str]] = {}
+    general: list[str] = []
+    raw: dict[str, str] | None = None
+    if request.method == "POST":
+        patch, errors, raw = forms.parse_card_form(request.form)
+        if not errors:
+            try:
+                cards.update_card(session, user, slug, version, patch)
+            except ValidationFailed as exc:
+                errors, general = forms.errors_by_field(exc.errors)
+            else:
+                flash(_("Card saved."), "success")
+                return redirect(url_for("pages.draft", slug=slug, version=version, _anchor="checklist"), 303)
+    report = cards.baseline_report(session, user, policy(), slug, version)
+    values = raw if raw is not None else {f.path: forms.display_value(f, row.card or {}) for f in forms.all_fields()}
+    return render_template(
+        "pages/workspace/draft.html", row=row, report=report, checklist=_checklist(report), values=values,
+        errors=errors, general=general, sections=forms.form_sections(), derived=set(
+            ((row.card or {}).get("derived") or {}).get("fields") or []),
+    ), 422 if errors or general else 200
+
+
+@bp.route("/workspace/algorithms/<slug>/<version>/publish", methods=["POST"])
+@login_required
+def publish(slug: str, version: str):
+    """Publish a draft; below the baseline the checklist says what is still missing."""
+    try:
+        cards.publish_version(db_session(), page_user(), policy(), slug, version)
+    except ValidationFailed:
+        flash(_("The card does not meet the quality baseline yet: fix the items of the checklist."), "error")
+        return redirect(url_for("pages.draft", slug=slug, version=version, _anchor="checklist"), 303)
+    flash(_("Version %(version)s is published.", version=version), "success")
+    return redirect(url_for("pages.card", slug=slug, version=version), 303)
+
+
+@bp.route("/workspace/algorithms/<slug>/<version>/yank", methods=["POST"])
+@login_required
+def yank(slug: str, version: str):
+    """Withdraw a published version, with the reason shown on its card."""
+    try:
+        registry.yank_version(db_session(), page_user(), slug, version, request.form.get("reason", ""))
+    except ValidationFailed:
+        flash(_("Say why the version is withdrawn."), "error")
+    else:
+        flash(_("Version %(version)s is withdrawn.", version=version), "success")
+    return redirect(url_for("pages.manage_algorithm", slug=slug), 303)
+
+
+@bp.route("/workspace/algorithms/<slug>/<version>/unyank", methods=["POST"])
+@login_required
+def unyank(slug: str, version: str):
+    """Reverse a withdrawal."""
+    registry.unyank_version(db_session(), page_user(), slug, version)
+    flash(_("Version %(version)s is published again.", version=version), "success")
+    return redirect(url_for("pages.manage_algorithm", slug=slug), 303)

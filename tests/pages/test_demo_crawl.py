@@ -1,0 +1,53 @@
+"""The demo registry, as a newcomer meets it: every link reachable from its home page answers."""
+
+from __future__ import annotations
+
+import pytest
+
+from boas.demo import Demo, seed_demo
+from tests.pages.conftest import committed_app
+from tests.pages.test_crawl import _check, crawl
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_app(tmp_path_factory):
+    """The demo content computed for real: models trained, audits and a drift report run in the sandbox."""
+    import dataclasses
+
+    app, close = committed_app(tmp_path_factory.mktemp("demo"), "sqlite", require_bias_audit=True)
+    runtime = app.extensions["boas"]
+    messages: list[str] = []
+    demo = Demo(session_factory=runtime.session_factory, storage=runtime.storage,
+                policy=dataclasses.replace(runtime.policy, require_bias_audit=True), settings=runtime.settings,
+                log=messages.append)
+    assert seed_demo(demo) is True
+    assert seed_demo(demo) is False  # a registry with content is left alone
+    yield app, messages
+    close()
+
+
+def test_demo_fills_the_registry_with_living_content(demo_app):
+    app, messages = demo_app
+    client = app.test_client()
+    assert not [m for m in messages if "failed" in m], messages
+    catalogue = client.get("/api/v1/algorithms").get_json()
+    assert catalogue["total"] >= 4
+    kinds = {a["kind"] for a in catalogue["items"]}
+    assert kinds == {"ml_model", "rule_based"}
+    versions = client.get("/api/v1/algorithms/ciblage-diabete-traite/versions").get_json()
+    assert {v["state"] for v in versions} == {"published", "yanked"}
+    audits = client.get("/api/v1/algorithms/readmission-30-jours/versions/0.9.0/audits").get_json()
+    failed = {(f["feature"], f["group"]) for a in audits for f in a["result"]["verdicts"]["failed"]}
+    assert ("sex", "F") in failed  # the known bias is flagged
+    drift = client.get("/api/v1/algorithms/hospitalisation-non-programmee/versions/1.1.0/audits").get_json()
+    assert any(a["kind"] == "drift" and a["has_report"] for a in drift)
+
+
+def test_no_link_reachable_from_the_demo_home_page_fails(demo_app):
+    app, _messages = demo_app
+    seen = crawl(app.test_client())
+    _check(seen)
+    assert len(seen) > 40
+    assert any(url.endswith("/report") for url in seen)

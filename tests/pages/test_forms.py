@@ -1,0 +1,70 @@
+"""The draft-card editor form: complete, lossless, and every baseline item points at a control."""
+
+from __future__ import annotations
+
+from marshmallow import fields as mfields
+from werkzeug.datastructures import MultiDict
+
+from boas.pages import forms
+from model_cards.baseline import ITEMS
+from model_cards.card_schema import CardSchema, validate_card
+from model_cards.examples import load_example_card
+from model_cards.registry import EDITABLE_FIELDS, merge_patch
+
+
+def _leaves(schema, prefix=""):
+    for name, field in schema.fields.items():
+        if name == "derived":
+            continue
+        if isinstance(field, mfields.Nested):
+            yield from _leaves(field.schema, f"{prefix}{name}.")
+        else:
+            yield f"{prefix}{name}"
+
+
+def test_every_card_field_has_a_control():
+    paths = {f.path for f in forms.all_fields()}
+    assert set(_leaves(CardSchema())) == paths
+
+
+def test_the_form_round_trips_the_complete_example_card():
+    card = load_example_card()
+    card.pop("derived", None)
+    submitted = MultiDict({f.name: forms.display_value(f, card) for f in forms.all_fields()})
+    patch, errors, _raw = forms.parse_card_form(submitted)
+    assert errors == {}
+    assert validate_card(merge_patch({}, patch)) == validate_card(card)
+
+
+def test_emptied_fields_are_removed_and_bad_input_is_reported_per_field():
+    card = load_example_card()
+    submitted = MultiDict({f.name: forms.display_value(f, card) for f in forms.all_fields()})
+    submitted["card.limitations"] = "   "
+    submitted["card.training_data.size"] = "beaucoup"
+    submitted["card.performance_metrics"] = '[{"name": "AUC",'
+    patch, errors, raw = forms.parse_card_form(submitted)
+    assert patch["limitations"] is None
+    assert set(errors) == {"training_data.size", "performance_metrics"}
+    assert raw["training_data.size"] == "beaucoup"
+
+
+def test_service_errors_land_on_the_control_that_edits_them():
+    by_field, general = forms.errors_by_field({
+        "performance_metrics.0.ci_low": ["ci_low must not be greater than value"],
+        "intended_use.decision_role": ["must be one of: informs, augments, replaces"],
+        "_schema": ["expected a JSON object"]})
+    assert by_field["performance_metrics"] == ["0.ci_low: ci_low must not be greater than value"]
+    assert "intended_use.decision_role" in by_field
+    assert general == ["_schema: expected a JSON object"]
+
+
+def test_every_baseline_item_links_to_where_it_is_fixed():
+    ids = {f.id for f in forms.all_fields()}
+    for item in ITEMS:
+        kind, anchor = forms.fix_link(item.path)
+        if item.path.startswith("card."):
+            assert kind == "field" and anchor in ids, item.path
+        elif item.path.startswith("algorithm.") and item.path.split(".")[1] in EDITABLE_FIELDS:
+            assert kind == "algorithm" and anchor == "algorithm-" + item.path.split(".")[1]
+        else:
+            assert kind in ("upload", "audit", "none"), item.path

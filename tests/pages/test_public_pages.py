@@ -1,0 +1,225 @@
+"""Public pages over HTTP: catalogue, algorithm and card pages, suppression, sanitisation, feed, sitemap."""
+
+from __future__ import annotations
+
+import re
+import xml.etree.ElementTree as ET
+from html import unescape
+from html.parser import HTMLParser
+
+from model_cards import registry
+from tests.pages.content import card_json, make_user
+
+ATOM = "{http://www.w3.org/2005/Atom}"
+SITEMAP = "{http://www.sitemaps.org/schemas/sitemap/0.9}"
+
+
+def text_of(response) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def result_names(response) -> list[str]:
+    return re.findall(r'<h2><a href="/\w\w/algorithms/[^"]+">([^<]+)</a></h2>', text_of(response))
+
+
+def test_catalogue_searches_filters_and_counts(site_app, content):
+    client = site_app.test_client()
+    everything = client.get("/en/algorithms")
+    assert everything.status_code == 200
+    assert "Diabète traité (ciblage SNDS)" in result_names(everything)
+    assert "Risque d'hospitalisation à un an" in result_names(everything)
+    searched = client.get("/en/algorithms?q=antidiab%C3%A9tiques")
+    assert result_names(searched) == ["Diabète traité (ciblage SNDS)"]
+    assert "1 algorithm found" in text_of(searched)
+    filters = {"objective=risk_prediction": "Risque", "clinical_domain=diabetes": "Diabète", "language=sas": "Diabète",
+               "validation_status=validated": "Risque", "maintenance_status=ad_hoc": "Diabète",
+               "audited=yes": "Diabète", "audited=no": "Risque", "kind=ml_model": "Risque",
+               "data_source=snds_base_principale": None, "author_type=research_body": None}
+    for query, expected in filters.items():
+        names = result_names(client.get(f"/en/algorithms?{query}&q={content.ml_slug[-6:]}"))
+        if expected is None:
+            assert len(names) == 2, query
+        else:
+            assert len(names) == 1 and names[0].startswith(expected), (query, names)
+    assert result_names(client.get(f"/en/algorithms?author_type=hospital&q={content.ml_slug[-6:]}")) == []
+
+
+def test_catalogue_results_show_version_and_badges_and_sort(site_app, content):
+    client = site_app.test_client()
+    page = text_of(client.get(f"/en/algorithms?q={content.ml_slug[-6:]}&sort=name"))
+    assert "Latest version 1.2.0" in page and "Latest version 1.0.0" in page
+    assert "Bias audit published" in page and "No published bias audit" in page
+    assert "Validated" in page and "Being validated" in page
+    by_name = result_names(client.get(f"/en/algorithms?q={content.ml_slug[-6:]}&sort=name"))
+    assert by_name == sorted(by_name)
+    recent = result_names(client.get(f"/en/algorithms?q={content.ml_slug[-6:]}&sort=recent"))
+    assert recent[0] == "Diabète traité (ciblage SNDS)"  # published last
+    assert client.get("/en/algorithms?page=oops&sort=nonsense&objective=bogus").status_code == 200
+
+
+def test_catalogue_paginates(site_app, content):
+    runtime = site_app.extensions["boas"]
+    with runtime.session_factory() as s:
+        author = make_user(s, "author")
+        for i in range(21):
+            registry.create_algorithm(s, author, {"slug": f"pagination-{i:02d}-{content.ml_slug[-6:]}",
+                                                  "name": f"Pagination {i:02d}", "summary": "paged",
+                                                  "kind": "rule_based"})
+    client = site_app.test_client()
+    # Drafts only: invisible to the public, so the public count does not move.
+    assert result_names(client.get("/en/algorithms?q=pagination")) == []
+    from tests.pages.conftest import sign_in
+
+    sign_in(client, author.email)
+    first = client.get("/en/algorithms?q=pagination&sort=name")
+    assert "21 algorithms found" in text_of(first) and "page 1 of 2" in text_of(first)
+    assert len(result_names(first)) == 20
+    second = client.get("/en/algorithms?q=pagination&sort=name&page=2")
+    assert result_names(second) == ["Pagination 20"]
+    assert 'rel="prev"' in text_of(second)
+
+
+def test_algorithm_page_shows_owners_organisation_versions_and_yank_reason(site_app, content):
+    page = text_of(site_app.test_client().get(f"/fr/algorithms/{content.ml_slug}"))
+    assert "Laboratoire Données de Santé" in page and "Claire Dubois" in page
+    assert "Erreur de calibration chez les plus de 85 ans" in page
+    for version in ("1.0.0", "1.1.0", "1.2.0"):
+        assert f"/fr/algorithms/{content.ml_slug}/{version}" in page
+    assert "2.0.0-rc.1" not in page  # the draft stays private
+    assert "Dernière fiche : version 1.2.0" in page
+    assert "Recalibrée sur 2022." in page  # the latest card's sections
+
+
+def test_card_page_has_every_part(site_app, content):
+    client = site_app.test_client()
+    response = client.get(f"/en/algorithms/{content.ml_slug}/1.2.0")
+    assert response.status_code == 200
+    page = text_of(response)
+    for heading in ("Quality baseline", "Framework coverage", "Intended use", "Training data", "Performance",
+                    "Bias and fairness", "Artifacts and digests", "Downloads", "Versions and changes"):
+        assert f">{heading}<" in page, heading
+    for framework in ("EU AI Act, Annex IV", "ONC HTI-1", "TRIPOD+AI", "CHAI Applied Model Card"):
+        assert framework in page
+    assert re.search(r"Score: \d+% of the items", page)
+    for name in ("card.json", "card.md", "citation.bib", "CITATION.cff"):
+        link = f"/api/v1/algorithms/{content.ml_slug}/versions/1.2.0/exports/{name}?lang=en"
+        assert link in page
+        assert client.get(link).status_code == 200
+    digest = re.search(r'<td class="digest">([0-9a-f]{64})</td>', page).group(1)
+    assert len(digest) == 64
+    assert f"/api/v1/algorithms/{content.ml_slug}/versions/1.2.0/artifacts/MLmodel" in page
+    assert f"/en/algorithms/{content.ml_slug}/1.2.0/diff" in page
+    assert "0.79 – 0.83" in page or re.search(r"\d\.\d+ – \d\.\d+", page)  # performance with its interval
+
+
+def test_yanked_card_states_the_reason_and_diff_lists_changes(site_app, content):
+    client = site_app.test_client()
+    yanked = text_of(client.get(f"/en/algorithms/{content.ml_slug}/1.1.0"))
+    assert "This version was withdrawn" in yanked and "Erreur de calibration" in yanked
+    diff = text_of(client.get(f"/en/algorithms/{content.ml_slug}/1.2.0/diff"))
+    assert "What changed in version 1.2.0" in diff
+    assert "limitations" in diff and "Recalibrée sur 2022." in diff and "Calibration à revoir." in diff
+    assert client.get(f"/en/algorithms/{content.ml_slug}/1.2.0/diff?from=9.9.9").status_code == 404
+
+
+def test_public_card_page_suppresses_small_groups(site_app, content, signed_in):
+    page = text_of(site_app.test_client().get(f"/en/algorithms/{content.rule_slug}/1.0.0"))
+    assert 'role="img"' in page and "<title id=" in page and "<desc id=" in page
+    assert "tolerance band" in page
+    for region, count in content.small_groups.items():
+        rows = re.findall(rf"<th scope=\"row\">{re.escape(region)}</th>\s*<td>(.*?)</td>", page, re.S)
+        assert rows, region
+        assert all("masked" in cell and not re.search(r"\d", cell) for cell in rows), (region, rows[:1])
+        assert f">{count}<" not in "".join(rows)
+    evaluator_view = text_of(signed_in("evaluator").get(f"/en/workspace/jobs/{content.job_id}"))
+    region, count = next(iter(content.small_groups.items()))
+    full_rows = re.findall(rf"<th scope=\"row\">{re.escape(region)}</th>\s*<td>(.*?)</td>", evaluator_view, re.S)
+    assert full_rows and full_rows[0].strip() == str(count)
+
+
+def test_markdown_on_the_card_page_is_sanitised(site_app, content):
+    runtime = site_app.extensions["boas"]
+    hostile = ("<script>alert('x')</script> [clic](javascript:alert(1)) <img src=x onerror=alert(2)> "
+               "<a href=\"https://example.org\" onclick=\"steal()\">lien</a>\n\n[doc](https://example.org/doc)")
+    with runtime.session_factory() as s:
+        author = make_user(s, "author")
+        slug = f"hostile-{content.rule_slug[-6:]}"
+        registry.create_algorithm(s, author, {"slug": slug, "name": "Hostile", "summary": "x", "kind": "rule_based",
+                                              "description": hostile, "license": "MIT",
+                                              "code_repository_url": "https://example.org/x", "code_commit": "abcdef1"})
+        registry.create_version(s, author, runtime.storage, slug, version="1.0.0",
+                                card_json=card_json(limitations=hostile))
+        from model_cards import cards
+
+        cards.publish_version(s, author, runtime.policy, slug, "1.0.0")
+    page = site_app.test_client().get(f"/en/algorithms/{slug}/1.0.0").get_data(as_text=True)
+    audit = TagAudit()
+    audit.feed(page)
+    assert audit.scripts == [], audit.scripts  # this page loads no script at all
+    assert audit.handlers == [] and audit.bad_urls == []
+    assert "&lt;script&gt;alert(" in page  # the author's raw HTML is shown as text, not run
+    assert '<a href="https://example.org/doc" rel="noopener noreferrer nofollow">doc</a>' in page  # safe links stay
+
+
+class TagAudit(HTMLParser):
+    """Collects what would execute: script elements, event-handler attributes, javascript: URLs."""
+
+    def __init__(self):
+        super().__init__()
+        self.scripts, self.handlers, self.bad_urls, self.texts = [], [], [], []
+
+    def handle_starttag(self, tag, attrs):
+        if tag == "script":
+            self.scripts.append(dict(attrs))
+        for name, value in attrs:
+            if name.startswith("on"):
+                self.handlers.append((tag, name))
+            if name in ("href", "src", "action") and (value or "").strip().lower().startswith(("javascript:", "data:")):
+                self.bad_urls.append((tag, value))
+
+    def handle_data(self, data):
+        self.texts.append(data)
+
+
+def test_atom_feed_parses_and_lists_published_versions(site_app, content):
+    response = site_app.test_client().get("/en/feed.atom")
+    assert response.status_code == 200 and response.mimetype == "application/atom+xml"
+    feed = ET.fromstring(response.data)  # noqa: S314 - our own server's output
+    assert feed.tag == f"{ATOM}feed" and feed.find(f"{ATOM}updated") is not None
+    links = {e.find(f"{ATOM}link").get("href") for e in feed.findall(f"{ATOM}entry")}
+    expected = {f"/en/algorithms/{content.ml_slug}/1.0.0", f"/en/algorithms/{content.ml_slug}/1.2.0",
+                f"/en/algorithms/{content.rule_slug}/1.0.0"}
+    paths = {re.sub(r"^https?://[^/]+", "", link) for link in links}
+    assert expected <= paths
+    assert f"/en/algorithms/{content.ml_slug}/1.1.0" not in paths  # yanked
+    assert not [p for p in paths if "2.0.0-rc.1" in p]  # draft
+    for entry in feed.findall(f"{ATOM}entry"):
+        assert entry.find(f"{ATOM}id").text and entry.find(f"{ATOM}published").text
+
+
+def test_sitemap_lists_algorithm_and_card_urls_in_both_languages(site_app, content):
+    response = site_app.test_client().get("/sitemap.xml")
+    assert response.status_code == 200
+    sitemap = ET.fromstring(response.data)  # noqa: S314 - our own server's output
+    locs = {re.sub(r"^https?://[^/]+", "", loc.text) for loc in sitemap.iter(f"{SITEMAP}loc")}
+    for lang in ("fr", "en"):
+        assert f"/{lang}/algorithms/{content.ml_slug}" in locs
+        assert f"/{lang}/algorithms/{content.ml_slug}/1.2.0" in locs
+        assert f"/{lang}/algorithms/{content.ml_slug}/1.1.0" in locs  # yanked cards stay readable
+        assert f"/{lang}/algorithms/{content.rule_slug}/1.0.0" in locs
+    assert not [loc for loc in locs if "2.0.0-rc.1" in loc]
+    robots = site_app.test_client().get("/robots.txt").get_data(as_text=True)
+    assert "Sitemap: http" in robots and "Disallow: /fr/workspace" in robots
+
+
+def test_citable_urls_resolve_to_the_readers_language(site_app, content):
+    client = site_app.test_client()
+    response = client.get(f"/algorithms/{content.ml_slug}/1.2.0", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert response.status_code == 302 and response.headers["Location"].endswith(f"/en/algorithms/{content.ml_slug}/1.2.0")
+    assert client.get(f"/algorithms/{content.ml_slug}").headers["Location"].endswith(f"/algorithms/{content.ml_slug}")
+
+
+def test_drafts_are_not_public(site_app, content):
+    client = site_app.test_client()
+    assert client.get(f"/en/algorithms/{content.ml_slug}/2.0.0-rc.1").status_code == 404
+    assert client.get("/en/algorithms/no-such-algorithm").status_code == 404

@@ -1,0 +1,219 @@
+"""The signed-in workspace over HTTP: authors, evaluators, administrators and one's own tokens."""
+
+from __future__ import annotations
+
+import io
+import json
+import re
+import uuid
+from html import unescape
+
+from audits.synth import generate_cohort
+from boas.pages import forms
+from model_cards.examples import load_example_card
+from tests.pages.conftest import csrf_of, sign_in
+from tests.pages.content import PASSWORD, code_zip
+
+
+def _page(response) -> str:
+    return unescape(response.get_data(as_text=True))
+
+
+def _form_values(page: str) -> dict[str, str]:
+    """The card editor's current values, as a browser would submit them."""
+    values = {}
+    for name, value in re.findall(r'<input id="[^"]+" name="(card\.[^"]+)" type="[^"]+" value="([^"]*)"', page):
+        values[name] = value
+    for name, value in re.findall(r'<textarea id="[^"]+" name="(card\.[^"]+)" rows="\d+"[^>]*>(.*?)</textarea>', page,
+                                  re.S):
+        values[name] = value
+    for name, body in re.findall(r'<select id="[^"]+" name="(card\.[^"]+)"[^>]*>(.*?)</select>', page, re.S):
+        chosen = re.search(r'<option value="([^"]*)" selected>', body)
+        values[name] = chosen.group(1) if chosen else ""
+    return values
+
+
+def _example_value(field: forms.CardField) -> str:
+    return forms.display_value(field, load_example_card())
+
+
+def test_author_creates_uploads_fixes_the_checklist_and_publishes(signed_in, site_app, model_zip):
+    client = signed_in("author")
+    slug = f"parcours-{uuid.uuid4().hex[:6]}"
+    token = csrf_of(client.get("/en/workspace/algorithms/new"))
+    created = client.post("/en/workspace/algorithms/new", data={
+        "csrf_token": token, "slug": slug, "kind": "ml_model", "name": "Parcours auteur", "summary": "Un essai",
+        "license": "Apache-2.0", "objective": "risk_prediction"})
+    assert created.status_code == 303 and created.headers["Location"].endswith(f"/workspace/algorithms/{slug}/versions/new")
+    uploaded = client.post(f"/en/workspace/algorithms/{slug}/versions/new", content_type="multipart/form-data", data={
+        "csrf_token": token, "version": "1.0.0", "artifact": (io.BytesIO(model_zip), "model.zip")})
+    assert uploaded.status_code == 303, _page(uploaded)[:2000]
+    draft_url = f"/en/workspace/algorithms/{slug}/1.0.0"
+    page = _page(client.get(draft_url))
+    missing = re.findall(r'<li class="item-missing" data-path="([^"]+)">\s*<a href="#([^"]+)">', page)
+    assert len(missing) >= 10 and "card.training_data.label_definition" in dict(missing)
+    for _path, anchor in missing:
+        assert f'id="{anchor}"' in page  # every checklist link lands on its field
+    elsewhere = re.findall(rf'href="(/en/workspace/algorithms/{slug})#(algorithm-\w+)"', page)
+    assert elsewhere  # the code repository and commit are fixed on the algorithm's page
+    manage = _page(client.get(elsewhere[0][0]))
+    assert all(f'id="{anchor}"' in manage for _url, anchor in elsewhere)
+    assert "Publish version 1.0.0" not in page
+
+    values = _form_values(page)
+    for _path, anchor in missing:
+        if not anchor.startswith("card-"):
+            continue  # the bias audit is an evaluator's task, not a field
+        field = next(f for f in forms.all_fields() if f.id == anchor)
+        values[field.name] = _example_value(field)
+    saved = client.post(draft_url, data={**values, "csrf_token": token})
+    assert saved.status_code == 303, _page(saved)[:3000]
+    page = _page(client.get(draft_url))
+    assert not re.findall(r'<strong>\(mandatory\)</strong>', page.split('id="audit-help"')[0])
+    assert "Publish version 1.0.0" in page
+    published = client.post(f"{draft_url}/publish", data={"csrf_token": token})
+    assert published.status_code == 303 and published.headers["Location"].endswith(f"/en/algorithms/{slug}/1.0.0")
+    public = site_app.test_client().get(f"/en/algorithms/{slug}/1.0.0")
+    assert public.status_code == 200 and "Published" in _page(public)
+
+
+def test_invalid_card_input_is_shown_next_to_its_field_and_nothing_is_saved(signed_in, content, site_app):
+    client = signed_in("author")
+    url = f"/en/workspace/algorithms/{content.ml_slug}/2.0.0-rc.1"
+    page = _page(client.get(url))
+    values = _form_values(page)
+    values.update({"card.performance_metrics": json.dumps([{"name": "AUC", "value": 0.8, "ci_low": 0.9,
+                                                             "ci_high": 0.95}]),
+                   "card.intended_population.age_min": "douze", "card.limitations": "Ne doit pas être enregistré"})
+    response = client.post(url, data={**values, "csrf_token": csrf_of(client.get(url))})
+    assert response.status_code == 422
+    body = _page(response)
+    assert 'id="card-intended_population-age_min-error"' in body and "Enter a whole number." in body
+    assert 'aria-invalid="true"' in body
+    values["card.intended_population.age_min"] = "65"
+    response = client.post(url, data={**values, "csrf_token": csrf_of(client.get(url))})
+    assert response.status_code == 422 and 'id="card-performance_metrics-error"' in _page(response)
+    assert "ci_low must not be greater than value" in _page(response)
+    card = site_app.test_client().get(f"/api/v1/algorithms/{content.ml_slug}/versions/2.0.0-rc.1")
+    assert card.status_code == 404  # a draft stays private to the API's public too
+    assert "Ne doit pas être enregistré" not in _page(client.get(url))
+
+
+def test_yank_needs_a_reason_and_can_be_reversed(signed_in, site_app, content):
+    client = signed_in("author")
+    manage = f"/en/workspace/algorithms/{content.ml_slug}"
+    token = csrf_of(client.get(manage))
+    no_reason = client.post(f"/en/workspace/algorithms/{content.ml_slug}/1.0.0/yank", data={"csrf_token": token})
+    assert no_reason.status_code == 303 and "Say why the version is withdrawn." in _page(client.get(manage))
+    yanked = client.post(f"/en/workspace/algorithms/{content.ml_slug}/1.0.0/yank",
+                         data={"csrf_token": token, "reason": "Données de test"})
+    assert yanked.status_code == 303
+    card = _page(site_app.test_client().get(f"/en/algorithms/{content.ml_slug}/1.0.0"))
+    assert "This version was withdrawn" in card and "Données de test" in card
+    assert client.post(f"/en/workspace/algorithms/{content.ml_slug}/1.0.0/unyank",
+                       data={"csrf_token": token}).status_code == 303
+    assert "This version was withdrawn" not in _page(site_app.test_client().get(f"/en/algorithms/{content.ml_slug}/1.0.0"))
+
+
+def test_other_authors_cannot_edit_an_algorithm(site_app, content):
+    from tests.pages.content import make_user
+
+    with site_app.extensions["boas"].session_factory() as s:
+        stranger = make_user(s, "author")
+    client = site_app.test_client()
+    sign_in(client, stranger.email)
+    assert client.get(f"/en/workspace/algorithms/{content.ml_slug}").status_code == 403
+    assert client.get(f"/en/workspace/algorithms/{content.ml_slug}/2.0.0-rc.1").status_code == 404
+    token = csrf_of(client.get("/en/workspace"))
+    assert client.post(f"/en/workspace/algorithms/{content.ml_slug}/1.2.0/yank",
+                       data={"csrf_token": token, "reason": "sabotage"}).status_code == 403
+
+
+def test_evaluator_uploads_a_dataset_predictions_and_launches_an_audit(signed_in, content):
+    client = signed_in("evaluator")
+    token = csrf_of(client.get("/en/workspace/datasets/new"))
+    frame = generate_cohort(400, seed=11)
+    sheet = {name: f"{name} of the cohort" for name in ("motivation", "source", "population", "collection_period",
+                                                        "preprocessing", "coverage", "access_conditions")}
+    refused = client.post("/en/workspace/datasets/new", content_type="multipart/form-data", data={
+        "csrf_token": token, "name": "Sans fiche", "file": (io.BytesIO(frame.to_csv(index=False).encode()), "c.csv")})
+    assert refused.status_code == 422 and "dataset-motivation-error" in _page(refused)
+    uploaded = client.post("/en/workspace/datasets/new", content_type="multipart/form-data", data={
+        "csrf_token": token, "name": "Cohorte page", "label_column": "outcome", "sensitive_columns": "sex, region",
+        "row_key": "row_id", "synthetic": "on", **sheet,
+        "file": (io.BytesIO(frame.to_csv(index=False).encode()), "cohort.csv")})
+    assert uploaded.status_code == 303, _page(uploaded)[:2000]
+    dataset_id = int(re.search(r"dataset=(\d+)", uploaded.headers["Location"]).group(1))
+    assert "Cohorte page" in _page(client.get("/en/workspace/datasets"))
+    predictions = frame[["row_id", "prediction"]].to_csv(index=False).encode()
+    posted = client.post("/en/workspace/predictions/new", content_type="multipart/form-data", data={
+        "csrf_token": token, "target": f"{content.rule_slug}@1.0.0", "dataset": str(dataset_id),
+        "file": (io.BytesIO(predictions), "predictions.csv")})
+    assert posted.status_code == 303, _page(posted)[:2000]
+    prefilled = client.get(posted.headers["Location"])
+    assert f'value="{content.rule_slug}@1.0.0" selected' in _page(prefilled)
+    predictions_id = re.search(r"predictions=(\d+)", posted.headers["Location"]).group(1)
+    launched = client.post("/en/workspace/audits/new", data={
+        "csrf_token": token, "kind": "bias", "target": f"{content.rule_slug}@1.0.0", "dataset": str(dataset_id),
+        "predictions": predictions_id, "sensitive_features": "sex", "tolerance": "0,2", "n_boot": "20", "seed": "1"})
+    assert launched.status_code == 303, _page(launched)[:2000]
+    job_url = launched.headers["Location"]
+    job_page = _page(client.get(job_url))
+    assert "Finished" in job_page and 'role="img"' in job_page and "Full results" in job_page
+    status = client.get(job_url + "/status")
+    assert status.mimetype == "application/json"
+    assert status.get_json()["status"] == "succeeded" and status.get_json()["done"] is True
+    bad = client.post("/en/workspace/audits/new", data={"csrf_token": token, "kind": "bias", "dataset": "x"})
+    assert bad.status_code == 422 and "audit-dataset-error" in _page(bad)
+
+
+def test_authors_cannot_use_the_evaluator_pages(signed_in, content):
+    client = signed_in("author")
+    assert client.get("/en/workspace/datasets/new").status_code == 403
+    assert client.get(f"/en/workspace/jobs/{content.job_id}/status").status_code == 200  # the owner may follow it
+    assert client.get("/en/workspace/audits/new").status_code == 403
+
+
+def test_admin_manages_accounts_and_reads_the_audit_log(signed_in, site_app):
+    client = signed_in("admin")
+    token = csrf_of(client.get("/en/admin/users"))
+    email = f"new-{uuid.uuid4().hex[:6]}@example.org"
+    created = client.post("/en/admin/users", data={"csrf_token": token, "email": email, "name": "Nouvelle",
+                                                   "role": "author", "password": PASSWORD})
+    assert created.status_code == 303
+    assert sign_in(site_app.test_client(), email).status_code == 303
+    page = _page(client.get("/en/admin/users"))
+    user_id = re.search(rf'<th scope="row">{re.escape(email)}</th>.*?/admin/users/(\d+)"', page, re.S).group(1)
+    assert client.post(f"/en/admin/users/{user_id}", data={"csrf_token": token, "role": "evaluator",
+                                                           "active": "on"}).status_code == 303
+    log = _page(client.get("/en/admin/audit-log?action=user.updated"))
+    assert email in log and "evaluator" in log
+    invalid = client.post("/en/admin/users", data={"csrf_token": token, "email": "not-an-email", "role": "author"})
+    assert invalid.status_code == 422 and "user-email-error" in _page(invalid)
+
+
+def test_tokens_are_shown_once_work_on_the_api_and_can_be_revoked(signed_in, site_app):
+    client = signed_in("author")
+    token = csrf_of(client.get("/en/workspace/tokens"))
+    created = client.post("/en/workspace/tokens", data={"csrf_token": token, "name": "ci"})
+    assert created.status_code == 201 and created.headers["Cache-Control"] == "no-store"
+    secret = re.search(r'<output id="new-token">(boas_[^<]+)</output>', _page(created)).group(1)
+    api = site_app.test_client()
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 200
+    listing = _page(client.get("/en/workspace/tokens"))
+    assert secret not in listing and secret[:12] in listing
+    token_id = re.findall(r"/workspace/tokens/(\d+)/revoke", listing)
+    revoke_id = max(int(t) for t in token_id)  # the newest is the API token just made
+    assert client.post(f"/en/workspace/tokens/{revoke_id}/revoke", data={"csrf_token": token}).status_code == 303
+    assert api.get("/api/v1/me", headers={"Authorization": f"Bearer {secret}"}).status_code == 401
+
+
+def test_rule_based_upload_without_javascript_reports_errors_in_the_form(signed_in, content):
+    client = signed_in("author")
+    url = f"/en/workspace/algorithms/{content.rule_slug}/versions/new"
+    token = csrf_of(client.get(url))
+    reused = client.post(url, content_type="multipart/form-data", data={
+        "csrf_token": token, "version": "1.0.0", "artifact": (io.BytesIO(code_zip()), "code.zip")})
+    assert reused.status_code == 409  # a version number is never reused
+    invalid = client.post(url, content_type="multipart/form-data", data={"csrf_token": token, "version": "v1"})
+    assert invalid.status_code == 422 and "upload-version-error" in _page(invalid)
