@@ -9,6 +9,7 @@ from boas.api.schemas import AlgorithmOut, AlgorithmPage
 from boas.db import db_session
 from boas.security import current_user, login_required
 from model_cards import registry, schemas, taxonomy
+from registry_db.models import OrganisationKind
 
 blp = Blueprint("algorithms", __name__, url_prefix="/api/v1/algorithms", description="Algorithms")
 
@@ -17,6 +18,10 @@ class AlgorithmQuery(Schema):
     q = fields.String(metadata={"description": "full-text search in name, summary and description"})
     kind = fields.String(validate=validate.OneOf(["ml_model", "rule_based"]))
     license = fields.String()
+    author_type = fields.String(validate=validate.OneOf([k.value for k in OrganisationKind]),
+                                metadata={"description": "kind of the owning organisation"})
+    audited = fields.Boolean(metadata={"description": "has a completed bias audit on a released version"})
+    sort = fields.String(load_default="name", validate=validate.OneOf(["name", "recent", "created"]))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
@@ -30,8 +35,10 @@ for _field in taxonomy.VOCABULARIES:
 @blp.response(200, AlgorithmPage)
 def list_algorithms(args):
     """Search the catalogue; the public sees algorithms that have a published version."""
-    page, per_page, q = args.pop("page"), args.pop("per_page"), args.pop("q", None)
-    return registry.list_algorithms(db_session(), current_user(), filters=args, q=q, page=page, per_page=per_page)
+    page, per_page, q, sort = args.pop("page"), args.pop("per_page"), args.pop("q", None), args.pop("sort")
+    author_type, audited = args.pop("author_type", None), args.pop("audited", None)
+    return registry.list_algorithms(db_session(), current_user(), filters=args, q=q, page=page, per_page=per_page,
+                                    organisation_kind=author_type, audited=audited, sort=sort)
 
 
 @blp.route("", methods=["POST"])

@@ -77,6 +77,7 @@ class AlgorithmOut(Schema):
 
 class AlgorithmPage(Schema):
     items = fields.List(fields.Nested(AlgorithmOut))
+    audited = fields.Function(lambda page: sorted(page.audited), metadata={"description": "slugs with a bias audit"})
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
