@@ -28,6 +28,8 @@ def parse_metadata(raw: str | dict[str, Any] | None, field: str = "metadata") ->
         data = json.loads(raw)
     except json.JSONDecodeError as exc:
         raise ValidationFailed("metadata is not JSON", {field: [f"not valid JSON: {exc.msg}"]}) from exc
+    except (ValueError, RecursionError) as exc:
+        raise ValidationFailed("metadata is not JSON", {field: ["a number is too long or it is nested too deeply"]}) from exc
     return data
 
 

@@ -6,6 +6,8 @@ from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
+MAX_ID = 2**31 - 1  # row ids are 32-bit integers on every backend
+
 
 class _Strict(Schema):
     class Meta:
@@ -36,7 +38,7 @@ class DatasetMetaSchema(_Strict):
 
 
 class PredictionsMetaSchema(_Strict):
-    dataset = fields.Integer(required=True)
+    dataset = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
     algorithm = fields.String(required=True)
     version = fields.String(required=True)
     description = fields.String(load_default="", validate=validate.Length(max=2000))
@@ -46,9 +48,9 @@ class AuditRequestSchema(_Strict):
     kind = fields.String(required=True, validate=validate.OneOf(["bias", "drift"]))
     algorithm = fields.String(load_default=None, allow_none=True)
     version = fields.String(load_default=None, allow_none=True)
-    dataset = fields.Integer(required=True)
-    current_dataset = fields.Integer(load_default=None, allow_none=True)
-    predictions = fields.Integer(load_default=None, allow_none=True)
+    dataset = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
+    current_dataset = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=MAX_ID))
+    predictions = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=MAX_ID))
     sensitive_features = fields.List(fields.String(), load_default=list)
     intersections = fields.Boolean(load_default=False)
     threshold = fields.Float(load_default=0.5, validate=validate.Range(min=0, max=1))

@@ -5,8 +5,17 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Flask
+from werkzeug.routing import IntegerConverter
 
 from boas.config import Settings, load_settings, persistent_secret
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` in URLs, capped at the database's 32-bit integer ids."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
 
 
 def create_app(settings: Settings | None = None, *, session_factory: Any = None, immediate_jobs: bool = False) -> Flask:
@@ -18,6 +27,7 @@ def create_app(settings: Settings | None = None, *, session_factory: Any = None,
 
     settings = settings or load_settings()
     app = Flask(__name__)
+    app.url_map.converters["int"] = BoundedInt  # before any route: ids past 32 bits are a 404, not an overflow
     app.config.update(
         SECRET_KEY=settings.secret_key or persistent_secret(settings.data_dir),
         # The request body may hold the upload plus small form fields; werkzeug enforces this

@@ -54,6 +54,10 @@ def handle_http_exception(exc: HTTPException) -> Response:
     return error_response(status, HTTP_CODES.get(status, "error"), message, errors)
 
 
+def handle_too_deep(_exc: RecursionError) -> Response:
+    return error_response(400, "bad_request", "the JSON document is nested too deeply")
+
+
 def handle_unexpected(exc: Exception) -> Response:
     log.exception("unhandled error")
     return error_response(500, "internal_error", "internal server error")
@@ -62,4 +66,5 @@ def handle_unexpected(exc: Exception) -> Response:
 def init_app(app: Flask) -> None:
     app.register_error_handler(BoasError, handle_boas_error)
     app.register_error_handler(HTTPException, handle_http_exception)
+    app.register_error_handler(RecursionError, handle_too_deep)
     app.register_error_handler(Exception, handle_unexpected)

@@ -186,6 +186,8 @@ def parse_card(raw: str | None) -> tuple[dict[str, Any], list[str]]:
         card = json.loads(raw)
     except json.JSONDecodeError as exc:
         return {}, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+    except (ValueError, RecursionError):  # e.g. a number of thousands of digits, or absurd nesting
+        return {}, ["not valid JSON: a number is too long or the document is nested too deeply"]
     if not isinstance(card, dict):
         return {}, ["must be a JSON object"]
     return card, []

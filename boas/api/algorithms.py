@@ -22,7 +22,7 @@ class AlgorithmQuery(Schema):
                                 metadata={"description": "kind of the owning organisation"})
     audited = fields.Boolean(metadata={"description": "has a completed bias audit on a released version"})
     sort = fields.String(load_default="name", validate=validate.OneOf(["name", "recent", "created"]))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
     per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
 
 

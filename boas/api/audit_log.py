@@ -16,7 +16,7 @@ blp = Blueprint("audit_log", __name__, url_prefix="/api/v1", description="Audit 
 class AuditLogQuery(Schema):
     action = fields.String()
     object_ref = fields.String()
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
     per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
 
 

@@ -15,6 +15,7 @@ from model_cards.card_sections import card_view
 from registry_db.models import Algorithm, VersionState
 
 PER_PAGE = 20
+MAX_PAGE = 10_000  # far past any real catalogue; bounds the SQL offset
 FEED_SIZE = 50
 SITEMAP_BATCH = 100
 CATALOGUE_FILTERS = ("kind", *taxonomy.VOCABULARIES)
@@ -35,7 +36,7 @@ def catalogue_query(args) -> dict[str, Any]:
         if args.get(name) in allowed:
             filters[name] = args[name]
     try:
-        page = max(1, int(args.get("page", 1)))
+        page = min(MAX_PAGE, max(1, int(args.get("page", 1))))
     except ValueError:
         page = 1
     return {
