@@ -34,8 +34,8 @@ class Progress:
         self.value = max(self.value, min(100, int(value)))
 
 
-def claim_job(session: Session, job_id: int) -> bool:
-    """Move a queued job to running; False if another worker has it or it is finished."""
+def claim_job(session: Session, job_id: int) -> int | None:
+    """Move a queued job to running and return its attempt number; None if another worker has it or it is done."""
     store.begin_write(session)
     now = utcnow()
     result = session.execute(
@@ -44,15 +44,20 @@ def claim_job(session: Session, job_id: int) -> bool:
         .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, started_at=now, heartbeat_at=now, progress=0,
                 worker_host=socket.gethostname(), error=None)
     )
+    if result.rowcount != 1:
+        session.commit()
+        return None
+    attempt = store.get_job(session, job_id).attempts
     session.commit()
-    return result.rowcount == 1
+    return attempt
 
 
 class Heartbeat:
     """A thread that records liveness and progress every ``interval`` seconds in its own session."""
 
-    def __init__(self, session_factory: sessionmaker, job_id: int, progress: Progress, interval: float):
+    def __init__(self, session_factory: sessionmaker, job_id: int, attempt: int, progress: Progress, interval: float):
         self._factory, self._job_id, self._progress, self._interval = session_factory, job_id, progress, interval
+        self._attempt = attempt
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"heartbeat-{job_id}", daemon=True)
 
@@ -70,7 +75,8 @@ class Heartbeat:
                 with self._factory() as session:
                     store.begin_write(session)
                     session.execute(
-                        update(Job).where(Job.id == self._job_id, Job.status == JobStatus.RUNNING)
+                        update(Job).where(Job.id == self._job_id, Job.status == JobStatus.RUNNING,
+                                          Job.attempts == self._attempt)
                         .values(heartbeat_at=utcnow(), progress=self._progress.value)
                     )
                     session.commit()
@@ -78,11 +84,20 @@ class Heartbeat:
                 log.warning("heartbeat of job %s failed", self._job_id, exc_info=True)
 
 
-def finish_job(session: Session, job_id: int, *, result: dict[str, Any] | None = None,
+def finish_job(session: Session, job_id: int, attempt: int, *, result: dict[str, Any] | None = None,
                provenance: dict[str, Any] | None = None, report_sha256: str | None = None,
-               error: str | None = None) -> None:
+               error: str | None = None) -> bool:
+    """Record the outcome of ``attempt``; False (nothing written) if that attempt no longer owns the job.
+
+    A worker that was presumed dead and reaped may still finish late: its result must not
+    overwrite the retry's, nor turn a job the reaper failed into a success.
+    """
     store.begin_write(session)
     job = store.get_job_for_update(session, job_id)
+    if job.status != JobStatus.RUNNING or job.attempts != attempt:
+        log.warning("job %s attempt %s finished after losing the job; result discarded", job_id, attempt)
+        session.commit()
+        return False
     job.status = JobStatus.FAILED if error else JobStatus.SUCCEEDED
     job.error = error
     job.progress = 100 if not error else job.progress
@@ -94,33 +109,42 @@ def finish_job(session: Session, job_id: int, *, result: dict[str, Any] | None =
     job.report_sha256 = report_sha256
     store.append_event(session, actor=None, action=f"audit.{job.status.value}", object_type="job",
                        object_ref=str(job.id), details={"kind": job.kind.value, "error": error,
-                                                        "report_sha256": report_sha256})
+                                                        "report_sha256": report_sha256, "attempt": attempt})
     session.commit()
+    return True
 
 
-def run_claimed(session_factory: sessionmaker, job_id: int, work: Callable[[Progress], dict[str, Any]],
-                heartbeat_seconds: float) -> None:
+def run_claimed(session_factory: sessionmaker, job_id: int, attempt: int,
+                work: Callable[[Progress], dict[str, Any]], heartbeat_seconds: float) -> None:
     """Run ``work`` for a claimed job; whatever happens the row ends succeeded or failed."""
     progress = Progress()
     try:
-        with Heartbeat(session_factory, job_id, progress, heartbeat_seconds):
+        with Heartbeat(session_factory, job_id, attempt, progress, heartbeat_seconds):
             outcome = work(progress)
+        with session_factory() as session:
+            finish_job(session, job_id, attempt, result=outcome["result"], provenance=outcome["provenance"],
+                       report_sha256=outcome.get("report_sha256"))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a readable job error
         reason = getattr(exc, "reason", None) or getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         with session_factory() as session:
-            finish_job(session, job_id, error=str(reason)[:4000],
+            finish_job(session, job_id, attempt, error=str(reason)[:4000],
                        provenance={"traceback_tail": traceback.format_exc()[-2000:]})
-        return
-    with session_factory() as session:
-        finish_job(session, job_id, result=outcome["result"], provenance=outcome["provenance"],
-                   report_sha256=outcome.get("report_sha256"))
 
 
 def reap_stale_jobs(session: Session, *, stale_after: float, requeue: Callable[[int], Any] | None) -> list[int]:
-    """Jobs running without a heartbeat for ``stale_after`` seconds: re-queue or fail them."""
+    """Jobs running without a heartbeat for ``stale_after`` seconds: re-queue or fail them.
+
+    Jobs still queued after that long (their message was lost: the queue was down when they were
+    launched, or the process died between commit and enqueue) are enqueued again; claiming is
+    idempotent, so a duplicate message is harmless.
+    """
     store.begin_write(session)
     threshold = utcnow() - timedelta(seconds=stale_after)
     requeued: list[int] = []
+    if requeue is not None:
+        for job in store.list_waiting_jobs(session, threshold):
+            job.heartbeat_at = utcnow()  # when it was last handed to the queue
+            requeued.append(job.id)
     for job in store.list_stale_jobs(session, threshold):
         if requeue is not None and job.attempts < job.max_attempts:
             job.status = JobStatus.QUEUED
@@ -136,5 +160,8 @@ def reap_stale_jobs(session: Session, *, stale_after: float, requeue: Callable[[
                            details={"status": job.status.value, "attempts": job.attempts})
     session.commit()
     for job_id in requeued:
-        requeue(job_id)  # after commit: the worker that picks it up must see it queued
+        try:
+            requeue(job_id)  # after commit: the worker that picks it up must see it queued
+        except Exception:
+            log.warning("could not re-queue job %s", job_id, exc_info=True)
     return requeued

@@ -57,9 +57,10 @@ def library_versions() -> dict[str, str]:
 def execute_job(runtime: JobRuntime, job_id: int) -> None:
     """The queue's task: claim the job, then run it to a final state."""
     with runtime.session_factory() as session:
-        if not jobs.claim_job(session, job_id):
-            return
-    jobs.run_claimed(runtime.session_factory, job_id, lambda progress: _compute(runtime, job_id, progress),
+        attempt = jobs.claim_job(session, job_id)
+    if attempt is None:
+        return
+    jobs.run_claimed(runtime.session_factory, job_id, attempt, lambda progress: _compute(runtime, job_id, progress),
                      runtime.heartbeat_seconds)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
@@ -22,6 +23,7 @@ from registry_db.errors import NotFound, ValidationFailed
 from registry_db.models import AuditKind, Job, JobStatus, Role, User, Version, VersionState
 
 MIN_PUBLIC_CELL = 11
+log = logging.getLogger(__name__)
 
 
 def _cache_key(kind: str, model_digest: str | None, dataset_sha: str, current_sha: str | None,
@@ -91,7 +93,11 @@ def create_audit(session: Session, actor: User | None, request: dict[str, Any],
                                 "version": f"{data['algorithm']}@{data['version']}" if version else None})
     session.commit()
     if cached is None:
-        enqueue(job.id)
+        try:
+            enqueue(job.id)
+        except Exception:
+            log.warning("queue unavailable: job %s stays queued until a worker's reaper re-sends it", job.id,
+                        exc_info=True)
     return job, cached is not None
 
 

@@ -395,6 +395,14 @@ def list_stale_jobs(session: Session, heartbeat_before: datetime) -> Sequence[Jo
     ).scalars().all()
 
 
+def list_waiting_jobs(session: Session, handed_before: datetime) -> Sequence[Job]:
+    """Queued jobs last handed to the queue (or created) before ``handed_before``."""
+    return session.execute(
+        select(Job).where(Job.status == JobStatus.QUEUED,
+                          func.coalesce(Job.heartbeat_at, Job.created_at) < handed_before)
+    ).scalars().all()
+
+
 def blob_in_use(session: Session, sha256: str) -> bool:
     """Whether any row still points at this blob (artifacts, archives, datasets, predictions, reports)."""
     for column in (ArtifactFile.sha256, Version.archive_sha256, ReferenceDataset.sha256, PredictionSet.sha256,

@@ -220,3 +220,57 @@ print(json.dumps(heavy))
     assert json.loads(result.stdout.strip().splitlines()[-1]) == []
 
 
+
+
+def _job_row(session, make_account, **fields):
+    from registry_db.models import Job, JobStatus, ReferenceDataset
+
+    user, _ = make_account("evaluator")
+    dataset = ReferenceDataset(name="d", sha256="0" * 64, size=1, format="csv", row_count=1, columns=[],
+                               uploaded_by_id=user.id)
+    session.add(dataset)
+    session.flush()
+    job = Job(kind="bias", dataset_id=dataset.id, cache_key="k", created_by_id=user.id,
+              **{"status": JobStatus.RUNNING, **fields})
+    session.add(job)
+    session.commit()
+    return job
+
+
+def test_a_late_finish_from_a_reaped_attempt_is_discarded(session, make_account):
+    from audits.jobs import finish_job
+    from registry_db.models import JobStatus
+
+    job = _job_row(session, make_account, attempts=2, max_attempts=3)
+    assert finish_job(session, job.id, 1, result={"from": "attempt 1"}) is False
+    session.refresh(job)
+    assert job.status == JobStatus.RUNNING and job.result is None
+    assert finish_job(session, job.id, 2, result={"from": "attempt 2"}) is True
+    session.refresh(job)
+    assert job.status == JobStatus.SUCCEEDED and job.result == {"from": "attempt 2"}
+
+
+def test_a_queued_job_whose_message_was_lost_is_sent_again(session, make_account):
+    from datetime import timedelta
+
+    from audits.jobs import reap_stale_jobs
+    from registry_db.models import JobStatus, utcnow
+
+    old = _job_row(session, make_account, status=JobStatus.QUEUED, created_at=utcnow() - timedelta(minutes=10))
+    fresh = _job_row(session, make_account, status=JobStatus.QUEUED)
+    sent: list[int] = []
+    assert reap_stale_jobs(session, stale_after=60, requeue=sent.append) == [old.id]
+    assert sent == [old.id] and fresh.id not in sent
+    assert reap_stale_jobs(session, stale_after=60, requeue=sent.append) == []  # not re-sent every round
+
+
+def test_launching_an_audit_while_the_queue_is_down_still_answers_202(tmp_path, settings):
+    dep = Deployment("sqlite", "redis://127.0.0.1:1/0", tmp_path, settings)  # nothing listens on port 1
+    try:
+        evaluator, request = _audit_request(dep)
+        launched = dep.client.post("/api/v1/audits", json=request, headers=evaluator)
+        assert launched.status_code == 202
+        assert dep.client.get(f"/api/v1/audits/{launched.get_json()['id']}", headers=evaluator).get_json()[
+            "status"] == "queued"
+    finally:
+        dep.close()
