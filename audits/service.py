@@ -23,6 +23,9 @@ from registry_db.errors import NotFound, ValidationFailed
 from registry_db.models import AuditKind, Job, JobStatus, Role, User, Version, VersionState
 
 MIN_PUBLIC_CELL = 11
+# What the public sees of how a result was obtained: digests, parameters and software, not hosts or logs.
+PUBLIC_PROVENANCE = frozenset({"dataset", "current_dataset", "model", "predictions", "pickle_scan", "parameters",
+                               "seed", "libraries", "started_at", "finished_at", "skipped_columns"})
 log = logging.getLogger(__name__)
 
 
@@ -129,7 +132,7 @@ def audit_view(job: Job, *, full: bool) -> dict[str, Any]:
         result = suppress_bias_result(result, MIN_PUBLIC_CELL)
     provenance = job.provenance
     if provenance and not full:
-        provenance = {k: v for k, v in provenance.items() if k != "traceback_tail"}
+        provenance = {k: v for k, v in provenance.items() if k in PUBLIC_PROVENANCE}
     return {
         "id": job.id, "kind": job.kind.value, "status": job.status.value, "progress": job.progress,
         "error": job.error, "attempts": job.attempts, "heartbeat_at": job.heartbeat_at,

@@ -77,19 +77,13 @@ def users_create(email: str, role: str, name: str, organisation: str | None, pas
     from model_cards import accounts
     from registry_db.errors import BoasError
 
+    secret = click.prompt("password", hide_input=True, confirmation_prompt=True) if password else None
     with _session() as session:
         try:
-            user = accounts.create_user(
-                session, None, email=email, role=role, name=name, organisation_slug=organisation, bootstrap=True
-            )
+            user = accounts.create_user(session, None, email=email, role=role, name=name,
+                                        organisation_slug=organisation, bootstrap=True, password=secret)
         except BoasError as exc:
             _fail(exc)
-        if password:
-            secret = click.prompt("password", hide_input=True, confirmation_prompt=True)
-            try:
-                accounts.set_password(session, None, user.id, secret, bootstrap=True)
-            except BoasError as exc:
-                _fail(exc)
         click.echo(f"created {user.role.value} {user.email} (id {user.id})")
 
 

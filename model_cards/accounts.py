@@ -53,8 +53,12 @@ def create_user(
     name: str = "",
     organisation_slug: str | None = None,
     bootstrap: bool = False,
+    password: str | None = None,
 ) -> User:
-    """Create an account. Only an admin may, except the CLI's explicit ``bootstrap`` path."""
+    """Create an account, with its sign-in password if given, in one transaction.
+
+    Only an admin may, except the CLI's explicit ``bootstrap`` path.
+    """
     store.begin_write(session)
     if not bootstrap:
         permissions.require_admin(actor)
@@ -64,10 +68,13 @@ def create_user(
         organisation = store.get_organisation_by_slug(session, organisation_slug)
         if organisation is None:
             errors["organisation"] = [f"unknown organisation '{organisation_slug}'"]
+    if password is not None:
+        errors.update(_password_errors(email, password))
     if errors:
         raise ValidationFailed("invalid user", errors)
     user = store.add_user(
-        session, User(email=email.strip().lower(), role=Role(role), name=name, organisation=organisation)
+        session, User(email=email.strip().lower(), role=Role(role), name=name, organisation=organisation,
+                      password_hash=_hasher().hash(password) if password is not None else None)
     )
     store.append_event(
         session, actor=actor, action="user.created", object_type="user", object_ref=user.email,
@@ -264,6 +271,14 @@ def _hasher():
     return PasswordHasher()
 
 
+def _password_errors(email: str, password: str | None) -> dict[str, list[str]]:
+    if len(password or "") < MIN_PASSWORD:
+        return {"password": [f"at least {MIN_PASSWORD} characters"]}
+    if password.strip().lower() in {email.strip().lower(), email.strip().lower().split("@")[0]}:
+        return {"password": ["must not be your e-mail address"]}
+    return {}
+
+
 def set_password(session: Session, actor: User | None, user_id: int, password: str, *, bootstrap: bool = False) -> User:
     """Set a user's password (themselves, an admin, or the CLI). Stored as an Argon2id hash."""
     store.begin_write(session)
@@ -272,10 +287,9 @@ def set_password(session: Session, actor: User | None, user_id: int, password: s
         caller = permissions.require_user(actor)
         if caller.id != user.id and caller.role != Role.ADMIN:
             raise NotFound(f"user {user_id} not found")
-    if len(password or "") < MIN_PASSWORD:
-        raise ValidationFailed("password too short", {"password": [f"at least {MIN_PASSWORD} characters"]})
-    if password.strip().lower() in {user.email.lower(), user.email.split("@")[0].lower()}:
-        raise ValidationFailed("password too weak", {"password": ["must not be your e-mail address"]})
+    errors = _password_errors(user.email, password)
+    if errors:
+        raise ValidationFailed("password refused", errors)
     user.password_hash = _hasher().hash(password)
     store.append_event(session, actor=actor or user, action="user.password_set", object_type="user",
                        object_ref=user.email)

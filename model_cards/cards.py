@@ -141,7 +141,7 @@ def freeze(session: Session, version: Version, policy: Policy, published_by: Use
     """Check the baseline on the document as it will be published, and return the frozen snapshot."""
     document = snapshot.build_document(session, version, base_url=policy.public_base_url)
     document["version"]["state"] = VersionState.PUBLISHED.value
-    document["version"]["published_by"] = published_by.name or published_by.email
+    document["version"]["published_by"] = snapshot.public_name(published_by)
     report = check_document(document, policy)
     if not report.publishable:
         raise ValidationFailed(

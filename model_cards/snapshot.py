@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from model_cards import semver
 from registry_db import store
-from registry_db.models import AuditKind, Version, VersionState
+from registry_db.models import AuditKind, User, Version, VersionState
 
 DOCUMENT_VERSION = "1.0"
 
@@ -26,6 +26,13 @@ def canonical_json(data: Any) -> bytes:
 
 def digest(document: dict[str, Any]) -> str:
     return hashlib.sha256(canonical_json(document)).hexdigest()
+
+
+def public_name(user: User) -> str:
+    """How a person appears on public cards: their name, never their e-mail address."""
+    if user.name.strip():
+        return user.name.strip()
+    return user.organisation.name if user.organisation else "unnamed author"
 
 
 def attached_audits(session: Session, version: Version) -> list[dict[str, Any]]:
@@ -68,13 +75,13 @@ def build_document(session: Session, version: Version, *, base_url: str) -> dict
             "validation_status": algorithm.validation_status, "maintenance_status": algorithm.maintenance_status,
             "organisation": ({"slug": algorithm.organisation.slug, "name": algorithm.organisation.name,
                               "kind": algorithm.organisation.kind.value} if algorithm.organisation else None),
-            "owners": [o.name or o.email for o in algorithm.owners],
+            "owners": [public_name(o) for o in algorithm.owners],
         },
         "version": {
             "version": version.version, "state": version.state.value,
             "created_at": version.created_at.isoformat(),
             "published_at": version.published_at.isoformat() if version.published_at else None,
-            "published_by": (version.published_by.name or version.published_by.email) if version.published_by else None,
+            "published_by": public_name(version.published_by) if version.published_by else None,
             "previous_version": previous_version(session, version),
             "url": f"{base_url.rstrip('/')}/algorithms/{algorithm.slug}/{version.version}",
         },

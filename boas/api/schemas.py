@@ -5,6 +5,7 @@ from __future__ import annotations
 from marshmallow import Schema, fields
 
 from model_cards import semver
+from model_cards.snapshot import public_name
 from registry_db.models import VersionState
 
 
@@ -108,7 +109,7 @@ class VersionOut(VersionSummaryOut):
     )
     manifest = fields.List(fields.Nested(ManifestEntry), attribute="files")
     mlmodel = fields.Dict(allow_none=True)
-    published_by = fields.Function(lambda v: v.published_by.name or v.published_by.email if v.published_by else None)
+    published_by = fields.Function(lambda v: public_name(v.published_by) if v.published_by else None)
 
 
 class AuditEventOut(Schema):

@@ -37,9 +37,8 @@ def create_user():
     try:
         created = accounts.create_user(session, admin, email=form.get("email", "").strip(), role=form.get("role", ""),
                                        name=form.get("name", "").strip(),
-                                       organisation_slug=form.get("organisation") or None)
-        if form.get("password"):
-            accounts.set_password(session, admin, created.id, form["password"])
+                                       organisation_slug=form.get("organisation") or None,
+                                       password=form.get("password") or None)
     except ValidationFailed as exc:
         return _users_page(exc.errors, form.to_dict(), 422)
     flash(_("Account %(email)s is created.", email=created.email), "success")

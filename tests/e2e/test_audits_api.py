@@ -162,7 +162,8 @@ def test_public_sees_audits_of_released_versions_with_small_cells_suppressed(liv
     assert small, "Corse or Mayotte should be below 11 in 1,500 rows"
     public_groups = {g["group"]: g for g in public["result"]["features"][0]["groups"]}
     assert all(public_groups[g["group"]]["count"] is None for g in small)
-    assert "traceback_tail" not in (public["provenance"] or {})
+    assert "traceback_tail" not in (public["provenance"] or {}) and "worker_host" not in public["provenance"]
+    assert public["provenance"]["libraries"]["fairlearn"] and owner["provenance"]["worker_host"]
     listed = live_client.get(f"/api/v1/algorithms/{slug}/versions/1.0.0/audits").get_json()
     assert [a["id"] for a in listed] == [job["id"]] and listed[0]["view"] == "public"
 

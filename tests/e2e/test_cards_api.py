@@ -187,6 +187,8 @@ def test_exports_validate_and_parse_with_the_real_libraries(client, make_account
     card_json = client.get(f"{base}/card.json")
     assert card_json.status_code == 200 and "attachment" in card_json.headers["Content-Disposition"]
     jsonschema.Draft202012Validator(schema).validate(json.loads(card_json.data))
+    assert "@" not in json.dumps(json.loads(card_json.data)["algorithm"]["owners"])  # names, never e-mails
+    assert "@" not in json.loads(card_json.data)["version"]["published_by"]
     broken = json.loads(card_json.data)
     broken["card"]["intended_use"]["decision_role"] = "decides"
     with pytest.raises(jsonschema.ValidationError):

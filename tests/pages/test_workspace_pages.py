@@ -190,6 +190,14 @@ def test_admin_manages_accounts_and_reads_the_audit_log(signed_in, site_app):
     assert email in log and "evaluator" in log
     invalid = client.post("/en/admin/users", data={"csrf_token": token, "email": "not-an-email", "role": "author"})
     assert invalid.status_code == 422 and "user-email-error" in _page(invalid)
+    weak = f"weak-{uuid.uuid4().hex[:6]}@example.org"
+    refused = client.post("/en/admin/users", data={"csrf_token": token, "email": weak, "role": "author",
+                                                   "password": "short"})
+    assert refused.status_code == 422
+    assert weak not in _page(client.get("/en/admin/users"))  # no half-created account without its password
+    again = client.post("/en/admin/users", data={"csrf_token": token, "email": weak, "role": "author",
+                                                 "password": PASSWORD})
+    assert again.status_code == 303
 
 
 def test_tokens_are_shown_once_work_on_the_api_and_can_be_revoked(signed_in, site_app):
