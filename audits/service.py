@@ -164,8 +164,12 @@ def list_audits(session: Session, actor: User | None) -> Sequence[dict[str, Any]
 
 
 def open_report(session: Session, actor: User | None, storage: Storage, job_id: int) -> Path:
-    """The Evidently HTML report of a drift job, verified; same visibility as the audit."""
+    """The Evidently HTML report of a drift job, verified: for evaluators, admins and the authors only.
+
+    Its histograms show per-bin counts and the outer bin edges, which can describe fewer than 11
+    people; the public sees the per-column drift summary instead.
+    """
     job = store.get_job(session, job_id)
-    if not (_can_see_full(actor, job) or _is_public(job)) or job.report_sha256 is None:
+    if not _can_see_full(actor, job) or job.report_sha256 is None:
         raise NotFound(f"no report for audit job {job_id}")
     return storage.blobs.verified_path(job.report_sha256)

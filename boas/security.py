@@ -6,7 +6,7 @@ import functools
 from collections.abc import Callable
 from typing import Any
 
-from flask import Flask, Response, g, request
+from flask import Flask, Response, g, request, send_file
 
 from boas.db import db_session
 from model_cards import accounts
@@ -46,6 +46,22 @@ def login_required(func: Callable[..., Any]) -> Callable[..., Any]:
     wrapper._apidoc = apidoc  # type: ignore[attr-defined]
     wrapper._login_required = True  # type: ignore[attr-defined]
     return wrapper
+
+
+def report_response(path) -> Response:
+    """A stored Evidently report, for a sandboxed same-origin frame only.
+
+    Its inline scripts are Evidently's; they run in an opaque origin with no network access.
+    """
+    response = send_file(path, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = (
+        "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
+        "style-src 'unsafe-inline'; img-src data:; font-src data:; connect-src 'none'; frame-ancestors 'self'"
+    )
+    response.headers["X-Frame-Options"] = "SAMEORIGIN"
+    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
+    response.headers["Cache-Control"] = "private, no-store"
+    return response
 
 
 def init_app(app: Flask) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from flask import send_file
 from flask_smorest import Blueprint
 from flask_smorest.fields import Upload as UploadField
 from marshmallow import RAISE, Schema, fields
@@ -11,7 +10,7 @@ from audits import datasets
 from audits import service as audit_service
 from boas.api.versions import MultipartParser
 from boas.db import db_session, enqueue, storage
-from boas.security import current_user, login_required
+from boas.security import current_user, login_required, report_response
 
 
 class AuditsBlueprint(Blueprint):
@@ -175,14 +174,4 @@ def version_audits(slug, version):
 @blp.doc(responses={200: {"description": "the Evidently HTML report, for a sandboxed frame"}})
 def drift_report(job_id):
     """The standalone Evidently report, served for a sandboxed iframe with restrictive headers."""
-    path = audit_service.open_report(db_session(), current_user(), storage(), job_id)
-    response = send_file(path, mimetype="text/html")
-    # Inline scripts are Evidently's; they run in an opaque origin with no network access.
-    response.headers["Content-Security-Policy"] = (
-        "sandbox allow-scripts; default-src 'none'; script-src 'unsafe-inline' 'unsafe-eval'; "
-        "style-src 'unsafe-inline'; img-src data:; font-src data:; connect-src 'none'; frame-ancestors 'self'"
-    )
-    response.headers["X-Frame-Options"] = "SAMEORIGIN"
-    response.headers["Cross-Origin-Resource-Policy"] = "same-origin"
-    response.headers["Cache-Control"] = "private, no-store"
-    return response
+    return report_response(audit_service.open_report(db_session(), current_user(), storage(), job_id))

@@ -14,9 +14,9 @@ from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.pages.card import audit_sections
 from boas.pages.i18n import JOB_STATUSES
+from boas.security import report_response
 from model_cards import registry
 from registry_db.errors import ValidationFailed
-from registry_db.models import VersionState
 
 DATASHEET_REQUIRED = ("motivation", "source", "population", "collection_period", "preprocessing", "coverage",
                       "access_conditions")
@@ -168,10 +168,15 @@ def job(job_id: int):
     """A job's progress, then its full results (before they are public, for those who may see them)."""
     user, session = page_user(), db_session()
     audit = audit_service.get_audit(session, user, job_id)
-    released = bool(audit["version"]) and registry.get_version(
-        session, user, audit["algorithm"], audit["version"]).state != VersionState.DRAFT
     return render_template("pages/evaluate/job.html", audit=audit, section=audit_sections([audit])[0],
-                           done=audit["status"] in ("succeeded", "failed"), frameable=released)
+                           done=audit["status"] in ("succeeded", "failed"))
+
+
+@bp.route("/workspace/jobs/<int:job_id>/report")
+@login_required
+def job_report(job_id: int):
+    """The Evidently report for the sandboxed frame of signed-in evaluators and authors."""
+    return report_response(audit_service.open_report(db_session(), page_user(), storage(), job_id))
 
 
 @bp.route("/workspace/jobs/<int:job_id>/status")
