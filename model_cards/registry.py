@@ -313,9 +313,10 @@ def create_version(
         )
         if staged:
             store.add_artifact_files(session, row, staged.files)
-            for path, sha256, _size in staged.files:
-                staging.adopt(staging.root / "tree" / path, sha256)
-            staging.adopt(staging.root / "upload", staged.archive_sha256)
+            adoptions = [(staging.root / "tree" / path, sha256) for path, sha256, _size in staged.files]
+            adoptions.append((staging.root / "upload", staged.archive_sha256))
+            for source, sha256 in sorted(adoptions, key=lambda a: a[1]):  # one lock order: no deadlock between uploads
+                staging.adopt(source, sha256)
         store.append_event(
             session, actor=author, action="version.created", object_type="version",
             object_ref=f"{slug}@{version}",

@@ -10,7 +10,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import Select, and_, exists, func, or_, select
+from sqlalchemy import Select, and_, exists, func, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -412,15 +412,28 @@ def blob_in_use(session: Session, sha256: str) -> bool:
     return False
 
 
+def lock_blob(session: Session, sha256: str) -> None:
+    """Serialise writers of one blob until their transaction ends (PostgreSQL; SQLite's write lock does it).
+
+    Adopting a blob and discarding a failed upload's blobs both take it, so a cleanup never deletes
+    a file that another upload, not yet committed, has just found already stored.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": int(sha256[:15], 16)})
+
+
 @dataclass
 class Staging:
     """A private directory for an upload in progress, and the blobs adopted from it so far."""
 
+    session: Session
     root: Path
     blobs: BlobStore
     created: list[str] = field(default_factory=list)
 
     def adopt(self, path: Path, sha256: str) -> None:
+        """Move a staged file into the store, inside the caller's write transaction."""
+        lock_blob(self.session, sha256)
         if self.blobs.adopt(path, sha256):
             self.created.append(sha256)
 
@@ -428,7 +441,7 @@ class Staging:
 @contextmanager
 def staged_write(session: Session, blobs: BlobStore) -> Iterator[Staging]:
     """All-or-nothing upload: on any failure the transaction rolls back and the blobs it created go."""
-    staging = Staging(root=blobs.staging_dir(), blobs=blobs)
+    staging = Staging(session=session, root=blobs.staging_dir(), blobs=blobs)
     try:
         yield staging
     except BaseException:
@@ -444,8 +457,10 @@ def discard_new_blobs(session: Session, blobs: BlobStore, digests: list[str]) ->
     if not digests:
         return
     try:
-        keep = {d for d in digests if blob_in_use(session, d)}
-        session.rollback()
+        begin_write(session)
+        for sha256 in sorted(digests):
+            lock_blob(session, sha256)
+        blobs.remove(d for d in digests if not blob_in_use(session, d))
+        session.commit()
     except Exception:  # noqa: BLE001 - when in doubt keep the file: an orphan is safer than a hole
-        return
-    blobs.remove(d for d in digests if d not in keep)
+        session.rollback()
