@@ -6,6 +6,7 @@ import hashlib
 import re
 
 from sqlalchemy import select, text
+from werkzeug.routing import IntegerConverter
 
 from registry_db.models import ApiToken, AuditEvent
 from tests.e2e.test_versions_api import assert_error
@@ -15,8 +16,7 @@ MUTATING = {"POST", "PUT", "PATCH", "DELETE"}
 
 
 def _example_path(rule) -> str:
-    values = {arg: "1" if rule._converters[arg].__class__.__name__ == "IntegerConverter" else "x"
-              for arg in rule.arguments}
+    values = {arg: "1" if isinstance(rule._converters[arg], IntegerConverter) else "x" for arg in rule.arguments}
     return rule.build(values, append_unknown=False)[1]
 
 
