@@ -210,7 +210,8 @@ url = "sqlite:///{tmp_path}/db.sqlite"
 e = make_engine(url); upgrade(e); e.dispose()
 app = create_app(Settings(data_dir=Path("{tmp_path}/data"), database_url=url, secret_key="k"))
 c = app.test_client()
-for path in ["/api/v1/health", "/api/v1/algorithms", "/api/v1/openapi.json", "/api/v1/schemas/model-card.json"]:
+for path in ["/api/v1/health", "/api/v1/algorithms", "/api/v1/openapi.json", "/api/v1/schemas/model-card.json",
+             "/fr/", "/fr/algorithms", "/en/login", "/sitemap.xml"]:
     assert c.get(path).status_code == 200, path
 heavy = sorted(m for m in ("evidently", "mlflow", "sklearn", "fairlearn", "cloudpickle", "joblib") if m in sys.modules)
 print(json.dumps(heavy))
