@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import os
 import secrets
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 MB = 1024 * 1024
 
@@ -42,7 +41,6 @@ class Settings:
     archive_max_uncompressed_bytes: int = 2048 * MB
     archive_max_file_bytes: int = 1024 * MB
     archive_max_ratio: float = 200.0
-    page_size_max: int = 100
     secure_cookies: bool = False
     queue_url: str = "sqlite"
     require_bias_audit: bool = True
@@ -52,10 +50,6 @@ class Settings:
     sandbox_cpu_seconds: int = 600
     sandbox_memory_mb: int = 4096
     sandbox_wall_seconds: int = 900
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def with_overrides(self, **overrides: Any) -> Settings:
-        return replace(self, **overrides)
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:

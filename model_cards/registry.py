@@ -151,9 +151,10 @@ def list_algorithms(
     return Page(items, total, page, per_page, audited=frozenset(a.slug for a in audited_items))
 
 
-def latest_published(session: Session, algorithm: Algorithm) -> Version | None:
-    published = [v for v in store.list_versions(session, algorithm) if v.state == VersionState.PUBLISHED]
-    return max(published, key=lambda v: semver.sort_key(v.version), default=None)
+def latest_version(algorithm: Algorithm) -> str | None:
+    """The highest published version by semver precedence (yanked and drafts excluded)."""
+    published = [v.version for v in algorithm.versions if v.state == VersionState.PUBLISHED]
+    return max(published, key=semver.sort_key, default=None)
 
 
 # -- versions ------------------------------------------------------------------------------

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import shutil
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -113,7 +112,3 @@ class BlobStore:
         if actual != sha256 or (size is not None and actual_size != size):
             raise IntegrityFailure(f"stored file {sha256} does not match its recorded digest; refused")
         return path
-
-    @staticmethod
-    def discard(path: Path) -> None:
-        shutil.rmtree(path, ignore_errors=True)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from model_cards import semver
+from model_cards import registry
 from model_cards.snapshot import public_name
-from registry_db.models import VersionState
 
 
 class ErrorSchema(Schema):
@@ -49,11 +48,6 @@ class IssuedTokenOut(Schema):
     secret = fields.String(metadata={"description": "shown once; only its hash is stored"})
 
 
-def _latest(algorithm) -> str | None:
-    published = [v.version for v in algorithm.versions if v.state == VersionState.PUBLISHED]
-    return max(published, key=semver.sort_key, default=None)
-
-
 class AlgorithmOut(Schema):
     slug = fields.String()
     name = fields.String()
@@ -71,7 +65,7 @@ class AlgorithmOut(Schema):
     license = fields.String(allow_none=True)
     organisation = fields.Nested(OrganisationOut, allow_none=True)
     owners = fields.List(fields.Nested(OwnerOut))
-    latest_version = fields.Function(_latest)
+    latest_version = fields.Function(registry.latest_version)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

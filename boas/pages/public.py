@@ -10,7 +10,7 @@ from boas.db import db_session, policy
 from boas.pages.auth import page_user
 from boas.pages.blueprint import LANGS, bp, site
 from boas.pages.i18n import ORGANISATION_KINDS, SORTS, preferred_language
-from model_cards import cards, registry, semver, taxonomy
+from model_cards import cards, registry, taxonomy
 from model_cards.card_sections import card_view
 from registry_db.models import Algorithm, VersionState
 
@@ -22,10 +22,7 @@ CATALOGUE_FILTERS = ("kind", *taxonomy.VOCABULARIES)
 KIND_VALUES = ("ml_model", "rule_based")
 
 
-def latest_version(algorithm: Algorithm) -> str | None:
-    """The highest published version (semver precedence), as the API's ``latest_version``."""
-    published = [v.version for v in algorithm.versions if v.state == VersionState.PUBLISHED]
-    return max(published, key=semver.sort_key, default=None)
+latest_version = registry.latest_version  # one definition, shared with the API
 
 
 def catalogue_query(args) -> dict[str, Any]:
