@@ -255,6 +255,7 @@ def _describe_groups(grouping: _Grouping, params: BiasAuditParams) -> list[dict]
                 "levels": grouping.levels[g],
                 "count": int(count.sum()),
                 "positives": int(count[_FN] + count[_TP]),
+                "cells": {"tn": int(count[_TN]), "fp": int(count[_FP]), "fn": int(count[_FN]), "tp": int(count[_TP])},
                 "metrics": metrics,
                 "roc_auc": grouping.aucs[g],
                 "calibration": grouping.calibrations[g],

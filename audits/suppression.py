@@ -143,6 +143,8 @@ def suppress_bias_result(result: dict[str, Any], k: int = 11) -> dict[str, Any]:
     """A copy of ``result`` safe to publish: nothing describes fewer than ``k`` individuals."""
     public = copy.deepcopy(result)
     overall = public.get("overall") or {}
+    for group in [overall, *(g for f in public.get("features", []) for g in f["groups"])]:
+        group.pop("cells", None)  # the exact confusion cells are for evaluators and owners only
     if overall:
         _primary(overall, k)
     for feature in public.get("features", []):
