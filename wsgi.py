@@ -1,5 +1,5 @@
 """WSGI entry point: ``gunicorn wsgi:app``."""
 
-from boas import create_app
+from boas.app import create_app
 
 app = create_app()

@@ -9,10 +9,9 @@ from typing import IO, Any
 from sqlalchemy.orm import Session
 
 from audits import schemas, tabular
-from model_cards import permissions
-from model_cards import registry as registry_service
-from model_cards.registry import Storage
-from model_cards.schemas import load
+from boas.registry import permissions, versions
+from boas.registry.schemas import load
+from boas.registry.storage import Storage
 from registry_db import store
 from registry_db.errors import ValidationFailed
 from registry_db.models import PredictionSet, ReferenceDataset, Role, User
@@ -105,7 +104,7 @@ def create_prediction_set(session: Session, actor: User | None, storage: Storage
     evaluator = require_evaluator(actor)
     meta = load(schemas.PredictionsMetaSchema(), parse_metadata(metadata), "invalid predictions metadata")
     dataset = store.get_dataset(session, meta["dataset"])
-    version = registry_service.get_version(session, evaluator, meta["algorithm"], meta["version"])
+    version = versions.get_version(session, evaluator, meta["algorithm"], meta["version"])
     version_id, dataset_id = version.id, dataset.id
     with store.staged_write(session, storage.blobs) as staging:
         path = staging.root / "predictions"

@@ -11,15 +11,17 @@ import platform
 import shutil
 import socket
 import tempfile
+from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import Session
 
 from audits import datasets, jobs, tabular
-from model_cards.registry import Storage
+from audits.sandbox_child import SandboxLimits
+from boas.registry.storage import Storage
 from registry_db import store
 from registry_db.errors import ValidationFailed
 from registry_db.models import AuditKind, Job, utcnow
@@ -29,18 +31,12 @@ LIBRARIES = ("fairlearn", "evidently", "mlflow", "scikit-learn", "numpy", "panda
 
 @dataclass(frozen=True)
 class JobRuntime:
-    session_factory: sessionmaker
+    """What a worker needs to run jobs; built by the composition root (``boas.runtime``)."""
+
+    session_factory: Callable[[], Session]
     storage: Storage
-    sandbox_limits: dict[str, int]
+    sandbox_limits: SandboxLimits
     heartbeat_seconds: float = 5.0
-
-
-def job_runtime(settings: Any, session_factory: sessionmaker, storage: Storage) -> JobRuntime:
-    """The worker's runtime from BOAS settings (duck-typed: audits does not import the HTTP edge)."""
-    limits = {"cpu_seconds": settings.sandbox_cpu_seconds, "memory_bytes": settings.sandbox_memory_mb * 1024 * 1024,
-              "wall_seconds": settings.sandbox_wall_seconds}
-    return JobRuntime(session_factory=session_factory, storage=storage, sandbox_limits=limits,
-                      heartbeat_seconds=settings.job_heartbeat_seconds)
 
 
 def library_versions() -> dict[str, str]:
@@ -132,7 +128,7 @@ def _predict(runtime: JobRuntime, inputs: _Inputs, frame, work: Path) -> dict[st
         return {"y_pred": aligned["prediction"].to_numpy(dtype=int), "y_score": y_score,
                 "sha256": inputs.predictions["sha256"], "source": "uploaded predictions",
                 "isolation": None, "scan": None}
-    from audits.sandbox import SandboxLimits, predict_in_sandbox
+    from audits.sandbox import predict_in_sandbox
 
     model_dir = _materialise_model(runtime.storage, inputs.model, work)
     columns = inputs.model["inputs"] or None
@@ -144,7 +140,7 @@ def _predict(runtime: JobRuntime, inputs: _Inputs, frame, work: Path) -> dict[st
     (frame[columns] if columns else frame).to_parquet(data_path, index=False)
     result = predict_in_sandbox(model_dir, data_path, columns=columns,
                                 threshold=float(inputs.params.get("threshold", 0.5)),
-                                limits=SandboxLimits(**runtime.sandbox_limits))
+                                limits=runtime.sandbox_limits)
     return {"y_pred": np.asarray(result.y_pred, dtype=int), "y_score": result.y_score, "sha256": result.sha256,
             "source": "model run in sandbox", "isolation": result.isolation, "scan": result.scan.as_dict()}
 

@@ -37,9 +37,9 @@ from pathlib import Path
 
 import numpy as np
 
-from audits.sandbox_child import ChildExit, SandboxError, child_environment, collect, read_json
-from model_cards.mlmodel import read_mlmodel
-from model_cards.pickle_scan import PickleScan, scan_pickles
+from audits.sandbox_child import ChildExit, SandboxError, SandboxLimits, child_environment, collect, read_json
+from boas.registry.artifacts.mlmodel import read_mlmodel
+from boas.registry.artifacts.pickle_scan import PickleScan, scan_pickles
 from registry_db.errors import ValidationFailed
 
 ISOLATION_NAMESPACES = "namespaces+rlimits+audit-hook"
@@ -52,16 +52,6 @@ _BOOT = (
 )
 _LOG_TAIL_BYTES = 20_000
 log = logging.getLogger(__name__)
-
-@dataclass(frozen=True)
-class SandboxLimits:
-    """What one sandboxed run may consume before it is killed."""
-
-    cpu_seconds: int = 600
-    memory_bytes: int = 4 * 1024**3  # address space (RLIMIT_AS), not resident memory
-    wall_seconds: int = 900
-    max_file_bytes: int = 1024**3
-
 
 @dataclass(frozen=True, eq=False)
 class Predictions:

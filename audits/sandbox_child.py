@@ -23,10 +23,7 @@ import stat
 import sys
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
-
-if TYPE_CHECKING:
-    from audits.sandbox import SandboxLimits
+from typing import Any
 
 HOST_TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108 - hidden behind private tmpfs, never used
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
@@ -52,6 +49,16 @@ _PATH_EVENTS = {
     "os.chown": (0,), "os.truncate": (0,), "os.utime": (0,), "os.setxattr": (0,), "os.removexattr": (0,),
     "os.chflags": (0,), "shutil.rmtree": (0,), "sqlite3.connect": (0,),
 }  # fmt: skip
+
+
+@dataclass(frozen=True)
+class SandboxLimits:
+    """What one sandboxed run may consume before it is killed."""
+
+    cpu_seconds: int = 600
+    memory_bytes: int = 4 * 1024**3  # address space (RLIMIT_AS), not resident memory
+    wall_seconds: int = 900
+    max_file_bytes: int = 1024**3
 
 
 class SandboxViolation(PermissionError):

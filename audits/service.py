@@ -14,10 +14,9 @@ from sqlalchemy.orm import Session
 from audits import datasets
 from audits.schemas import AuditRequestSchema
 from audits.suppression import suppress_bias_result
-from model_cards import permissions
-from model_cards import registry as registry_service
-from model_cards.registry import Storage
-from model_cards.schemas import load
+from boas.registry import permissions, versions
+from boas.registry.schemas import load
+from boas.registry.storage import Storage
 from registry_db import store
 from registry_db.errors import NotFound, ValidationFailed
 from registry_db.models import AuditKind, Job, JobStatus, Role, User, Version, VersionState
@@ -50,7 +49,7 @@ def create_audit(session: Session, actor: User | None, request: dict[str, Any],
     errors: dict[str, list[str]] = {}
     version: Version | None = None
     if data["algorithm"] and data["version"]:
-        version = registry_service.get_version(session, evaluator, data["algorithm"], data["version"])
+        version = versions.get_version(session, evaluator, data["algorithm"], data["version"])
     dataset = store.get_dataset(session, data["dataset"])
     current = store.get_dataset(session, data["current_dataset"]) if data["current_dataset"] is not None else None
     predictions = None
@@ -148,7 +147,7 @@ def audit_view(job: Job, *, full: bool) -> dict[str, Any]:
 
 
 def list_version_audits(session: Session, actor: User | None, slug: str, version: str) -> list[dict[str, Any]]:
-    row = registry_service.get_version(session, actor, slug, version)
+    row = versions.get_version(session, actor, slug, version)
     views = []
     for job in store.list_jobs(session, version_id=row.id):
         full = _can_see_full(actor, job)

@@ -1,82 +1,159 @@
-"""Settings from environment variables, each with one documented default (see README)."""
+"""Settings from environment variables: each one declared once, here, with its type, default and meaning.
+
+``Settings`` is the only place a default is written; ``load_settings`` reads the variables named in
+each field's metadata and ``configuration_table`` renders the README's table from the same fields
+(a test keeps the two equal). A malformed value is a ``SettingsError`` naming the variable.
+"""
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
-from dataclasses import dataclass
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
+
+from audits.sandbox_child import SandboxLimits
 
 MB = 1024 * 1024
 
 
-def _int(env: dict[str, str], name: str, default: int) -> int:
-    raw = env.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        return int(raw)
-    except ValueError as exc:
-        raise ValueError(f"{name} must be an integer, got {raw!r}") from exc
+class SettingsError(ValueError):
+    """A configuration variable holds a value BOAS cannot use; the message names the variable."""
 
 
-def _flag(env: dict[str, str], name: str, default: bool) -> bool:
-    raw = (env.get(name) or "").strip().lower()
-    if not raw:
-        return default
-    if raw in {"1", "true", "yes", "on"}:
+def _integer(minimum: int = 0) -> Callable[[str, str], int]:
+    def parse(name: str, raw: str) -> int:
+        try:
+            value = int(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a whole number, got {raw!r}") from None
+        if value < minimum:
+            raise SettingsError(f"{name} must be at least {minimum}, got {value}")
+        return value
+
+    return parse
+
+
+def _number(minimum: float = 0.0) -> Callable[[str, str], float]:
+    def parse(name: str, raw: str) -> float:
+        try:
+            value = float(raw)
+        except ValueError:
+            raise SettingsError(f"{name} must be a number, got {raw!r}") from None
+        if not value > minimum or value != value or value == float("inf"):
+            raise SettingsError(f"{name} must be a finite number above {minimum:g}, got {raw!r}")
+        return value
+
+    return parse
+
+
+def _flag(name: str, raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
         return True
-    if raw in {"0", "false", "no", "off"}:
+    if value in {"0", "false", "no", "off"}:
         return False
-    raise ValueError(f"{name} must be true or false, got {raw!r}")
+    raise SettingsError(f"{name} must be true or false (1/0, yes/no, on/off), got {raw!r}")
+
+
+def _text(_name: str, raw: str) -> str:
+    return raw
+
+
+def _queue_url(name: str, raw: str) -> str:
+    if raw in ("", "sqlite") or raw.startswith(("redis://", "rediss://", "unix://")):
+        return raw or "sqlite"
+    raise SettingsError(f"{name} must be 'sqlite' or a redis:// URL, got {raw!r}")
+
+
+def _var(env: str, default: Any, doc: str, parse: Callable[[str, str], Any], shown: str | None = None,
+         unit: int = 1) -> Any:
+    """A setting read from ``env``; ``shown`` is the default as the README prints it; ``unit`` scales it."""
+    metadata = {"env": env, "doc": doc, "parse": parse, "shown": shown if shown is not None else f"`{default}`",
+                "unit": unit}
+    return field(default=default * unit if isinstance(default, int) and unit != 1 else default, metadata=metadata)
 
 
 @dataclass(frozen=True)
 class Settings:
-    data_dir: Path
-    database_url: str
-    secret_key: str
-    max_upload_bytes: int = 512 * MB
-    archive_max_entries: int = 5000
-    archive_max_uncompressed_bytes: int = 2048 * MB
-    archive_max_file_bytes: int = 1024 * MB
-    archive_max_ratio: float = 200.0
-    secure_cookies: bool = False
-    queue_url: str = "sqlite"
-    require_bias_audit: bool = True
-    public_base_url: str = "http://127.0.0.1:8000"
-    job_heartbeat_seconds: float = 5.0
-    job_stale_seconds: float = 60.0
-    sandbox_cpu_seconds: int = 600
-    sandbox_memory_mb: int = 4096
-    sandbox_wall_seconds: int = 900
+    """Every knob of a BOAS deployment. Tests build it directly; processes use ``load_settings()``."""
+
+    data_dir: Path = _var("BOAS_DATA_DIR", Path("./data"),  # noqa: RUF009 - _var returns a dataclass field
+                          "data directory: SQLite file, content-addressed artifact store, staging area",
+                          lambda _n, raw: Path(raw), shown="`./data`")
+    database_url: str = _var("BOAS_DATABASE_URL", "",
+                             "SQLAlchemy URL; PostgreSQL in production, e.g. `postgresql://boas@db/boas`", _text,
+                             shown="`sqlite:///$BOAS_DATA_DIR/boas.db`")
+    secret_key: str = _var("BOAS_SECRET_KEY", "",
+                           "signs browser sessions; set it when several machines serve the same site", _text,
+                           shown="random, generated once into `$BOAS_DATA_DIR/secret_key`")
+    max_upload_bytes: int = _var("BOAS_MAX_UPLOAD_MB", 512,
+                                 "largest accepted upload (413 past it, enforced while streaming)", _integer(1),
+                                 unit=MB)
+    archive_max_entries: int = _var("BOAS_ARCHIVE_MAX_ENTRIES", 5000,
+                                    "most files and directories in an uploaded archive", _integer(1))
+    archive_max_uncompressed_bytes: int = _var("BOAS_ARCHIVE_MAX_UNCOMPRESSED_MB", 2048,
+                                               "largest total uncompressed size of an archive", _integer(1), unit=MB)
+    archive_max_file_bytes: int = _var("BOAS_ARCHIVE_MAX_FILE_MB", 1024, "largest single file in an archive",
+                                       _integer(1), unit=MB)
+    archive_max_ratio: float = _var("BOAS_ARCHIVE_MAX_RATIO", 200.0,
+                                    "highest compression ratio accepted (zip bombs)", _number(1.0), shown="`200`")
+    secure_cookies: bool = _var("BOAS_SECURE_COOKIES", False, "set to `1` when served over TLS", _flag,
+                                shown="off")
+    queue_url: str = _var("BOAS_QUEUE_URL", "sqlite",
+                          "job queue: `sqlite` (a file in the data directory) or `redis://host:port/db`", _queue_url,
+                          shown="`sqlite`")
+    require_bias_audit: bool = _var("BOAS_REQUIRE_BIAS_AUDIT", True,
+                                    "an `ml_model` version needs a completed bias audit to be published", _flag,
+                                    shown="on")
+    public_base_url: str = _var("BOAS_PUBLIC_BASE_URL", "http://127.0.0.1:8000",
+                                "base of the stable, citable URLs written into cards", _text,
+                                shown="`http://127.0.0.1:8000`")
+    job_heartbeat_seconds: float = _var("BOAS_JOB_HEARTBEAT_SECONDS", 5.0,
+                                        "a running job's heartbeat interval", _number(0.0), shown="`5`")
+    job_stale_seconds: float = _var("BOAS_JOB_STALE_SECONDS", 60.0,
+                                    "a job silent this long is re-queued or failed", _number(0.0), shown="`60`")
+    sandbox_cpu_seconds: int = _var("BOAS_SANDBOX_CPU_SECONDS", SandboxLimits.cpu_seconds, "CPU time of the process that runs a model",
+                                    _integer(1))
+    sandbox_memory_mb: int = _var("BOAS_SANDBOX_MEMORY_MB", SandboxLimits.memory_bytes // MB, "memory of the process that runs a model",
+                                  _integer(64))
+    sandbox_wall_seconds: int = _var("BOAS_SANDBOX_WALL_SECONDS", SandboxLimits.wall_seconds,
+                                     "wall-clock time of the process that runs a model", _integer(1))
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
+        if not self.database_url:
+            object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'boas.db'}")
+
+    @property
+    def sandbox(self) -> SandboxLimits:
+        """The limits of one sandboxed model run, typed."""
+        return SandboxLimits(cpu_seconds=self.sandbox_cpu_seconds, memory_bytes=self.sandbox_memory_mb * MB,
+                             wall_seconds=self.sandbox_wall_seconds)
 
 
 def load_settings(env: dict[str, str] | None = None) -> Settings:
-    """Read ``BOAS_*`` variables. Nothing is created on disk here except the secret-key file on demand."""
+    """Read the ``BOAS_*`` variables; an empty variable means its default. Nothing is created on disk."""
     env = dict(os.environ if env is None else env)
-    data_dir = Path(env.get("BOAS_DATA_DIR") or "./data").resolve()
-    database_url = env.get("BOAS_DATABASE_URL") or f"sqlite:///{data_dir / 'boas.db'}"
-    secret_key = env.get("BOAS_SECRET_KEY") or ""
-    return Settings(
-        data_dir=data_dir,
-        database_url=database_url,
-        secret_key=secret_key,
-        max_upload_bytes=_int(env, "BOAS_MAX_UPLOAD_MB", 512) * MB,
-        archive_max_entries=_int(env, "BOAS_ARCHIVE_MAX_ENTRIES", 5000),
-        archive_max_uncompressed_bytes=_int(env, "BOAS_ARCHIVE_MAX_UNCOMPRESSED_MB", 2048) * MB,
-        archive_max_file_bytes=_int(env, "BOAS_ARCHIVE_MAX_FILE_MB", 1024) * MB,
-        archive_max_ratio=float(env.get("BOAS_ARCHIVE_MAX_RATIO") or 200),
-        secure_cookies=_flag(env, "BOAS_SECURE_COOKIES", False),
-        queue_url=env.get("BOAS_QUEUE_URL") or "sqlite",
-        require_bias_audit=_flag(env, "BOAS_REQUIRE_BIAS_AUDIT", True),
-        public_base_url=env.get("BOAS_PUBLIC_BASE_URL") or "http://127.0.0.1:8000",
-        job_heartbeat_seconds=float(env.get("BOAS_JOB_HEARTBEAT_SECONDS") or 5),
-        job_stale_seconds=float(env.get("BOAS_JOB_STALE_SECONDS") or 60),
-        sandbox_cpu_seconds=_int(env, "BOAS_SANDBOX_CPU_SECONDS", 600),
-        sandbox_memory_mb=_int(env, "BOAS_SANDBOX_MEMORY_MB", 4096),
-        sandbox_wall_seconds=_int(env, "BOAS_SANDBOX_WALL_SECONDS", 900),
-    )
+    values: dict[str, Any] = {}
+    for spec in dataclasses.fields(Settings):
+        raw = env.get(spec.metadata["env"])
+        if raw is None or raw.strip() == "":
+            continue
+        value = spec.metadata["parse"](spec.metadata["env"], raw.strip())
+        values[spec.name] = value * spec.metadata["unit"] if spec.metadata["unit"] != 1 else value
+    return Settings(**values)
+
+
+def configuration_table() -> list[str]:
+    """The README's configuration table, one Markdown row per variable, from the declarations above."""
+    rows = ["| variable | default | meaning |", "|---|---|---|"]
+    for spec in dataclasses.fields(Settings):
+        rows.append(f"| `{spec.metadata['env']}` | {spec.metadata['shown']} | {spec.metadata['doc']} |")
+    return rows
 
 
 def persistent_secret(data_dir: Path) -> str:

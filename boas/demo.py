@@ -17,17 +17,16 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from audits import datasets
 from audits import service as audit_service
-from audits.runner import execute_job, job_runtime
-from model_cards import accounts, cards, registry
+from boas.registry import accounts, algorithms, lifecycle, versions
+from boas.registry.policy import Policy
+from boas.registry.storage import Storage, Upload
+from boas.runtime import Runtime
 from model_cards.examples import load_example_card
-from model_cards.registry import Policy, Storage, Upload
-from registry_db import store
-from registry_db.models import Algorithm, User
+from registry_db.models import User
 
 Log = Callable[[str], None]
 DATASHEET = {
@@ -44,18 +43,21 @@ DATASHEET = {
 
 @dataclass
 class Demo:
-    session_factory: sessionmaker
-    storage: Storage
-    policy: Policy
-    settings: Any
+    """The demo's process wiring (from ``boas.runtime``) and where it reports progress."""
+
+    runtime: Runtime
     log: Log
 
     def session(self) -> Session:
-        return self.session_factory()
+        return self.runtime.session_factory()
 
+    @property
+    def storage(self) -> Storage:
+        return self.runtime.storage
 
-def registry_is_empty(session: Session) -> bool:
-    return session.execute(select(func.count()).select_from(Algorithm)).scalar_one() == 0
+    @property
+    def policy(self) -> Policy:
+        return self.runtime.policy
 
 
 def _cohort(rows: int, seed: int, **kwargs):
@@ -153,18 +155,17 @@ def _run_audit(demo: Demo, evaluator: User, request: dict[str, Any]) -> None:
     with demo.session() as session:
         queued: list[int] = []
         job, _cached = audit_service.create_audit(session, evaluator, request, queued.append)
-    runtime = job_runtime(demo.settings, demo.session_factory, demo.storage)
     for job_id in queued:
-        execute_job(runtime, job_id)
+        demo.runtime.run_job(job_id)
     with demo.session() as session:
-        done = store.get_job(session, job.id)
-        demo.log(f"  audit {done.kind.value} #{done.id}: {done.status.value}{' — ' + done.error if done.error else ''}")
+        done = audit_service.get_audit(session, evaluator, job.id)
+        demo.log(f"  audit {done['kind']} #{done['id']}: {done['status']}{' — ' + done['error'] if done['error'] else ''}")
 
 
 def seed_demo(demo: Demo) -> bool:
     """Fill an empty registry; returns False (and does nothing) if it already holds algorithms."""
     with demo.session() as session:
-        if not registry_is_empty(session):
+        if not algorithms.registry_is_empty(session):
             return False
         for slug, name, kind in (("plateforme-donnees-demo", "Plateforme de données de santé (démo)", "data_platform"),
                                  ("chu-exemple-demo", "CHU Exemple (démo)", "hospital"),
@@ -261,7 +262,7 @@ def seed_demo(demo: Demo) -> bool:
     _version(demo, people["léa"], slug, "1.0.0", code=_zip_text(sas), card=rule_card)
     _publish(demo, people["léa"], slug, "1.0.0")
     with demo.session() as session:
-        registry.yank_version(session, people["léa"], slug, "1.0.0",
+        lifecycle.yank_version(session, people["léa"], slug, "1.0.0",
                               "Liste de codes ATC incomplète (insulines A10A omises) : utiliser 1.0.1.")
     _version(demo, people["léa"], slug, "1.0.1", code=_zip_text(sas), card=rule_card)
     _publish(demo, people["léa"], slug, "1.0.1")
@@ -290,14 +291,14 @@ def _table(frame, name: str) -> dict[str, Any]:
 
 def _algorithm(demo: Demo, author: User, slug: str, name: str, summary: str, kind: str, **fields: Any) -> None:
     with demo.session() as session:
-        registry.create_algorithm(session, author, {"slug": slug, "name": name, "summary": summary, "kind": kind,
+        algorithms.create_algorithm(session, author, {"slug": slug, "name": name, "summary": summary, "kind": kind,
                                                     "license": "EUPL-1.2", **fields})
 
 
 def _version(demo: Demo, author: User, slug: str, version: str, *, card: str, model: bytes | None = None,
              code: bytes | None = None) -> None:
     with demo.session() as session:
-        registry.create_version(
+        versions.create_version(
             session, author, demo.storage, slug, version=version, card_json=card,
             model=Upload(io.BytesIO(model), "model.zip") if model else None,
             code=Upload(io.BytesIO(code), "code.zip") if code else None)
@@ -305,7 +306,7 @@ def _version(demo: Demo, author: User, slug: str, version: str, *, card: str, mo
 
 def _publish(demo: Demo, author: User, slug: str, version: str) -> None:
     with demo.session() as session:
-        cards.publish_version(session, author, demo.policy, slug, version)
+        lifecycle.publish_version(session, author, demo.policy, slug, version)
 
 
 def _rule_based_audit(demo: Demo, evaluator: User, slug: str, version: str) -> None:

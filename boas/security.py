@@ -8,8 +8,8 @@ from typing import Any
 
 from flask import Flask, Response, g, request, send_file
 
-from boas.db import db_session
-from model_cards import accounts
+from boas.context import db_session
+from boas.registry import accounts
 from registry_db.errors import Unauthenticated
 from registry_db.models import User
 

@@ -13,10 +13,12 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from model_cards import semver
+from model_cards.schema import card_json_schema
 from registry_db import store
 from registry_db.models import AuditKind, User, Version, VersionState
 
 DOCUMENT_VERSION = "1.0"
+DOCUMENT_SCHEMA_ID = "https://boas.example/schemas/model-card-document-1.0.json"
 
 
 def canonical_json(data: Any) -> bytes:
@@ -100,3 +102,28 @@ def document_for(session: Session, version: Version, *, base_url: str) -> dict[s
     if version.state != VersionState.DRAFT and version.snapshot is not None:
         return version.snapshot
     return build_document(session, version, base_url=base_url)
+
+
+def document_json_schema() -> dict[str, Any]:
+    """The JSON Schema of ``card.json``: the card document, its card part generated from CardSchema."""
+    card = card_json_schema()
+    defs = card.pop("$defs")
+    for key in ("$schema", "$id", "title"):
+        card.pop(key, None)
+    loose = {"type": "object"}
+    return {
+        "$schema": "https://json-schema.org/draft/2020-12/schema",
+        "$id": DOCUMENT_SCHEMA_ID,
+        "title": "BOAS model card document 1.0",
+        "type": "object",
+        "required": ["boas_card_version", "algorithm", "version", "artifacts", "card", "audits"],
+        "properties": {
+            "boas_card_version": {"const": DOCUMENT_VERSION},
+            "algorithm": {**loose, "required": ["slug", "name", "kind"]},
+            "version": {**loose, "required": ["version", "state"]},
+            "artifacts": {**loose, "required": ["manifest"]},
+            "card": {"$ref": "#/$defs/Card"},
+            "audits": {"type": "array", "items": {**loose, "required": ["id", "kind", "status"]}},
+        },
+        "$defs": {**defs, "Card": card},
+    }

@@ -123,6 +123,10 @@ def get_algorithm(session: Session, slug: str) -> Algorithm:
     return algorithm
 
 
+def count_algorithms(session: Session) -> int:
+    return session.execute(select(func.count()).select_from(Algorithm)).scalar_one()
+
+
 def add_algorithm(session: Session, algorithm: Algorithm) -> Algorithm:
     _add_or_conflict(session, algorithm, f"an algorithm with slug '{algorithm.slug}' already exists", "slug")
     return algorithm

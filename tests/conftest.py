@@ -13,9 +13,9 @@ import pytest
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.orm import Session
 
-from boas import create_app
+from boas.app import create_app
 from boas.config import Settings
-from model_cards import accounts
+from boas.registry import accounts
 from registry_db.engine import make_engine
 from registry_db.migrate import upgrade
 

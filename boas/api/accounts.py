@@ -5,9 +5,9 @@ from __future__ import annotations
 from flask_smorest import Blueprint
 
 from boas.api.schemas import IssuedTokenOut, OrganisationOut, TokenOut, UserOut
-from boas.db import db_session
+from boas.context import db_session
+from boas.registry import accounts, schemas
 from boas.security import current_user, login_required
-from model_cards import accounts, schemas
 
 blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Users, organisations and API tokens")
 

@@ -6,9 +6,10 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from boas.api.schemas import AlgorithmOut, AlgorithmPage
-from boas.db import db_session
+from boas.context import db_session
+from boas.registry import algorithms, schemas
 from boas.security import current_user, login_required
-from model_cards import registry, schemas, taxonomy
+from model_cards import taxonomy
 from registry_db.models import OrganisationKind
 
 blp = Blueprint("algorithms", __name__, url_prefix="/api/v1/algorithms", description="Algorithms")
@@ -37,7 +38,7 @@ def list_algorithms(args):
     """Search the catalogue; the public sees algorithms that have a published version."""
     page, per_page, q, sort = args.pop("page"), args.pop("per_page"), args.pop("q", None), args.pop("sort")
     author_type, audited = args.pop("author_type", None), args.pop("audited", None)
-    return registry.list_algorithms(db_session(), current_user(), filters=args, q=q, page=page, per_page=per_page,
+    return algorithms.list_algorithms(db_session(), current_user(), filters=args, q=q, page=page, per_page=per_page,
                                     organisation_kind=author_type, audited=audited, sort=sort)
 
 
@@ -47,14 +48,14 @@ def list_algorithms(args):
 @blp.arguments(schemas.AlgorithmCreateSchema)
 def create_algorithm(data):
     """Register an algorithm (authors and admins); the caller becomes its owner."""
-    return registry.create_algorithm(db_session(), current_user(), data)
+    return algorithms.create_algorithm(db_session(), current_user(), data)
 
 
 @blp.route("/<slug>")
 @blp.response(200, AlgorithmOut)
 def get_algorithm(slug):
     """One algorithm."""
-    return registry.get_algorithm(db_session(), current_user(), slug)
+    return algorithms.get_algorithm(db_session(), current_user(), slug)
 
 
 @blp.route("/<slug>", methods=["PATCH"])
@@ -63,4 +64,4 @@ def get_algorithm(slug):
 @blp.arguments(schemas.AlgorithmUpdateSchema)
 def update_algorithm(data, slug):
     """Edit an algorithm (owners and admins)."""
-    return registry.update_algorithm(db_session(), current_user(), slug, data)
+    return algorithms.update_algorithm(db_session(), current_user(), slug, data)

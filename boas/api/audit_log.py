@@ -6,9 +6,9 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields, validate
 
 from boas.api.schemas import AuditEventPage
-from boas.db import db_session
+from boas.context import db_session
+from boas.registry import accounts
 from boas.security import current_user, login_required
-from model_cards import accounts
 
 blp = Blueprint("audit_log", __name__, url_prefix="/api/v1", description="Audit log")
 

@@ -9,7 +9,7 @@ from marshmallow import RAISE, Schema, fields
 from audits import datasets
 from audits import service as audit_service
 from boas.api.versions import MultipartParser
-from boas.db import db_session, enqueue, storage
+from boas.context import db_session, enqueue, storage
 from boas.security import current_user, login_required, report_response
 
 

@@ -6,7 +6,7 @@ from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
-from boas.db import db_session
+from boas.context import db_session
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Service health")
 

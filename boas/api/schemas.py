@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from marshmallow import Schema, fields
 
-from model_cards import registry
+from boas.registry import algorithms
 from model_cards.snapshot import public_name
 
 
@@ -65,7 +65,7 @@ class AlgorithmOut(Schema):
     license = fields.String(allow_none=True)
     organisation = fields.Nested(OrganisationOut, allow_none=True)
     owners = fields.List(fields.Nested(OwnerOut))
-    latest_version = fields.Function(registry.latest_version)
+    latest_version = fields.Function(algorithms.latest_version)
     created_at = fields.DateTime()
     updated_at = fields.DateTime()
 

@@ -15,9 +15,12 @@ from webargs.flaskparser import FlaskParser
 from werkzeug.datastructures import CombinedMultiDict
 
 from boas.api.schemas import VersionOut, VersionSummaryOut
-from boas.db import db_session, policy, storage
+from boas.context import db_session, policy, storage
+from boas.registry import cards, lifecycle, schemas, versions
+from boas.registry.storage import Upload
 from boas.security import current_user, login_required
-from model_cards import cards, registry, schemas
+from model_cards import snapshot
+from model_cards.exports import FORMATS
 
 
 class MultipartParser(FlaskParser):
@@ -70,8 +73,8 @@ class VersionUpload(Schema):
     card_from = fields.String(metadata={"description": "start from this earlier version's card"})
 
 
-def _upload(file) -> registry.Upload | None:
-    return registry.Upload(stream=file.stream, filename=file.filename or "") if file is not None else None
+def _upload(file) -> Upload | None:
+    return Upload(stream=file.stream, filename=file.filename or "") if file is not None else None
 
 
 @blp.route("/<slug>/versions", methods=["POST"])
@@ -80,7 +83,7 @@ def _upload(file) -> registry.Upload | None:
 @blp.arguments(VersionUpload, location="files", unknown=RAISE)
 def create_version(form, slug):
     """Create a draft version, with its MLflow model or code archive (multipart)."""
-    return registry.create_version(
+    return versions.create_version(
         db_session(), current_user(), storage(), slug,
         version=form.get("version"), card_json=form.get("card"),
         model=_upload(form.get("model")), code=_upload(form.get("code")), card_from=form.get("card_from"),
@@ -91,14 +94,14 @@ def create_version(form, slug):
 @blp.response(200, VersionSummaryOut(many=True))
 def list_versions(slug):
     """Versions, newest first (drafts only for owners, evaluators and admins)."""
-    return registry.list_versions(db_session(), current_user(), slug)
+    return versions.list_versions(db_session(), current_user(), slug)
 
 
 @blp.route("/<slug>/versions/<version>")
 @blp.response(200, VersionOut)
 def get_version(slug, version):
     """One version: state, card, artifact manifest and MLflow metadata."""
-    return registry.get_version(db_session(), current_user(), slug, version)
+    return versions.get_version(db_session(), current_user(), slug, version)
 
 
 @blp.route("/<slug>/versions/<version>/publish", methods=["POST"])
@@ -106,7 +109,7 @@ def get_version(slug, version):
 @login_required
 def publish_version(slug, version):
     """Publish a draft; its card and artifacts become immutable."""
-    return cards.publish_version(db_session(), current_user(), policy(), slug, version)
+    return lifecycle.publish_version(db_session(), current_user(), policy(), slug, version)
 
 
 @blp.route("/<slug>/versions/<version>/yank", methods=["POST"])
@@ -115,7 +118,7 @@ def publish_version(slug, version):
 @blp.arguments(schemas.YankSchema)
 def yank_version(data, slug, version):
     """Withdraw a published version with a reason (reversible)."""
-    return registry.yank_version(db_session(), current_user(), slug, version, data["reason"])
+    return lifecycle.yank_version(db_session(), current_user(), slug, version, data["reason"])
 
 
 @blp.route("/<slug>/versions/<version>/unyank", methods=["POST"])
@@ -123,7 +126,7 @@ def yank_version(data, slug, version):
 @login_required
 def unyank_version(slug, version):
     """Reverse a yank."""
-    return registry.unyank_version(db_session(), current_user(), slug, version)
+    return lifecycle.unyank_version(db_session(), current_user(), slug, version)
 
 
 def _send_verified(path, sha256: str, name: str):
@@ -139,7 +142,7 @@ def _send_verified(path, sha256: str, name: str):
 @blp.doc(responses={200: {"description": "the file, as an attachment, after its sha256 was verified"}})
 def download_artifact(slug, version, path):
     """Download one file of the version's artifact; its digest is verified before it is sent."""
-    artifact, blob_path = registry.open_artifact(db_session(), current_user(), storage(), slug, version, path)
+    artifact, blob_path = versions.open_artifact(db_session(), current_user(), storage(), slug, version, path)
     return _send_verified(blob_path, artifact.sha256, posixpath.basename(artifact.path))
 
 
@@ -147,7 +150,7 @@ def download_artifact(slug, version, path):
 @blp.doc(responses={200: {"description": "the archive exactly as uploaded, verified"}})
 def download_archive(slug, version):
     """Download the archive as it was uploaded, verified against its recorded digest."""
-    row, blob_path = registry.open_archive(db_session(), current_user(), storage(), slug, version)
+    row, blob_path = versions.open_archive(db_session(), current_user(), storage(), slug, version)
     return _send_verified(blob_path, row.archive_sha256, f"{slug}-{version}{_archive_suffix(blob_path)}")
 
 
@@ -184,7 +187,7 @@ def compliance(slug, version):
 
 @blp.route("/<slug>/versions/<version>/exports/<name>")
 @blp.arguments(ExportQuery, location="query")
-@blp.doc(responses={200: {"description": "card.json, card.md, card.html, citation.bib or CITATION.cff"}})
+@blp.doc(responses={200: {"description": ", ".join(FORMATS) + ": the card in that open format"}})
 def export(args, slug, version, name):
     """Download the card in an open format, from the version's frozen snapshot."""
     body, mimetype = cards.export_card(db_session(), current_user(), policy(), slug, version, name, args["lang"])
@@ -207,4 +210,4 @@ def diff(args, slug):
 @schemas_blp.response(200, FreeDict)
 def model_card_schema():
     """The JSON Schema of card.json (draft 2020-12), generated from the card's marshmallow schema."""
-    return cards.document_json_schema()
+    return snapshot.document_json_schema()

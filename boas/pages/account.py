@@ -5,10 +5,10 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
-from boas.db import db_session
+from boas.context import db_session
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
-from model_cards import accounts
+from boas.registry import accounts
 from registry_db.errors import Unauthenticated, ValidationFailed
 
 

@@ -18,9 +18,9 @@ from flask import abort, flash, g, redirect, render_template, request, session, 
 from flask_babel import gettext as _
 from markupsafe import Markup
 
-from boas.db import db_session
+from boas.context import db_session
 from boas.pages.blueprint import bp
-from model_cards import accounts
+from boas.registry import accounts
 from registry_db.errors import Unauthenticated
 from registry_db.models import User
 

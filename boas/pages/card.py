@@ -7,15 +7,16 @@ from typing import Any
 from flask import g, render_template, request
 
 from audits import service as audit_service
-from boas.db import db_session, policy
+from boas.context import db_session, policy
 from boas.pages import charts
 from boas.pages.auth import page_user
 from boas.pages.blueprint import bp
-from model_cards import cards, registry
-from model_cards.card_sections import card_view
+from boas.registry import cards
+from boas.registry import versions as version_service
+from model_cards.exports import FORMATS
+from model_cards.sections import card_view
 
-EXPORTS = (("card.json", "JSON"), ("card.md", "Markdown"), ("card.html", "HTML"), ("citation.bib", "BibTeX"),
-           ("CITATION.cff", "CITATION.cff"))
+EXPORTS = tuple((fmt.name, fmt.label) for fmt in FORMATS.values())
 
 
 def audit_sections(audits: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -49,7 +50,7 @@ def card(slug: str, version: str):
     baseline = cards.baseline_report(session, user, policy(), slug, version)
     coverage = cards.compliance(session, user, policy(), slug, version)["frameworks"]
     audits = audit_sections(audit_service.list_version_audits(session, user, slug, version))
-    versions = registry.list_versions(session, user, slug)
+    versions = version_service.list_versions(session, user, slug)
     return render_template(
         "pages/card.html", row=shown.version, document=document, view=_without_manifest(card_view(document, g.lang)),
         baseline=baseline, coverage=coverage, audits=audits, versions=versions, exports=EXPORTS,
@@ -62,7 +63,7 @@ def diff(slug: str, version: str):
     """What changed between this version and an earlier one (by default the previous released version)."""
     user, session = page_user(), db_session()
     document = cards.get_document(session, user, policy(), slug, version).document
-    versions = [v for v in registry.list_versions(session, user, slug) if v.version != version]
+    versions = [v for v in version_service.list_versions(session, user, slug) if v.version != version]
     old = request.args.get("from") or (document.get("version") or {}).get("previous_version")
     changes = cards.diff_versions(session, user, policy(), slug, old, version) if old else None
     return render_template("pages/diff.html", document=document, slug=slug, version=version, old=old,

@@ -9,13 +9,13 @@ from flask_babel import gettext as _
 
 from audits import datasets
 from audits import service as audit_service
-from boas.db import db_session, enqueue, storage
+from boas.context import db_session, enqueue, storage
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.pages.card import audit_sections
 from boas.pages.i18n import JOB_STATUSES
+from boas.registry import algorithms
 from boas.security import report_response
-from model_cards import registry
 from registry_db.errors import ValidationFailed
 
 DATASHEET_REQUIRED = ("motivation", "source", "population", "collection_period", "preprocessing", "coverage",
@@ -40,7 +40,7 @@ def dataset_metadata(form) -> dict[str, Any]:
 
 def _targets(user) -> list[tuple[str, str]]:
     """(slug@version, label) of the versions an evaluator may audit, newest algorithms first."""
-    page = registry.list_algorithms(db_session(), user, filters={}, q=None, page=1, per_page=TARGETS_MAX,
+    page = algorithms.list_algorithms(db_session(), user, filters={}, q=None, page=1, per_page=TARGETS_MAX,
                                     sort="created")
     return [(f"{a.slug}@{v.version}", f"{a.name} — {v.version} ({v.state.value})")
             for a in page.items for v in sorted(a.versions, key=lambda v: v.created_at, reverse=True)]

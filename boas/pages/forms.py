@@ -16,10 +16,10 @@ from typing import Any
 from flask_babel import gettext as _
 from marshmallow import fields, validate
 
+from boas.registry.algorithms import EDITABLE_FIELDS
 from model_cards import docpath
-from model_cards.card_schema import CardSchema
-from model_cards.card_sections import SECTIONS
-from model_cards.registry import EDITABLE_FIELDS
+from model_cards.schema import CardSchema
+from model_cards.sections import SECTIONS
 
 EXTRA_FIELDS: dict[str, tuple[str, tuple[str, str]]] = {  # path -> (section it joins, (fr, en) label)
     "language": ("general", ("Langues de la fiche (codes ISO 639)", "Card languages (ISO 639 codes)")),

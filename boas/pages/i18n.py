@@ -12,7 +12,7 @@ from flask_babel import lazy_gettext as _l
 
 from boas.pages.blueprint import LANGS, bp
 from model_cards import taxonomy
-from model_cards.card_vocabularies import CARD_VOCABULARIES, label
+from model_cards.vocabularies import CARD_VOCABULARIES, label
 
 COOKIE = "boas_lang"
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"

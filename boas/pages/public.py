@@ -6,12 +6,14 @@ from typing import Any
 
 from flask import Response, g, redirect, render_template, request, url_for
 
-from boas.db import db_session, policy
+from boas.context import db_session, policy
 from boas.pages.auth import page_user
 from boas.pages.blueprint import LANGS, bp, site
 from boas.pages.i18n import ORGANISATION_KINDS, SORTS, preferred_language
-from model_cards import cards, registry, taxonomy
-from model_cards.card_sections import card_view
+from boas.registry import algorithms, cards
+from boas.registry import versions as version_service
+from model_cards import taxonomy
+from model_cards.sections import card_view
 from registry_db.models import Algorithm, VersionState
 
 PER_PAGE = 20
@@ -22,7 +24,7 @@ CATALOGUE_FILTERS = ("kind", *taxonomy.VOCABULARIES)
 KIND_VALUES = ("ml_model", "rule_based")
 
 
-latest_version = registry.latest_version  # one definition, shared with the API
+latest_version = algorithms.latest_version  # one definition, shared with the API
 
 
 def catalogue_query(args) -> dict[str, Any]:
@@ -67,7 +69,7 @@ def citable(slug: str, version: str | None = None):
 @bp.route("/")
 def home():
     """The home page: search, the latest publications and entry points into the catalogue."""
-    recent = registry.list_algorithms(db_session(), None, filters={}, q=None, page=1, per_page=6, sort="recent")
+    recent = algorithms.list_algorithms(db_session(), None, filters={}, q=None, page=1, per_page=6, sort="recent")
     return render_template("pages/home.html", recent=recent, latest_version=latest_version)
 
 
@@ -75,7 +77,7 @@ def home():
 def catalogue():
     """The catalogue: full-text search, the BOAS filters, sort and pagination."""
     query = catalogue_query(request.args)
-    result = registry.list_algorithms(db_session(), page_user(), per_page=PER_PAGE, **query)
+    result = algorithms.list_algorithms(db_session(), page_user(), per_page=PER_PAGE, **query)
     pages = max(1, -(-result.total // PER_PAGE))
     args = {k: v for k, v in request.args.items() if k != "page" and v}
     return render_template("pages/catalogue.html", result=result, query=query, pages=pages, args=args,
@@ -86,8 +88,8 @@ def catalogue():
 def algorithm(slug: str):
     """An algorithm: description, owners and organisation, every released version, and its latest card."""
     user, session = page_user(), db_session()
-    found = registry.get_algorithm(session, user, slug)
-    versions = registry.list_versions(session, user, slug)
+    found = algorithms.get_algorithm(session, user, slug)
+    versions = version_service.list_versions(session, user, slug)
     latest = next((v for v in versions if v.state == VersionState.PUBLISHED), None)
     latest_card = None
     if latest is not None:
@@ -99,7 +101,7 @@ def algorithm(slug: str):
 
 def _published_entries(limit: int) -> list[tuple[Algorithm, Any]]:
     """The most recently published versions: those of the algorithms published most recently."""
-    recent = registry.list_algorithms(db_session(), None, filters={}, q=None, page=1, per_page=limit, sort="recent")
+    recent = algorithms.list_algorithms(db_session(), None, filters={}, q=None, page=1, per_page=limit, sort="recent")
     entries = [(a, v) for a in recent.items for v in a.versions if v.state == VersionState.PUBLISHED]
     entries.sort(key=lambda entry: entry[1].published_at, reverse=True)
     return entries[:limit]
@@ -117,7 +119,7 @@ def _all_public_algorithms() -> list[Algorithm]:
     items: list[Algorithm] = []
     page = 1
     while True:
-        batch = registry.list_algorithms(db_session(), None, filters={}, q=None, page=page, per_page=SITEMAP_BATCH)
+        batch = algorithms.list_algorithms(db_session(), None, filters={}, q=None, page=page, per_page=SITEMAP_BATCH)
         items.extend(batch.items)
         if page * SITEMAP_BATCH >= batch.total:
             return items

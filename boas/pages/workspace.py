@@ -8,11 +8,14 @@ from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from audits import service as audit_service
-from boas.db import db_session, policy, storage
+from boas.context import db_session, policy, storage
 from boas.pages import forms
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
-from model_cards import cards, permissions, registry, taxonomy
+from boas.registry import algorithms, cards, lifecycle, permissions
+from boas.registry import versions as version_service
+from boas.registry.storage import Upload
+from model_cards import taxonomy
 from registry_db.errors import ValidationFailed
 from registry_db.models import Role, VersionState
 
@@ -40,7 +43,7 @@ def workspace():
     user, session = page_user(), db_session()
     mine = audits = None
     if user.role in (Role.AUTHOR, Role.ADMIN):
-        mine = registry.list_algorithms(session, user, filters={}, q=None, page=1, per_page=100, mine=True)
+        mine = algorithms.list_algorithms(session, user, filters={}, q=None, page=1, per_page=100, mine=True)
     if user.role in (Role.EVALUATOR, Role.ADMIN):
         audits = audit_service.list_audits(session, user)[:10]
     return render_template("pages/workspace/dashboard.html", mine=mine, audits=audits)
@@ -55,7 +58,7 @@ def new_algorithm():
     if request.method == "POST":
         values = request.form.to_dict()
         try:
-            created = registry.create_algorithm(db_session(), user, algorithm_form_data(request.form, create=True))
+            created = algorithms.create_algorithm(db_session(), user, algorithm_form_data(request.form, create=True))
         except ValidationFailed as exc:
             errors = exc.errors
         else:
@@ -70,12 +73,12 @@ def new_algorithm():
 def manage_algorithm(slug: str):
     """Edit an algorithm's description and taxonomy; list its versions with their actions."""
     user, session = page_user(), db_session()
-    found = registry.get_algorithm(session, user, slug)
+    found = algorithms.get_algorithm(session, user, slug)
     permissions.require_manage_algorithm(user, found)
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         try:
-            registry.update_algorithm(session, user, slug, algorithm_form_data(request.form, create=False))
+            algorithms.update_algorithm(session, user, slug, algorithm_form_data(request.form, create=False))
         except ValidationFailed as exc:
             errors = exc.errors
         else:
@@ -85,7 +88,7 @@ def manage_algorithm(slug: str):
         **{name: getattr(found, name) or "" for name in ("name", "summary", "description", *ALGORITHM_OPTIONAL)},
         "owners": "\n".join(owner.email for owner in found.owners),
     }
-    versions = registry.list_versions(session, user, slug)
+    versions = version_service.list_versions(session, user, slug)
     return render_template("pages/workspace/algorithm_form.html", algorithm=found, values=values, errors=errors,
                            versions=versions), 422 if errors else 200
 
@@ -95,16 +98,16 @@ def manage_algorithm(slug: str):
 def upload_version(slug: str):
     """Upload a version's model archive (ML) or code archive (rule-based); the plain form works without JS."""
     user, session = page_user(), db_session()
-    found = registry.get_algorithm(session, user, slug)
+    found = algorithms.get_algorithm(session, user, slug)
     permissions.require_manage_algorithm(user, found)
     errors: dict[str, list[str]] = {}
     values = request.form.to_dict()
     if request.method == "POST":
         upload = request.files.get("artifact")
-        artifact = registry.Upload(upload.stream, upload.filename) if upload and upload.filename else None
+        artifact = Upload(upload.stream, upload.filename) if upload and upload.filename else None
         is_model = found.kind.value == "ml_model"
         try:
-            created = registry.create_version(
+            created = version_service.create_version(
                 session, user, storage(), slug, version=values.get("version", "").strip(),
                 card_json=values.get("card") or None, card_from=values.get("card_from") or None,
                 model=artifact if is_model else None, code=None if is_model else artifact)
@@ -114,7 +117,7 @@ def upload_version(slug: str):
             flash(_("Version %(version)s is uploaded as a draft. Complete its card.", version=created.version),
                   "success")
             return redirect(url_for("pages.draft", slug=slug, version=created.version), 303)
-    versions = registry.list_versions(session, user, slug)
+    versions = version_service.list_versions(session, user, slug)
     return render_template("pages/workspace/upload.html", algorithm=found, versions=versions, values=values,
                            errors=errors), 422 if errors else 200
 
@@ -135,7 +138,7 @@ def _checklist(report: dict[str, Any]) -> list[dict[str, Any]]:
 def draft(slug: str, version: str):
     """The draft editor: the baseline checklist, each missing item linked to its field, and the card form."""
     user, session = page_user(), db_session()
-    row = registry.get_version(session, user, slug, version)
+    row = version_service.get_version(session, user, slug, version)
     permissions.require_manage_algorithm(user, row.algorithm)
     if row.state != VersionState.DRAFT:
         flash(_("This version is released: its card is frozen. Upload a new version to change it."), "info")
@@ -167,7 +170,7 @@ def draft(slug: str, version: str):
 def publish(slug: str, version: str):
     """Publish a draft; below the baseline the checklist says what is still missing."""
     try:
-        cards.publish_version(db_session(), page_user(), policy(), slug, version)
+        lifecycle.publish_version(db_session(), page_user(), policy(), slug, version)
     except ValidationFailed:
         flash(_("The card does not meet the quality baseline yet: fix the items of the checklist."), "error")
         return redirect(url_for("pages.draft", slug=slug, version=version, _anchor="checklist"), 303)
@@ -180,7 +183,7 @@ def publish(slug: str, version: str):
 def yank(slug: str, version: str):
     """Withdraw a published version, with the reason shown on its card."""
     try:
-        registry.yank_version(db_session(), page_user(), slug, version, request.form.get("reason", ""))
+        lifecycle.yank_version(db_session(), page_user(), slug, version, request.form.get("reason", ""))
     except ValidationFailed:
         flash(_("Say why the version is withdrawn."), "error")
     else:
@@ -192,6 +195,6 @@ def yank(slug: str, version: str):
 @login_required
 def unyank(slug: str, version: str):
     """Reverse a withdrawal."""
-    registry.unyank_version(db_session(), page_user(), slug, version)
+    lifecycle.unyank_version(db_session(), page_user(), slug, version)
     flash(_("Version %(version)s is published again.", version=version), "success")
     return redirect(url_for("pages.manage_algorithm", slug=slug), 303)

@@ -75,7 +75,8 @@ def test_bias_audit_gate_when_configured(app, client, make_account, model_zip):
     import dataclasses
 
     runtime = app.extensions["boas"]
-    runtime.policy = dataclasses.replace(runtime.policy, require_bias_audit=True)
+    app.extensions["boas"] = dataclasses.replace(runtime, policy=dataclasses.replace(runtime.policy,
+                                                                                  require_bias_audit=True))
     _, author = make_account("author")
     slug = _draft(client, author, model_zip)
     body = assert_error(_publish(client, author, slug), 422)

@@ -20,7 +20,7 @@ import pytest
 import redis
 
 from audits.synth import generate_cohort
-from boas import create_app
+from boas.app import create_app
 from registry_db.engine import make_engine
 from registry_db.migrate import upgrade
 from tests.conftest import fresh_database_url
@@ -60,7 +60,7 @@ class Deployment:
         return proc
 
     def account(self, role: str):
-        from model_cards import accounts
+        from boas.registry import accounts
 
         email = f"{role}-{uuid.uuid4().hex[:6]}@example.org"
         with self.app.extensions["boas"].session_factory() as session:
@@ -202,7 +202,7 @@ def test_the_web_process_never_imports_evidently_or_model_libraries(tmp_path):
     code = f"""
 import sys, json, io
 from pathlib import Path
-from boas import create_app
+from boas.app import create_app
 from boas.config import Settings
 from registry_db.engine import make_engine
 from registry_db.migrate import upgrade

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from model_cards.archives import ArchiveLimits, ExtractedFile, _copy, _Entry, _Scan, extract_archive
+from boas.registry.artifacts.archives import ArchiveLimits, ExtractedFile, _copy, _Entry, _Scan, extract_archive
 from registry_db.errors import BoasError, TooLarge, ValidationFailed
 
 SMALL = ArchiveLimits(max_total_bytes=10_000_000, max_ratio=100)

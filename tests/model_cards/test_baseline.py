@@ -8,8 +8,8 @@ import json
 import pytest
 
 from model_cards import baseline, docpath
-from model_cards.card_schema import CardSchema
 from model_cards.examples import example_document
+from model_cards.schema import CardSchema
 
 
 def _check(document: dict, **kwargs) -> baseline.BaselineReport:

@@ -8,7 +8,8 @@ import json
 import jsonschema
 import pytest
 
-from model_cards.card_schema import (
+from model_cards.examples import example_mlmodel, load_example_card
+from model_cards.schema import (
     CARD_SCHEMA_ID,
     CARD_SCHEMA_VERSION,
     CardSchema,
@@ -16,7 +17,6 @@ from model_cards.card_schema import (
     prefill_from_mlmodel,
     validate_card,
 )
-from model_cards.examples import example_mlmodel, load_example_card
 from registry_db.errors import ValidationFailed
 
 
@@ -201,7 +201,7 @@ def test_prefill_from_a_real_mlflow_model(tmp_path):
     from mlflow.models import infer_signature
     from sklearn.linear_model import LogisticRegression
 
-    from model_cards.mlmodel import read_mlmodel
+    from boas.registry.artifacts.mlmodel import read_mlmodel
 
     X = pd.DataFrame({"age": [66.0, 71.0, 80.0, 90.0], "nb_ald": [0.0, 1.0, 2.0, 3.0]})
     model = LogisticRegression().fit(X, [0, 0, 1, 1])

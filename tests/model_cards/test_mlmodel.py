@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from model_cards.archives import ArchiveLimits, extract_archive
-from model_cards.mlmodel import read_mlmodel
+from boas.registry.artifacts.archives import ArchiveLimits, extract_archive
+from boas.registry.artifacts.mlmodel import read_mlmodel
 from registry_db.errors import ValidationFailed
 
 SIGNATURE = """signature:

@@ -13,15 +13,12 @@ import pytest
 import yaml
 
 from model_cards.examples import example_document
-from model_cards.render import (
-    export_bibtex,
-    export_citation_cff,
-    export_html,
-    export_json,
-    export_markdown,
-    hf_metadata,
-    render_markdown,
-)
+from model_cards.exports.bibtex import export_bibtex
+from model_cards.exports.card_html import export_html
+from model_cards.exports.card_json import export_json
+from model_cards.exports.card_md import export_markdown, hf_metadata
+from model_cards.exports.cff import export_citation_cff
+from model_cards.render import render_markdown
 
 
 class _Elements(HTMLParser):

@@ -6,7 +6,7 @@ import re
 
 import pytest
 
-from boas import create_app
+from boas.app import create_app
 from boas.config import Settings
 from registry_db.engine import make_engine
 from registry_db.migrate import upgrade

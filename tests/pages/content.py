@@ -12,9 +12,9 @@ from typing import Any
 
 from audits import datasets
 from audits import service as audit_service
-from audits.runner import execute_job, job_runtime
 from audits.synth import generate_cohort
-from model_cards import accounts, cards, registry
+from boas.registry import accounts, algorithms, lifecycle, versions
+from boas.registry.storage import Upload
 from model_cards.examples import load_example_card
 from tests.e2e.test_audits_api import DATASHEET
 
@@ -61,8 +61,7 @@ def make_user(session, role: str, *, organisation: str | None = None, password: 
 
 def run_job(app, job_id: int) -> None:
     """Run a queued audit job in this process, as a worker would."""
-    runtime = app.extensions["boas"]
-    execute_job(job_runtime(runtime.settings, runtime.session_factory, runtime.storage), job_id)
+    app.extensions["boas"].run_job(job_id)
 
 
 def bias_audit(app, session, evaluator, slug: str, version: str, *, rows: int = 1500, seed: int = 5,
@@ -102,7 +101,7 @@ def populate(app, model_zip: bytes) -> Content:
         content.users = {"author": author.email, "evaluator": evaluator.email, "admin": admin.email}
 
         suffix = uuid.uuid4().hex[:6]
-        ml = registry.create_algorithm(s, author, {
+        ml = algorithms.create_algorithm(s, author, {
             "slug": f"risque-hospit-{suffix}", "name": "Risque d'hospitalisation à un an",
             "summary": "Probabilité d'hospitalisation non programmée chez les 65 ans et plus",
             "description": "Modèle de **gradient boosting** calibré.\n\n- entraîné sur une cohorte synthétique",
@@ -113,15 +112,15 @@ def populate(app, model_zip: bytes) -> Content:
         base = load_example_card()
         for version, limitations in (("1.0.0", "Première version."), ("1.1.0", "Calibration à revoir."),
                                      ("1.2.0", "Recalibrée sur 2022.")):
-            registry.create_version(s, author, runtime.storage, ml.slug, version=version,
+            versions.create_version(s, author, runtime.storage, ml.slug, version=version,
                                     card_json=card_json(limitations=limitations),
-                                    model=registry.Upload(io.BytesIO(model_zip), "model.zip"))
-            cards.publish_version(s, author, runtime.policy, ml.slug, version)
-        registry.yank_version(s, author, ml.slug, "1.1.0", "Erreur de calibration chez les plus de 85 ans")
-        registry.create_version(s, author, runtime.storage, ml.slug, version="2.0.0-rc.1", card_json="",
-                                model=registry.Upload(io.BytesIO(model_zip), "model.zip"))
+                                    model=Upload(io.BytesIO(model_zip), "model.zip"))
+            lifecycle.publish_version(s, author, runtime.policy, ml.slug, version)
+        lifecycle.yank_version(s, author, ml.slug, "1.1.0", "Erreur de calibration chez les plus de 85 ans")
+        versions.create_version(s, author, runtime.storage, ml.slug, version="2.0.0-rc.1", card_json="",
+                                model=Upload(io.BytesIO(model_zip), "model.zip"))
 
-        rule = registry.create_algorithm(s, author, {
+        rule = algorithms.create_algorithm(s, author, {
             "slug": f"diabete-traite-{suffix}", "name": "Diabète traité (ciblage SNDS)",
             "summary": "Identifie les personnes traitées pour un diabète dans le SNDS",
             "description": "Algorithme à base de règles sur les délivrances d'antidiabétiques.",
@@ -130,12 +129,12 @@ def populate(app, model_zip: bytes) -> Content:
             "maintenance_status": "ad_hoc", "license": "EUPL-1.2",
             "code_repository_url": "https://gitlab.example.org/snds/diabete", "code_commit": "abcdef1"})
         content.rule_slug = rule.slug
-        registry.create_version(s, author, runtime.storage, rule.slug, version="1.0.0",
+        versions.create_version(s, author, runtime.storage, rule.slug, version="1.0.0",
                                 card_json=card_json(funding=copy.deepcopy(base.get("funding") or "Financement public.")),
-                                code=registry.Upload(io.BytesIO(code_zip()), "code.zip"))
+                                code=Upload(io.BytesIO(code_zip()), "code.zip"))
         content.job_id, content.dataset_id, predictions, content.small_groups = bias_audit(
             app, s, evaluator, rule.slug, "1.0.0")
-        cards.publish_version(s, author, runtime.policy, rule.slug, "1.0.0")
+        lifecycle.publish_version(s, author, runtime.policy, rule.slug, "1.0.0")
         content.drift_job_id = drift_report(app, s, evaluator, rule.slug, "1.0.0", content.dataset_id, predictions)
     return content
 

@@ -14,14 +14,11 @@ pytestmark = pytest.mark.slow
 @pytest.fixture(scope="module")
 def demo_app(tmp_path_factory):
     """The demo content computed for real: models trained, audits and a drift report run in the sandbox."""
-    import dataclasses
-
     app, close = committed_app(tmp_path_factory.mktemp("demo"), "sqlite", require_bias_audit=True)
     runtime = app.extensions["boas"]
     messages: list[str] = []
-    demo = Demo(session_factory=runtime.session_factory, storage=runtime.storage,
-                policy=dataclasses.replace(runtime.policy, require_bias_audit=True), settings=runtime.settings,
-                log=messages.append)
+    assert runtime.policy.require_bias_audit
+    demo = Demo(runtime=runtime, log=messages.append)
     assert seed_demo(demo) is True
     assert seed_demo(demo) is False  # a registry with content is left alone
     yield app, messages

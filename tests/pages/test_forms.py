@@ -6,10 +6,11 @@ from marshmallow import fields as mfields
 from werkzeug.datastructures import MultiDict
 
 from boas.pages import forms
+from boas.registry.algorithms import EDITABLE_FIELDS
 from model_cards.baseline import ITEMS
-from model_cards.card_schema import CardSchema, validate_card
 from model_cards.examples import load_example_card
-from model_cards.registry import EDITABLE_FIELDS, merge_patch
+from model_cards.patch import merge_patch
+from model_cards.schema import CardSchema, validate_card
 
 
 def _leaves(schema, prefix=""):

@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ET
 from html import unescape
 from html.parser import HTMLParser
 
-from model_cards import registry
+from boas.registry import algorithms, lifecycle, versions
 from tests.pages.content import card_json, make_user
 
 ATOM = "{http://www.w3.org/2005/Atom}"
@@ -62,7 +62,7 @@ def test_catalogue_paginates(site_app, content):
     with runtime.session_factory() as s:
         author = make_user(s, "author")
         for i in range(21):
-            registry.create_algorithm(s, author, {"slug": f"pagination-{i:02d}-{content.ml_slug[-6:]}",
+            algorithms.create_algorithm(s, author, {"slug": f"pagination-{i:02d}-{content.ml_slug[-6:]}",
                                                   "name": f"Pagination {i:02d}", "summary": "paged",
                                                   "kind": "rule_based"})
     client = site_app.test_client()
@@ -144,14 +144,13 @@ def test_markdown_on_the_card_page_is_sanitised(site_app, content):
     with runtime.session_factory() as s:
         author = make_user(s, "author")
         slug = f"hostile-{content.rule_slug[-6:]}"
-        registry.create_algorithm(s, author, {"slug": slug, "name": "Hostile", "summary": "x", "kind": "rule_based",
+        algorithms.create_algorithm(s, author, {"slug": slug, "name": "Hostile", "summary": "x", "kind": "rule_based",
                                               "description": hostile, "license": "MIT",
                                               "code_repository_url": "https://example.org/x", "code_commit": "abcdef1"})
-        registry.create_version(s, author, runtime.storage, slug, version="1.0.0",
+        versions.create_version(s, author, runtime.storage, slug, version="1.0.0",
                                 card_json=card_json(limitations=hostile))
-        from model_cards import cards
 
-        cards.publish_version(s, author, runtime.policy, slug, "1.0.0")
+        lifecycle.publish_version(s, author, runtime.policy, slug, "1.0.0")
     page = site_app.test_client().get(f"/en/algorithms/{slug}/1.0.0").get_data(as_text=True)
     audit = TagAudit()
     audit.feed(page)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from model_cards import registry
+from boas.registry import algorithms
 from tests.pages.conftest import committed_app, csrf_of, sign_in
 from tests.pages.content import PASSWORD, make_user
 
@@ -27,7 +27,7 @@ def _algorithm_count(app, user_email: str) -> int:
 
     with app.extensions["boas"].session_factory() as s:
         user = store.get_user_by_email(s, user_email)
-        return registry.list_algorithms(s, user, filters={}, q=None, page=1, per_page=1, mine=True).total
+        return algorithms.list_algorithms(s, user, filters={}, q=None, page=1, per_page=1, mine=True).total
 
 
 def test_a_post_without_a_valid_csrf_token_is_a_400_and_changes_nothing(signed_in, site_app, content):
@@ -211,7 +211,7 @@ def test_a_session_expires_server_side_and_is_never_an_api_token(site_app, conte
 
     from sqlalchemy import update
 
-    from model_cards.accounts import hash_token
+    from boas.registry.accounts import hash_token
     from registry_db.models import ApiToken, utcnow
 
     client = site_app.test_client()

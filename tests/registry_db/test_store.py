@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from model_cards import accounts
+from boas.registry import accounts
 from registry_db import store
 from registry_db.blobs import BlobStore
 from registry_db.engine import make_engine

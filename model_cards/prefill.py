@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from model_cards.patch import merge_patch
+
 _CLASS_KEYS = ("model_class", "estimator_class", "model_type", "estimator", "class_name")
 _GENERIC_FLAVOR = "python_function"
 _NAME_MAX = 200
@@ -94,3 +96,23 @@ def _model_type(flavors: dict[str, Any], loader_module: Any) -> str:
     if not parts and _GENERIC_FLAVOR in flavors:
         parts.append(f"{_GENERIC_FLAVOR} ({loader_module})" if loader_module else _GENERIC_FLAVOR)
     return "; ".join(parts)[:_LINE_MAX]
+
+
+def initial_card(declared: dict[str, Any], mlmodel: dict[str, Any] | None,
+                 previous: dict[str, Any] | None) -> dict[str, Any]:
+    """A new draft's card: the previous version's (if asked), then the declared card, over MLflow facts.
+
+    Facts read from the MLflow model fill only what the authors did not declare, and
+    ``derived.fields`` lists exactly those, so readers can tell declared from derived.
+    """
+    card = merge_patch({k: v for k, v in (previous or {}).items() if k != "derived"}, declared)
+    card.pop("derived", None)
+    if not mlmodel:
+        return card
+    prefill = prefill_from_mlmodel(mlmodel)
+    derived = prefill.pop("derived")
+    merged = merge_patch(prefill, card)
+    derived["fields"] = [p for p in derived["fields"]
+                         if (card.get(p.split(".")[0]) or {}).get(p.split(".", 1)[1]) is None]
+    merged["derived"] = derived
+    return merged

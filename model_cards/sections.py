@@ -11,7 +11,7 @@ import json
 from typing import Any, NamedTuple
 
 from model_cards import docpath
-from model_cards.card_vocabularies import label
+from model_cards.vocabularies import label
 
 
 class Row(NamedTuple):

@@ -1,6 +1,6 @@
-"""Text exports of a snapshot document: a Hugging Face–compatible README, BibTeX and CITATION.cff.
+"""card.md: a Hugging Face–compatible README (YAML front matter, then the card as Markdown).
 
-Each reads only the frozen document, so a citation or a README downloaded today matches the page readers
+Every export reads only the frozen document, so a README downloaded today matches the page readers
 see. Author prose stays Markdown; every value that reaches YAML goes through ``yaml.safe_dump``.
 """
 
@@ -12,8 +12,10 @@ from typing import Any
 
 import yaml
 
-from model_cards import taxonomy
-from model_cards.card_sections import card_view, number
+from model_cards.exports.base import Format
+from model_cards.exports.bibtex import export_bibtex
+from model_cards.exports.common import spdx_ids
+from model_cards.sections import card_view, number
 
 # SPDX ids the Hub knows under a (lower-case) name; anything else is "other" with license_name/license_link.
 _HF_LICENSES = {
@@ -81,72 +83,6 @@ def export_markdown(document: dict[str, Any], lang: str = "en") -> str:
     return "\n\n".join(out) + "\n"
 
 
-def export_bibtex(document: dict[str, Any]) -> str:
-    """A BibTeX @software entry for this exact version."""
-    algorithm, version = document.get("algorithm") or {}, document.get("version") or {}
-    released = _release_date(document)
-    key = re.sub(r"[^A-Za-z0-9]+", "_", f"boas_{algorithm.get('slug', 'algorithm')}_{version.get('version', '')}")
-    authors = [_bib(name) for name in algorithm.get("owners") or []]
-    if organisation := (algorithm.get("organisation") or {}).get("name"):
-        authors.append("{" + _bib(organisation) + "}")
-    fields = {
-        "title": "{" + _bib(algorithm.get("name") or algorithm.get("slug") or "") + "}",
-        "author": " and ".join(authors),
-        "version": _bib(version.get("version") or ""),
-        "year": released[:4],
-        "date": released,
-        "url": version.get("url") or "",
-        "license": _bib(algorithm.get("license") or ""),
-        "repository": algorithm.get("code_repository_url") or "",
-        "publisher": "BOAS",
-        "note": _bib(algorithm.get("summary") or ""),
-    }
-    body = ",\n".join(f"  {name} = {{{value}}}" for name, value in fields.items() if value)
-    return f"@software{{{key.strip('_')},\n{body}\n}}\n"
-
-
-def export_citation_cff(document: dict[str, Any]) -> str:
-    """CITATION.cff (Citation File Format 1.2.0) for this exact version."""
-    algorithm, version = document.get("algorithm") or {}, document.get("version") or {}
-    artifacts = document.get("artifacts") or {}
-    authors: list[dict[str, str]] = [_cff_person(name) for name in algorithm.get("owners") or []]
-    if organisation := (algorithm.get("organisation") or {}).get("name"):
-        authors.append({"name": organisation})
-    cff: dict[str, Any] = {
-        "cff-version": "1.2.0",
-        "message": "If you use this algorithm, please cite this version as below.",
-        "type": "software",
-        "title": algorithm.get("name") or algorithm.get("slug") or "",
-        "version": version.get("version") or "",
-        "date-released": _release_date(document),
-        "authors": authors or [{"name": "BOAS"}],
-    }
-    if algorithm.get("summary"):
-        cff["abstract"] = algorithm["summary"]
-    if version.get("url"):
-        cff["url"] = version["url"]
-    if algorithm.get("code_repository_url"):
-        cff["repository-code"] = algorithm["code_repository_url"]
-    if algorithm.get("code_commit"):
-        cff["commit"] = algorithm["code_commit"]
-    license_ids = _spdx_ids(algorithm.get("license"))
-    if license_ids:
-        cff["license"] = license_ids[0] if len(license_ids) == 1 else license_ids
-    identifiers = []
-    if version.get("url"):
-        identifiers.append({"type": "url", "value": version["url"], "description": "BOAS citable version page"})
-    if artifacts.get("archive_sha256"):
-        identifiers.append({"type": "other", "value": f"sha256:{artifacts['archive_sha256']}",
-                            "description": "SHA-256 digest of the published archive"})
-    if identifiers:
-        cff["identifiers"] = identifiers
-    keywords = [k for k in (algorithm.get("objective"), algorithm.get("clinical_domain")) if k]
-    keywords += list((document.get("card") or {}).get("keywords") or [])
-    if keywords:
-        cff["keywords"] = list(dict.fromkeys(keywords))
-    return yaml.safe_dump(cff, sort_keys=False, allow_unicode=True, width=1000)
-
-
 def _hf_license(algorithm: dict[str, Any]) -> dict[str, str]:
     spdx = (algorithm.get("license") or "").strip()
     if not spdx:
@@ -154,18 +90,12 @@ def _hf_license(algorithm: dict[str, Any]) -> dict[str, str]:
     if spdx in _HF_LICENSES:
         return {"license": _HF_LICENSES[spdx]}
     out = {"license": "other", "license_name": _slug(spdx)}
-    ids = _spdx_ids(spdx)
+    ids = spdx_ids(spdx)
     if ids:
         out["license_link"] = f"https://spdx.org/licenses/{ids[0]}.html"
     elif algorithm.get("code_repository_url"):
         out["license_link"] = algorithm["code_repository_url"]
     return out
-
-
-def _spdx_ids(expression: str | None) -> list[str]:
-    """The SPDX ids of a license expression (LicenseRef-* and operators left out)."""
-    parts = re.split(r"\s+(?:AND|OR|WITH)\s+|[()\s]", expression or "")
-    return [p for p in parts if p in taxonomy.SPDX_LICENSES]
 
 
 def _tags(algorithm: dict[str, Any], mlflow: bool) -> list[str]:
@@ -201,12 +131,6 @@ def _results(document: dict[str, Any], metrics: list[dict[str, Any]]) -> list[di
             for ds, ms in grouped.items()]
 
 
-def _release_date(document: dict[str, Any]) -> str:
-    version, card = document.get("version") or {}, document.get("card") or {}
-    when = version.get("published_at") or (card.get("model_details") or {}).get("release_date")
-    return str(when or version.get("created_at") or "")[:10]
-
-
 def _slug(text: str) -> str:
     ascii_text = unicodedata.normalize("NFKD", str(text)).encode("ascii", "ignore").decode()
     return re.sub(r"[^a-z0-9]+", "-", ascii_text.lower()).strip("-") or "unnamed"
@@ -227,19 +151,5 @@ def _md_table(table: dict[str, Any]) -> str:
     return "\n".join(lines)
 
 
-def _bib(text: str) -> str:
-    """Escape BibTeX's special characters in a field value."""
-    return re.sub(r"([\\{}%&$#_^~])", lambda m: {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}.get(
-        m.group(1), "\\" + m.group(1)), str(text))
-
-
-def _cff_person(name: str) -> dict[str, str]:
-    """CFF wants family and given names: "Family, Given" is split on the comma, else on the last space."""
-    if "," in name:
-        family, given = (p.strip() for p in name.split(",", 1))
-    else:
-        given, _, family = name.strip().rpartition(" ")
-    person = {"family-names": family or name.strip()}
-    if given:
-        person["given-names"] = given
-    return person
+FORMAT = Format("card.md", "text/markdown; charset=utf-8", "Markdown",
+                lambda document, lang: export_markdown(document, lang=lang).encode())

@@ -15,7 +15,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from model_cards.mlmodel import PICKLE_SUFFIXES
+from boas.registry.artifacts.mlmodel import PICKLE_SUFFIXES
 from registry_db.errors import ValidationFailed
 
 _SKOPS_SCHEMA_CAP = 64 * 1024**2

@@ -12,7 +12,7 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from model_cards import permissions
+from boas.registry import permissions
 from registry_db import store
 from registry_db.errors import NotFound, Unauthenticated, ValidationFailed
 from registry_db.models import ApiToken, Organisation, OrganisationKind, Role, User, utcnow
@@ -295,6 +295,14 @@ def set_password(session: Session, actor: User | None, user_id: int, password: s
                        object_ref=user.email)
     session.commit()
     return user
+
+
+def set_password_by_email(session: Session, email: str, password: str) -> User:
+    """The CLI's way to set a password: by e-mail, without an acting user (it runs on the server)."""
+    user = store.get_user_by_email(session, email or "")
+    if user is None:
+        raise NotFound(f"no user with e-mail {email}")
+    return set_password(session, None, user.id, password, bootstrap=True)
 
 
 def authenticate_password(session: Session, email: str, password: str) -> User:

@@ -15,8 +15,8 @@ from typing import Any
 from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
 
 from model_cards import taxonomy
-from model_cards.card_prefill import prefill_from_mlmodel
-from model_cards.card_vocabularies import CARD_VOCABULARIES
+from model_cards.prefill import prefill_from_mlmodel
+from model_cards.vocabularies import CARD_VOCABULARIES
 from registry_db.errors import ValidationFailed, flatten_errors
 
 __all__ = [

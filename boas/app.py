@@ -1,0 +1,46 @@
+"""The Flask application factory: settings -> runtime -> blueprints, error handlers and security headers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from flask import Flask
+from werkzeug.routing import IntegerConverter
+
+from boas.config import Settings, load_settings, persistent_secret
+
+
+class BoundedInt(IntegerConverter):
+    """``<int:...>`` in URLs, capped at the database's 32-bit integer ids."""
+
+    def __init__(self, url_map, *args, **kwargs):
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(url_map, *args, **kwargs)
+
+
+def create_app(settings: Settings | None = None, *, session_factory: Any = None, immediate_jobs: bool = False) -> Flask:
+    """Build the app. Nothing happens at import time; tests pass their own settings and sessions."""
+    from boas import api, context, errors, pages, security
+    from boas.runtime import build_runtime
+
+    settings = settings or load_settings()
+    runtime = build_runtime(settings, session_factory=session_factory, immediate_jobs=immediate_jobs)
+    app = Flask(__name__)
+    app.url_map.converters["int"] = BoundedInt  # before any route: ids past 32 bits are a 404, not an overflow
+    app.config.update(
+        SECRET_KEY=settings.secret_key or persistent_secret(settings.data_dir),
+        # The request body may hold the upload plus small form fields; werkzeug enforces this
+        # while streaming and answers 413 without reading the rest.
+        MAX_CONTENT_LENGTH=settings.max_upload_bytes + 2 * 1024 * 1024,
+        MAX_FORM_MEMORY_SIZE=2 * 1024 * 1024,
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        JSON_SORT_KEYS=False,
+    )
+    context.init_app(app, runtime)
+    errors.init_app(app)
+    security.init_app(app)
+    api.init_app(app)
+    pages.init_app(app)  # after the API: its error handlers delegate /api/ URLs to the JSON ones
+    return app

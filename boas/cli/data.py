@@ -1,0 +1,85 @@
+"""``boas db``, ``boas datasets`` and ``boas demo``: the schema, synthetic cohorts and demo content."""
+
+from __future__ import annotations
+
+import click
+
+from boas.cli.common import redacted, runtime
+from boas.config import load_settings
+from boas.runtime import upgrade_database
+
+
+@click.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+@click.option("--revision", default="head", show_default=True)
+def db_upgrade(revision: str) -> None:
+    """Apply Alembic migrations (creates the SQLite file and data directory if needed)."""
+    settings = load_settings()
+    upgrade_database(settings, revision)
+    click.echo(f"database at {revision}: {redacted(settings.database_url)}")
+
+
+@click.group()
+def datasets() -> None:
+    """Reference datasets."""
+
+
+@datasets.command("synth")
+@click.option("--rows", default=10_000, show_default=True, type=click.IntRange(1, 50_000_000))
+@click.option("--seed", default=0, show_default=True, type=int)
+@click.option("--bias", default=None, metavar="FEATURE=GROUP[:STRENGTH]",
+              help="inject a known under-detection of one group, e.g. sex=F:0.5 or region=Corse")
+@click.option("--output", "-o", type=click.Path(dir_okay=False, writable=True), default="-",
+              help="CSV file to write, or .parquet; '-' for standard output")
+def datasets_synth(rows: int, seed: int, bias: str | None, output: str) -> None:
+    """Write the synthetic French reference cohort (no download, no real person)."""
+    from audits.synth import BiasSpec, generate_cohort
+
+    spec = None
+    if bias:
+        feature, _, rest = bias.partition("=")
+        group, _, strength = rest.partition(":")
+        if not feature or not group:
+            raise click.BadParameter("expected FEATURE=GROUP[:STRENGTH]", param_hint="--bias")
+        try:
+            spec = BiasSpec(feature, group, float(strength) if strength else 0.5)
+            frame = generate_cohort(rows, seed, bias=spec)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--bias") from exc
+    else:
+        frame = generate_cohort(rows, seed)
+    frame["sex_f"] = (frame["sex"] == "F").astype(int)
+    if output == "-":
+        click.echo(frame.to_csv(index=False), nl=False)
+    elif output.endswith(".parquet"):
+        frame.to_parquet(output, index=False)
+    else:
+        frame.to_csv(output, index=False)
+    if output != "-":
+        click.echo(f"wrote {len(frame)} rows to {output}" + (f" with bias {spec}" if spec else ""), err=True)
+
+
+def fill_demo() -> None:
+    """Seed demo content when the registry is empty (see boas/demo.py)."""
+    from boas.demo import Demo, seed_demo
+
+    wiring = runtime()
+    try:
+        if not seed_demo(Demo(runtime=wiring, log=click.echo)):
+            click.echo("the registry already holds algorithms: demo content not added")
+    finally:
+        wiring.dispose()
+
+
+@click.command()
+def demo() -> None:
+    """Fill an empty registry with realistic demo content (models, versions, audits, drift)."""
+    upgrade_database(load_settings())
+    fill_demo()
+
+
+COMMANDS = (db, datasets, demo)

@@ -1,0 +1,165 @@
+"""Version services: list and read versions, create drafts with their artifact, open verified files.
+
+Services take the session and the acting user explicitly, check a named permission, call the
+store, and own the commit.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from boas.registry import permissions
+from boas.registry.algorithms import can_see_drafts, get_algorithm
+from boas.registry.intake import stage_artifact
+from boas.registry.storage import Storage, Upload
+from model_cards import semver
+from model_cards.prefill import initial_card
+from model_cards.schema import validate_card
+from registry_db import store
+from registry_db.errors import BoasError, NotFound, ValidationFailed
+from registry_db.models import AlgorithmKind, ArtifactFile, User, Version, VersionState
+
+MAX_CARD_BYTES = 1024 * 1024
+
+
+def list_versions(session: Session, actor: User | None, slug: str) -> list[Version]:
+    """Versions newest first (semver precedence); drafts only for those who may see them."""
+    algorithm = get_algorithm(session, actor, slug)
+    versions = store.list_versions(session, algorithm)
+    if not can_see_drafts(actor, algorithm):
+        versions = [v for v in versions if v.state != VersionState.DRAFT]
+    return sorted(versions, key=lambda v: semver.sort_key(v.version), reverse=True)
+
+
+def get_version(session: Session, actor: User | None, slug: str, version: str) -> Version:
+    algorithm = get_algorithm(session, actor, slug)
+    row = store.get_version(session, algorithm, version)
+    if row.state == VersionState.DRAFT and not can_see_drafts(actor, algorithm):
+        raise NotFound(f"version '{version}' of algorithm '{slug}' not found")
+    return row
+
+
+def parse_card(raw: str | None) -> tuple[dict[str, Any], list[str]]:
+    """Parse the multipart ``card`` field: a JSON object, at most 1 MiB."""
+    if raw is None or raw == "":
+        return {}, []
+    if len(raw.encode()) > MAX_CARD_BYTES:
+        return {}, [f"card is larger than {MAX_CARD_BYTES} bytes"]
+    try:
+        card = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        return {}, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
+    except (ValueError, RecursionError):  # e.g. a number of thousands of digits, or absurd nesting
+        return {}, ["not valid JSON: a number is too long or the document is nested too deeply"]
+    if not isinstance(card, dict):
+        return {}, ["must be a JSON object"]
+    return card, []
+
+
+
+def create_version(
+    session: Session,
+    actor: User | None,
+    storage: Storage,
+    slug: str,
+    *,
+    version: str | None,
+    card_json: str | None,
+    model: Upload | None = None,
+    code: Upload | None = None,
+    card_from: str | None = None,
+) -> Version:
+    """Create a draft version with its optional artifact; all-or-nothing on rows and files."""
+    algorithm = get_algorithm(session, actor, slug)
+    author = permissions.require_manage_algorithm(actor, algorithm)
+    errors: dict[str, list[str]] = {}
+    if not version:
+        errors["version"] = ["required"]
+    elif not semver.is_valid(version):
+        errors["version"] = ["must be a semantic version such as 1.0.0 or 2.1.0-rc.1"]
+    card, card_errors = parse_card(card_json)
+    if card_errors:
+        errors["card"] = card_errors
+    else:
+        try:
+            card = validate_card(card)
+        except ValidationFailed as exc:
+            errors.update({f"card.{path}": messages for path, messages in exc.errors.items()})
+    previous_card = None
+    if card_from:
+        try:
+            previous_card = store.get_version(session, algorithm, card_from).card
+        except NotFound:
+            errors["card_from"] = [f"no version '{card_from}' to start from"]
+    if algorithm.kind == AlgorithmKind.ML_MODEL and code is not None:
+        errors["code"] = ["an ml_model version carries an MLflow model in 'model', not a code archive"]
+    if algorithm.kind == AlgorithmKind.RULE_BASED and model is not None:
+        errors["model"] = ["a rule_based version carries its code archive in 'code', not an MLflow model"]
+    if errors:
+        raise ValidationFailed("invalid version", errors)
+    assert version is not None
+    # End the read transaction before the slow part; the write transaction starts after it.
+    session.rollback()
+
+    upload, field = (model, "model") if model is not None else (code, "code")
+    with store.staged_write(session, storage.blobs) as staging:
+        staged = stage_artifact(storage, upload, staging.root, field=field, mlflow=field == "model") if upload else None
+        store.begin_write(session)
+        algorithm = store.get_algorithm(session, slug)
+        row = store.add_version(
+            session,
+            Version(
+                algorithm_id=algorithm.id, version=version, state=VersionState.DRAFT,
+                card=initial_card(card, staged.mlmodel if staged else None, previous_card),
+                created_by_id=author.id,
+                artifact_kind=("mlflow_model" if field == "model" else "code_archive") if staged else None,
+                archive_sha256=staged.archive_sha256 if staged else None,
+                archive_size=staged.archive_size if staged else None,
+                mlmodel=staged.mlmodel if staged else None,
+            ),
+        )
+        if staged:
+            store.add_artifact_files(session, row, staged.files)
+            adoptions = [(staging.root / "tree" / path, sha256) for path, sha256, _size in staged.files]
+            adoptions.append((staging.root / "upload", staged.archive_sha256))
+            for source, sha256 in sorted(adoptions, key=lambda a: a[1]):  # one lock order: no deadlock between uploads
+                staging.adopt(source, sha256)
+        store.append_event(
+            session, actor=author, action="version.created", object_type="version",
+            object_ref=f"{slug}@{version}",
+            details={"archive_sha256": row.archive_sha256, "files": len(staged.files) if staged else 0},
+        )
+        session.commit()
+    session.refresh(row)
+    return row
+
+
+
+def open_artifact(
+    session: Session, actor: User | None, storage: Storage, slug: str, version: str, path: str
+) -> tuple[ArtifactFile, Path]:
+    """A version's file, verified against its manifest digest before it is served."""
+    row = get_version(session, actor, slug, version)
+    artifact = store.get_artifact_file(session, row, path)
+    try:
+        return artifact, storage.blobs.verified_path(artifact.sha256, artifact.size)
+    except BoasError:
+        store.begin_write(session)
+        store.append_event(
+            session, actor=actor, action="artifact.integrity_failure", object_type="version",
+            object_ref=f"{slug}@{version}", details={"path": path, "sha256": artifact.sha256},
+        )
+        session.commit()
+        raise
+
+
+def open_archive(session: Session, actor: User | None, storage: Storage, slug: str, version: str) -> tuple[Version, Path]:
+    """The archive exactly as uploaded, verified."""
+    row = get_version(session, actor, slug, version)
+    if row.archive_sha256 is None:
+        raise NotFound(f"version '{version}' has no artifact")
+    return row, storage.blobs.verified_path(row.archive_sha256, row.archive_size)

@@ -1,0 +1,93 @@
+"""The composition root: everything a BOAS process needs, built from ``Settings`` in one function.
+
+``create_app`` (web), ``boas worker``, the other CLI commands and the demo all call ``build_runtime``,
+so the database, the artifact store, the publication policy and the job queue are wired the same
+way everywhere. Building a runtime opens no connection and runs no model: engines connect lazily,
+and the worker-only code (``audits.runner``, which runs models and imports Evidently) is imported
+when a job runs, never by the web process.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session
+
+from audits.queue import make_queue, register_task
+from boas.config import Settings
+from boas.registry.artifacts.archives import ArchiveLimits
+from boas.registry.policy import Policy
+from boas.registry.storage import Storage
+from registry_db.blobs import BlobStore
+from registry_db.engine import make_engine, make_session_factory
+
+
+@dataclass(frozen=True)
+class Runtime:
+    """One process's wiring: ``enqueue(job_id)`` hands a job to the queue, ``run_job(job_id)`` runs it here."""
+
+    settings: Settings
+    engine: Engine | None  # None when a test hands its own session factory
+    session_factory: Callable[[], Session]
+    storage: Storage
+    policy: Policy
+    queue: Any  # huey.Huey
+    enqueue: Callable[[int], Any]
+    run_job: Callable[[int], None]
+
+    def dispose(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+def build_storage(settings: Settings) -> Storage:
+    """The artifact store and upload limits, the same for web and worker processes."""
+    blobs = BlobStore(settings.data_dir)
+    blobs.ensure()
+    limits = ArchiveLimits(
+        max_entries=settings.archive_max_entries,
+        max_total_bytes=settings.archive_max_uncompressed_bytes,
+        max_file_bytes=settings.archive_max_file_bytes,
+        max_ratio=settings.archive_max_ratio,
+    )
+    return Storage(blobs=blobs, limits=limits, max_upload_bytes=settings.max_upload_bytes)
+
+
+def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] | None = None,
+                  immediate_jobs: bool = False) -> Runtime:
+    """Wire a process from its settings; tests may pass their own session factory and run jobs in-process."""
+    engine = None
+    if session_factory is None:
+        engine = make_engine(settings.database_url)
+        session_factory = make_session_factory(engine)
+    storage = build_storage(settings)
+    queue = make_queue(settings.queue_url, settings.data_dir, immediate=immediate_jobs)
+    factory = session_factory
+
+    def run_job(job_id: int) -> None:
+        # Runs only in workers, the demo, or in-process when tests ask for immediate jobs.
+        from audits.runner import JobRuntime, execute_job
+
+        execute_job(JobRuntime(session_factory=factory, storage=storage, sandbox_limits=settings.sandbox,
+                               heartbeat_seconds=settings.job_heartbeat_seconds), job_id)
+
+    return Runtime(
+        settings=settings, engine=engine, session_factory=session_factory, storage=storage,
+        policy=Policy(require_bias_audit=settings.require_bias_audit, public_base_url=settings.public_base_url),
+        queue=queue, enqueue=register_task(queue, run_job), run_job=run_job,
+    )
+
+
+def upgrade_database(settings: Settings, revision: str = "head") -> None:
+    """Apply the Alembic migrations up to ``revision`` (creating the data directory for SQLite)."""
+    from registry_db.migrate import upgrade
+
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    engine = make_engine(settings.database_url)
+    try:
+        upgrade(engine, revision)
+    finally:
+        engine.dispose()
