@@ -17,9 +17,21 @@ from audits.suppression import suppress_bias_result
 from boas.registry import permissions, versions
 from boas.registry.schemas import load
 from boas.registry.storage import Storage
+from model_cards.snapshot import public_name
 from registry_db import store
 from registry_db.errors import NotFound, ValidationFailed
-from registry_db.models import AuditKind, Job, JobStatus, Role, User, Version, VersionState
+from registry_db.models import (
+    Algorithm,
+    AuditKind,
+    Job,
+    JobStatus,
+    PredictionSet,
+    ReferenceDataset,
+    Role,
+    User,
+    Version,
+    VersionState,
+)
 
 MIN_PUBLIC_CELL = 11
 # What the public sees of how a result was obtained: digests, parameters and software, not hosts or logs.
@@ -41,15 +53,38 @@ def _audit_params(data: dict[str, Any]) -> dict[str, Any]:
                                  "min_group_size", "n_boot", "seed")}
 
 
+def _dependent_inputs(algorithm: Algorithm, dataset: ReferenceDataset, current: ReferenceDataset | None,
+                      predictions: PredictionSet | None) -> dict[str, list[str]]:
+    """Inputs supplied by the algorithm's own side (its owners, their organisations), named by field.
+
+    Checked again at launch because an uploader may have joined the algorithm's side since: a dataset
+    whose labels an author chose, or predictions they wrote, are no independent evidence.
+    """
+    problems: dict[str, list[str]] = {}
+    inputs = (("dataset", dataset, "this dataset was"), ("current_dataset", current, "this dataset was"),
+              ("predictions", predictions, "these predictions were"))
+    for field, row, subject in inputs:
+        if row is not None and not permissions.is_independent(row.uploaded_by, algorithm):
+            problems[field] = [f"{subject} uploaded by an owner of algorithm '{algorithm.slug}' or a member of an "
+                               "organisation that owns it: an audit needs independent inputs"]
+    return problems
+
+
 def create_audit(session: Session, actor: User | None, request: dict[str, Any],
                  enqueue: Callable[[int], Any]) -> tuple[Job, bool]:
-    """Queue an audit (evaluators, admins). Returns (job, cached): an identical finished audit is reused."""
+    """Queue an audit (evaluators, admins). Returns (job, cached): an identical finished audit is reused.
+
+    The launcher becomes the audit's evaluator of record, so an audit of an algorithm (a bias audit, or a
+    drift report with its model) is refused with a 403 to its owners and the members of its owning
+    organisations, whatever their role; that check comes before an earlier result could be reused.
+    """
     evaluator = datasets.require_evaluator(actor)
     data = load(AuditRequestSchema(), request, "invalid audit request")
     errors: dict[str, list[str]] = {}
     version: Version | None = None
     if data["algorithm"] and data["version"]:
         version = versions.get_version(session, evaluator, data["algorithm"], data["version"])
+        permissions.require_audit_algorithm(evaluator, version.algorithm)
     dataset = store.get_dataset(session, data["dataset"])
     current = store.get_dataset(session, data["current_dataset"]) if data["current_dataset"] is not None else None
     predictions = None
@@ -57,6 +92,9 @@ def create_audit(session: Session, actor: User | None, request: dict[str, Any],
         predictions = store.get_prediction_set(session, data["predictions"])
         if version is None or predictions.version_id != version.id or predictions.dataset_id != dataset.id:
             errors["predictions"] = ["these predictions were uploaded for another version or dataset"]
+    if version is not None:
+        for field, problems in _dependent_inputs(version.algorithm, dataset, current, predictions).items():
+            errors.setdefault(field, []).extend(problems)
     columns = {c["name"] for c in dataset.columns}
     if data["kind"] == "bias":
         unknown = [f for f in data["sensitive_features"] if f not in columns]
@@ -142,6 +180,7 @@ def audit_view(job: Job, *, full: bool) -> dict[str, Any]:
         "current_dataset": ({"id": job.current_dataset.id, "name": job.current_dataset.name,
                              "sha256": job.current_dataset.sha256} if job.current_dataset else None),
         "params": job.params, "cached_from": job.cached_from_id, "view": "full" if full else "public",
+        "evaluator": public_name(job.created_by), "independent": permissions.audit_is_independent(job),
         "result": result, "provenance": provenance, "has_report": job.report_sha256 is not None,
     }
 

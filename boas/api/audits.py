@@ -75,6 +75,12 @@ class AuditOut(Schema):
     params = fields.Dict()
     cached_from = fields.Integer(allow_none=True)
     view = fields.String(metadata={"description": "full, or public (small cells suppressed)"})
+    evaluator = fields.String(metadata={"description": "the evaluator of record: the public name of who launched "
+                                                       "the audit (never an e-mail address)"})
+    independent = fields.Boolean(allow_none=True, metadata={
+        "description": "whether the launcher and the uploaders of its predictions and datasets are, now, neither "
+                       "owners of the audited algorithm nor members of an organisation that owns it; only "
+                       "independent audits count for publication (null: no algorithm audited)"})
     result = fields.Dict(allow_none=True)
     provenance = fields.Dict(allow_none=True)
     has_report = fields.Boolean()
