@@ -120,10 +120,13 @@ def create_audit(session: Session, actor: User | None, request: dict[str, Any],
            "predictions_id": predictions.id if predictions else None}
     store.begin_write(session)
     cached = store.find_cached_job(session, key)
+    if cached is not None and cached.report_sha256 and not cached.coarse_report_sha256:
+        cached = None  # a report from before coarsening: compute one that evaluators and owners may open
     job = Job(kind=AuditKind(data["kind"]), params=params, cache_key=key, created_by_id=evaluator.id, **ids)
     if cached is not None:
         job.status, job.progress, job.cached_from_id = JobStatus.SUCCEEDED, 100, cached.id
         job.result, job.provenance, job.report_sha256 = cached.result, cached.provenance, cached.report_sha256
+        job.coarse_report_sha256 = cached.coarse_report_sha256
         job.started_at, job.finished_at = cached.started_at, cached.finished_at
     else:
         job.status = JobStatus.QUEUED
@@ -202,12 +205,16 @@ def list_audits(session: Session, actor: User | None) -> Sequence[dict[str, Any]
 
 
 def open_report(session: Session, actor: User | None, storage: Storage, job_id: int) -> Path:
-    """The Evidently HTML report of a drift job, verified: for evaluators, admins and the authors only.
+    """The Evidently HTML report of a drift job, verified: as computed for admins, coarsened for the others.
 
-    Its histograms show per-bin counts and the outer bin edges, which can describe fewer than 11
-    people; the public sees the per-column drift summary instead.
+    Evidently's own report shows per-bin counts, outer bin edges (someone's exact value) and per-chunk
+    means, which can describe fewer than 11 people: only admins open it. Evaluators and the algorithm's
+    owners get its coarsened copy (``audits.drift_report``); the public sees the per-column summary only.
     """
     job = store.get_job(session, job_id)
-    if not _can_see_full(actor, job) or job.report_sha256 is None:
+    if not _can_see_full(actor, job):
         raise NotFound(f"no report for audit job {job_id}")
-    return storage.blobs.verified_path(job.report_sha256)
+    sha256 = job.report_sha256 if actor.role == Role.ADMIN else job.coarse_report_sha256
+    if sha256 is None:
+        raise NotFound(f"no report for audit job {job_id}")
+    return storage.blobs.verified_path(sha256)

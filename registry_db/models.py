@@ -310,7 +310,10 @@ class Job(Base):
     cache_key: Mapped[str] = mapped_column(String(64), index=True)
     cached_from_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # The Evidently report as computed (admins), and its coarsened copy (evaluators, owners): no bin of
+    # fewer than 11 people, no exact extreme value.
     report_sha256: Mapped[str | None] = mapped_column(String(64))
+    coarse_report_sha256: Mapped[str | None] = mapped_column(String(64))
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

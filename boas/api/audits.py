@@ -177,7 +177,9 @@ def version_audits(slug, version):
 
 
 @blp.route("/audits/<int:job_id>/report")
-@blp.doc(responses={200: {"description": "the Evidently HTML report, for a sandboxed frame"}})
+@blp.doc(responses={200: {"description": "the Evidently HTML report, for a sandboxed frame; evaluators and the "
+                                         "algorithm's owners get a copy with no bin of fewer than 11 people and "
+                                         "no exact extreme value"}})
 def drift_report(job_id):
-    """The standalone Evidently report, served for a sandboxed iframe with restrictive headers."""
+    """The standalone Evidently report for a sandboxed iframe: as computed for admins, coarsened for others."""
     return report_response(audit_service.open_report(db_session(), current_user(), storage(), job_id))
