@@ -100,11 +100,16 @@ def get_dataset(session: Session, actor: User | None, dataset_id: int) -> Refere
 
 def create_prediction_set(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,
                           filename: str, metadata: str | dict[str, Any] | None) -> PredictionSet:
-    """Predictions of a (rule-based or black-box) version on a dataset, keyed to the dataset's rows."""
+    """Predictions of a (rule-based or black-box) version on a dataset, keyed to the dataset's rows.
+
+    Only an independent evaluator supplies them: never an owner of the algorithm or a member of an
+    organisation that owns it, whatever their role (403 saying which).
+    """
     evaluator = require_evaluator(actor)
     meta = load(schemas.PredictionsMetaSchema(), parse_metadata(metadata), "invalid predictions metadata")
     dataset = store.get_dataset(session, meta["dataset"])
     version = versions.get_version(session, evaluator, meta["algorithm"], meta["version"])
+    permissions.require_upload_predictions(evaluator, version.algorithm)
     version_id, dataset_id = version.id, dataset.id
     with store.staged_write(session, storage.blobs) as staging:
         path = staging.root / "predictions"

@@ -86,7 +86,7 @@ class Heartbeat:
 
 def finish_job(session: Session, job_id: int, attempt: int, *, result: dict[str, Any] | None = None,
                provenance: dict[str, Any] | None = None, report_sha256: str | None = None,
-               error: str | None = None) -> bool:
+               coarse_report_sha256: str | None = None, error: str | None = None) -> bool:
     """Record the outcome of ``attempt``; False (nothing written) if that attempt no longer owns the job.
 
     A worker that was presumed dead and reaped may still finish late: its result must not
@@ -107,9 +107,12 @@ def finish_job(session: Session, job_id: int, attempt: int, *, result: dict[str,
         job.result = result
     job.provenance = provenance
     job.report_sha256 = report_sha256
+    job.coarse_report_sha256 = coarse_report_sha256
     store.append_event(session, actor=None, action=f"audit.{job.status.value}", object_type="job",
                        object_ref=str(job.id), details={"kind": job.kind.value, "error": error,
-                                                        "report_sha256": report_sha256, "attempt": attempt})
+                                                        "report_sha256": report_sha256,
+                                                        "coarse_report_sha256": coarse_report_sha256,
+                                                        "attempt": attempt})
     session.commit()
     return True
 
@@ -123,7 +126,8 @@ def run_claimed(session_factory: sessionmaker, job_id: int, attempt: int,
             outcome = work(progress)
         with session_factory() as session:
             finish_job(session, job_id, attempt, result=outcome["result"], provenance=outcome["provenance"],
-                       report_sha256=outcome.get("report_sha256"))
+                       report_sha256=outcome.get("report_sha256"),
+                       coarse_report_sha256=outcome.get("coarse_report_sha256"))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a readable job error
         reason = getattr(exc, "reason", None) or getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         with session_factory() as session:

@@ -198,6 +198,7 @@ def _bias(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: job
 
 def _drift(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jobs.Progress) -> dict[str, Any]:
     from audits.drift import compute_drift
+    from audits.drift_report import coarsen_report
 
     current = _read_dataset(runtime.storage, inputs.current)
     columns, skipped = _drift_columns(inputs, frame, current)
@@ -216,15 +217,21 @@ def _drift(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jo
     progress.set(60)
     drift = compute_drift(reference_part, current_part, columns=columns)
     progress.set(90)
-    html = drift.html.encode()
-    sha256 = hashlib.sha256(html).hexdigest()
+    coarse = coarsen_report(drift.html, reference_part, current_part)
+    return {"result": drift.summary, "provenance": prov, "report_sha256": _store_report(runtime, drift.html),
+            "coarse_report_sha256": _store_report(runtime, coarse)}
+
+
+def _store_report(runtime: JobRuntime, html: str) -> str:
+    data = html.encode()
+    sha256 = hashlib.sha256(data).hexdigest()
     stage = runtime.storage.blobs.staging_dir()
     try:
-        (stage / "report.html").write_bytes(html)
+        (stage / "report.html").write_bytes(data)
         runtime.storage.blobs.adopt(stage / "report.html", sha256)
     finally:
         shutil.rmtree(stage, ignore_errors=True)
-    return {"result": drift.summary, "provenance": prov, "report_sha256": sha256}
+    return sha256
 
 
 def _drift_columns(inputs: _Inputs, frame, current) -> tuple[list[str], dict[str, str]]:

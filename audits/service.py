@@ -17,9 +17,21 @@ from audits.suppression import suppress_bias_result
 from boas.registry import permissions, versions
 from boas.registry.schemas import load
 from boas.registry.storage import Storage
+from model_cards.snapshot import public_name
 from registry_db import store
 from registry_db.errors import NotFound, ValidationFailed
-from registry_db.models import AuditKind, Job, JobStatus, Role, User, Version, VersionState
+from registry_db.models import (
+    Algorithm,
+    AuditKind,
+    Job,
+    JobStatus,
+    PredictionSet,
+    ReferenceDataset,
+    Role,
+    User,
+    Version,
+    VersionState,
+)
 
 MIN_PUBLIC_CELL = 11
 # What the public sees of how a result was obtained: digests, parameters and software, not hosts or logs.
@@ -41,15 +53,38 @@ def _audit_params(data: dict[str, Any]) -> dict[str, Any]:
                                  "min_group_size", "n_boot", "seed")}
 
 
+def _dependent_inputs(algorithm: Algorithm, dataset: ReferenceDataset, current: ReferenceDataset | None,
+                      predictions: PredictionSet | None) -> dict[str, list[str]]:
+    """Inputs supplied by the algorithm's own side (its owners, their organisations), named by field.
+
+    Checked again at launch because an uploader may have joined the algorithm's side since: a dataset
+    whose labels an author chose, or predictions they wrote, are no independent evidence.
+    """
+    problems: dict[str, list[str]] = {}
+    inputs = (("dataset", dataset, "this dataset was"), ("current_dataset", current, "this dataset was"),
+              ("predictions", predictions, "these predictions were"))
+    for field, row, subject in inputs:
+        if row is not None and not permissions.is_independent(row.uploaded_by, algorithm):
+            problems[field] = [f"{subject} uploaded by an owner of algorithm '{algorithm.slug}' or a member of an "
+                               "organisation that owns it: an audit needs independent inputs"]
+    return problems
+
+
 def create_audit(session: Session, actor: User | None, request: dict[str, Any],
                  enqueue: Callable[[int], Any]) -> tuple[Job, bool]:
-    """Queue an audit (evaluators, admins). Returns (job, cached): an identical finished audit is reused."""
+    """Queue an audit (evaluators, admins). Returns (job, cached): an identical finished audit is reused.
+
+    The launcher becomes the audit's evaluator of record, so an audit of an algorithm (a bias audit, or a
+    drift report with its model) is refused with a 403 to its owners and the members of its owning
+    organisations, whatever their role; that check comes before an earlier result could be reused.
+    """
     evaluator = datasets.require_evaluator(actor)
     data = load(AuditRequestSchema(), request, "invalid audit request")
     errors: dict[str, list[str]] = {}
     version: Version | None = None
     if data["algorithm"] and data["version"]:
         version = versions.get_version(session, evaluator, data["algorithm"], data["version"])
+        permissions.require_audit_algorithm(evaluator, version.algorithm)
     dataset = store.get_dataset(session, data["dataset"])
     current = store.get_dataset(session, data["current_dataset"]) if data["current_dataset"] is not None else None
     predictions = None
@@ -57,6 +92,9 @@ def create_audit(session: Session, actor: User | None, request: dict[str, Any],
         predictions = store.get_prediction_set(session, data["predictions"])
         if version is None or predictions.version_id != version.id or predictions.dataset_id != dataset.id:
             errors["predictions"] = ["these predictions were uploaded for another version or dataset"]
+    if version is not None:
+        for field, problems in _dependent_inputs(version.algorithm, dataset, current, predictions).items():
+            errors.setdefault(field, []).extend(problems)
     columns = {c["name"] for c in dataset.columns}
     if data["kind"] == "bias":
         unknown = [f for f in data["sensitive_features"] if f not in columns]
@@ -82,10 +120,13 @@ def create_audit(session: Session, actor: User | None, request: dict[str, Any],
            "predictions_id": predictions.id if predictions else None}
     store.begin_write(session)
     cached = store.find_cached_job(session, key)
+    if cached is not None and cached.report_sha256 and not cached.coarse_report_sha256:
+        cached = None  # a report from before coarsening: compute one that evaluators and owners may open
     job = Job(kind=AuditKind(data["kind"]), params=params, cache_key=key, created_by_id=evaluator.id, **ids)
     if cached is not None:
         job.status, job.progress, job.cached_from_id = JobStatus.SUCCEEDED, 100, cached.id
         job.result, job.provenance, job.report_sha256 = cached.result, cached.provenance, cached.report_sha256
+        job.coarse_report_sha256 = cached.coarse_report_sha256
         job.started_at, job.finished_at = cached.started_at, cached.finished_at
     else:
         job.status = JobStatus.QUEUED
@@ -142,6 +183,7 @@ def audit_view(job: Job, *, full: bool) -> dict[str, Any]:
         "current_dataset": ({"id": job.current_dataset.id, "name": job.current_dataset.name,
                              "sha256": job.current_dataset.sha256} if job.current_dataset else None),
         "params": job.params, "cached_from": job.cached_from_id, "view": "full" if full else "public",
+        "evaluator": public_name(job.created_by), "independent": permissions.audit_is_independent(job),
         "result": result, "provenance": provenance, "has_report": job.report_sha256 is not None,
     }
 
@@ -163,12 +205,16 @@ def list_audits(session: Session, actor: User | None) -> Sequence[dict[str, Any]
 
 
 def open_report(session: Session, actor: User | None, storage: Storage, job_id: int) -> Path:
-    """The Evidently HTML report of a drift job, verified: for evaluators, admins and the authors only.
+    """The Evidently HTML report of a drift job, verified: as computed for admins, coarsened for the others.
 
-    Its histograms show per-bin counts and the outer bin edges, which can describe fewer than 11
-    people; the public sees the per-column drift summary instead.
+    Evidently's own report shows per-bin counts, outer bin edges (someone's exact value) and per-chunk
+    means, which can describe fewer than 11 people: only admins open it. Evaluators and the algorithm's
+    owners get its coarsened copy (``audits.drift_report``); the public sees the per-column summary only.
     """
     job = store.get_job(session, job_id)
-    if not _can_see_full(actor, job) or job.report_sha256 is None:
+    if not _can_see_full(actor, job):
         raise NotFound(f"no report for audit job {job_id}")
-    return storage.blobs.verified_path(job.report_sha256)
+    sha256 = job.report_sha256 if actor.role == Role.ADMIN else job.coarse_report_sha256
+    if sha256 is None:
+        raise NotFound(f"no report for audit job {job_id}")
+    return storage.blobs.verified_path(sha256)

@@ -107,7 +107,8 @@ class Settings:
                           "job queue: `sqlite` (a file in the data directory) or `redis://host:port/db`", _queue_url,
                           shown="`sqlite`")
     require_bias_audit: bool = _var("BOAS_REQUIRE_BIAS_AUDIT", True,
-                                    "an `ml_model` version needs a completed bias audit to be published", _flag,
+                                    "an `ml_model` version needs a completed, independent bias audit to be published",
+                                    _flag,
                                     shown="on")
     public_base_url: str = _var("BOAS_PUBLIC_BASE_URL", "http://127.0.0.1:8000",
                                 "base of the stable, citable URLs written into cards", _text,

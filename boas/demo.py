@@ -169,14 +169,18 @@ def seed_demo(demo: Demo) -> bool:
             return False
         for slug, name, kind in (("plateforme-donnees-demo", "Plateforme de données de santé (démo)", "data_platform"),
                                  ("chu-exemple-demo", "CHU Exemple (démo)", "hospital"),
-                                 ("equipe-epidemio-demo", "Équipe de recherche en épidémiologie (démo)", "research_body")):
+                                 ("equipe-epidemio-demo", "Équipe de recherche en épidémiologie (démo)", "research_body"),
+                                 ("evaluation-independante-demo", "Cellule d'évaluation indépendante (démo)",
+                                  "administration")):
             accounts.create_organisation(session, None, slug=slug, name=name, kind=kind, bootstrap=True)
         people = {}
         for email, name, role, org in (
             ("claire.dubois@demo.boas.invalid", "Claire Dubois", "author", "equipe-epidemio-demo"),
             ("karim.benali@demo.boas.invalid", "Karim Benali", "author", "chu-exemple-demo"),
             ("lea.martin@demo.boas.invalid", "Léa Martin", "author", "plateforme-donnees-demo"),
-            ("evaluation@demo.boas.invalid", "Cellule d'évaluation (démo)", "evaluator", "plateforme-donnees-demo"),
+            # Evaluators belong to no organisation that owns what they audit (separation of duties).
+            ("evaluation@demo.boas.invalid", "Cellule d'évaluation (démo)", "evaluator",
+             "evaluation-independante-demo"),
         ):
             people[role if role == "evaluator" else name.split()[0].lower()] = accounts.create_user(
                 session, None, email=email, name=name, role=role, organisation_slug=org, bootstrap=True)

@@ -65,8 +65,11 @@ def _digests(doc: dict[str, Any], path: str) -> bool:
 
 
 def _bias_audit(doc: dict[str, Any], path: str) -> bool:
+    # An audit marked not independent (its evaluator has joined the algorithm's side) does not count;
+    # snapshots frozen before the mark existed were judged when published.
     return any(
-        isinstance(a, dict) and a.get("kind") == "bias" and a.get("status") == "succeeded" for a in _list(doc, path)
+        isinstance(a, dict) and a.get("kind") == "bias" and a.get("status") == "succeeded"
+        and a.get("independent") is not False for a in _list(doc, path)
     )
 
 
@@ -165,8 +168,10 @@ ITEMS: tuple[Item, ...] = (
           "Declare the sensitive attributes (sex, age, region, deprivation...) and whether each is a model input."),
          check="sensitive_declared"),
     Item(B, "bias_audit", "audits", ML, ("Audit de biais réalisé", "Completed bias audit"),
-         ("Joignez au moins un audit de biais terminé sur un jeu de données de référence nommé.",
-          "Attach at least one completed bias audit on a named reference dataset."), check="bias_audit"),
+         ("Joignez au moins un audit de biais terminé, mené par un évaluateur indépendant de l'algorithme, sur un "
+          "jeu de données de référence nommé.",
+          "Attach at least one completed bias audit, by an evaluator independent of the algorithm, on a named "
+          "reference dataset."), check="bias_audit"),
     Item(B, "subgroup_performance", "card.performance_metrics.*.subgroup", NONE,
          ("Performance par sous-groupe", "Performance by subgroup"),
          ("Donnez des mesures de performance par sous-groupe.", "Report performance measures by subgroup.")),

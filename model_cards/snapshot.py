@@ -38,7 +38,11 @@ def public_name(user: User) -> str:
 
 
 def attached_audits(session: Session, version: Version) -> list[dict[str, Any]]:
-    """The compact list of audits run on this version, as the baseline check and the snapshot carry it."""
+    """The compact list of audits run on this version, as the baseline check and the snapshot carry it.
+
+    Whether each audit is independent of the algorithm (who may audit is the registry's rule, not the
+    card's) is added by ``boas.registry.cards.live_document``.
+    """
     audits = []
     for job in store.list_jobs(session, version_id=version.id):
         result = job.result or {}
@@ -50,6 +54,7 @@ def attached_audits(session: Session, version: Version) -> list[dict[str, Any]]:
             "id": job.id, "kind": job.kind.value, "status": job.status.value,
             "dataset": {"name": job.dataset.name, "sha256": job.dataset.sha256},
             "finished_at": job.finished_at.isoformat() if job.finished_at else None,
+            "evaluator": public_name(job.created_by),
             "summary": summary,
         })
     return audits
@@ -95,13 +100,6 @@ def build_document(session: Session, version: Version, *, base_url: str) -> dict
         "card": version.card or {},
         "audits": attached_audits(session, version),
     }
-
-
-def document_for(session: Session, version: Version, *, base_url: str) -> dict[str, Any]:
-    """What readers see: the frozen snapshot once released, the live document for a draft."""
-    if version.state != VersionState.DRAFT and version.snapshot is not None:
-        return version.snapshot
-    return build_document(session, version, base_url=base_url)
 
 
 def document_json_schema() -> dict[str, Any]:

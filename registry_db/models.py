@@ -285,6 +285,8 @@ class PredictionSet(Base):
     uploaded_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
+    uploaded_by: Mapped[User] = relationship(lazy="joined")
+
 
 class Job(Base):
     """An audit run as a job. This row, not the queue, is the source of truth for its state."""
@@ -308,7 +310,10 @@ class Job(Base):
     cache_key: Mapped[str] = mapped_column(String(64), index=True)
     cached_from_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # The Evidently report as computed (admins), and its coarsened copy (evaluators, owners): no bin of
+    # fewer than 11 people, no exact extreme value.
     report_sha256: Mapped[str | None] = mapped_column(String(64))
+    coarse_report_sha256: Mapped[str | None] = mapped_column(String(64))
     provenance: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
@@ -318,3 +323,6 @@ class Job(Base):
     version: Mapped[Version | None] = relationship(lazy="joined")
     dataset: Mapped[ReferenceDataset] = relationship(foreign_keys=[dataset_id], lazy="joined")
     current_dataset: Mapped[ReferenceDataset | None] = relationship(foreign_keys=[current_dataset_id], lazy="joined")
+    predictions: Mapped[PredictionSet | None] = relationship(lazy="joined")
+    # The evaluator of record: whoever launched the audit (a reused result gets its own launcher).
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id], lazy="joined")

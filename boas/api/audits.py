@@ -75,6 +75,12 @@ class AuditOut(Schema):
     params = fields.Dict()
     cached_from = fields.Integer(allow_none=True)
     view = fields.String(metadata={"description": "full, or public (small cells suppressed)"})
+    evaluator = fields.String(metadata={"description": "the evaluator of record: the public name of who launched "
+                                                       "the audit (never an e-mail address)"})
+    independent = fields.Boolean(allow_none=True, metadata={
+        "description": "whether the launcher and the uploaders of its predictions and datasets are, now, neither "
+                       "owners of the audited algorithm nor members of an organisation that owns it; only "
+                       "independent audits count for publication (null: no algorithm audited)"})
     result = fields.Dict(allow_none=True)
     provenance = fields.Dict(allow_none=True)
     has_report = fields.Boolean()
@@ -171,7 +177,9 @@ def version_audits(slug, version):
 
 
 @blp.route("/audits/<int:job_id>/report")
-@blp.doc(responses={200: {"description": "the Evidently HTML report, for a sandboxed frame"}})
+@blp.doc(responses={200: {"description": "the Evidently HTML report, for a sandboxed frame; evaluators and the "
+                                         "algorithm's owners get a copy with no bin of fewer than 11 people and "
+                                         "no exact extreme value"}})
 def drift_report(job_id):
-    """The standalone Evidently report, served for a sandboxed iframe with restrictive headers."""
+    """The standalone Evidently report for a sandboxed iframe: as computed for admins, coarsened for others."""
     return report_response(audit_service.open_report(db_session(), current_user(), storage(), job_id))

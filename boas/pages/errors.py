@@ -8,7 +8,8 @@ from flask import Flask, Response, g, redirect, render_template, request, url_fo
 from werkzeug.exceptions import HTTPException
 
 from boas import errors as api_errors
-from boas.pages.i18n import current_lang
+from boas.pages.i18n import conflict_message, current_lang
+from boas.registry.permissions import ConflictOfInterest
 from registry_db.errors import BoasError, Unauthenticated
 
 log = logging.getLogger(__name__)
@@ -18,10 +19,11 @@ def _is_api() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
-def error_page(status: int, detail: str | None = None) -> Response:
-    """The HTML error page in the page's language."""
+def error_page(status: int, detail: str | None = None, *, translated: bool = False) -> Response:
+    """The HTML error page in the page's language (``detail`` is English unless ``translated``)."""
     g.lang = current_lang()
-    response = Response(render_template("pages/error.html", status=status, detail=detail), status=status)
+    response = Response(render_template("pages/error.html", status=status, detail=detail, translated=translated),
+                        status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
 
@@ -42,6 +44,9 @@ def handle_boas(exc: BoasError):
         g.lang = current_lang()
         if request.method == "GET":
             return redirect(url_for("pages.login", lang=g.lang, next=request.full_path.rstrip("?")))
+    if isinstance(exc, ConflictOfInterest):
+        g.lang = current_lang()
+        return error_page(exc.status, conflict_message(exc), translated=True)
     if exc.status >= 500:
         log.error("%s: %s", exc.code, exc.message)
     return error_page(exc.status, exc.message if exc.status in (403, 409, 413, 422) else None)

@@ -13,8 +13,9 @@ from boas.context import db_session, enqueue, storage
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.pages.card import audit_sections
-from boas.pages.i18n import JOB_STATUSES
+from boas.pages.i18n import JOB_STATUSES, conflict_message
 from boas.registry import algorithms
+from boas.registry.permissions import ConflictOfInterest
 from boas.security import report_response
 from registry_db.errors import ValidationFailed
 
@@ -85,6 +86,7 @@ def new_predictions():
     user, session = page_user(), db_session()
     datasets.require_evaluator(user)
     errors: dict[str, list[str]] = {}
+    refusal = None
     values = {**request.args.to_dict(), **request.form.to_dict()}
     if request.method == "POST":
         upload = request.files.get("file")
@@ -97,15 +99,17 @@ def new_predictions():
             try:
                 created = datasets.create_prediction_set(session, user, storage(), stream=upload.stream,
                                                          filename=upload.filename, metadata=metadata)
+            except ConflictOfInterest as exc:
+                refusal = conflict_message(exc)
             except ValidationFailed as exc:
                 errors = {("target" if key in ("algorithm", "version") else key): m for key, m in exc.errors.items()}
             else:
                 flash(_("Predictions are uploaded (%(rows)s rows).", rows=created.row_count), "success")
                 return redirect(url_for("pages.new_audit", kind="bias", target=values["target"],
                                         dataset=created.dataset_id, predictions=created.id), 303)
-    return render_template("pages/evaluate/predictions_form.html", values=values, errors=errors,
+    return render_template("pages/evaluate/predictions_form.html", values=values, errors=errors, refusal=refusal,
                            targets=_targets(user), datasets=datasets.list_datasets(session, user)), \
-        422 if errors else 200
+        403 if refusal else 422 if errors else 200
 
 
 def audit_request(form) -> tuple[dict[str, Any], dict[str, list[str]]]:
@@ -147,6 +151,7 @@ def new_audit():
     user, session = page_user(), db_session()
     datasets.require_evaluator(user)
     errors: dict[str, list[str]] = {}
+    refusal = None
     values = {"kind": "bias", "tolerance": "0.2", "n_boot": "1000", "seed": "0", "threshold": "0.5",
               **request.args.to_dict(), **request.form.to_dict()}
     if request.method == "POST":
@@ -154,12 +159,15 @@ def new_audit():
         if not errors:
             try:
                 job, _cached = audit_service.create_audit(session, user, data, enqueue)
+            except ConflictOfInterest as exc:
+                refusal = conflict_message(exc)
             except ValidationFailed as exc:
                 errors = exc.errors
             else:
                 return redirect(url_for("pages.job", job_id=job.id), 303)
-    return render_template("pages/evaluate/audit_form.html", values=values, errors=errors, targets=_targets(user),
-                           datasets=datasets.list_datasets(session, user)), 422 if errors else 200
+    return render_template("pages/evaluate/audit_form.html", values=values, errors=errors, refusal=refusal,
+                           targets=_targets(user), datasets=datasets.list_datasets(session, user)), \
+        403 if refusal else 422 if errors else 200
 
 
 @bp.route("/workspace/jobs/<int:job_id>")

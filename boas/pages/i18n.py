@@ -8,9 +8,11 @@ from typing import Any
 
 from flask import Flask, Response, current_app, g, has_request_context, request, url_for
 from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent
+from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from boas.pages.blueprint import LANGS, bp
+from boas.registry.permissions import ConflictOfInterest
 from model_cards import taxonomy
 from model_cards.vocabularies import CARD_VOCABULARIES, label
 
@@ -62,6 +64,14 @@ def current_lang() -> str:
         return lang
     prefix = request.path.strip("/").split("/", 1)[0]
     return prefix if prefix in LANGS else preferred_language()
+
+
+def conflict_message(refusal: ConflictOfInterest) -> str:
+    """Why an audit action was refused (separation of duties), in the page's language."""
+    if refusal.reason == "owner":
+        return _("You own this algorithm: its audits and its predictions must come from an independent evaluator.")
+    return _("Your organisation “%(organisation)s” owns this algorithm: its audits and its predictions must come "
+             "from an independent evaluator.", organisation=refusal.organisation)
 
 
 def preferred_language() -> str:

@@ -78,7 +78,7 @@ def create_user(
     )
     store.append_event(
         session, actor=actor, action="user.created", object_type="user", object_ref=user.email,
-        details={"role": user.role.value},
+        details={"role": user.role.value, "organisation": organisation.slug if organisation else None},
     )
     session.commit()
     return user
@@ -94,17 +94,20 @@ def update_user(
     name: str | None = None,
     organisation_slug: str | None = None,
 ) -> User:
-    """Change a user's role, name, organisation or active flag (admin only, logged)."""
+    """Change a user's role, name, organisation or active flag (admin only).
+
+    Each change is logged with its old and new value: a role or an organisation decides what someone may
+    audit (separation of duties), so the history must show who changed it, when, and from what.
+    """
     store.begin_write(session)
     admin = permissions.require_admin(actor)
     user = store.get_user(session, user_id)
     errors = _check_user_fields(user.email, role)
+    organisation = None
     if organisation_slug is not None:
         organisation = store.get_organisation_by_slug(session, organisation_slug)
         if organisation is None:
             errors["organisation"] = [f"unknown organisation '{organisation_slug}'"]
-        else:
-            user.organisation = organisation
     if user.id == admin.id and ((role and role != Role.ADMIN) or active is False):
         errors["role" if role else "active"] = ["an admin cannot demote or deactivate their own account"]
     if errors:
@@ -116,8 +119,13 @@ def update_user(
     if active is not None and user.active != active:
         changes["active"] = {"old": user.active, "new": active}
         user.active = active
-    if name is not None:
+    if name is not None and user.name != name:
+        changes["name"] = {"old": user.name, "new": name}
         user.name = name
+    if organisation is not None and user.organisation_id != organisation.id:
+        changes["organisation"] = {"old": user.organisation.slug if user.organisation else None,
+                                   "new": organisation.slug}
+        user.organisation = organisation
     if changes:
         store.append_event(
             session, actor=admin, action="user.updated", object_type="user", object_ref=user.email,

@@ -71,13 +71,17 @@ def update_algorithm(session: Session, actor: User | None, slug: str, data: dict
     changed = sorted(k for k in EDITABLE_FIELDS if k in data and data[k] != getattr(algorithm, k))
     for field in changed:
         setattr(algorithm, field, data[field])
-    if owners and sorted(o.email for o in algorithm.owners) != sorted(o.email for o in owners):
+    details: dict[str, Any] = {}
+    before = sorted(o.email for o in algorithm.owners)
+    if owners and before != sorted(o.email for o in owners):
+        # Ownership decides who may not audit the algorithm: its history is kept, old and new.
         algorithm.owners = owners
         changed.append("owners")
+        details["owners"] = {"old": before, "new": sorted(o.email for o in owners)}
     if changed:
         store.append_event(
             session, actor=user, action="algorithm.updated", object_type="algorithm", object_ref=slug,
-            details={"fields": changed},
+            details={"fields": changed, **details},
         )
     session.commit()
     return algorithm

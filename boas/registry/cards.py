@@ -57,9 +57,26 @@ class CardView:
     document: dict[str, Any]
 
 
+def live_document(session: Session, version: Version, policy: Policy) -> dict[str, Any]:
+    """A version's document built now, each audit marked ``independent`` or not.
+
+    Only independent audits satisfy the bias-audit item of the baseline: an audit whose evaluator of
+    record (or the uploader of its predictions or datasets) has since become an owner of the algorithm,
+    or joined an organisation that owns it, stays attributed to them but no longer counts for
+    publication. A published snapshot freezes the judgement made when it was published.
+    """
+    document = snapshot.build_document(session, version, base_url=policy.public_base_url)
+    for audit in document["audits"]:
+        audit["independent"] = permissions.audit_is_independent(store.get_job(session, audit["id"])) is not False
+    return document
+
+
 def get_document(session: Session, actor: User | None, policy: Policy, slug: str, version: str) -> CardView:
+    """What readers see: the frozen snapshot once released, the live document for a draft."""
     row = versions.get_version(session, actor, slug, version)
-    return CardView(row, snapshot.document_for(session, row, base_url=policy.public_base_url))
+    if row.state != VersionState.DRAFT and row.snapshot is not None:
+        return CardView(row, row.snapshot)
+    return CardView(row, live_document(session, row, policy))
 
 
 def baseline_report(session: Session, actor: User | None, policy: Policy, slug: str, version: str) -> dict[str, Any]:

@@ -8,7 +8,7 @@ from sqlalchemy.orm import Session
 
 from boas.registry import permissions
 from boas.registry.algorithms import get_algorithm
-from boas.registry.cards import check_document
+from boas.registry.cards import check_document, live_document
 from boas.registry.policy import Policy
 from model_cards import snapshot
 from registry_db import store
@@ -57,7 +57,7 @@ def unyank_version(session: Session, actor: User | None, slug: str, version: str
 
 def freeze(session: Session, version: Version, policy: Policy, published_by: User) -> dict[str, Any]:
     """Check the baseline on the document as it will be published, and return the frozen snapshot."""
-    document = snapshot.build_document(session, version, base_url=policy.public_base_url)
+    document = live_document(session, version, policy)
     document["version"]["state"] = VersionState.PUBLISHED.value
     document["version"]["published_by"] = snapshot.public_name(published_by)
     report = check_document(document, policy)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from registry_db.errors import Forbidden, Unauthenticated
-from registry_db.models import Algorithm, Role, User
+from registry_db.models import Algorithm, Job, Role, User
 
 
 def require_user(actor: User | None) -> User:
@@ -44,3 +44,87 @@ def require_manage_algorithm(actor: User | None, algorithm: Algorithm) -> User:
 
 def require_admin(actor: User | None) -> User:
     return require_role(actor, Role.ADMIN)
+
+
+# -- separation of duties ------------------------------------------------------------------------
+#
+# An audit is evidence about an algorithm only if nobody on the algorithm's side produced it. Roles
+# change (an author demoted to evaluator keeps ownership), so these checks look at ownership and
+# organisation, never at the role: whoever owns the algorithm, or belongs to an organisation that
+# does, may not supply its predictions, launch its audits or be their evaluator of record.
+
+
+class ConflictOfInterest(Forbidden):
+    """A refusal because the actor is on the algorithm's side; ``reason`` is "owner" or "organisation"."""
+
+    code = "conflict_of_interest"
+
+    def __init__(self, message: str, *, reason: str, algorithm: str, organisation: str | None = None):
+        super().__init__(message)
+        self.reason, self.algorithm, self.organisation = reason, algorithm, organisation
+
+
+def owning_organisation_ids(algorithm: Algorithm) -> set[int]:
+    """The organisation the algorithm was registered under and those of its current owners."""
+    ids = {owner.organisation_id for owner in algorithm.owners if owner.organisation_id is not None}
+    if algorithm.organisation_id is not None:
+        ids.add(algorithm.organisation_id)
+    return ids
+
+
+def conflict_of_interest(user: User | None, algorithm: Algorithm) -> ConflictOfInterest | None:
+    """Why ``user`` is not independent of ``algorithm`` (addressed to them), or None if they are."""
+    if user is None:
+        return None
+    if is_owner(user, algorithm):
+        return ConflictOfInterest(
+            f"you own algorithm '{algorithm.slug}': its audits must come from an independent evaluator",
+            reason="owner", algorithm=algorithm.slug)
+    if user.organisation_id is not None and user.organisation_id in owning_organisation_ids(algorithm):
+        name = user.organisation.name if user.organisation else str(user.organisation_id)
+        return ConflictOfInterest(
+            f"your organisation '{name}' owns algorithm '{algorithm.slug}': its audits must come from an "
+            "independent evaluator", reason="organisation", algorithm=algorithm.slug, organisation=name)
+    return None
+
+
+def is_independent(user: User | None, algorithm: Algorithm) -> bool:
+    return conflict_of_interest(user, algorithm) is None
+
+
+def _require_independent_evaluator(actor: User | None, algorithm: Algorithm) -> User:
+    user = require_role(actor, Role.EVALUATOR, Role.ADMIN)
+    conflict = conflict_of_interest(user, algorithm)
+    if conflict is not None:
+        raise conflict
+    return user
+
+
+def require_upload_predictions(actor: User | None, algorithm: Algorithm) -> User:
+    """Evaluators and admins supply an algorithm's predictions, unless they or their organisation own it."""
+    return _require_independent_evaluator(actor, algorithm)
+
+
+def require_audit_algorithm(actor: User | None, algorithm: Algorithm) -> User:
+    """Evaluators and admins launch an audit of an algorithm (and become its evaluator of record), unless
+    they or their organisation own it. Also checked before an earlier identical result is reused."""
+    return _require_independent_evaluator(actor, algorithm)
+
+
+def audit_is_independent(job: Job) -> bool | None:
+    """Whether everyone who shaped an audit is independent of the audited algorithm *now*.
+
+    The launcher (evaluator of record), the supplier of uploaded predictions and the uploaders of its
+    datasets are judged against the algorithm's current owners and organisations: someone who joins
+    the algorithm's side after an audit makes that audit stop counting for publication (it stays on
+    record, attributed to them). None for audits of no algorithm (a drift report of two datasets).
+    """
+    if job.version is None:
+        return None
+    algorithm = job.version.algorithm
+    people = [job.created_by, job.dataset.uploaded_by]
+    if job.current_dataset is not None:
+        people.append(job.current_dataset.uploaded_by)
+    if job.predictions is not None:
+        people.append(job.predictions.uploaded_by)
+    return all(is_independent(person, algorithm) for person in people)
