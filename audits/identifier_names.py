@@ -68,7 +68,23 @@ def name_tokens(name: object) -> list[str]:
     text = fold(str(name))
     for pattern in _CAMEL:
         text = pattern.sub(" ", text)
-    return re.findall(r"[a-z0-9]+", text.casefold())
+    words = re.findall(r"[a-z0-9]+", text.casefold())
+    return join_spelled_out(words)
+
+
+def join_spelled_out(words: list[str]) -> list[str]:
+    """Runs of three or more single letters are one word: "n_o_m" and "D.D.N." are "nom" and "ddn"."""
+    joined: list[str] = []
+    run: list[str] = []
+    for word in [*words, ""]:
+        if len(word) == 1 and word.isalpha():
+            run.append(word)
+            continue
+        joined += ["".join(run)] if len(run) >= 3 else run
+        run = []
+        if word:
+            joined.append(word)
+    return joined
 
 
 # ---------------------------------------------------------------------------------------------
@@ -109,7 +125,7 @@ _COMPACT = (
     "nomnaissance", "nomdenaissance", "nomusage", "nomdusage", "nomjeunefille", "datenaissance",
     "datedenaissance", "datenais", "dtnaiss", "birthdate", "dateofbirth", "birthday", "lieunaissance",
     "lieudenaissance", "placeofbirth", "email", "courriel", "telephone", "phonenumber", "mobilephone",
-    "cellphone", "homephone", "adresse", "address", "codepostal", "zipcode", "postalcode", "postcode",
+    "cellphone", "homephone", "numtel", "notel", "telfixe", "telport", "telmob", "teldom", "telpro", "adresse", "address", "codepostal", "zipcode", "postalcode", "postcode",
     "securitesociale", "socialsecurity", "numsecu", "numerosecu", "matriculeins", "numeropatient", "numpatient",
     "patientid", "idpatient", "patientnumber", "patientname", "nompatient", "numerodossier", "numdossier",
     "medicalrecord", "cartevitale", "passeport", "passport", "username",

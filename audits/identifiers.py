@@ -48,7 +48,14 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from audits.identifier_names import NOT_A_PERSON, column_name_term, contains_phrase, fold, name_tokens
+from audits.identifier_names import (
+    NOT_A_PERSON,
+    column_name_term,
+    contains_phrase,
+    fold,
+    join_spelled_out,
+    name_tokens,
+)
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -127,7 +134,7 @@ def _distinct_counts(nonnull: pd.Series) -> tuple[pd.Series, bool]:
 
     The whole column's when values repeat (so a few identifiers among fillers are all seen), else
     those of a random row sample: hashing a million distinct strings costs more than the rest of
-    the screening, and ``_rare_values`` then looks for rare strong identifiers in the whole column.
+    the screening, and ``_rare_identifiers`` then looks for rare strong identifiers in the whole column.
     """
     if len(nonnull) <= ROW_SAMPLE:
         return nonnull.value_counts(sort=False, dropna=False), False
@@ -227,7 +234,8 @@ def _as_text(value: object) -> tuple[str | None, bool]:
     elif isinstance(value, int | np.integer):
         return str(int(value)), False
     elif isinstance(value, float | np.floating | Decimal):
-        if not abs(value) < 1e18:  # NaN, infinities and numbers too large to be an identifier
+        finite = value.is_finite() if isinstance(value, Decimal) else bool(np.isfinite(value))
+        if not finite or abs(value) >= 1e18:  # NaN, infinities and numbers too large to be an identifier
             return str(value), False
         if value == int(value):
             return str(int(value)), True
@@ -303,6 +311,8 @@ _EMAIL = re.compile(
 _PHONE_TEXT = re.compile(
     r"(?<![0-9A-Za-z+])0[1-9](?P<a>[ .\-/_]?)\d{2}(?:(?P=a)\d{2}){3}(?![0-9A-Za-z])"  # 06 12 34 56 78, 0612345678
     r"|(?<![0-9A-Za-z+])0[1-9](?:[ .\-_]\d{2}){4}(?![0-9A-Za-z:])"  # mixed separators: 06 12.34-56 78
+    r"|(?<![0-9A-Za-z+])\(0[1-9]\)\s?\d{2}(?:[ .\-/_]?\d{2}){3}(?!\d)"  # (06) 12 34 56 78
+    r"|(?<![0-9A-Za-z+.,])[67](?P<c>[ .\-/_])\d{2}(?:(?P=c)\d{2}){3}(?![0-9A-Za-z])"  # 6 12 34 56 78: the 0 lost
     r"|(?:\+|\b00)\s?(?:33|262|590|594|596|269|508|681|687|689)\s?(?:\(0\)\s?)?[1-9]"
     r"(?P<b>[ .\-/]?)\d{2}(?:(?P=b)\d{2}){3}(?!\d)"  # +33 6 12 34 56 78, 0033612345678, +262 692 ...
     r"|(?<![\w+])\+\d{1,3}[ .\-/]?(?:\(0\)\s?)?\d{1,4}(?:[ .\-/]?\d{2,4}){2,5}(?!\d)"  # other international
@@ -338,9 +348,10 @@ def _detect_phone(s: _Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     ten = np.zeros(len(s.text), dtype=bool)
     for i in np.flatnonzero(s.digits >= 8):
         for match in _PHONE_TEXT.finditer(s.text[i]):
-            if match.group().isdigit() and len(match.group()) == 10:
+            digits = sum(ch.isdigit() for ch in match.group())
+            if match.group().isdigit() and digits == 10:
                 ten[i] = True
-            else:
+            elif digits >= 9:  # "+1 234 567" is too short to be anyone's number
                 written[i] = True
     bare = np.fromiter(
         ((len(t) == 9 and t.isdigit() and t[0] not in "08") or (len(t) == 11 and t.isdigit() and t.startswith("33")
@@ -348,7 +359,7 @@ def _detect_phone(s: _Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     return written, ten, bare
 
 
-_IBAN_CANDIDATE = re.compile(r"(?<![A-Z0-9])([A-Z]{2})\d{2}(?:[ \-]?[A-Z0-9]){11,30}")
+_IBAN_CANDIDATE = re.compile(r"(?<![A-Z0-9])([A-Z]{2})\d{2}(?:[ .\-]?[A-Z0-9]){11,30}")
 # IBAN length by country (SWIFT IBAN registry): an exact length, so random codes rarely qualify.
 _IBAN_LENGTHS = {
     "AD": 24, "AE": 23, "AL": 28, "AT": 20, "AZ": 28, "BA": 20, "BE": 16, "BG": 22, "BH": 22, "BR": 29, "CH": 21,
@@ -391,10 +402,10 @@ def _detect_iban(s: _Sample) -> np.ndarray:
                 continue
             kept, end = 0, match.start()
             while end < len(text) and kept < length:  # the first `length` characters, separators skipped
-                kept += text[end] not in " -"
+                kept += text[end] not in " .-"
                 end += 1
             ends_a_word = not (end < len(text) and text[end].isalnum())
-            if kept == length and ends_a_word and _iban_ok(re.sub(r"[ \-]", "", text[match.start():end])):
+            if kept == length and ends_a_word and _iban_ok(re.sub(r"[ .\-]", "", text[match.start():end])):
                 found[i] = True
                 break
     return found
@@ -431,6 +442,7 @@ _ADDRESS = re.compile(
     r"terrace|crescent|square|gardens)\b"  # 221B Baker Street
     r"|\b(?:rue|boulevard|bd|impasse)\s[a-z]{3,}"  # rue Oberkampf
     r"|\b(?:avenue|allee|quai|square)\s(?:de\s|du\s|des\s|de\sla\s|d'|l')[a-z]{3,}"  # avenue de la Gare
+    r"|(?<![\w])\d{1,5}\s?(?:bis|ter)?,?\s(?:chemin|route)\s(?:de\s|du\s|des\s|de\sla\s|d')[a-z]{3,}"  # 3 route de Lyon
     r"|\b(?:cedex|boite postale|lieu[- ]dit)\b",
 )
 _ADDRESS_CASED = re.compile(
@@ -472,7 +484,9 @@ _DMY = re.compile(rf"(\d{{1,2}})[-/. ](\d{{1,2}})[-/. ](\d{{4}}|\d{{2}}){_TIME}"
 _COMPACT_DATE = re.compile(r"(\d{4})(\d{2})(\d{2})")
 _WORD_DMY = re.compile(r"(\d{1,2})(?:er|st|nd|rd|th)?[\s\-/.]*([a-z]{3,9})\.?[\s\-/.,]*(\d{4})")
 _WORD_MDY = re.compile(r"([a-z]{3,9})\.?\s(\d{1,2})(?:st|nd|rd|th)?,?\s(\d{4})")
-_BIRTH_PHRASE = re.compile(r"\bn(?:e|ee)\s(?:le\s)?\d|\bborn\s(?:on\s)?\d|\bdate de naissance\b|\bd\.?o\.?b\b")
+_BIRTH_PHRASE = re.compile(
+    r"\bnee?\s+le\s+\d|\bborn\s+(?:on\s+)?\d|date de naissance\s*:?\s*\d|\bd\.?o\.?b\.?\s*:?\s*\d"
+)
 
 
 def _month_number(word: str) -> int:
@@ -528,13 +542,13 @@ def _looks_like_birth_dates(years: np.ndarray, months: np.ndarray, days: np.ndar
     today = dt.date.today()
     ordinal = years * 10000 + months * 100 + days
     plausible = (years >= 1900) & (ordinal <= today.year * 10000 + today.month * 100 + today.day)
-    if plausible.mean() < 0.9:
+    if plausible.mean() < 0.5:  # sentinels (9999-12-31) and a few typos aside, mostly past dates
         return False
     years, days = years[plausible], days[plausible]
+    modal_day = np.bincount(days).argmax()
+    if np.mean(days == modal_day) > 0.5:  # month precision stored as a date: only the others are exact
+        years = years[days != modal_day]
     if len(years) < 3:
-        return False
-    modal_day_share = np.bincount(days).max() / len(days)
-    if modal_day_share > 0.5:
         return False
     low, high = (np.percentile(years, [5, 95]) if len(years) >= 20 else (years.min(), years.max()))
     return high - low >= 10
@@ -572,8 +586,8 @@ def _detect_dates(s: _Sample, parsed: np.ndarray, years: np.ndarray, months: np.
         phrased[i] = bool(_BIRTH_PHRASE.search(s.text[i].casefold()))
     if phrased.sum() >= 1:
         return float(phrased.mean()) or 1.0, "a birth stated in the text"
-    if parsed.sum() >= 3 and parsed.mean() >= 0.5 and _looks_like_birth_dates(years[parsed], months[parsed],
-                                                                             days[parsed]):
+    enough = parsed.sum() >= 3 and (parsed.mean() >= 0.2 or parsed.sum() >= 20)
+    if enough and _looks_like_birth_dates(years[parsed], months[parsed], days[parsed]):
         return float(parsed.mean()), ""
     return 0.0, ""
 
@@ -615,7 +629,10 @@ def _person_words() -> tuple[frozenset[str], frozenset[str], dict[str, list[tupl
 
 def _is_person_name(text: str) -> bool:
     first_names, names, phrases = _person_words()
-    words = _WORD.findall(_LOWER_UPPER.sub(" ", text))  # "JeanDupont" is two words
+    words = _WORD.findall(text)
+    if sum(len(w) == 1 for w in words) >= 3:  # "J e a n  D u p o n t"
+        words = join_spelled_out(words)
+    words = [part for w in words for part in _WORD.findall(_LOWER_UPPER.sub(" ", w))]  # "JeanDupont" is two words
     if not words:
         return False
     lowered = [w.casefold() for w in words]
@@ -636,13 +653,24 @@ def _is_person_name(text: str) -> bool:
 def _detect_person_names(s: _Sample) -> np.ndarray:
     """Person names: values of one to four words, one of them a common first or family name (no place,
     hospital or disease word), or free text naming someone after a title or by first and last name."""
-    return np.fromiter((bool(t) and not t.isdigit() and _is_person_name(t) for t in s.text), dtype=bool,
-                       count=len(s.text))
+    found = np.zeros(len(s.text), dtype=bool)
+    for i in np.flatnonzero(_matches(s, _names_hint())):
+        found[i] = not s.text[i].isdigit() and _is_person_name(s.text[i])
+    return found
+
+
+@cache
+def _names_hint() -> str:
+    """RE2 filter: a value holds a known name somewhere, a title, or letters spelled out one by one."""
+    _, names, phrases = _person_words()
+    words = sorted(names | set(phrases), key=len, reverse=True)
+    return r"(?:" + "|".join(words) + r")|\b(?:mme|mlle|madame|monsieur|mrs|ms|miss|mr|dr|pr)\b|(?:\b[a-z]\W+){3}"
 
 
 # --- long numeric identifiers -----------------------------------------------------------------------
 
-_LONG_ID = re.compile(r"(?:[A-Za-z]{1,4}[-_ #:]?)?(\d{8,20})")
+# 8+ digits, optionally after a short letter prefix and in groups ("IPP0012345678", "2023-000123-45").
+_LONG_ID = re.compile(r"(?:[A-Za-z]{1,4}[-_ #:]?)?(\d+(?:[-_ /.]\d+){0,4})")
 
 
 def _luhn_ok(digits: str) -> bool:
@@ -656,7 +684,7 @@ def _luhn_ok(digits: str) -> bool:
 def _luhn_register(s: _Sample, matched: np.ndarray) -> bool:
     """Numbers of a public register of establishments or professionals (FINESS, SIREN, SIRET, RPPS): nearly
     all carry a Luhn check digit, which a phone number or a hospital's patient number has one time in ten."""
-    digits = [re.sub(r"\D", "", s.text[i]) for i in np.flatnonzero(matched)]
+    digits = [re.sub(r"\D", "", s.text[i]) for i in np.flatnonzero(matched)]  # the letter prefix has no digit
     return bool(digits) and float(np.mean([_luhn_ok(d) for d in digits])) >= 0.9
 
 
@@ -664,10 +692,14 @@ def _detect_long_ids(s: _Sample, dates: np.ndarray) -> np.ndarray:
     """8 to 20 digits (optionally after a short letter prefix: "IPP0012345678"), that are not dates
     (20230412) nor CIP13/UCD13 drug codes (3400...)."""
     found = np.zeros(len(s.text), dtype=bool)
-    for i in np.flatnonzero((s.digits >= 8) & ~dates):
-        if (m := _LONG_ID.fullmatch(s.text[i])) and not m[1].startswith(("3400", "3401")):
-            found[i] = True
+    for i in np.flatnonzero((s.digits >= 8) & (s.digits <= 24) & ~dates):
+        if not (m := _LONG_ID.fullmatch(s.text[i])) or _DECIMAL.fullmatch(m[1]):
+            continue
+        found[i] = not re.sub(r"\D", "", m[1]).startswith(("3400", "3401"))
     return found
+
+
+_DECIMAL = re.compile(r"\d+\.\d+")  # one point: a number written out, not an identifier in groups
 
 
 # ---------------------------------------------------------------------------------------------
@@ -723,7 +755,8 @@ def screen_column(name: str, series: pd.Series, *, row_key: bool = False,
     if street.any() or town.mean() >= 0.3:
         fire("postal_address", (street | town).mean())
     people = _detect_person_names(sample)
-    if (people.sum() >= 2 and (people.mean() >= 0.2 or people.sum() >= 50)) or people.mean() >= 0.5:
+    hits, share = int(people.sum()), float(people.mean())
+    if (hits >= 2 and share >= 0.2) or (hits >= 10 and share >= 0.1) or hits >= 50 or share >= 0.5:
         fire("person_name", people.mean())
     if sample.sampled and not sample.numeric:
         fired = {f.detector for f in findings}
@@ -731,7 +764,7 @@ def screen_column(name: str, series: pd.Series, *, row_key: bool = False,
             if detector not in fired:
                 fire(detector, share, "in a few rows")
     long_ids = _detect_long_ids(sample, parsed)
-    if (long_ids.mean() >= 0.5 and sample.rows_per_value(long_ids) <= 2 and not _luhn_register(sample, long_ids)
+    if (long_ids.mean() >= 0.3 and sample.rows_per_value(long_ids) <= 2 and not _luhn_register(sample, long_ids)
             and not sample.contiguous()):
         detail = "a declared row key must be row numbers or a non-numeric pseudonym" if row_key else ""
         fire("long_identifier", long_ids.mean(), detail)
@@ -756,7 +789,7 @@ _RARE_HINT = "|".join((
     r"@|%40|&#0*64;|arobase|\sat\s",  # e-mail
     rf"{_B}[1278]{_S}\d{{2}}{_S}(?:0[1-9]|1[0-2]|[2-9]\d){_S}(?:\d{{2}}|2[ab]){_S}\d{{3}}{_S}\d{{3}}(?:{_S}\d{{2}})?{_E}",
     rf"{_B}0[1-9](?:[ .\-/_]\d{{2}}){{4}}{_E}|\+\s?\d|{_B}00\s?33",  # phone, written
-    r"\b[a-z]{2}\d{2}[ \-][0-9a-z]{4}[ \-][0-9a-z]{4}",  # IBAN in groups of four
+    r"\b[a-z]{2}\d{2}[ .\-][0-9a-z]{4}[ .\-][0-9a-z]{4}",  # IBAN in groups of four
     rf"{_B}(?:(?:fr|mc|it|sm)\d{{2}}[0-9a-z]{{23}}|(?:de|gb|ie)\d{{2}}[0-9a-z]{{18}}|be\d{{14}}|es\d{{22}}"
     rf"|(?:ch|li)\d{{2}}[0-9a-z]{{17}}|lu\d{{2}}[0-9a-z]{{16}}|nl\d{{2}}[a-z]{{4}}\d{{10}}|pt\d{{23}}){_E}",  # IBAN
     rf"\d{{5}}[ \-]\d{{5}}[ \-]|{_B}\d{{23}}{_E}",  # RIB

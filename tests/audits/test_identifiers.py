@@ -155,6 +155,10 @@ def test_the_issue_examples_survive_a_csv_round_trip(tmp_path, column, values, d
     [f"{float(nir(i, key=False)) / 1e12:.12f}e14".replace("0000e14", "e14") for i in range(N)],  # 1.850312345678e14
     [float(nir(i, key=False)) * 100 for i in range(N)],  # float that lost its key
     [Decimal(nir(i)) for i in range(N)],
+    [-int(nir(i)) for i in range(N)],
+    [nir(i) + ".0" for i in range(N)],
+    [f'{{"patient": {{"nir": "{nir(i)}"}}}}' for i in range(N)],  # JSON in a cell
+    [";".join(nir(i + k) for k in range(3)) for i in range(N)],  # several per cell
 ])
 def test_nir_is_found_in_every_notation(values):
     assert "nir" in detectors_on(values)
@@ -204,6 +208,17 @@ def test_dates_of_birth_stored_as_unix_times_are_found(unit):
     assert "date_of_birth" in detectors_on(stamps.astype("int64"))
 
 
+def test_dates_of_birth_diluted_or_camouflaged_are_found():
+    junk = [f"{k:032x}" for k in RNG.integers(0, 2**62, 350)]
+    assert "date_of_birth" in detectors_on([b.isoformat() for b in BIRTHS[:150]] + junk)  # 30% of the values
+    month_starts = [f"{1950 + i % 50}-{1 + i % 12:02d}-01" for i in range(150)]
+    assert "date_of_birth" in detectors_on([b.isoformat() for b in BIRTHS[:100]] + month_starts)
+    sentinels = ["9999-12-31", "1800-01-01", "inconnu"] * 40
+    assert "date_of_birth" in detectors_on([b.isoformat() for b in BIRTHS[:200]] + sentinels)
+    assert "date_of_birth" in detectors_on([f"{b.year}-{b.month}-{b.day}" for b in BIRTHS])  # no zero padding
+    assert "date_of_birth" in detectors_on([f"{b.day}/{b.month}/{b.year % 100:02d}" for b in BIRTHS])
+
+
 def test_coarse_dates_and_dates_of_care_are_not_dates_of_birth():
     months = [f"{y}-{m:02d}" for y in range(2015, 2024) for m in range(1, 13)] * 4
     first_of_month = [f"{1930 + i % 70}-{1 + i % 12:02d}-01" for i in range(N)]  # month precision as a date
@@ -224,6 +239,8 @@ def test_coarse_dates_and_dates_of_care_are_not_dates_of_birth():
     [f"jean.dupont{i} @ example . fr" for i in range(N)],
     [f"jean.dupont{i} [at] example [dot] fr" for i in range(N)],
     [f"j.dupont{i}(at)example.org" for i in range(N)],
+    [f"JEAN.DUPONT{i}@EXAMPLE.FR" for i in range(N)],
+    [f"jean.dupont{i} arobase example point fr" for i in range(N)],
     [f"jean.dupont{i} at example dot fr" for i in range(N)],
     [f"jean.dupont{i}%40example.fr" for i in range(N)],
     [f"jean{i}＠example．fr" for i in range(N)],  # full-width @ and dot
@@ -238,6 +255,7 @@ PHONE_NOTATIONS = [
     "+33 6 12 34 56 {:02d}", "+33612345{:03d}", "0033612345{:03d}", "+33 (0)6 12 34 56 {:02d}",
     "0033 6 12 34 56 {:02d}", "01 42 34 56 {:02d}", "+262 692 12 34 {:02d}", "+32 470 12 34 {:02d}",
     "tél. : 07 12 34 56 {:02d}", "06_12_34_56_{:02d}", "06 12.34-56 {:02d}", "06 12 34 56 {:02d}\u200b",
+    "(06) 12 34 56 {:02d}", "6 12 34 56 {:02d}", "+33.6.12.34.56.{:02d}",
 ]
 
 
@@ -270,7 +288,8 @@ def test_ibans_and_ribs_are_found_only_when_their_checksum_holds():
     assert "iban" in detectors_on(spaced)
     assert "iban" in detectors_on([s.lower() for s in spaced])
     assert "iban" in detectors_on(["DE89 3704 0044 0532 0130 00"] + ["-"] * 50)
-    assert "iban" in detectors_on(["-".join(iban_fr(i)[k:k + 4] for k in range(0, 27, 4)) for i in range(N)])
+    for sep in "-.":
+        assert "iban" in detectors_on([sep.join(iban_fr(i)[k:k + 4] for k in range(0, 27, 4)) for i in range(N)])
     assert "iban" in detectors_on([f"virement sur {iban_fr(3)} reçu"] + ["RAS"] * 30)
     broken = [iban_fr(i)[:-1] + str((int(iban_fr(i)[-1]) + 1) % 10) for i in range(50)] * 4
     assert "iban" not in detectors_on(broken)
@@ -288,6 +307,8 @@ def test_ibans_and_ribs_are_found_only_when_their_checksum_holds():
     [f"Résidence les Pins, bât. {i % 9}, 13008 Marseille Cedex" for i in range(N)],
     [f"lieu-dit Les Granges {i}" for i in range(N)],
     ["RUE   OBERKAMPF"] * 3 + ["-"] * 100,
+    [f"{i % 90 + 1} route de lyon" for i in range(N)],
+    [f"{i % 90 + 1} chemin des vignes" for i in range(N)],
     [f"{75001 + i % 20} Paris" for i in range(N)],  # postal code and town
 ])
 def test_postal_addresses_are_found(values):
@@ -309,6 +330,9 @@ def test_clinical_phrases_and_doses_are_not_addresses():
     [10_000_000 + 7919 * i for i in range(N)],  # 8 digits
     [4_000_000_000 + 104_729 * (i // 2) for i in range(N)],  # a patient with two stays
     [float(4_000_000_000 + 104_729 * i) for i in range(N)] + [None] * N,  # NaN-padded: read as floats
+    [f"2023-{i:06d}-{i % 97:02d}" for i in range(N)],  # in groups
+    [f"IPP-{3_000_000_000 + 7 * i}" for i in range(N)],
+    [str(3_000_000_000 + 7919 * i) for i in range(160)] + [f"{k:032x}" for k in range(240)],  # 40% of the values
 ])
 def test_long_numeric_identifiers_unique_per_row_are_found(values):
     assert "long_identifier" in detectors_on(values)
@@ -340,6 +364,9 @@ def test_row_numbers_drug_codes_and_shared_codes_are_not_long_identifiers():
     [FIRST[i % 10] for i in range(N)],  # first names alone
     ["Martin", "Bernard", "Dubois", "Durand", "Lefebvre", "Moreau", "Laurent", "Garnier", "Fournier", "Girard"] * 40,
     ["Jean Dupont", "Marie Curie"] + ["-"] * 5000,  # two rows among fillers
+    [" ".join(n) for n in full_names()],  # spelled out: "J e a n   D u p o n t"
+    [f"{FIRST[i % 10][0]}. {LAST[i % 10]}" for i in range(N)],  # initial and family name
+    [FIRST[i % 10].lower() for i in range(N)],
 ])
 def test_person_names_are_found(values):
     assert "person_name" in detectors_on(values)
@@ -379,7 +406,8 @@ IDENTIFYING_NAMES = [
     "date_naissance", "date de naissance", "Date_de_Naissance", "DDN", "DOB", "birth_date", "birthDate",
     "date_of_birth", "dateOfBirth", "DATENAISSANCE", "datenais", "dt_naiss", "naissance", "lieu_naissance",
     "birthday", "IBAN", "RIB", "numero_insee", "num_insee", "carte_vitale", "passeport", "latitude", "longitude",
-    "geolocalisation", "coordonnees", "identite", "login", "username",
+    "geolocalisation", "coordonnees", "identite", "login", "username", "n_o_m", "D.D.N.", "N-I-R", "numtel",
+    "NumTel", "tel_portable",
 ]
 ORDINARY_NAMES = [
     "age", "age_band", "sexe", "sex", "cim10", "CIM10", "code_cim10", "atc", "code_atc", "departement", "region",
