@@ -62,7 +62,8 @@ if TYPE_CHECKING:
 
 SAMPLE_LIMIT = 5000  # distinct values screened per column
 _SEED = 20240601  # the sample of distinct values is reproducible
-_MAX_CHARS = 20_000  # longest value screened (an upload is size-capped anyway)
+MAX_CELL_CHARS = 2000  # a longer cell is free text with no place in a reference table, and is refused
+_CHAR_BUDGET = 500_000  # characters screened per column at most: bounds the time a worst-case column costs
 _DATA = Path(__file__).with_name("data")
 
 # detector id -> what its values look like (used in messages; ids are stable, messages may change)
@@ -78,6 +79,7 @@ DETECTORS: dict[str, str] = {
     "long_identifier": "long numeric identifiers, unique per row (IPP-like hospital numbers)",
     "person_name": "person names",
     "nested_values": "nested values (lists or maps) that cannot be screened",
+    "oversized_values": f"values too long to be screened (over {MAX_CELL_CHARS} characters)",
 }
 
 
@@ -112,6 +114,7 @@ class _Sample:
     series: Any = None  # the texts as a pandas string Series, for vectorised (RE2) filters
     numeric: bool = False
     sampled: bool = False  # distinct values came from a row sample (a long, high-cardinality column)
+    oversized: float = 0.0  # share of screened values longer than MAX_CELL_CHARS (screened truncated)
     dates: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None  # for datetime columns: year, month, day
 
     def rows_per_value(self, matched: np.ndarray) -> float:
@@ -181,6 +184,8 @@ def _prepare(series: pd.Series, limit: int) -> _Sample | str | None:
     sample = _sample_from(distinct, weight, dtype)
     if isinstance(sample, _Sample):
         sample.nonnull, sample.sampled = nonnull, sampled
+        if isinstance(dtype, pd.StringDtype) and not nonnull.empty:  # every cell, not just the sampled ones
+            sample.oversized = max(sample.oversized, float((nonnull.str.len() > MAX_CELL_CHARS).mean()))
     return sample
 
 
@@ -209,6 +214,12 @@ def _sample_from(distinct: Any, weight: np.ndarray, dtype: Any) -> _Sample | str
         sample.from_float = np.full(n, is_float)
         sample.numeric = True
     else:
+        lengths = np.array([len(v) if isinstance(v, str | bytes) else 0 for v in sample.raw], dtype=np.int64)
+        sample.oversized = float((lengths > MAX_CELL_CHARS).mean()) if n else 0.0
+        if np.minimum(lengths, MAX_CELL_CHARS).sum() > _CHAR_BUDGET:  # a random subset within the budget
+            order = np.random.default_rng(_SEED).permutation(n)
+            kept = np.sort(order[np.cumsum(np.minimum(lengths, MAX_CELL_CHARS)[order]) <= _CHAR_BUDGET])
+            sample.raw, sample.weight, n = [sample.raw[i] for i in kept], sample.weight[kept], len(kept)
         texts, floats = [], []
         for value in sample.raw:
             text, was_float = _as_text(value)
@@ -248,7 +259,7 @@ def _as_text(value: object) -> tuple[str | None, bool]:
         return None, False
     else:
         text = str(value)
-    text = _SPACES.sub(" ", fold(text[:_MAX_CHARS])).strip().strip("'\"").strip()
+    text = _SPACES.sub(" ", fold(text[:MAX_CELL_CHARS])).strip().strip("'\"").strip()
     # Excel keeps a number as text behind a quote; "1.850312345678e14" is a float written out.
     if _FLOAT_TEXT.fullmatch(text):
         number = float(text)
@@ -292,20 +303,24 @@ def _detect_nir(s: _Sample) -> tuple[np.ndarray, np.ndarray]:
             if not _NIR_SHAPE.fullmatch(compact):
                 continue
             if len(compact) == 15:
-                if _nir_key_ok(compact) or (s.from_float[i] and compact.endswith("00")):
-                    strong[i] = True
+                strong[i] = _nir_key_ok(compact) or (s.from_float[i] and compact.endswith("00"))
             elif raw != compact:
                 strong[i] = True
             else:
                 weak[i] = True
+            if strong[i]:
+                break
     return strong, weak
 
 
+# Every repetition is bounded (RFC 5321: 64-character local part, 63-character labels): an
+# unbounded one makes a search quadratic, and a 20,000-character cell would then hold a worker.
 _EMAIL = re.compile(
-    r"[\w.%+\-']+\s?(?:@|%40|&#0*64;|&commat;)\s?[\w\-]+(?:\s?\.\s?[\w\-]+)*\s?\.\s?[a-z]{2,}"  # a@b.fr, a @ b . fr
-    r"|[\w.%+\-]+\s?[\[({<]\s?(?:at|@|arobase)\s?[\])}>]\s?[\w\-]+"  # a [at] b [dot] fr, a(at)b.fr
-    r"(?:\s?(?:[\[({<]\s?(?:dot|point)\s?[\])}>]|\.)\s?[\w\-]+)+"
-    r"|[\w.+\-]+\s(?:at|arobase)\s[\w\-]+(?:\s(?:dot|point)\s[\w\-]+)+",  # a at b dot fr
+    r"(?<![\w.%+\-'])[\w.%+\-']{1,64}\s?(?:@|%40|&#0{0,3}64;|&commat;)\s?[\w\-]{1,63}"
+    r"(?:\s?\.\s?[\w\-]{1,63}){0,6}\s?\.\s?[a-z]{2,24}"  # a@b.fr, a @ b . fr
+    r"|(?<![\w.%+\-])[\w.%+\-]{1,64}\s?[\[({<]\s?(?:at|@|arobase)\s?[\])}>]\s?[\w\-]{1,63}"  # a [at] b [dot] fr
+    r"(?:\s?(?:[\[({<]\s?(?:dot|point)\s?[\])}>]|\.)\s?[\w\-]{1,63}){1,6}"
+    r"|(?<![\w.+\-])[\w.+\-]{1,64}\s(?:at|arobase)\s[\w\-]{1,63}(?:\s(?:dot|point)\s[\w\-]{1,63}){1,6}",  # a at b dot fr
     re.IGNORECASE,
 )
 _PHONE_TEXT = re.compile(
@@ -353,6 +368,7 @@ def _detect_phone(s: _Sample) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
                 ten[i] = True
             elif digits >= 9:  # "+1 234 567" is too short to be anyone's number
                 written[i] = True
+                break
     bare = np.fromiter(
         ((len(t) == 9 and t.isdigit() and t[0] not in "08") or (len(t) == 11 and t.isdigit() and t.startswith("33")
          and t[2] in "1234679") for t in s.text), dtype=bool, count=len(s.text))
@@ -449,7 +465,7 @@ _ADDRESS_CASED = re.compile(
     rf"(?<![\w])\d{{1,5}}\s?(?:bis|ter|quater|[a-dA-D])?\s?,?\s(?:{_AMBIGUOUS_STREET_TYPES})\s"
     r"(?:(?:de|du|des|de la|d'|l')\s?)?[A-Z]"
 )
-_POSTCODE_CITY = re.compile(r"(?:0[1-9]|[1-8]\d|9[0-8]|2[ab])\d{3}\s([a-z][a-z'\-]{2,})(?:[ \-][a-z'\-]+){0,5}")
+_POSTCODE_CITY = re.compile(r"(?:0[1-9]|[1-8]\d|9[0-8]|2[ab])\d{3}\s([a-z][a-z']{2,45})(?:[ \-][a-z']{1,45}){0,6}")
 _UNITS = frozenset({"ui", "iu", "mg", "mcg", "ug", "ml", "kg", "euros", "eur", "unites", "units", "unite", "cp",
                     "personnes", "habitants", "patients", "cas", "sejours", "actes", "jours", "days"})
 
@@ -630,9 +646,9 @@ def _person_words() -> tuple[frozenset[str], frozenset[str], dict[str, list[tupl
 def _is_person_name(text: str) -> bool:
     first_names, names, phrases = _person_words()
     words = _WORD.findall(text)
-    if sum(len(w) == 1 for w in words) >= 3:  # "J e a n  D u p o n t"
-        words = join_spelled_out(words)
-    words = [part for w in words for part in _WORD.findall(_LOWER_UPPER.sub(" ", w))]  # "JeanDupont" is two words
+    if len(words) <= 60 and sum(len(w) == 1 for w in words) >= 3:  # "J e a n  D u p o n t"
+        text = " ".join(join_spelled_out(words))
+    words = _WORD.findall(_LOWER_UPPER.sub(" ", text))  # "JeanDupont" is two words
     if not words:
         return False
     lowered = [w.casefold() for w in words]
@@ -719,6 +735,8 @@ def screen_column(name: str, series: pd.Series, *, row_key: bool = False,
     if sample == "nested":
         return [*findings, Finding(name, "nested_values", 1.0)]
     assert isinstance(sample, _Sample)
+    if sample.oversized:
+        findings.append(Finding(name, "oversized_values", round(max(sample.oversized, 1e-4), 4)))
 
     def fire(detector: str, share: float, detail: str = "") -> None:
         findings.append(Finding(name, detector, round(float(share), 4), detail))
@@ -886,10 +904,19 @@ def screen_file_metadata(path: Path, fmt: str, *, limit: int = SAMPLE_LIMIT) -> 
                 leaves += _json_leaves(json.loads(text))
             except (ValueError, RecursionError):
                 leaves.append(text)
-        values = pd.Series([str(v) for v in leaves[: limit * 4]], dtype=object)
-        findings += [replace(f, where="metadata") for f in screen_column(key, values, row_key=True, limit=limit)
-                     if f.detector != "long_identifier"]  # lengths and offsets are numbers too
+        pieces = [piece for leaf in leaves[: limit * 4] for piece in _chunks(str(leaf))]
+        found = screen_column(key, pd.Series(pieces, dtype=object), row_key=True, limit=limit)
+        # Lengths and offsets are long numbers too; long strings were cut into pieces above.
+        findings += [replace(f, where="metadata") for f in found if f.detector not in ("long_identifier",
+                                                                                        "oversized_values")]
     return findings
+
+
+def _chunks(text: str, size: int = MAX_CELL_CHARS // 2, overlap: int = 100) -> list[str]:
+    """A long text in overlapping pieces short enough to be screened whole."""
+    if len(text) <= size:
+        return [text]
+    return [text[start:start + size] for start in range(0, len(text) - overlap, size - overlap)]
 
 
 def _json_leaves(node: object, depth: int = 0) -> list[object]:

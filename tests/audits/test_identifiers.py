@@ -641,3 +641,17 @@ def test_a_few_strong_identifiers_among_a_million_pseudonymous_keys_are_found():
         planted[RNG.choice(rows, 20, replace=False)] = hidden
         found = screen_column("cle", pd.Series(planted, dtype="str"))
         assert [(f.detector, f.detail) for f in found] == [(detector, "in a few rows")], detector
+
+
+def test_overlong_cells_are_refused_and_cannot_stall_the_screening():
+    import time
+
+    padded = ["x" * 30_000 + f" jean.dupont{i}@example.fr" for i in range(50)]
+    found = {f.detector: f.share for f in screen_column("note", pd.Series(padded, dtype="str"))}
+    assert found == {"oversized_values": 1.0}  # the padding cannot push an e-mail out of sight
+    one_long = pd.Series(["RAS"] * 100_000 + ["y" * 5000], dtype="str")
+    assert [f.detector for f in screen_column("note", one_long)] == ["oversized_values"]
+    hostile = pd.Series([("x" * 1990) + f"@{i}" for i in range(3000)] + [("1" * 1990) + f"{i}." for i in range(3000)])
+    start = time.perf_counter()
+    assert screen_column("note", hostile) == []
+    assert time.perf_counter() - start < 20  # every pattern is linear: quadratic ones took minutes here
