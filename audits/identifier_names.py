@@ -160,11 +160,20 @@ _BIRTH_EXACT = frozenset({
 })
 
 
+# A name that says its column was pseudonymised ("BEN_NIR_PSA", the SNDS pseudonymised NIR;
+# "ipp_hash") is judged on its values alone: they are screened like every column's.
+_PSEUDONYMISED = frozenset({
+    "psa", "pseudo", "pseudonyme", "pseudonymise", "pseudonymised", "pseudonymized", "pseudonymisation",
+    "anonyme", "anonymise", "anonymised", "anonymized", "ano", "hash", "hashed", "hache", "chiffre", "crypte",
+    "encrypted", "sha", "sha256", "hmac", "token",
+})
+
+
 def column_name_term(name: object) -> str | None:
     """The dictionary entry an (un-normalised) column name matches, or None when it names no identifier."""
     tokens = name_tokens(name)
     words = [t for t in tokens if t not in _STOPWORDS and not t.isdigit()]
-    if not words:
+    if not words or _PSEUDONYMISED & set(tokens):
         return None
     referred = "par" in words  # "adressé par": referred by (a doctor), not an address
     for phrase in _PHRASE_TOKENS:

@@ -847,9 +847,11 @@ def _header_identifiers(name: str) -> list[str]:
     if not isinstance(sample, _Sample):
         return []
     found = [detector for detector, mask in _strong_hits(sample).items() if mask.any()]
+    # "Jean Dupont" as a header; "BEN_NIR_PSA" (Ben?) and "Age Band" are not people.
     first_names, _, _ = _person_words()
-    words = _WORD.findall(sample.text[0])
-    if (2 <= len(words) <= 3 and words[0].casefold() in first_names and words[0][0].isupper()
+    words = sample.text[0].split(" ")
+    if (2 <= len(words) <= 3 and all(_WORD.fullmatch(w) for w in words) and words[0].istitle()
+            and words[0].casefold() in first_names
             and all(w[0].isupper() and w.casefold() not in _NON_PERSON_WORDS | NOT_A_PERSON for w in words[1:])):
         found.append("person_name")
     return found

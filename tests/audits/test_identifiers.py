@@ -420,6 +420,7 @@ ORDINARY_NAMES = [
     "identite_genre", "given_drug", "family_history", "contact_covid", "voie_administration", "deces_domicile",
     "unite_mobile", "cout", "duree_sejour", "diabetes", "hypertension", "heart_failure", "ckd", "copd", "gir",
     "ghm", "finess", "mode_entree", "mode_sortie", "pseudo_id", "cle_pseudonyme", "num_sejour", "dossier_complet",
+    "BEN_NIR_PSA", "ipp_hash", "nir_sha256", "BEN_NAI_ANN", "BEN_NAI_MOI", "BEN_RES_DPT", "NUM_ENQ", "EXE_SOI_DTD",
 ]
 
 
@@ -433,6 +434,12 @@ def test_identifying_column_names_are_refused_however_they_are_written(name):
 @pytest.mark.parametrize("name", ORDINARY_NAMES)
 def test_ordinary_column_names_pass(name):
     assert column_name_term(name) is None
+
+
+def test_a_name_saying_pseudonymised_is_judged_on_its_values():
+    hashed = [f"{k:016x}{k:016x}"[:17].upper() for k in RNG.integers(2**40, 2**62, N)]
+    assert screen_column("BEN_NIR_PSA", pd.Series(hashed)) == []
+    assert {f.detector for f in screen_column("nir_pseudo", pd.Series([nir(i) for i in range(N)]))} >= {"nir"}
 
 
 def test_folding_removes_invisible_characters_look_alikes_and_accents():
