@@ -63,6 +63,8 @@ if TYPE_CHECKING:
 SAMPLE_LIMIT = 5000  # distinct values screened per column
 _SEED = 20240601  # the sample of distinct values is reproducible
 MAX_CELL_CHARS = 2000  # a longer cell is free text with no place in a reference table, and is refused
+# The vectorised filters are written for RE2 (pyarrow compute), whatever pandas' default string dtype is.
+_ARROW_STRING = "string[pyarrow]"
 _CHAR_BUDGET = 500_000  # characters screened per column at most: bounds the time a worst-case column costs
 _DATA = Path(__file__).with_name("data")
 
@@ -231,7 +233,7 @@ def _sample_from(distinct: Any, weight: np.ndarray, dtype: Any) -> _Sample | str
     if n < 64:  # a few values (a column name): plain Python is cheaper than building a pandas Series
         sample.digits = np.array([sum(ch.isdigit() for ch in t) for t in sample.text], dtype=np.int64)
     else:
-        sample.series = pd.Series(sample.text, dtype="str")
+        sample.series = pd.Series(sample.text, dtype=_ARROW_STRING)
         sample.digits = sample.series.str.count(r"[0-9]").to_numpy(dtype=np.int64)
     return sample
 
@@ -827,7 +829,8 @@ def _rare_identifiers(nonnull: pd.Series, limit: int) -> list[tuple[str, float]]
     """
     import pandas as pd
 
-    text = nonnull if isinstance(nonnull.dtype, pd.StringDtype) else nonnull.astype("str")
+    arrow = isinstance(nonnull.dtype, pd.StringDtype) and nonnull.dtype.storage == "pyarrow"
+    text = nonnull if arrow else nonnull.astype(str).astype(_ARROW_STRING)
     hinted = text[text.str.contains(_RARE_HINT, case=False, regex=True).to_numpy(dtype=bool, na_value=False)]
     if hinted.empty:
         return []
