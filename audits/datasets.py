@@ -8,7 +8,7 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from audits import schemas, tabular
+from audits import identifiers, schemas, tabular
 from boas.registry import permissions, versions
 from boas.registry.schemas import load
 from boas.registry.storage import Storage
@@ -44,7 +44,7 @@ def _require_file(stream: IO[bytes] | None) -> IO[bytes]:
 
 def create_dataset(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,
                    filename: str, metadata: str | dict[str, Any] | None) -> ReferenceDataset:
-    """Register a reference dataset with its datasheet; identifier-like columns are refused."""
+    """Register a reference dataset with its datasheet; identifier-like columns are refused (audits.identifiers)."""
     evaluator = require_evaluator(actor)
     meta = load(schemas.DatasetMetaSchema(), parse_metadata(metadata), "invalid dataset metadata")
     with store.staged_write(session, storage.blobs) as staging:
@@ -52,7 +52,7 @@ def create_dataset(session: Session, actor: User | None, storage: Storage, *, st
         sha256, size = storage.blobs.stage_stream(_require_file(stream), path, storage.max_upload_bytes, "file")
         fmt = tabular.detect_format(path, filename)
         frame = tabular.read_table(path, fmt)
-        errors = _dataset_problems(frame, meta)
+        errors = _dataset_problems(frame, meta, identifiers.screen_file_metadata(path, fmt))
         if errors:
             raise ValidationFailed("the dataset cannot be accepted", errors)
         info = tabular.describe_table(frame, fmt)
@@ -70,11 +70,12 @@ def create_dataset(session: Session, actor: User | None, storage: Storage, *, st
     return dataset
 
 
-def _dataset_problems(frame, meta: dict[str, Any]) -> dict[str, list[str]]:
+def _dataset_problems(frame, meta: dict[str, Any], in_metadata: list) -> dict[str, list[str]]:
     errors: dict[str, list[str]] = {}
-    identifiers = tabular.find_identifier_columns(frame)
-    if identifiers:
-        errors["file"] = [f"column '{name}' is refused: {why}" for name, why in identifiers.items()]
+    row_key = meta["row_key"] if meta["row_key"] in frame.columns else None
+    refused = identifiers.describe([*identifiers.screen_table(frame, row_key=row_key), *in_metadata])
+    if refused:
+        errors["file"] = list(refused.values())
     declared = [meta["label_column"], meta["row_key"], *meta["sensitive_columns"]]
     missing = [c for c in declared if c is not None and c not in frame.columns]
     if missing:
@@ -103,7 +104,9 @@ def create_prediction_set(session: Session, actor: User | None, storage: Storage
     """Predictions of a (rule-based or black-box) version on a dataset, keyed to the dataset's rows.
 
     Only an independent evaluator supplies them: never an owner of the algorithm or a member of an
-    organisation that owns it, whatever their role (403 saying which).
+    organisation that owns it, whatever their role (403 saying which). Any column besides the row
+    key, ``prediction`` and ``score`` is screened for identifiers like a dataset's: a predictions
+    file must not carry what the dataset was refused for.
     """
     evaluator = require_evaluator(actor)
     meta = load(schemas.PredictionsMetaSchema(), parse_metadata(metadata), "invalid predictions metadata")
@@ -114,9 +117,10 @@ def create_prediction_set(session: Session, actor: User | None, storage: Storage
     with store.staged_write(session, storage.blobs) as staging:
         path = staging.root / "predictions"
         sha256, size = storage.blobs.stage_stream(_require_file(stream), path, storage.max_upload_bytes, "file")
-        frame = tabular.read_table(path, tabular.detect_format(path, filename))
+        fmt = tabular.detect_format(path, filename)
+        frame = tabular.read_table(path, fmt)
         reference = tabular.read_table(storage.blobs.verified_path(dataset.sha256, dataset.size), dataset.format)
-        has_score = check_predictions(frame, reference, dataset.row_key)
+        has_score = _checked_predictions(frame, reference, dataset.row_key, identifiers.screen_file_metadata(path, fmt))
         store.begin_write(session)
         row = PredictionSet(dataset_id=dataset_id, version_id=version_id, sha256=sha256, size=size,
                             row_count=len(frame), has_score=has_score, description=meta["description"],
@@ -134,6 +138,21 @@ def row_keys(reference, row_key: str | None):
     import pandas as pd
 
     return reference[row_key] if row_key else pd.Series(range(len(reference)), name="row_number")
+
+
+def _checked_predictions(frame, reference, row_key: str | None, in_metadata: list) -> bool:
+    """check_predictions, with any identifier column (or file metadata) of the file reported in the same 422."""
+    exempt = {row_key or "row_number", "prediction", "score"}
+    refused = identifiers.describe([*identifiers.screen_table(frame, exempt=exempt), *in_metadata])
+    try:
+        has_score = check_predictions(frame, reference, row_key)
+    except ValidationFailed as exc:
+        if refused:
+            exc.errors["file"] = [*refused.values(), *exc.errors.get("file", [])]
+        raise
+    if refused:
+        raise ValidationFailed("the predictions file carries identifiers", {"file": list(refused.values())})
+    return has_score
 
 
 def check_predictions(frame, reference, row_key: str | None) -> bool:

@@ -1,8 +1,7 @@
-"""Reading uploaded tables (CSV, Parquet) safely, inferring their schema, and spotting direct identifiers."""
+"""Reading uploaded tables (CSV, Parquet) safely and inferring their schema (identifiers: audits.identifiers)."""
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -14,20 +13,6 @@ if TYPE_CHECKING:
 
 PARQUET_MAGIC = b"PAR1"
 MAX_COLUMNS = 500
-SAMPLE = 2000
-
-# Column names that say "this is who the person is" (French and English).
-IDENTIFIER_NAMES = re.compile(
-    r"(^|_)(nom|prenom|prénom|name|first_?name|last_?name|surname|full_?name|e?mail|courriel|phone|telephone|"
-    r"téléphone|tel|mobile|nir|ssn|insee|num_secu|secu|date_?(de_?)?naissance|birth_?date|dob|date_of_birth|"
-    r"adresse|address|street|ipp|nip)($|_)",
-    re.IGNORECASE,
-)
-NIR = re.compile(r"^[12]\s?\d{2}\s?(0[1-9]|1[0-2]|[2-9]\d)\s?(\d{2}|2[AB])\s?\d{3}\s?\d{3}(\s?\d{2})?$")
-LONG_DIGITS = re.compile(r"^\d{13}(\d{2})?$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[a-z]{2,}$", re.IGNORECASE)
-PHONE = re.compile(r"^(\+33\s?|0033\s?|0)[1-9]([\s.-]?\d{2}){4}$")
-FULL_DATE = re.compile(r"^(\d{4}-\d{2}-\d{2}|\d{2}/\d{2}/\d{4})$")
 
 
 @dataclass(frozen=True)
@@ -90,25 +75,3 @@ def describe_table(frame: pd.DataFrame, fmt: str) -> TableInfo:
         for name in frame.columns
     ]
     return TableInfo(format=fmt, row_count=len(frame), columns=columns)
-
-
-def find_identifier_columns(frame: pd.DataFrame) -> dict[str, str]:
-    """Columns that look like direct identifiers, with the reason; such uploads are refused."""
-    found: dict[str, str] = {}
-    for name in frame.columns:
-        if IDENTIFIER_NAMES.search(name):
-            found[name] = "its name suggests a direct identifier (name, contact, NIR or date of birth)"
-            continue
-        values = frame[name].dropna().head(SAMPLE)
-        if values.empty:
-            continue
-        text = values.astype(str).str.strip()
-        for pattern, what in ((NIR, "NIR-like social security numbers"), (LONG_DIGITS, "13- or 15-digit numbers (NIR-like)"),
-                              (EMAIL, "e-mail addresses"), (PHONE, "phone numbers")):
-            if text.str.match(pattern).mean() >= 0.5:
-                found[name] = f"its values look like {what}"
-                break
-        else:
-            if text.str.match(FULL_DATE).mean() >= 0.5 and values.nunique() > 0.5 * len(values) and len(values) >= 20:
-                found[name] = "its values are exact, mostly distinct dates (dates of birth are direct identifiers)"
-    return found

@@ -8,8 +8,8 @@ import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import roc_auc_score
 
+from audits.identifiers import find_identifier_columns
 from audits.synth import AGE_BANDS, CONDITIONS, DEFAULT_THRESHOLD, BiasSpec, generate_cohort, split_features
-from audits.tabular import find_identifier_columns
 
 REGIONS = {
     "Auvergne-Rhône-Alpes", "Bourgogne-Franche-Comté", "Bretagne", "Centre-Val de Loire", "Corse", "Grand Est",

@@ -265,7 +265,7 @@ def test_serve_answers_with_accounts_created_by_the_cli(fresh: Fresh, tmp_path: 
 def test_synthetic_cohort_command_is_deterministic_and_uploadable(tmp_path):
     import pandas as pd
 
-    from audits import tabular
+    from audits import identifiers
 
     boas = str(Path(sys.executable).parent / "boas")
     first, second = tmp_path / "a.csv", tmp_path / "b.csv"
@@ -276,7 +276,7 @@ def test_synthetic_cohort_command_is_deterministic_and_uploadable(tmp_path):
     assert first.read_bytes() == second.read_bytes()
     frame = pd.read_csv(first)
     assert len(frame) == 2000 and frame["region"].nunique() >= 15
-    assert tabular.find_identifier_columns(frame) == {}  # passes the upload's identifier screening
+    assert identifiers.find_identifier_columns(frame) == {}  # passes the upload's identifier screening
     women, men = frame[frame.sex == "F"], frame[frame.sex == "M"]
     assert women["prediction"].mean() < men["prediction"].mean()  # the injected under-detection
     bad = subprocess.run([boas, "datasets", "synth", "--rows", "10", "--bias", "sex=X"], capture_output=True,
