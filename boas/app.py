@@ -37,7 +37,16 @@ def create_app(settings: Settings | None = None, *, session_factory: Any = None,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         JSON_SORT_KEYS=False,
+        # Links are built from the request's Host only where a page asks for an absolute URL; with
+        # BOAS_TRUSTED_HOSTS set, any other Host is a 400. Empty keeps the embedded default working
+        # on whatever address it is reached at.
+        TRUSTED_HOSTS=list(settings.trusted_hosts) or None,
     )
+    if settings.trusted_proxies:
+        # Only then is X-Forwarded-For believed, and only as many hops as there are proxies.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     context.init_app(app, runtime)
     errors.init_app(app)
     security.init_app(app)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -69,6 +70,31 @@ def _queue_url(name: str, raw: str) -> str:
     raise SettingsError(f"{name} must be 'sqlite' or a redis:// URL, got {raw!r}")
 
 
+def _hosts(name: str, raw: str) -> tuple[str, ...]:
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    bad = [h for h in hosts if not re.fullmatch(r"\.?[a-z0-9.-]+(:[0-9]+)?|\[[0-9a-f:.]+\](:[0-9]+)?", h)]
+    if bad:
+        raise SettingsError(f"{name} must be comma-separated host names (e.g. boas.example.org,.example.org), "
+                            f"got {bad[0]!r}")
+    return hosts
+
+
+def _rate(name: str, raw: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be rate limits such as '5 per minute; 30 per hour', got {raw!r}") from None
+    return raw
+
+
+def _storage_url(name: str, raw: str) -> str:
+    if raw.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+        return raw
+    raise SettingsError(f"{name} must be memory:// or a redis:// URL, got {raw!r}")
+
+
 def _var(env: str, default: Any, doc: str, parse: Callable[[str, str], Any], shown: str | None = None,
          unit: int = 1) -> Any:
     """A setting read from ``env``; ``shown`` is the default as the README prints it; ``unit`` scales it."""
@@ -101,11 +127,37 @@ class Settings:
                                        _integer(1), unit=MB)
     archive_max_ratio: float = _var("BOAS_ARCHIVE_MAX_RATIO", 200.0,
                                     "highest compression ratio accepted (zip bombs)", _number(1.0), shown="`200`")
+    archive_max_seconds: float = _var("BOAS_ARCHIVE_MAX_SECONDS", 60.0,
+                                      "time budget for unpacking one uploaded archive (refused past it)",
+                                      _number(0.0), shown="`60`")
+    staging_grace_seconds: float = _var("BOAS_STAGING_GRACE_SECONDS", 6 * 3600.0,
+                                        "a staging directory (`$BOAS_DATA_DIR/tmp/stage-*`) untouched this long "
+                                        "is left over by a killed process: removed at start and by the reaper",
+                                        _number(0.0), shown="`21600` (6 hours)")
     secure_cookies: bool = _var("BOAS_SECURE_COOKIES", False, "set to `1` when served over TLS", _flag,
                                 shown="off")
     queue_url: str = _var("BOAS_QUEUE_URL", "sqlite",
                           "job queue: `sqlite` (a file in the data directory) or `redis://host:port/db`", _queue_url,
                           shown="`sqlite`")
+    trusted_hosts: tuple[str, ...] = _var("BOAS_TRUSTED_HOSTS", (),
+                                          "host names the site answers to, comma-separated (`.example.org` "
+                                          "includes subdomains; 400 for any other `Host`); empty: not enforced, "
+                                          "set it in production", _hosts, shown="empty")
+    trusted_proxies: int = _var("BOAS_TRUSTED_PROXIES", 0,
+                                "reverse proxies in front of BOAS whose `X-Forwarded-For` is believed (the client "
+                                "address of rate limits); 0: the connection's address, the header is ignored",
+                                _integer(0))
+    signin_account_limit: str = _var("BOAS_SIGNIN_ACCOUNT_LIMIT", "5 per minute; 30 per hour",
+                                     "failed sign-ins allowed per account (the e-mail tried), then 429 until the "
+                                     "window passes, even with the right password", _rate,
+                                     shown="`5 per minute; 30 per hour`")
+    auth_client_limit: str = _var("BOAS_AUTH_CLIENT_LIMIT", "30 per minute; 300 per hour",
+                                  "failed sign-ins and failed API tokens allowed per client address, then 429",
+                                  _rate, shown="`30 per minute; 300 per hour`")
+    ratelimit_storage_url: str = _var("BOAS_RATELIMIT_STORAGE_URL", "",
+                                      "where rate-limit counters live: `memory://` (per process) or `redis://...`",
+                                      _storage_url, shown="the Redis of `BOAS_QUEUE_URL` if it is one, else "
+                                      "`memory://`")
     require_bias_audit: bool = _var("BOAS_REQUIRE_BIAS_AUDIT", True,
                                     "an `ml_model` version needs a completed bias audit to be published", _flag,
                                     shown="on")
@@ -127,6 +179,9 @@ class Settings:
         object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'boas.db'}")
+        if not self.ratelimit_storage_url:
+            shared = self.queue_url if self.queue_url.startswith(("redis://", "rediss://")) else "memory://"
+            object.__setattr__(self, "ratelimit_storage_url", shared)
 
     @property
     def sandbox(self) -> SandboxLimits:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, Response, g, redirect, render_template, request, url_for
+from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from boas import errors as api_errors
@@ -18,12 +19,26 @@ def _is_api() -> bool:
     return request.path == "/api" or request.path.startswith("/api/")
 
 
-def error_page(status: int, detail: str | None = None) -> Response:
-    """The HTML error page in the page's language."""
+def error_page(status: int, detail: str | None = None, **context) -> Response:
+    """The HTML error page in the page's language; a plain one if even that cannot render."""
     g.lang = current_lang()
-    response = Response(render_template("pages/error.html", status=status, detail=detail), status=status)
+    # An untrusted Host has no URL adapter: no link can be built, nor should be.
+    body = _plain_page(status) if request_ctx.url_adapter is None else _rendered(status, detail, context)
+    response = Response(body, status=status)
     response.headers["Cache-Control"] = "no-store"
     return response
+
+
+def _plain_page(status: int) -> str:
+    return f'<!doctype html><html lang="{g.lang}"><meta charset="utf-8"><title>{status}</title><p>{status}</p>'
+
+
+def _rendered(status: int, detail: str | None, context: dict) -> str:
+    try:
+        return render_template("pages/error.html", status=status, detail=detail, **context)
+    except Exception:  # an error page must not fail: the original error is already logged
+        log.exception("the error page could not be rendered")
+        return _plain_page(status)
 
 
 def handle_http(exc: HTTPException):
