@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from audits.sandbox_child import SandboxLimits
+from boas.registry.artifacts.archives import ArchiveLimits
 
 MB = 1024 * 1024
 
@@ -182,6 +183,13 @@ class Settings:
         if not self.ratelimit_storage_url:
             shared = self.queue_url if self.queue_url.startswith(("redis://", "rediss://")) else "memory://"
             object.__setattr__(self, "ratelimit_storage_url", shared)
+
+    @property
+    def archive_limits(self) -> ArchiveLimits:
+        """The caps on one uploaded archive, typed."""
+        return ArchiveLimits(max_entries=self.archive_max_entries, max_total_bytes=self.archive_max_uncompressed_bytes,
+                             max_file_bytes=self.archive_max_file_bytes, max_ratio=self.archive_max_ratio,
+                             max_seconds=self.archive_max_seconds)
 
     @property
     def sandbox(self) -> SandboxLimits:
