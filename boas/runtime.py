@@ -43,9 +43,14 @@ class Runtime:
 
 
 def build_storage(settings: Settings) -> Storage:
-    """The artifact store and upload limits, the same for web and worker processes."""
+    """The artifact store and upload limits, the same for web and worker processes.
+
+    Every process builds it once at start, and sweeps what killed processes left in the staging
+    area (the worker's reaper sweeps again while it runs).
+    """
     blobs = BlobStore(settings.data_dir)
     blobs.ensure()
+    blobs.sweep_staging(settings.staging_grace_seconds)
     return Storage(blobs=blobs, limits=settings.archive_limits, max_upload_bytes=settings.max_upload_bytes)
 
 
