@@ -65,6 +65,26 @@ def _text(_name: str, raw: str) -> str:
     return raw
 
 
+_DRIVERS = {"postgresql", "postgresql+psycopg", "sqlite", "sqlite+pysqlite"}
+
+
+def _database_url(name: str, raw: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError):
+        raise SettingsError(f"{name} is not a database URL: use postgresql://user@host:5432/name "
+                            "or sqlite:////absolute/path/boas.db") from None
+    if url.drivername not in _DRIVERS:
+        raise SettingsError(f"{name} uses {url.drivername!r}: BOAS runs on PostgreSQL (postgresql://) "
+                            "or SQLite (sqlite:///)")
+    if url.get_backend_name() == "postgresql" and not url.database:
+        raise SettingsError(f"{name} names no database: add it after the host, e.g. postgresql://boas@db/boas")
+    return raw
+
+
 def _queue_url(name: str, raw: str) -> str:
     if raw in ("", "sqlite") or raw.startswith(("redis://", "rediss://", "unix://")):
         return raw or "sqlite"
@@ -112,7 +132,8 @@ class Settings:
                           "data directory: SQLite file, content-addressed artifact store, staging area",
                           lambda _n, raw: Path(raw), shown="`./data`")
     database_url: str = _var("BOAS_DATABASE_URL", "",
-                             "SQLAlchemy URL; PostgreSQL in production, e.g. `postgresql://boas@db/boas`", _text,
+                             "SQLAlchemy URL; PostgreSQL in production, e.g. `postgresql://boas@db/boas`",
+                             _database_url,
                              shown="`sqlite:///$BOAS_DATA_DIR/boas.db`")
     secret_key: str = _var("BOAS_SECRET_KEY", "",
                            "signs browser sessions; set it when several machines serve the same site", _text,

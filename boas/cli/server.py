@@ -28,7 +28,10 @@ def _reap(wiring: Runtime) -> int:
               help="concurrent jobs in this process")
 def worker(workers: int) -> None:
     """Run audit jobs from the queue (embedded SQLite queue, or Redis with BOAS_QUEUE_URL)."""
+    from audits.queue import check_queue
+
     wiring = runtime()
+    check_queue(wiring.queue, wiring.settings.queue_url)
 
     def reap_forever() -> None:
         while True:
