@@ -20,7 +20,7 @@ class BoundedInt(IntegerConverter):
 
 def create_app(settings: Settings | None = None, *, session_factory: Any = None, immediate_jobs: bool = False) -> Flask:
     """Build the app. Nothing happens at import time; tests pass their own settings and sessions."""
-    from boas import api, context, errors, pages, security
+    from boas import api, context, errors, pages, security, throttle
     from boas.runtime import build_runtime
 
     settings = settings or load_settings()
@@ -48,6 +48,7 @@ def create_app(settings: Settings | None = None, *, session_factory: Any = None,
 
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     context.init_app(app, runtime)
+    throttle.init_app(app, settings)
     errors.init_app(app)
     security.init_app(app)
     api.init_app(app)

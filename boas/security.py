@@ -10,6 +10,7 @@ from typing import Any
 
 from flask import Flask, Response, g, request, send_file
 
+from boas import throttle
 from boas.context import db_session
 from boas.registry import accounts
 from registry_db.errors import Unauthenticated
@@ -25,9 +26,13 @@ def current_user() -> User | None:
         user = None
         if header:
             scheme, _, secret = header.partition(" ")
-            if scheme.lower() != "bearer" or not secret.strip():
-                raise Unauthenticated("use 'Authorization: Bearer <token>'")
-            user = accounts.authenticate_token(db_session(), secret.strip())
+            try:
+                if scheme.lower() != "bearer" or not secret.strip():
+                    raise Unauthenticated("use 'Authorization: Bearer <token>'")
+                user = accounts.authenticate_token(db_session(), secret.strip())
+            except Unauthenticated:
+                throttle.record_failure("token.failed")  # counted per client, logged once per window
+                raise
         g.current_user = user
     return g.current_user
 

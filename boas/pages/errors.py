@@ -9,6 +9,7 @@ from flask.globals import request_ctx
 from werkzeug.exceptions import HTTPException
 
 from boas import errors as api_errors
+from boas import throttle
 from boas.pages.i18n import current_lang
 from registry_db.errors import BoasError, Unauthenticated
 
@@ -46,6 +47,8 @@ def handle_http(exc: HTTPException):
         return api_errors.handle_http_exception(exc)
     if exc.code is None:
         return exc
+    if exc.code == 429:
+        return error_page(429, retry_after=throttle.retry_after())
     detail = exc.description if exc.code == 400 else None
     return error_page(exc.code, detail)
 
