@@ -16,7 +16,7 @@ from tests.pages.content import PASSWORD
 
 pytestmark = pytest.mark.slow
 
-REDIS_URL = os.environ.get("BOAS_TEST_REDIS_URL", "redis://127.0.0.1:6379/15")
+REDIS_URL = os.environ.get("BOAS_TEST_REDIS_URL", "redis://127.0.0.1:6379/11")  # as in tests/e2e/test_jobs.py
 
 
 def _events(app, action: str) -> list[AuditEvent]:
@@ -204,3 +204,21 @@ def test_ipv6_clients_are_counted_per_64_block():
         with app.test_request_context(environ_base={"REMOTE_ADDR": remote}):
             assert client_address() == expected, remote
     assert re.fullmatch(r"[0-9.]+", "192.0.2.1")
+
+
+def test_with_redis_down_the_limits_fall_back_to_memory_and_nothing_fails(tmp_path):
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    app, close = committed_app(tmp_path, "sqlite", ratelimit_storage_url=f"redis://127.0.0.1:{port}/0")
+    try:
+        _user(app, "fallback@example.org")
+        client = app.test_client()
+        statuses = [_sign_in(client, "fallback@example.org", "wrong password!").status_code for _ in range(7)]
+        assert statuses == [401] * 5 + [429] * 2  # limited in this process's memory meanwhile
+        assert len(_events(app, "login.failed")) == 5  # without the shared counters, each failure is logged
+        assert app.test_client().get("/api/v1/me", headers={"Authorization": "Bearer x"}).status_code == 401
+    finally:
+        close()
