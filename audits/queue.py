@@ -24,6 +24,29 @@ def make_queue(url: str, data_dir: Path, *, immediate: bool = False):
     return SqliteHuey("boas", filename=str(data_dir / "queue.db"), immediate=immediate, results=False)
 
 
+class QueueUnavailable(RuntimeError):
+    """The job queue's server does not answer; the message says where and what to do."""
+
+
+def check_queue(huey, url: str) -> None:
+    """Fail now, in one line, if the queue cannot be reached (Huey itself retries and logs forever)."""
+    storage = getattr(huey, "storage", None)
+    connection = getattr(storage, "conn", None)
+    if connection is None or not hasattr(connection, "ping"):
+        return  # the embedded SQLite queue: a file, checked when it is opened
+    try:
+        connection.ping()
+    except Exception as exc:  # redis.exceptions.ConnectionError, TimeoutError, AuthenticationError...
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:200]
+        raise QueueUnavailable(f"cannot reach the job queue at {_redacted(url)} ({reason}): start Redis, "
+                               "or set BOAS_QUEUE_URL to a reachable redis:// URL (or 'sqlite')") from exc
+
+
+def _redacted(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
+
+
 def register_task(huey, execute: Callable[[int], Any]):
     """Register the job runner under a stable name, so web and workers agree on it.
 

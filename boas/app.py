@@ -20,7 +20,7 @@ class BoundedInt(IntegerConverter):
 
 def create_app(settings: Settings | None = None, *, session_factory: Any = None, immediate_jobs: bool = False) -> Flask:
     """Build the app. Nothing happens at import time; tests pass their own settings and sessions."""
-    from boas import api, context, errors, pages, security
+    from boas import api, context, errors, pages, security, throttle
     from boas.runtime import build_runtime
 
     settings = settings or load_settings()
@@ -37,8 +37,18 @@ def create_app(settings: Settings | None = None, *, session_factory: Any = None,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,
         JSON_SORT_KEYS=False,
+        # Links are built from the request's Host only where a page asks for an absolute URL; with
+        # BOAS_TRUSTED_HOSTS set, any other Host is a 400. Empty keeps the embedded default working
+        # on whatever address it is reached at.
+        TRUSTED_HOSTS=list(settings.trusted_hosts) or None,
     )
+    if settings.trusted_proxies:
+        # Only then is X-Forwarded-For believed, and only as many hops as there are proxies.
+        from werkzeug.middleware.proxy_fix import ProxyFix
+
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=settings.trusted_proxies)  # type: ignore[method-assign]
     context.init_app(app, runtime)
+    throttle.init_app(app, settings)
     errors.init_app(app)
     security.init_app(app)
     api.init_app(app)

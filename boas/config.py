@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 import secrets
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -16,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from audits.sandbox_child import SandboxLimits
+from boas.registry.artifacts.archives import ArchiveLimits
 
 MB = 1024 * 1024
 
@@ -63,10 +65,55 @@ def _text(_name: str, raw: str) -> str:
     return raw
 
 
+_DRIVERS = {"postgresql", "postgresql+psycopg", "sqlite", "sqlite+pysqlite"}
+
+
+def _database_url(name: str, raw: str) -> str:
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(raw)
+    except (ArgumentError, ValueError):
+        raise SettingsError(f"{name} is not a database URL: use postgresql://user@host:5432/name "
+                            "or sqlite:////absolute/path/boas.db") from None
+    if url.drivername not in _DRIVERS:
+        raise SettingsError(f"{name} uses {url.drivername!r}: BOAS runs on PostgreSQL (postgresql://) "
+                            "or SQLite (sqlite:///)")
+    if url.get_backend_name() == "postgresql" and not url.database:
+        raise SettingsError(f"{name} names no database: add it after the host, e.g. postgresql://boas@db/boas")
+    return raw
+
+
 def _queue_url(name: str, raw: str) -> str:
     if raw in ("", "sqlite") or raw.startswith(("redis://", "rediss://", "unix://")):
         return raw or "sqlite"
     raise SettingsError(f"{name} must be 'sqlite' or a redis:// URL, got {raw!r}")
+
+
+def _hosts(name: str, raw: str) -> tuple[str, ...]:
+    hosts = tuple(h.strip().lower() for h in raw.split(",") if h.strip())
+    bad = [h for h in hosts if not re.fullmatch(r"\.?[a-z0-9.-]+(:[0-9]+)?|\[[0-9a-f:.]+\](:[0-9]+)?", h)]
+    if bad:
+        raise SettingsError(f"{name} must be comma-separated host names (e.g. boas.example.org,.example.org), "
+                            f"got {bad[0]!r}")
+    return hosts
+
+
+def _rate(name: str, raw: str) -> str:
+    from limits import parse_many
+
+    try:
+        parse_many(raw)
+    except ValueError:
+        raise SettingsError(f"{name} must be rate limits such as '5 per minute; 30 per hour', got {raw!r}") from None
+    return raw
+
+
+def _storage_url(name: str, raw: str) -> str:
+    if raw.startswith(("memory://", "redis://", "rediss://", "redis+unix://")):
+        return raw
+    raise SettingsError(f"{name} must be memory:// or a redis:// URL, got {raw!r}")
 
 
 def _var(env: str, default: Any, doc: str, parse: Callable[[str, str], Any], shown: str | None = None,
@@ -85,7 +132,8 @@ class Settings:
                           "data directory: SQLite file, content-addressed artifact store, staging area",
                           lambda _n, raw: Path(raw), shown="`./data`")
     database_url: str = _var("BOAS_DATABASE_URL", "",
-                             "SQLAlchemy URL; PostgreSQL in production, e.g. `postgresql://boas@db/boas`", _text,
+                             "SQLAlchemy URL; PostgreSQL in production, e.g. `postgresql://boas@db/boas`",
+                             _database_url,
                              shown="`sqlite:///$BOAS_DATA_DIR/boas.db`")
     secret_key: str = _var("BOAS_SECRET_KEY", "",
                            "signs browser sessions; set it when several machines serve the same site", _text,
@@ -101,11 +149,37 @@ class Settings:
                                        _integer(1), unit=MB)
     archive_max_ratio: float = _var("BOAS_ARCHIVE_MAX_RATIO", 200.0,
                                     "highest compression ratio accepted (zip bombs)", _number(1.0), shown="`200`")
+    archive_max_seconds: float = _var("BOAS_ARCHIVE_MAX_SECONDS", 60.0,
+                                      "time budget for unpacking one uploaded archive (refused past it)",
+                                      _number(0.0), shown="`60`")
+    staging_grace_seconds: float = _var("BOAS_STAGING_GRACE_SECONDS", 6 * 3600.0,
+                                        "a staging directory (`$BOAS_DATA_DIR/tmp/stage-*`) untouched this long "
+                                        "is left over by a killed process: removed at start and by the reaper",
+                                        _number(0.0), shown="`21600` (6 hours)")
     secure_cookies: bool = _var("BOAS_SECURE_COOKIES", False, "set to `1` when served over TLS", _flag,
                                 shown="off")
     queue_url: str = _var("BOAS_QUEUE_URL", "sqlite",
                           "job queue: `sqlite` (a file in the data directory) or `redis://host:port/db`", _queue_url,
                           shown="`sqlite`")
+    trusted_hosts: tuple[str, ...] = _var("BOAS_TRUSTED_HOSTS", (),
+                                          "host names the site answers to, comma-separated (`.example.org` "
+                                          "includes subdomains; 400 for any other `Host`); empty: not enforced, "
+                                          "set it in production", _hosts, shown="empty")
+    trusted_proxies: int = _var("BOAS_TRUSTED_PROXIES", 0,
+                                "reverse proxies in front of BOAS whose `X-Forwarded-For` is believed (the client "
+                                "address of rate limits); 0: the connection's address, the header is ignored",
+                                _integer(0))
+    signin_account_limit: str = _var("BOAS_SIGNIN_ACCOUNT_LIMIT", "5 per minute; 30 per hour",
+                                     "failed sign-ins allowed per account (the e-mail tried), then 429 until the "
+                                     "window passes, even with the right password", _rate,
+                                     shown="`5 per minute; 30 per hour`")
+    auth_client_limit: str = _var("BOAS_AUTH_CLIENT_LIMIT", "30 per minute; 300 per hour",
+                                  "failed sign-ins and failed API tokens allowed per client address, then 429",
+                                  _rate, shown="`30 per minute; 300 per hour`")
+    ratelimit_storage_url: str = _var("BOAS_RATELIMIT_STORAGE_URL", "",
+                                      "where rate-limit counters live: `memory://` (per process) or `redis://...`",
+                                      _storage_url, shown="the Redis of `BOAS_QUEUE_URL` if it is one, else "
+                                      "`memory://`")
     require_bias_audit: bool = _var("BOAS_REQUIRE_BIAS_AUDIT", True,
                                     "an `ml_model` version needs a completed, independent bias audit to be published",
                                     _flag,
@@ -128,6 +202,16 @@ class Settings:
         object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'boas.db'}")
+        if not self.ratelimit_storage_url:
+            shared = self.queue_url if self.queue_url.startswith(("redis://", "rediss://")) else "memory://"
+            object.__setattr__(self, "ratelimit_storage_url", shared)
+
+    @property
+    def archive_limits(self) -> ArchiveLimits:
+        """The caps on one uploaded archive, typed."""
+        return ArchiveLimits(max_entries=self.archive_max_entries, max_total_bytes=self.archive_max_uncompressed_bytes,
+                             max_file_bytes=self.archive_max_file_bytes, max_ratio=self.archive_max_ratio,
+                             max_seconds=self.archive_max_seconds)
 
     @property
     def sandbox(self) -> SandboxLimits:

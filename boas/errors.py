@@ -7,6 +7,7 @@ import logging
 from flask import Flask, Response, jsonify
 from werkzeug.exceptions import HTTPException
 
+from boas import throttle
 from registry_db.errors import BoasError, flatten_errors
 
 log = logging.getLogger(__name__)
@@ -51,6 +52,8 @@ def handle_http_exception(exc: HTTPException) -> Response:
         413: "request too large: the upload exceeds the configured limit",
         422: "validation failed",
     }.get(status, exc.description or exc.name)
+    if status == 429:
+        message = f"too many failed authentication attempts: try again in {throttle.retry_after()} seconds"
     return error_response(status, HTTP_CODES.get(status, "error"), message, errors)
 
 

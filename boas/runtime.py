@@ -18,7 +18,6 @@ from sqlalchemy.orm import Session
 
 from audits.queue import make_queue, register_task
 from boas.config import Settings
-from boas.registry.artifacts.archives import ArchiveLimits
 from boas.registry.policy import Policy
 from boas.registry.storage import Storage
 from registry_db.blobs import BlobStore
@@ -44,16 +43,15 @@ class Runtime:
 
 
 def build_storage(settings: Settings) -> Storage:
-    """The artifact store and upload limits, the same for web and worker processes."""
+    """The artifact store and upload limits, the same for web and worker processes.
+
+    Every process builds it once at start, and sweeps what killed processes left in the staging
+    area (the worker's reaper sweeps again while it runs).
+    """
     blobs = BlobStore(settings.data_dir)
     blobs.ensure()
-    limits = ArchiveLimits(
-        max_entries=settings.archive_max_entries,
-        max_total_bytes=settings.archive_max_uncompressed_bytes,
-        max_file_bytes=settings.archive_max_file_bytes,
-        max_ratio=settings.archive_max_ratio,
-    )
-    return Storage(blobs=blobs, limits=limits, max_upload_bytes=settings.max_upload_bytes)
+    blobs.sweep_staging(settings.staging_grace_seconds)
+    return Storage(blobs=blobs, limits=settings.archive_limits, max_upload_bytes=settings.max_upload_bytes)
 
 
 def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] | None = None,

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+import logging
+import sys
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from flask import Flask, Response, g, request, send_file
 
+from boas import throttle
 from boas.context import db_session
 from boas.registry import accounts
 from registry_db.errors import Unauthenticated
@@ -23,9 +26,13 @@ def current_user() -> User | None:
         user = None
         if header:
             scheme, _, secret = header.partition(" ")
-            if scheme.lower() != "bearer" or not secret.strip():
-                raise Unauthenticated("use 'Authorization: Bearer <token>'")
-            user = accounts.authenticate_token(db_session(), secret.strip())
+            try:
+                if scheme.lower() != "bearer" or not secret.strip():
+                    raise Unauthenticated("use 'Authorization: Bearer <token>'")
+                user = accounts.authenticate_token(db_session(), secret.strip())
+            except Unauthenticated:
+                throttle.record_failure("token.failed")  # counted per client, logged once per window
+                raise
         g.current_user = user
     return g.current_user
 
@@ -64,13 +71,44 @@ def report_response(path) -> Response:
     return response
 
 
+log = logging.getLogger(__name__)
+
+SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("Referrer-Policy", "strict-origin-when-cross-origin"),
+    ("Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"),
+    ("X-Frame-Options", "DENY"),
+)
+
+
+class SecurityHeaders:
+    """WSGI middleware: every response leaves with the security headers, whoever built it.
+
+    An ``after_request`` hook misses the responses Flask makes when an error handler itself fails
+    (a page whose error page cannot render), so the headers are added around the whole application;
+    a response that set its own (the framed Evidently report) keeps them. An exception that escapes
+    Flask altogether becomes a plain 500 carrying the same headers rather than the server's bare one.
+    """
+
+    def __init__(self, wsgi_app: Callable[..., Iterable[bytes]]):
+        self.wsgi_app = wsgi_app
+
+    def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        def with_headers(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+            present = {name.lower() for name, _value in headers}
+            headers.extend((name, value) for name, value in SECURITY_HEADERS if name.lower() not in present)
+            return start_response(status, headers, exc_info) if exc_info else start_response(status, headers)
+
+        try:
+            return self.wsgi_app(environ, with_headers)
+        except Exception:  # the last resort: a 500 that still carries the headers
+            log.exception("unhandled error outside the application's error handlers")
+            body = b"500 internal server error\n"
+            with_headers("500 INTERNAL SERVER ERROR", [("Content-Type", "text/plain; charset=utf-8"),
+                                                       ("Content-Length", str(len(body))),
+                                                       ("Cache-Control", "no-store")], sys.exc_info())
+            return [body]
+
+
 def init_app(app: Flask) -> None:
-    @app.after_request
-    def _security_headers(response: Response) -> Response:
-        response.headers.setdefault("X-Content-Type-Options", "nosniff")
-        response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
-        response.headers.setdefault(
-            "Content-Security-Policy", "default-src 'self'; frame-ancestors 'none'; base-uri 'self'; form-action 'self'"
-        )
-        response.headers.setdefault("X-Frame-Options", "DENY")
-        return response
+    app.wsgi_app = SecurityHeaders(app.wsgi_app)  # type: ignore[method-assign]

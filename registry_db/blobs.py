@@ -7,8 +7,11 @@ so a crash leaves either nothing or a complete file. Reads verify the digest fir
 from __future__ import annotations
 
 import hashlib
+import logging
 import os
+import shutil
 import tempfile
+import time
 from collections.abc import Iterable
 from pathlib import Path
 from typing import IO
@@ -16,6 +19,9 @@ from typing import IO
 from registry_db.errors import IntegrityFailure, TooLarge, ValidationFailed
 
 CHUNK = 1024 * 1024
+STAGING_PREFIX = "stage-"
+
+log = logging.getLogger(__name__)
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -34,6 +40,25 @@ def _fsync_dir(path: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def _intact(path: Path, sha256: str) -> bool:
+    try:
+        return sha256_file(path)[0] == sha256
+    except OSError:
+        return False
+
+
+def _newest_mtime(root: Path) -> float:
+    """The latest modification time of a directory or anything under it (links not followed)."""
+    newest = root.lstat().st_mtime
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name in (*dirnames, *filenames):
+            try:
+                newest = max(newest, os.lstat(os.path.join(dirpath, name)).st_mtime)
+            except OSError:
+                continue
+    return newest
 
 
 class BlobStore:
@@ -57,7 +82,30 @@ class BlobStore:
     def staging_dir(self) -> Path:
         """A private directory on the store's filesystem, so that adoption is a rename."""
         self.ensure()
-        return Path(tempfile.mkdtemp(prefix="stage-", dir=self.tmp_root))
+        return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.tmp_root))
+
+    def sweep_staging(self, grace_seconds: float) -> list[Path]:
+        """Remove staging directories nothing has written to for ``grace_seconds``; returns them.
+
+        A process killed mid-upload (a worker restarted during extraction) leaves its directory
+        behind, possibly hundreds of MB. A directory counts as idle from the newest modification
+        time of anything in it, so an upload still being written or unpacked is never taken.
+        """
+        if not self.tmp_root.is_dir():
+            return []
+        cutoff, removed = time.time() - grace_seconds, []
+        for entry in os.scandir(self.tmp_root):
+            if not entry.name.startswith(STAGING_PREFIX) or not entry.is_dir(follow_symlinks=False):
+                continue
+            path = Path(entry.path)
+            if _newest_mtime(path) < cutoff:
+                shutil.rmtree(path, ignore_errors=True)
+                if not path.exists():
+                    removed.append(path)
+        if removed:
+            log.warning("removed %d abandoned staging director%s in %s", len(removed),
+                        "y" if len(removed) == 1 else "ies", self.tmp_root)
+        return removed
 
     def stage_stream(self, stream: IO[bytes], dest: Path, max_bytes: int, field: str) -> tuple[str, int]:
         """Copy an upload into ``dest`` (in a staging dir), hashing it and refusing it past ``max_bytes``."""
@@ -81,8 +129,11 @@ class BlobStore:
         """
         target = self.path_for(sha256)
         if target.is_file():
-            src.unlink(missing_ok=True)
-            return False
+            if _intact(target, sha256):
+                src.unlink(missing_ok=True)
+                return False
+            self._replace_damaged(src, target, sha256)
+            return False  # not new: rows committed before may point at it
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(src, "rb+") as fh:
             os.fsync(fh.fileno())
@@ -97,6 +148,20 @@ class BlobStore:
         src.unlink()
         _fsync_dir(target.parent)
         return True
+
+    def _replace_damaged(self, src: Path, target: Path, sha256: str) -> None:
+        """A stored blob no longer hashes to its name: the staged, verified copy takes its place.
+
+        Reusing it would make every new version that shares the content broken too. The new copy
+        is fsynced, then renamed over the damaged one in one step; a concurrent writer doing the
+        same renames identical bytes.
+        """
+        log.error("stored file %s does not match its digest: replaced by the new upload's intact copy", sha256)
+        with open(src, "rb+") as fh:
+            os.fsync(fh.fileno())
+        os.chmod(src, 0o444)
+        os.replace(src, target)
+        _fsync_dir(target.parent)
 
     def remove(self, digests: Iterable[str]) -> None:
         """Remove blobs this request created, when the transaction that referenced them failed."""

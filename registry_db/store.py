@@ -106,6 +106,19 @@ def get_token(session: Session, token_id: int) -> ApiToken:
     return token
 
 
+def revoke_user_tokens(session: Session, user_id: int, kinds: Sequence[str], *, keep_hash: str | None = None,
+                       at: datetime | None = None) -> list[ApiToken]:
+    """Revoke a user's active tokens of the given kinds (``session``, ``api``), all but ``keep_hash``."""
+    stmt = select(ApiToken).where(ApiToken.user_id == user_id, ApiToken.revoked_at.is_(None), ApiToken.kind.in_(kinds))
+    if keep_hash is not None:
+        stmt = stmt.where(ApiToken.token_hash != keep_hash)
+    tokens = list(session.execute(stmt).scalars())
+    for token in tokens:
+        token.revoked_at = at or utcnow()
+    session.flush()
+    return tokens
+
+
 def list_tokens(session: Session, user: User) -> Sequence[ApiToken]:
     """A user's API tokens (browser sessions are not listed)."""
     return session.execute(

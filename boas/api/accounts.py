@@ -45,10 +45,13 @@ def create_user(data):
 @login_required
 @blp.arguments(schemas.UserUpdateSchema)
 def update_user(data, user_id):
-    """Change a role, name, organisation or deactivate an account (admins)."""
+    """Change a role, name, organisation or deactivate an account (admins).
+
+    A role change ends the user's browser sessions and API tokens unless ``end_sessions`` is false.
+    """
     return accounts.update_user(
         db_session(), current_user(), user_id, role=data.get("role"), active=data.get("active"),
-        name=data.get("name"), organisation_slug=data.get("organisation"),
+        name=data.get("name"), organisation_slug=data.get("organisation"), end_sessions=data["end_sessions"],
     )
 
 

@@ -15,8 +15,10 @@ from boas.runtime import Runtime, upgrade_database
 
 
 def _reap(wiring: Runtime) -> int:
+    """Jobs whose worker died are re-queued or failed; staging directories of killed uploads are removed."""
     from audits.jobs import reap_stale_jobs
 
+    wiring.storage.blobs.sweep_staging(wiring.settings.staging_grace_seconds)
     with wiring.session_factory() as session:
         return len(reap_stale_jobs(session, stale_after=wiring.settings.job_stale_seconds, requeue=wiring.enqueue))
 
@@ -26,7 +28,10 @@ def _reap(wiring: Runtime) -> int:
               help="concurrent jobs in this process")
 def worker(workers: int) -> None:
     """Run audit jobs from the queue (embedded SQLite queue, or Redis with BOAS_QUEUE_URL)."""
+    from audits.queue import check_queue
+
     wiring = runtime()
+    check_queue(wiring.queue, wiring.settings.queue_url)
 
     def reap_forever() -> None:
         while True:

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 
+from boas import throttle
 from boas.context import db_session
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
@@ -52,13 +53,15 @@ def change_password():
     try:
         accounts.authenticate_password(db_session(), user.email, request.form.get("current_password", ""))
     except Unauthenticated:
+        throttle.record_failure("login.failed", user.email)
         errors["current_password"] = [_("This is not your current password.")]
     else:
         try:
-            accounts.set_password(db_session(), user, user.id, request.form.get("new_password", ""))
+            accounts.set_password(db_session(), user, user.id, request.form.get("new_password", ""),
+                                  keep_session=session.get("tok"))  # other browsers are signed out
         except ValidationFailed as exc:
             errors["new_password"] = [str(m) for messages in exc.errors.values() for m in messages]
     if errors:
         return _tokens_page(errors=errors, status=422)
-    flash(_("Your password is changed."), "success")
+    flash(_("Your password is changed. Your other browser sessions are signed out."), "success")
     return redirect(url_for("pages.tokens"), 303)

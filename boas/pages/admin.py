@@ -53,7 +53,8 @@ def update_user(user_id: int):
     try:
         changed = accounts.update_user(db_session(), page_user(), user_id, role=form.get("role") or None,
                                        active=form.get("active") == "on",
-                                       organisation_slug=form.get("organisation") or None)
+                                       organisation_slug=form.get("organisation") or None,
+                                       end_sessions=form.get("keep_credentials") != "on")
     except ValidationFailed as exc:
         return _users_page({f"user-{user_id}": [m for msgs in exc.errors.values() for m in msgs]}, None, 422)
     flash(_("Account %(email)s is updated.", email=changed.email), "success")

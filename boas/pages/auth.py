@@ -18,6 +18,7 @@ from flask import abort, flash, g, redirect, render_template, request, session, 
 from flask_babel import gettext as _
 from markupsafe import Markup
 
+from boas import throttle
 from boas.context import db_session
 from boas.pages.blueprint import bp
 from boas.registry import accounts
@@ -109,6 +110,7 @@ def login():
     try:
         user = accounts.authenticate_password(db_session(), email, request.form.get("password", ""))
     except Unauthenticated:
+        throttle.record_failure("login.failed", email.lower())
         return render_template("pages/login.html", next=target, email=email, failed=True), 401
     secret = accounts.start_session(db_session(), user)
     session.clear()  # a new session: nothing chosen before sign-in survives, including the CSRF token

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, g, has_request_context, request, url_for
 from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent
@@ -83,14 +84,19 @@ def preferred_language() -> str:
 
 
 def switch_url(lang: str) -> str:
-    """The current page in another language (same path and query), for the language switch."""
+    """The current page in another language (same path and query), for the language switch.
+
+    Only the route's own variables go to ``url_for``; the query string is carried over as opaque,
+    re-encoded text. Passed to ``url_for``, names such as ``_external``, ``_scheme``, ``_anchor`` or
+    ``_method`` are instructions to Flask: a 500, or the request's Host header in the link.
+    """
     endpoint = request.endpoint or ""
-    if endpoint.startswith("pages.") and request.method == "GET" and request.view_args is not None:
-        args = request.args.to_dict(flat=False)
-        return url_for(endpoint, **{**args, **request.view_args, "lang": lang})
-    if endpoint.startswith("pages."):
-        return url_for(endpoint, **{**(request.view_args or {}), "lang": lang})
-    return url_for("pages.home", lang=lang)
+    if not endpoint.startswith("pages.") or request.view_args is None:
+        return url_for("pages.home", lang=lang)
+    path = url_for(endpoint, **{**request.view_args, "lang": lang})
+    if request.method == "GET" and request.args:
+        return f"{path}?{urlencode(list(request.args.items(multi=True)))}"
+    return path
 
 
 def _as_datetime(value: Any) -> datetime | date | None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlsplit
 
 from flask import Response, g, redirect, render_template, request, url_for
 
@@ -48,6 +49,26 @@ def catalogue_query(args) -> dict[str, Any]:
     }
 
 
+def catalogue_args(query: dict[str, Any]) -> dict[str, str]:
+    """The query string of the catalogue's pagination links, from the understood values only."""
+    args = dict(query["filters"])
+    if query["q"]:
+        args["q"] = query["q"]
+    if query["organisation_kind"]:
+        args["author_type"] = query["organisation_kind"]
+    if query["audited"] is not None:
+        args["audited"] = "yes" if query["audited"] else "no"
+    if query["sort"] != "name":
+        args["sort"] = query["sort"]
+    return args
+
+
+def external_url(endpoint: str, **values: Any) -> str:
+    """An absolute link for feeds, the sitemap and robots.txt, on BOAS_PUBLIC_BASE_URL, never the Host header."""
+    base = urlsplit(policy().public_base_url)
+    return f"{base.scheme}://{base.netloc}{url_for(endpoint, **values)}"
+
+
 @site.route("/")
 def root():
     """Send visitors to their language: the remembered choice, else the browser's."""
@@ -79,7 +100,7 @@ def catalogue():
     query = catalogue_query(request.args)
     result = algorithms.list_algorithms(db_session(), page_user(), per_page=PER_PAGE, **query)
     pages = max(1, -(-result.total // PER_PAGE))
-    args = {k: v for k, v in request.args.items() if k != "page" and v}
+    args = catalogue_args(query)
     return render_template("pages/catalogue.html", result=result, query=query, pages=pages, args=args,
                            latest_version=latest_version, filter_names=CATALOGUE_FILTERS[1:])
 
@@ -143,5 +164,5 @@ def robots():
     """Crawlers may read everything public; the workspace is private."""
     private = [f"Disallow: /{lang}/{area}" for lang in LANGS for area in ("workspace", "admin", "login")]
     lines = ["User-agent: *", *private,
-             f"Sitemap: {url_for('site.sitemap', _external=True)}", ""]
+             f"Sitemap: {external_url('site.sitemap')}", ""]
     return Response("\n".join(lines), mimetype="text/plain")

@@ -93,11 +93,15 @@ def update_user(
     active: bool | None = None,
     name: str | None = None,
     organisation_slug: str | None = None,
+    end_sessions: bool = True,
 ) -> User:
     """Change a user's role, name, organisation or active flag (admin only).
 
     Each change is logged with its old and new value: a role or an organisation decides what someone may
-    audit (separation of duties), so the history must show who changed it, when, and from what.
+    audit (separation of duties), so the history must show who changed it, when, and from what. A new
+    role ends the user's browser sessions and API tokens unless ``end_sessions`` is False: what was
+    signed in or issued under the old role should not carry on under the new one (a demoted admin's
+    open session, an author's script turned evaluator), and the user signs in again.
     """
     store.begin_write(session)
     admin = permissions.require_admin(actor)
@@ -131,8 +135,22 @@ def update_user(
             session, actor=admin, action="user.updated", object_type="user", object_ref=user.email,
             details=changes,
         )
+    if "role" in changes and end_sessions:
+        _revoke_credentials(session, admin, user, ("session", "api"), reason="role_changed")
     session.commit()
     return user
+
+
+def _revoke_credentials(session: Session, actor: User | None, user: User, kinds: tuple[str, ...], *, reason: str,
+                        keep_secret: str | None = None) -> None:
+    """End a user's sessions and/or API tokens (all but the caller's own session), logged with counts."""
+    revoked = store.revoke_user_tokens(session, user.id, kinds,
+                                       keep_hash=hash_token(keep_secret) if keep_secret else None)
+    if revoked:
+        store.append_event(session, actor=actor or user, action="user.credentials_revoked", object_type="user",
+                           object_ref=user.email, details={
+                               "reason": reason, "sessions": sum(t.kind == "session" for t in revoked),
+                               "tokens": sum(t.kind == "api" for t in revoked)})
 
 
 def list_users(session: Session, actor: User | None) -> Sequence[User]:
@@ -287,8 +305,14 @@ def _password_errors(email: str, password: str | None) -> dict[str, list[str]]:
     return {}
 
 
-def set_password(session: Session, actor: User | None, user_id: int, password: str, *, bootstrap: bool = False) -> User:
-    """Set a user's password (themselves, an admin, or the CLI). Stored as an Argon2id hash."""
+def set_password(session: Session, actor: User | None, user_id: int, password: str, *, bootstrap: bool = False,
+                 keep_session: str | None = None) -> User:
+    """Set a user's password (themselves, an admin, or the CLI). Stored as an Argon2id hash.
+
+    Every browser session of the account ends, except ``keep_session`` (the secret of the session
+    changing its own password): whoever signed in with the old password is signed out. API tokens
+    are separate credentials and stay.
+    """
     store.begin_write(session)
     user = store.get_user(session, user_id)
     if not bootstrap:
@@ -301,6 +325,7 @@ def set_password(session: Session, actor: User | None, user_id: int, password: s
     user.password_hash = _hasher().hash(password)
     store.append_event(session, actor=actor or user, action="user.password_set", object_type="user",
                        object_ref=user.email)
+    _revoke_credentials(session, actor, user, ("session",), reason="password_changed", keep_secret=keep_session)
     session.commit()
     return user
 
@@ -314,7 +339,7 @@ def set_password_by_email(session: Session, email: str, password: str) -> User:
 
 
 def authenticate_password(session: Session, email: str, password: str) -> User:
-    """Check an e-mail and password; failures are logged and answered the same whatever the cause."""
+    """Check an e-mail and password; failures are answered the same whatever the cause."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
     user = store.get_user_by_email(session, email or "")
@@ -330,10 +355,8 @@ def authenticate_password(session: Session, email: str, password: str) -> User:
         with contextlib.suppress(VerificationError, InvalidHashError):
             hasher.verify(_DUMMY_HASH.get(hasher), password or "")
     if not ok:
-        store.begin_write(session)
-        store.append_event(session, actor=None, action="login.failed", object_type="user",
-                           object_ref=(email or "")[:200].lower())
-        session.commit()
+        # Not logged here: the edge that throttles failures logs them once per window
+        # (record_failed_attempts), so anonymous attempts cannot grow the audit log without bound.
         raise Unauthenticated("wrong e-mail or password")
     if hasher.check_needs_rehash(user.password_hash):
         store.begin_write(session)
@@ -341,6 +364,26 @@ def authenticate_password(session: Session, email: str, password: str) -> User:
         user.password_hash = hasher.hash(password)
         session.commit()
     return user
+
+
+FAILURE_ACTIONS = {"login.failed": "user", "token.failed": "client"}
+
+
+def record_failed_attempts(session: Session, *, action: str, account: str | None, client: str, count: int,
+                           throttled: int, window_seconds: int) -> None:
+    """One audit row for failed credentials of an account (or a client) over a window, with their count.
+
+    ``count`` failures and ``throttled`` refused attempts since the previous row for the same account
+    and client; ``boas.throttle`` decides when a row is due. Token failures name no account.
+    """
+    if action not in FAILURE_ACTIONS:
+        raise ValueError(f"not a failure action: {action}")
+    store.begin_write(session)
+    object_ref = (account or "")[:200].lower() if action == "login.failed" else client[:200]
+    store.append_event(session, actor=None, action=action, object_type=FAILURE_ACTIONS[action], object_ref=object_ref,
+                       details={"client": client[:64], "count": int(count), "throttled": int(throttled),
+                                "window_seconds": int(window_seconds)})
+    session.commit()
 
 
 class _DummyHash:

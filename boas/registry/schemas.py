@@ -75,6 +75,8 @@ class UserUpdateSchema(_Strict):
     active = fields.Boolean()
     name = fields.String(validate=validate.Length(max=200))
     organisation = fields.String()
+    end_sessions = fields.Boolean(load_default=True, metadata={
+        "description": "on a role change, end the user's browser sessions and API tokens (default true)"})
 
 
 class OrganisationCreateSchema(_Strict):

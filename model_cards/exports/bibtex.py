@@ -6,7 +6,7 @@ import re
 from typing import Any
 
 from model_cards.exports.base import Format
-from model_cards.exports.common import release_date
+from model_cards.exports.common import release_date, web_url
 
 
 def export_bibtex(document: dict[str, Any]) -> str:
@@ -21,11 +21,11 @@ def export_bibtex(document: dict[str, Any]) -> str:
         "title": "{" + _bib(algorithm.get("name") or algorithm.get("slug") or "") + "}",
         "author": " and ".join(authors),
         "version": _bib(version.get("version") or ""),
-        "year": released[:4],
-        "date": released,
-        "url": version.get("url") or "",
+        "year": _bib(released[:4]),
+        "date": _bib(released),
+        "url": _bib_url(version.get("url")),
         "license": _bib(algorithm.get("license") or ""),
-        "repository": algorithm.get("code_repository_url") or "",
+        "repository": _bib_url(algorithm.get("code_repository_url")),
         "publisher": "BOAS",
         "note": _bib(algorithm.get("summary") or ""),
     }
@@ -34,9 +34,15 @@ def export_bibtex(document: dict[str, Any]) -> str:
 
 
 def _bib(text: str) -> str:
-    """Escape BibTeX's special characters in a field value."""
-    return re.sub(r"([\\{}%&$#_^~])", lambda m: {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}"}.get(
-        m.group(1), "\\" + m.group(1)), str(text))
+    """Escape BibTeX's special characters in a field value; line breaks become spaces."""
+    flat = re.sub(r"[\s\x00-\x1f\x7f]+", " ", str(text)).strip()
+    special = {"\\": r"\textbackslash{}", "^": r"\^{}", "~": r"\~{}", "<": r"\textless{}", ">": r"\textgreater{}"}
+    return re.sub(r"([\\{}%&$#_^~<>])", lambda m: special.get(m.group(1), "\\" + m.group(1)), flat)
+
+
+def _bib_url(value: object) -> str:
+    """A URL field: http(s) only, braces and backslashes percent-encoded (a URL field is read verbatim)."""
+    return web_url(value) or ""
 
 
 FORMAT = Format("citation.bib", "application/x-bibtex; charset=utf-8", "BibTeX",

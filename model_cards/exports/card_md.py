@@ -1,7 +1,9 @@
 """card.md: a Hugging Face–compatible README (YAML front matter, then the card as Markdown).
 
 Every export reads only the frozen document, so a README downloaded today matches the page readers
-see. Author prose stays Markdown; every value that reaches YAML goes through ``yaml.safe_dump``.
+see. Author prose stays Markdown but carries no raw HTML and no unsafe link (``markdown_without_html``):
+a README is rendered by readers we do not control. Plain values are escaped as text; every value that
+reaches YAML goes through ``yaml.safe_dump``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,8 @@ import yaml
 
 from model_cards.exports.base import Format
 from model_cards.exports.bibtex import export_bibtex
-from model_cards.exports.common import spdx_ids
+from model_cards.exports.common import spdx_ids, web_url
+from model_cards.render import markdown_without_html
 from model_cards.sections import card_view, number
 
 # SPDX ids the Hub knows under a (lower-case) name; anything else is "other" with license_name/license_link.
@@ -30,13 +33,15 @@ _HF_LICENSES = {
     "LGPL-3.0-or-later": "lgpl-3.0", "ODbL-1.0": "odbl",
 }
 TASK_TYPE = "tabular-classification"
+_LANGUAGE = re.compile(r"^[a-z]{2,3}(?:-[A-Za-z0-9]{2,8})*$")
 
 
 def hf_metadata(document: dict[str, Any]) -> dict[str, Any]:
     """The YAML front matter of the Hugging Face model card, from the document."""
     algorithm, card = document.get("algorithm") or {}, document.get("card") or {}
     mlmodel = (document.get("artifacts") or {}).get("mlmodel") or {}
-    meta: dict[str, Any] = {**_hf_license(algorithm), "language": card.get("language") or ["fr", "en"]}
+    languages = [code for code in card.get("language") or [] if isinstance(code, str) and _LANGUAGE.match(code)]
+    meta: dict[str, Any] = {**_hf_license(algorithm), "language": languages or ["fr", "en"]}
     flavors = mlmodel.get("flavors") or {}
     if flavors:
         meta["library_name"] = "sklearn" if "sklearn" in flavors else "mlflow"
@@ -48,7 +53,7 @@ def hf_metadata(document: dict[str, Any]) -> dict[str, Any]:
     overall = [m for m in card.get("performance_metrics") or [] if not m.get("subgroup")]
     if overall:
         meta["metrics"] = list(dict.fromkeys(_slug(m["name"]) for m in overall))
-        meta["model-index"] = [{"name": algorithm.get("slug") or _slug(algorithm.get("name") or "model"),
+        meta["model-index"] = [{"name": _slug(algorithm.get("slug") or algorithm.get("name") or "model"),
                                 "results": _results(document, overall)}]
     return meta
 
@@ -60,18 +65,18 @@ def export_markdown(document: dict[str, Any], lang: str = "en") -> str:
     front = yaml.safe_dump(hf_metadata(document), sort_keys=False, allow_unicode=True, width=1000)
     out = [f"---\n{front}---", f"# {_inline(view['title'])}"]
     if view["summary"]:
-        out.append(_inline(view["summary"]))
+        out.append(_paragraph(view["summary"]))
     out.append("\n".join(f"- **{_inline(k)}** : {_inline(v)}" if fr else f"- **{_inline(k)}**: {_inline(v)}"
                          for k, v in view["facts"]))
     if view["description"]:
-        out.append(view["description"])
+        out.append(markdown_without_html(view["description"]))
     derived_mark = " *(lu dans le modèle MLflow)*" if fr else " *(derived from the MLflow model)*"
     for section in view["sections"]:
         out.append(f"## {section['title']}")
         for row in section["rows"]:
             mark = derived_mark if row["derived"] else ""
             if row["kind"] == "md":
-                out.append(f"### {row['label']}{mark}\n\n{row['value']}")
+                out.append(f"### {row['label']}{mark}\n\n{markdown_without_html(row['value'])}")
             else:
                 out.append(f"**{row['label']}**{mark} : {_inline(row['value'])}" if fr
                            else f"**{row['label']}**{mark}: {_inline(row['value'])}")
@@ -93,8 +98,8 @@ def _hf_license(algorithm: dict[str, Any]) -> dict[str, str]:
     ids = spdx_ids(spdx)
     if ids:
         out["license_link"] = f"https://spdx.org/licenses/{ids[0]}.html"
-    elif algorithm.get("code_repository_url"):
-        out["license_link"] = algorithm["code_repository_url"]
+    elif repository := web_url(algorithm.get("code_repository_url")):
+        out["license_link"] = repository
     return out
 
 
@@ -119,16 +124,21 @@ def _results(document: dict[str, Any], metrics: list[dict[str, Any]]) -> list[di
     """model-index results: one per evaluation dataset, as the Hub groups them."""
     algorithm, card = document.get("algorithm") or {}, document.get("card") or {}
     default = (card.get("training_data") or {}).get("name") or "evaluation"
-    task = {"type": TASK_TYPE, "name": (algorithm.get("objective") or "prediction").replace("_", " ")}
+    task = {"type": TASK_TYPE, "name": _meta_text(str(algorithm.get("objective") or "prediction").replace("_", " "))}
     grouped: dict[str, list[dict[str, Any]]] = {}
     for m in metrics:
         name = m["name"] if m.get("ci_low") is None else (
             f"{m['name']} ({number(round(m.get('level') or 0.95, 4) * 100, 'en')}% CI "
             f"{number(m['ci_low'], 'en')}-{number(m['ci_high'], 'en')})")
         grouped.setdefault(str(m.get("dataset") or default), []).append(
-            {"type": _slug(m["name"]), "value": m["value"], "name": name})
-    return [{"task": dict(task), "dataset": {"name": ds, "type": _slug(ds)}, "metrics": ms}
+            {"type": _slug(m["name"]), "value": m["value"], "name": _meta_text(name)})
+    return [{"task": dict(task), "dataset": {"name": _meta_text(ds), "type": _slug(ds)}, "metrics": ms}
             for ds, ms in grouped.items()]
+
+
+def _meta_text(text: str) -> str:
+    """Free text in the front matter: the Hub shows it in widgets, so it carries no markup either."""
+    return re.sub(r"\s+", " ", str(text)).replace("<", "\u2039").replace(">", "\u203a").strip()
 
 
 def _slug(text: str) -> str:
@@ -137,8 +147,15 @@ def _slug(text: str) -> str:
 
 
 def _inline(text: Any) -> str:
-    """Plain text made safe inside a Markdown line: no raw HTML, no line breaks."""
-    return str(text).replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace("\n", " ")
+    """Plain text made safe inside a Markdown line: no raw HTML, no link or emphasis syntax, no line breaks."""
+    flat = re.sub(r"[\s\x00-\x1f\x7f]+", " ", str(text)).strip()
+    html_safe = flat.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    return re.sub(r"([\\`*_\[\]#~!])", r"\\\1", html_safe)
+
+
+def _paragraph(text: Any) -> str:
+    """Plain text as a paragraph of its own: it cannot start a list, a heading or a rule either."""
+    return re.sub(r"^(\d+)([.)])", r"\1\\\2", re.sub(r"^([-+=>|])", r"\\\1", _inline(text)))
 
 
 def _md_table(table: dict[str, Any]) -> str:

@@ -7,7 +7,7 @@ from typing import Any
 import yaml
 
 from model_cards.exports.base import Format
-from model_cards.exports.common import release_date, spdx_ids
+from model_cards.exports.common import release_date, spdx_ids, web_url
 
 
 def export_citation_cff(document: dict[str, Any]) -> str:
@@ -28,18 +28,18 @@ def export_citation_cff(document: dict[str, Any]) -> str:
     }
     if algorithm.get("summary"):
         cff["abstract"] = algorithm["summary"]
-    if version.get("url"):
-        cff["url"] = version["url"]
-    if algorithm.get("code_repository_url"):
-        cff["repository-code"] = algorithm["code_repository_url"]
+    if url := web_url(version.get("url")):
+        cff["url"] = url
+    if repository := web_url(algorithm.get("code_repository_url")):
+        cff["repository-code"] = repository
     if algorithm.get("code_commit"):
         cff["commit"] = algorithm["code_commit"]
     license_ids = spdx_ids(algorithm.get("license"))
     if license_ids:
         cff["license"] = license_ids[0] if len(license_ids) == 1 else license_ids
     identifiers = []
-    if version.get("url"):
-        identifiers.append({"type": "url", "value": version["url"], "description": "BOAS citable version page"})
+    if url:
+        identifiers.append({"type": "url", "value": url, "description": "BOAS citable version page"})
     if artifacts.get("archive_sha256"):
         identifiers.append({"type": "other", "value": f"sha256:{artifacts['archive_sha256']}",
                             "description": "SHA-256 digest of the published archive"})

@@ -1,9 +1,10 @@
-"""What several exports share: the release date and the SPDX ids of a license expression."""
+"""What several exports share: the release date, the SPDX ids of a license expression, and web URLs."""
 
 from __future__ import annotations
 
 import re
 from typing import Any
+from urllib.parse import quote, urlsplit
 
 from model_cards import taxonomy
 
@@ -18,3 +19,22 @@ def spdx_ids(expression: str | None) -> list[str]:
     """The SPDX ids of a license expression (LicenseRef-* and operators left out)."""
     parts = re.split(r"\s+(?:AND|OR|WITH)\s+|[()\s]", expression or "")
     return [p for p in parts if p in taxonomy.SPDX_LICENSES]
+
+
+def web_url(value: Any) -> str | None:
+    """An http(s) URL fit to be written into a citation or a README, or None.
+
+    Card URLs are typed by authors: anything that is not http(s) is left out, and the characters a
+    URL may not hold (spaces, quotes, braces, backslashes, angle brackets, controls) are percent-encoded,
+    so a value can neither close the field it is written in nor smuggle in another scheme.
+    """
+    if not isinstance(value, str):
+        return None
+    text = value.strip()
+    try:
+        parts = urlsplit(text)
+    except ValueError:
+        return None
+    if parts.scheme.lower() not in ("http", "https") or not parts.netloc:
+        return None
+    return quote(text, safe="!#$%&'()*+,-./0123456789:;=?@ABCDEFGHIJKLMNOPQRSTUVWXYZ[]_abcdefghijklmnopqrstuvwxyz~")

@@ -139,6 +139,12 @@ def test_a_demoted_author_cannot_audit_their_own_algorithm_at_any_step(live, liv
 
     demoted = live_client.patch(f"/api/v1/users/{world['author_user'].id}", headers=admin, json={"role": "evaluator"})
     assert demoted.status_code == 200 and demoted.get_json()["role"] == "evaluator"
+    # the demotion ended the author's tokens; the attacker asks for a new one, now as an evaluator
+    assert live_client.get("/api/v1/me", headers=author).status_code == 401
+    with live.extensions["boas"].session_factory() as s:
+        author = {"Authorization": "Bearer " + accounts.create_token(
+            s, None, user_email=world["author_user"].email, bootstrap=True).secret}
+    assert live_client.get("/api/v1/me", headers=author).get_json()["role"] == "evaluator"
 
     # the API: fabricated predictions, someone else's predictions, the model itself
     _refused(_post_predictions(live_client, author, dataset["id"], slug, _perfect_predictions(frame)),

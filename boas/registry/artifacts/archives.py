@@ -4,6 +4,12 @@ Uploads are hostile by default: every entry is checked (names, types, declared s
 compression ratios) before anything touches the disk, then files are streamed out while
 the real byte counts are enforced again, because headers can lie. Extraction is
 all-or-nothing: on any failure the destination directory is removed.
+
+Refusing must cost little: a tar header (pax records, GNU long names) is capped at a few KB
+before tarfile allocates it, the compression ratio and the uncompressed total are checked at
+every header and while the stream is skipped, not once all headers are read, and each archive
+has a time budget. A tar bomb is refused within a fraction of a second and a few MB of memory
+(``benchmarks/tar_bomb_bench.py`` measures it).
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ import re
 import shutil
 import stat
 import tarfile
+import time
 import zipfile
 import zlib
 from dataclasses import dataclass, replace
@@ -24,6 +31,10 @@ from typing import BinaryIO
 from registry_db.errors import TooLarge, ValidationFailed
 
 _CHUNK = 64 * 1024
+_SKIP_CHUNK = 1024 * 1024  # how far a gzip stream is skipped between two checks
+# A tar header extension (pax records, GNU long name or link) above this is refused before it is
+# read: names are capped at 1024 characters anyway, and tarfile holds the whole record in memory.
+MAX_HEADER_BYTES = 8 * 1024
 _MAX_REPORTED = 20  # cap on listed problems, so a hostile archive cannot produce a huge error body
 _MAX_NAME_CHARS = 1024
 _MAX_COMPONENT_BYTES = 255
@@ -46,6 +57,7 @@ class ArchiveLimits:
     # Ratios only count once this many uncompressed bytes are involved: a small, very
     # compressible file (a JSON of zeros) cannot amplify into anything dangerous.
     ratio_floor_bytes: int = 1024 * 1024
+    max_seconds: float = 60.0  # wall-clock budget for unpacking one archive
 
 
 @dataclass(frozen=True)
@@ -81,6 +93,12 @@ class _Scan:
         self.entries: list[_Entry] = []
         self.problems: list[str] = []
         self.count = self.declared = self.written = 0
+        self.deadline = time.monotonic() + limits.max_seconds
+
+    def check_time(self) -> None:
+        if time.monotonic() > self.deadline:
+            raise _too_large(self.field, f"archive could not be unpacked within {self.limits.max_seconds:g} "
+                                         "seconds")
 
     def refuse(self, raw: str, rule: str) -> None:
         self.problems.append(f"archive entry {raw!r} {rule}")
@@ -103,12 +121,16 @@ class _Scan:
             self.refuse(
                 raw, f"exceeds the compression ratio limit of {lim.max_ratio:g} ({size} from {compressed})"
             )
-        # Fail fast: for tar, reading on would decompress this entry's data to reach the next header.
+        # Fail fast: for tar, reading on would decompress this entry's data to reach the next header,
+        # so the total and the archive's ratio are checked at every header, not once all are read.
+        # (A zip's central directory is already read; its ratios are reported per entry by plan().)
         self.declared += size
         if self.declared > lim.max_total_bytes:
             raise _too_large(
                 self.field, f"archive declares more than {lim.max_total_bytes} uncompressed bytes"
             )
+        if not compressed:
+            self._check_ratio(self.declared, f" ({self.declared} bytes declared from {self.archive_size})")
         self.entries.append(_Entry(parts, False, size, compressed, handle, raw))
 
     def _parts(self, raw: str) -> tuple[str, ...] | None:
@@ -188,33 +210,73 @@ class _Scan:
 
 
 class _BoundedReader:
-    """File wrapper for tarfile that refuses to read or seek past a decompressed-size cap.
+    """File wrapper for tarfile that refuses to read or seek past what the archive may expand to.
 
     tarfile reads GNU long names and pax headers into memory whole, so a tiny tar.gz could
-    otherwise make it allocate gigabytes before any member is seen.
+    otherwise make it allocate gigabytes before any member is seen: while headers are read, one
+    read is capped at ``MAX_HEADER_BYTES``. The position in the uncompressed stream is bounded by
+    the total cap and, past the ratio floor, by the compression ratio times the archive's size
+    (with room for headers and padding). A gzip stream is skipped in chunks, so the caps and the
+    time budget are checked while it decompresses, not after; and once ``LOCAL_RATIO_FLOOR`` bytes
+    are out, output more than ``max_ratio`` times the compressed bytes read so far is refused too,
+    so a small archive of zeros is not decompressed up to its whole allowance.
     """
 
-    def __init__(self, raw: BinaryIO, cap: int, field: str):
-        self._raw, self._cap, self._field = raw, cap, field
+    # Honest models do not expand 200-fold over tens of megabytes (pickled and native weights
+    # compress a few times at most); refusing there costs a bomb about 0.1 s of decompression.
+    LOCAL_RATIO_FLOOR = 32 * 1024 * 1024
+
+    def __init__(self, raw: BinaryIO, cap: int, scan: _Scan, *, compressed: BinaryIO | None = None):
+        self._raw, self._cap, self._scan, self._compressed = raw, cap, scan, compressed
+        self.max_read: int | None = MAX_HEADER_BYTES  # lifted once every header is read
 
     def _check(self, end: int) -> None:
+        scan, lim = self._scan, self._scan.limits
         if end > self._cap:
-            raise _too_large(self._field, f"archive stream expands beyond {self._cap} bytes")
+            raise _too_large(scan.field, f"archive stream expands beyond {self._cap} bytes")
+        # Every entry adds at most a header block, an extension and padding to its declared size.
+        room = (scan.count + 2) * (2 * tarfile.BLOCKSIZE + MAX_HEADER_BYTES)
+        if end > max(lim.ratio_floor_bytes, lim.max_ratio * scan.archive_size) + room:
+            raise _invalid(scan.field, f"archive exceeds the compression ratio limit of {lim.max_ratio:g} "
+                                       f"(expands beyond {end - room} bytes from {scan.archive_size})")
+        scan.check_time()
+
+    def _check_progress(self) -> None:
+        """After real decompression: the ratio so far, on the compressed bytes actually consumed."""
+        self._scan.check_time()
+        out = self._raw.tell()
+        if self._compressed is None or out <= self.LOCAL_RATIO_FLOOR:
+            return
+        consumed, limit = max(self._compressed.tell(), 1), self._scan.limits.max_ratio
+        if out / consumed > limit:
+            raise _invalid(self._scan.field, f"archive exceeds the compression ratio limit of {limit:g} "
+                                             f"({out} bytes from the first {consumed})")
 
     def read(self, size: int = -1) -> bytes:
         pos = self._raw.tell()
-        if size is not None and size >= 0:
-            self._check(pos + size)  # before allocating anything
-            return self._raw.read(size)
-        data = self._raw.read(self._cap - pos + 1)
-        self._check(pos + len(data))
-        return data
+        if size is None or size < 0:
+            size = self._cap - pos + 1
+        if pos + size > self._cap:
+            raise _too_large(self._scan.field, f"archive stream expands beyond {self._cap} bytes")
+        if self.max_read is not None and size > self.max_read:  # before allocating anything
+            raise _too_large(self._scan.field, f"archive has a header larger than {self.max_read} bytes "
+                                               "(pax extended header or GNU long name)")
+        self._check(pos + size)
+        return self._raw.read(size)
 
     def seek(self, offset: int, whence: int = os.SEEK_SET) -> int:  # tarfile only seeks absolutely
         if whence != os.SEEK_SET:
             raise OSError("only absolute seeks are supported")
         self._check(offset)
-        return self._raw.seek(offset)
+        if self._compressed is None:
+            return self._raw.seek(offset)
+        if offset < self._raw.tell():
+            self._raw.seek(0)  # gzip rewinds by decompressing again from the start
+        while (gap := offset - self._raw.tell()) > 0:
+            if not self._raw.read(min(gap, _SKIP_CHUNK)):
+                break  # end of stream: tarfile reports the truncation
+            self._check_progress()
+        return self._raw.tell()
 
     def tell(self) -> int:
         return self._raw.tell()
@@ -333,6 +395,7 @@ def _copy(src: BinaryIO, dest: Path, e: _Entry, scan: _Scan) -> ExtractedFile:
                 break
             size += len(chunk)
             scan.count_real(e, size, len(chunk))
+            scan.check_time()
             digest.update(chunk)
             out.write(chunk)
     return ExtractedFile("/".join(e.parts), digest.hexdigest(), size)
@@ -362,9 +425,10 @@ def _extract_tar(archive_path: Path, dest_dir: Path, scan: _Scan, gz: bool) -> l
     cap = scan.limits.max_total_bytes + (scan.limits.max_entries + 1) * 4096 + 1024 * 1024
     with open(archive_path, "rb") as fh, gzip.GzipFile(fileobj=fh, mode="rb") if gz else fh as raw:
         try:  # only reads here: an OSError means a corrupt archive, not a disk problem
-            bounded = _BoundedReader(raw, cap, scan.field)
+            bounded = _BoundedReader(raw, cap, scan, compressed=fh if gz else None)
             tf = tarfile.open(fileobj=bounded, mode="r:")  # noqa: SIM115 - closed by the with below
             entries = _tar_scan(tf, scan)
+            bounded.max_read = None  # from here on tarfile reads file data, in our own chunk size
         except _READ_ERRORS as exc:
             kind = "tar.gz" if gz else "tar"
             raise _invalid(scan.field, f"{kind} archive is corrupt or truncated: {exc}") from exc
