@@ -50,7 +50,6 @@ FILTER_TITLES = {
     "maintenance_status": _l("Maintenance status"),
 }
 SORTS = {"name": _l("Name (A to Z)"), "recent": _l("Latest publication first"), "created": _l("Newest first")}
-PILLAR_ORDER = ("traceability", "transparency_of_training", "auditability_of_bias", "technical_documentation")
 
 
 def current_lang() -> str:

@@ -16,7 +16,17 @@ from marshmallow import Schema, ValidationError, fields, validate, validates_sch
 from model_cards import semver, taxonomy
 from model_cards.schema import StrictSchema
 from registry_db.errors import ValidationFailed, flatten_errors
-from registry_db.models import Algorithm, AlgorithmKind, ApiToken, Organisation, OrganisationKind, Role, User, Version
+from registry_db.models import (
+    Algorithm,
+    AlgorithmKind,
+    ApiToken,
+    AuditEvent,
+    Organisation,
+    OrganisationKind,
+    Role,
+    User,
+    Version,
+)
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$"
 ORGANISATION_SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
@@ -101,9 +111,8 @@ class AlgorithmUpdateSchema(StrictSchema):
     summary = fields.String(validate=[fits(Algorithm.summary, 1), _not_blank])
     description = fields.String(validate=validate.Length(max=100_000))
     code_repository_url = fields.Url(schemes={"https"}, allow_none=True, validate=fits(Algorithm.code_repository_url))
-    code_commit = fields.String(
-        allow_none=True, validate=validate.Regexp(r"^[0-9a-f]{7,64}$", error="must be a hexadecimal commit hash")
-    )
+    code_commit = fields.String(allow_none=True, validate=[fits(Algorithm.code_commit), validate.Regexp(
+        r"^[0-9a-f]{7,64}$", error="must be a hexadecimal commit hash")])
     license = fields.String(allow_none=True, validate=[fits(Algorithm.license), _license],
                             metadata={"description": "an SPDX license expression, e.g. Apache-2.0 or MIT OR CECILL-2.1"})
     objective = fields.String(allow_none=True, validate=choice(taxonomy.VOCABULARIES["objective"]))
@@ -117,12 +126,8 @@ class AlgorithmUpdateSchema(StrictSchema):
 
 
 class AlgorithmCreateSchema(AlgorithmUpdateSchema):
-    slug = fields.String(
-        required=True,
-        validate=validate.Regexp(
-            SLUG_RE, error="3 to 80 characters: lowercase letters, digits and hyphens, not starting or ending with '-'"
-        ),
-    )
+    slug = fields.String(required=True, validate=[fits(Algorithm.slug, 3), validate.Regexp(
+        SLUG_RE, error="3 to 80 characters: lowercase letters, digits and hyphens, not starting or ending with '-'")])
     name = fields.String(required=True, validate=[fits(Algorithm.name, 1), _not_blank])
     summary = fields.String(required=True, validate=[fits(Algorithm.summary, 1), _not_blank])
     kind = fields.String(required=True, validate=choice(AlgorithmKind))
@@ -163,7 +168,8 @@ class VersionUploadSchema(StrictSchema):
 
 
 class UserCreateSchema(StrictSchema):
-    email = fields.Email(required=True, validate=fits(User.email))
+    # The address is also the audit log's reference to the account, a shorter column than user_account.email.
+    email = fields.Email(required=True, validate=[fits(User.email), fits(AuditEvent.object_ref)])
     role = fields.String(required=True, validate=choice(Role))
     name = fields.String(load_default="", validate=fits(User.name))
     organisation = fields.String(load_default=None, allow_none=True, validate=fits(Organisation.slug),
