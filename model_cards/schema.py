@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 import functools
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from model_cards import taxonomy
 from model_cards.prefill import prefill_from_mlmodel
@@ -25,6 +26,7 @@ __all__ = [
     "CARD_VOCABULARIES",
     "CardSchema",
     "StrictSchema",
+    "TextInputSchema",
     "card_json_schema",
     "prefill_from_mlmodel",
     "validate_card",
@@ -95,7 +97,32 @@ def _order(data: dict[str, Any], low: str, high: str, message: str) -> None:
         raise ValidationError(message, low)
 
 
-class StrictSchema(Schema):
+def _nul_paths(value: Any, path: str = "") -> list[str]:
+    """Where a NUL character hides in a JSON-like value (keys included): no text column can store one."""
+    if isinstance(value, str):
+        return [path or "_schema"] if "\x00" in value else []
+    if isinstance(value, Mapping):
+        found = []
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            found += [sub] if isinstance(key, str) and "\x00" in key else _nul_paths(item, sub)
+        return found
+    if isinstance(value, list | tuple):
+        return [p for i, item in enumerate(value) for p in _nul_paths(item, f"{path}.{i}" if path else str(i))]
+    return []
+
+
+class TextInputSchema(Schema):
+    """Refuses the NUL character anywhere in the input (PostgreSQL text cannot hold it; nothing needs it)."""
+
+    @pre_load
+    def _no_nul(self, data: Any, **_kwargs: Any) -> Any:
+        if paths := _nul_paths(data if isinstance(data, Mapping) else {}):
+            raise ValidationError({path: ["must not contain the NUL character"] for path in paths})
+        return data
+
+
+class StrictSchema(TextInputSchema):
     """Unknown fields are errors, not silently dropped: the base of every input schema in BOAS."""
 
     class Meta:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from marshmallow import Schema, fields, validate
+from marshmallow import fields, validate
 
 from boas.api.blueprint import Blueprint
 from boas.api.schemas import AuditEventPage
@@ -10,12 +10,13 @@ from boas.context import db_session
 from boas.registry import accounts
 from boas.registry.schemas import fits
 from boas.security import current_user, login_required
+from model_cards.schema import TextInputSchema
 from registry_db.models import AuditEvent
 
 blp = Blueprint("audit_log", __name__, url_prefix="/api/v1", description="Audit log")
 
 
-class AuditLogQuery(Schema):
+class AuditLogQuery(TextInputSchema):
     action = fields.String(validate=fits(AuditEvent.action))
     object_ref = fields.String(validate=fits(AuditEvent.object_ref))
     page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))

@@ -8,7 +8,7 @@ import mimetypes
 import posixpath
 
 from flask import Response, send_file
-from marshmallow import INCLUDE, RAISE, Schema, fields, validate
+from marshmallow import INCLUDE, RAISE, fields, validate
 
 from boas.api.blueprint import Blueprint
 from boas.api.schemas import (
@@ -26,21 +26,22 @@ from boas.registry.storage import Upload
 from boas.security import current_user, login_required
 from model_cards import snapshot
 from model_cards.exports import FORMATS
+from model_cards.schema import TextInputSchema
 from registry_db.models import Version
 
 
-class CardPatch(Schema):
+class CardPatch(TextInputSchema):
     """A JSON merge patch of the card; the card schema validates the result."""
 
     class Meta:
         unknown = INCLUDE
 
 
-class ExportQuery(Schema):
+class ExportQuery(TextInputSchema):
     lang = fields.String(load_default="fr", validate=validate.OneOf(["fr", "en"]))
 
 
-class DiffQuery(Schema):
+class DiffQuery(TextInputSchema):
     from_ = fields.String(data_key="from", required=True, validate=schemas.fits(Version.version))
     to = fields.String(required=True, validate=schemas.fits(Version.version))
 
@@ -54,12 +55,14 @@ def _media_type(value: str) -> str:
 
 
 # One entry per export format, read from the registry of formats (a new format documents itself).
+# JSON and YAML documents are objects to a reader that parses them; the others are text.
+STRUCTURED = {"application/json", "application/x-yaml", "application/yaml"}
 EXPORT_CONTENT = {
-    _media_type(fmt.media_type): {"schema": {"type": "object"} if _media_type(fmt.media_type) == "application/json"
+    _media_type(fmt.media_type): {"schema": {"type": "object"} if _media_type(fmt.media_type) in STRUCTURED
                                   else {"type": "string"}}
     for fmt in FORMATS.values()
 }
-FILE_CONTENT = {"*/*": {"schema": {"type": "string", "format": "binary"}}}
+ARCHIVE_MEDIA_TYPES = ("application/zip", "application/gzip", "application/x-tar")
 
 
 def _upload(file) -> Upload | None:
@@ -127,7 +130,9 @@ def unyank_version(slug, version):
 
 
 def _send_verified(path, sha256: str, name: str):
-    mimetype = mimetypes.guess_type(name)[0] or "application/octet-stream"
+    guessed, coding = mimetypes.guess_type(name)
+    # a gzip-compressed file (model.tar.gz) is sent as what it is, not as the tar inside it
+    mimetype = "application/gzip" if coding == "gzip" else guessed or "application/octet-stream"
     response = send_file(path, mimetype=mimetype, as_attachment=True, download_name=name, etag=sha256,
                          conditional=True, max_age=0)
     response.headers["Repr-Digest"] = f"sha-256=:{base64.b64encode(bytes.fromhex(sha256)).decode()}:"
@@ -146,8 +151,8 @@ def download_artifact(slug, version, path):
 
 
 @blp.route("/<slug>/versions/<version>/archive")
-@blp.alt_response(200, success=True, description="the archive exactly as uploaded, verified",
-                  content_type="application/octet-stream", schema={"type": "string", "format": "binary"})
+@blp.doc(responses={200: {"description": "the archive exactly as uploaded, verified", "content": {
+    media_type: {"schema": {"type": "string", "format": "binary"}} for media_type in ARCHIVE_MEDIA_TYPES}}})
 @blp.errors(401, 404, 429)
 def download_archive(slug, version):
     """Download the archive as it was uploaded, verified against its recorded digest."""

@@ -295,7 +295,9 @@ def authenticate_password(session: Session, email: str, password: str) -> User:
     """Check an e-mail and password; failures are logged and answered the same whatever the cause."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    user = store.get_user_by_email(session, email or "")
+    email = email or ""
+    # An address holding NUL matches no account (and PostgreSQL cannot compare text holding one).
+    user = store.get_user_by_email(session, email) if "\x00" not in email else None
     hasher = _hasher()
     ok = False
     if user is not None and user.active and user.password_hash:
@@ -310,7 +312,7 @@ def authenticate_password(session: Session, email: str, password: str) -> User:
     if not ok:
         store.begin_write(session)
         store.append_event(session, actor=None, action="login.failed", object_type="user",
-                           object_ref=(email or "")[:200].lower())
+                           object_ref=email.replace("\x00", "")[:200].lower())
         session.commit()
         raise Unauthenticated("wrong e-mail or password")
     if hasher.check_needs_rehash(user.password_hash):

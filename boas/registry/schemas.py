@@ -14,7 +14,7 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
 from model_cards import semver, taxonomy
-from model_cards.schema import StrictSchema
+from model_cards.schema import StrictSchema, TextInputSchema
 from registry_db.errors import ValidationFailed, flatten_errors
 from registry_db.models import (
     Algorithm,
@@ -140,7 +140,7 @@ class AlgorithmCreateSchema(AlgorithmUpdateSchema):
 
 
 # The catalogue's filters (query string): taxonomy terms, full text, author type, audited, sort and page.
-AlgorithmQuerySchema = Schema.from_dict({
+AlgorithmQuerySchema = TextInputSchema.from_dict({
     "q": fields.String(validate=validate.Length(max=500),
                        metadata={"description": "full-text search in name, summary and description"}),
     "kind": fields.String(validate=choice(AlgorithmKind)),
