@@ -132,6 +132,9 @@ def add_algorithm(session: Session, algorithm: Algorithm) -> Algorithm:
     return algorithm
 
 
+MAX_SEARCH_TERMS = 10  # each term is four LIKE clauses; a query of hundreds of words is not a search
+
+
 def _has_public_bias_audit():
     """A succeeded bias audit on a released (published or yanked) version."""
     return exists().where(Job.version_id == Version.id, Version.algorithm_id == Algorithm.id,
@@ -180,7 +183,7 @@ def query_algorithms(
         if value is not None:
             stmt = stmt.where(getattr(Algorithm, name) == value)
     if q:
-        for term in q.split():
+        for term in q.split()[:MAX_SEARCH_TERMS]:
             pattern = f"%{_escape_like(term.lower())}%"
             stmt = stmt.where(
                 or_(

@@ -174,3 +174,12 @@ def test_choices_come_from_the_models_enums():
     assert choices(audit_schemas.AuditRequestSchema, "kind") == [k.value for k in AuditKind]
     query = schemas.AlgorithmQuerySchema()
     assert set(taxonomy.VOCABULARIES) <= set(query.fields)  # every catalogue filter, no hand-kept list
+
+
+def test_page_labels_cover_every_value_of_the_models_enums():
+    from boas.pages import i18n
+    from registry_db.models import AlgorithmKind, AuditKind, JobStatus, OrganisationKind, Role, VersionState
+
+    for labels, enum in ((i18n.ROLES, Role), (i18n.KINDS, AlgorithmKind), (i18n.ORGANISATION_KINDS, OrganisationKind),
+                         (i18n.STATES, VersionState), (i18n.JOB_STATUSES, JobStatus), (i18n.AUDIT_KINDS, AuditKind)):
+        assert set(labels) == {member.value for member in enum}, enum

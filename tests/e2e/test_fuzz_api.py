@@ -140,6 +140,7 @@ def test_every_operation_answers_as_documented_under_fuzzing(target):
     schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", target.app)
     wanted = int(os.environ.get("BOAS_FUZZ_CASES", CASES[target.backend]))
     counts: collections.Counter[str] = collections.Counter()
+    seconds: dict[str, float] = {}
     failures: dict[str, str] = {}
     inputs: dict[str, bool] = {}
     started = time.monotonic()
@@ -159,16 +160,18 @@ def test_every_operation_answers_as_documented_under_fuzzing(target):
                 target.heal()
             case.validate_response(response, checks=CHECKS, headers=headers)
 
+        begun = time.monotonic()
         try:
             call()
         except Exception as exc:  # noqa: BLE001 - every operation is fuzzed; all failures are reported together
             failures[label] = "".join(traceback.format_exception_only(exc))[:3000]
+        seconds[label] = time.monotonic() - begun
     elapsed = time.monotonic() - started
     assert counts, failures
     print(f"\nfuzzed {len(counts)} operations on {target.backend} in {elapsed:.0f} s: "
           f"{sum(counts.values())} cases, min {min(counts.values())} per operation with inputs ({wanted} asked)")
     for label, count in sorted(counts.items()):
-        print(f"  {count:5d}  {label}")
+        print(f"  {count:5d} cases {seconds[label]:6.1f} s  {label}")
     assert failures == {}, "\n\n".join(f"{label}:\n{text}" for label, text in failures.items())
     assert len(counts) >= 38
     short = {label: n for label, n in counts.items() if inputs[label] and n < wanted}
