@@ -197,10 +197,8 @@ def compliance(slug, version):
 @blp.route("/<slug>/versions/<version>/exports/<name>")
 @blp.arguments(ExportQuery, location="query")
 @blp.errors(401, 404, 429)
-@blp.doc(parameters=[{"in": "path", "name": "name", "required": True, "description": "the export's file name",
-                      "schema": {"type": "string", "enum": list(FORMATS)}}],
-         responses={200: {"description": "the card in that open format: " + ", ".join(
-             f"{name} ({fmt.media_type})" for name, fmt in FORMATS.items()), "content": EXPORT_CONTENT}})
+@blp.doc(responses={200: {"description": "the card in that open format: " + ", ".join(
+    f"{name} ({fmt.media_type})" for name, fmt in FORMATS.items()), "content": EXPORT_CONTENT}})
 def export(args, slug, version, name):
     """Download the card in an open format, from the version's frozen snapshot."""
     body, mimetype = cards.export_card(db_session(), current_user(), policy(), slug, version, name, args["lang"])
