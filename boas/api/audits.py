@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 from marshmallow import RAISE, Schema, fields
 
 from audits import datasets
@@ -12,8 +14,22 @@ from boas.context import db_session, enqueue, storage
 from boas.security import current_user, login_required, report_response
 
 blp = Blueprint("audits", __name__, url_prefix="/api/v1", description="Reference datasets and audits")
+
+
+def evaluators_only(func):
+    """Refuse other roles (403) before the body is read, as the services do before validating it."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        datasets.require_evaluator(current_user())
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
 # The JSON carried by an upload's `metadata` field, for a dataset and for predictions.
 METADATA_SCHEMAS = (DatasetMetaSchema, PredictionsMetaSchema)
+
 
 class ColumnOut(Schema):
     name = fields.String()
@@ -74,6 +90,7 @@ class AuditOut(Schema):
 @blp.response(201, DatasetOut)
 @blp.errors(401, 403, 413, 429)
 @login_required
+@evaluators_only
 @blp.arguments(TableUploadSchema, location="files", unknown=RAISE)
 def create_dataset(form):
     """Upload a reference dataset with its datasheet (evaluators, admins); never publicly downloadable.
@@ -107,6 +124,7 @@ def get_dataset(dataset_id):
 @blp.response(201, PredictionsOut)
 @blp.errors(401, 403, 404, 413, 429)
 @login_required
+@evaluators_only
 @blp.arguments(TableUploadSchema, location="files", unknown=RAISE)
 def create_predictions(form):
     """Upload a version's predictions on a dataset (rule-based or black-box), keyed to its rows.
@@ -122,6 +140,7 @@ def create_predictions(form):
 @blp.response(202, AuditOut)
 @blp.errors(400, 401, 403, 404, 413, 429)
 @login_required
+@evaluators_only
 @blp.arguments(AuditRequestSchema, unknown=RAISE)
 def create_audit(data):
     """Launch a bias audit or a drift report; answers 202 with the job to follow."""

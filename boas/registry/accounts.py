@@ -90,7 +90,7 @@ def update_user(
     user = store.get_user(session, user_id)
     _valid, errors = schemas.check(schemas.UserUpdateSchema(), {k: v for k, v in {
         "role": role, "active": active, "name": name, "organisation": organisation_slug}.items() if v is not None})
-    if organisation_slug is not None:
+    if organisation_slug is not None and "organisation" not in errors:
         organisation = store.get_organisation_by_slug(session, organisation_slug)
         if organisation is None:
             errors["organisation"] = [f"unknown organisation '{organisation_slug}'"]
