@@ -4,17 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import ValidationError, fields, validate, validates_schema
+
+from boas.registry.schemas import File, choice, fits
+from model_cards.schema import StrictSchema
+from registry_db.models import Algorithm, AuditKind, ReferenceDataset, Version
 
 MAX_ID = 2**31 - 1  # row ids are 32-bit integers on every backend
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
-
-
-class DatasheetSchema(_Strict):
+class DatasheetSchema(StrictSchema):
     """Datasheets for Datasets (Gebru et al.), the parts an evaluator must state."""
 
     motivation = fields.String(required=True, validate=validate.Length(min=1, max=5000))
@@ -29,25 +28,26 @@ class DatasheetSchema(_Strict):
     synthetic = fields.Boolean(load_default=False)
 
 
-class DatasetMetaSchema(_Strict):
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    label_column = fields.String(load_default=None, allow_none=True)
-    sensitive_columns = fields.List(fields.String(), load_default=list)
-    row_key = fields.String(load_default=None, allow_none=True)
+class DatasetMetaSchema(StrictSchema):
+    name = fields.String(required=True, validate=fits(ReferenceDataset.name, 1))
+    label_column = fields.String(load_default=None, allow_none=True, validate=fits(ReferenceDataset.label_column))
+    sensitive_columns = fields.List(fields.String(validate=validate.Length(max=200)), load_default=list,
+                                    validate=validate.Length(max=100))
+    row_key = fields.String(load_default=None, allow_none=True, validate=fits(ReferenceDataset.row_key))
     datasheet = fields.Nested(DatasheetSchema, required=True)
 
 
-class PredictionsMetaSchema(_Strict):
+class PredictionsMetaSchema(StrictSchema):
     dataset = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
-    algorithm = fields.String(required=True)
-    version = fields.String(required=True)
+    algorithm = fields.String(required=True, validate=fits(Algorithm.slug))
+    version = fields.String(required=True, validate=fits(Version.version))
     description = fields.String(load_default="", validate=validate.Length(max=2000))
 
 
-class AuditRequestSchema(_Strict):
-    kind = fields.String(required=True, validate=validate.OneOf(["bias", "drift"]))
-    algorithm = fields.String(load_default=None, allow_none=True)
-    version = fields.String(load_default=None, allow_none=True)
+class AuditRequestSchema(StrictSchema):
+    kind = fields.String(required=True, validate=choice(AuditKind))
+    algorithm = fields.String(load_default=None, allow_none=True, validate=fits(Algorithm.slug))
+    version = fields.String(load_default=None, allow_none=True, validate=fits(Version.version))
     dataset = fields.Integer(required=True, validate=validate.Range(min=1, max=MAX_ID))
     current_dataset = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=MAX_ID))
     predictions = fields.Integer(load_default=None, allow_none=True, validate=validate.Range(min=1, max=MAX_ID))
@@ -75,3 +75,12 @@ class AuditRequestSchema(_Strict):
             errors.setdefault("version", []).append("give both algorithm and version, or neither")
         if errors:
             raise ValidationError(errors)
+
+
+class TableUploadSchema(StrictSchema):
+    """A dataset or predictions upload (multipart): the table, and its metadata as a JSON object."""
+
+    file = File(required=True, metadata={"description": "CSV (UTF-8) or Parquet"})
+    metadata = fields.String(required=True, metadata={
+        "description": "JSON object: DatasetMeta for a dataset, PredictionsMeta for predictions",
+        "contentMediaType": "application/json"})

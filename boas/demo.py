@@ -26,7 +26,7 @@ from boas.registry.policy import Policy
 from boas.registry.storage import Storage, Upload
 from boas.runtime import Runtime
 from model_cards.examples import load_example_card
-from registry_db.models import User
+from registry_db.models import AlgorithmKind, OrganisationKind, Role, User
 
 Log = Callable[[str], None]
 DATASHEET = {
@@ -167,22 +167,23 @@ def seed_demo(demo: Demo) -> bool:
     with demo.session() as session:
         if not algorithms.registry_is_empty(session):
             return False
-        for slug, name, kind in (("plateforme-donnees-demo", "Plateforme de données de santé (démo)", "data_platform"),
-                                 ("chu-exemple-demo", "CHU Exemple (démo)", "hospital"),
-                                 ("equipe-epidemio-demo", "Équipe de recherche en épidémiologie (démo)", "research_body"),
-                                 ("evaluation-independante-demo", "Cellule d'évaluation indépendante (démo)",
-                                  "administration")):
+        for slug, name, kind in (
+                ("plateforme-donnees-demo", "Plateforme de données de santé (démo)", OrganisationKind.DATA_PLATFORM),
+                ("chu-exemple-demo", "CHU Exemple (démo)", OrganisationKind.HOSPITAL),
+                ("equipe-epidemio-demo", "Équipe de recherche en épidémiologie (démo)", OrganisationKind.RESEARCH_BODY),
+                ("evaluation-independante-demo", "Cellule d'évaluation indépendante (démo)",
+                 OrganisationKind.ADMINISTRATION)):
             accounts.create_organisation(session, None, slug=slug, name=name, kind=kind, bootstrap=True)
         people = {}
         for email, name, role, org in (
-            ("claire.dubois@demo.boas.invalid", "Claire Dubois", "author", "equipe-epidemio-demo"),
-            ("karim.benali@demo.boas.invalid", "Karim Benali", "author", "chu-exemple-demo"),
-            ("lea.martin@demo.boas.invalid", "Léa Martin", "author", "plateforme-donnees-demo"),
+            ("claire.dubois@demo.boas.invalid", "Claire Dubois", Role.AUTHOR, "equipe-epidemio-demo"),
+            ("karim.benali@demo.boas.invalid", "Karim Benali", Role.AUTHOR, "chu-exemple-demo"),
+            ("lea.martin@demo.boas.invalid", "Léa Martin", Role.AUTHOR, "plateforme-donnees-demo"),
             # Evaluators belong to no organisation that owns what they audit (separation of duties).
-            ("evaluation@demo.boas.invalid", "Cellule d'évaluation (démo)", "evaluator",
+            ("evaluation@demo.boas.invalid", "Cellule d'évaluation (démo)", Role.EVALUATOR,
              "evaluation-independante-demo"),
         ):
-            people[role if role == "evaluator" else name.split()[0].lower()] = accounts.create_user(
+            people[role if role == Role.EVALUATOR else name.split()[0].lower()] = accounts.create_user(
                 session, None, email=email, name=name, role=role, organisation_slug=org, bootstrap=True)
     evaluator = people["evaluator"]
 
@@ -214,7 +215,7 @@ def seed_demo(demo: Demo) -> bool:
     demo.log(f"{slug}: two published versions, bias audits and a drift report")
     _algorithm(demo, people["claire"], slug, "Risque d'hospitalisation non programmée à 1 an",
                "Probabilité d'une hospitalisation non programmée dans l'année, pour prioriser la prévention.",
-               "ml_model", objective="risk_prediction", clinical_domain="ageing", data_source="snds_base_principale",
+               AlgorithmKind.ML_MODEL, objective="risk_prediction", clinical_domain="ageing", data_source="snds_base_principale",
                language="python", validation_status="validated", maintenance_status="scheduled")
     _version(demo, people["claire"], slug, "1.0.0", model=_model_zip(logistic, X),
              card=_card("Régression logistique (scikit-learn)", _metrics(logistic, holdout)))
@@ -235,7 +236,7 @@ def seed_demo(demo: Demo) -> bool:
     demo.log(f"{slug}: a model with a known bias against women, flagged by its audit")
     _algorithm(demo, people["karim"], slug, "Réadmission à 30 jours après une hospitalisation",
                "Risque de réhospitalisation non programmée à 30 jours ; l'audit révèle une sous-détection des femmes.",
-               "ml_model", objective="risk_prediction", clinical_domain="cardiovascular",
+               AlgorithmKind.ML_MODEL, objective="risk_prediction", clinical_domain="cardiovascular",
                data_source="hospital_data_warehouse", language="python", validation_status="being_validated",
                maintenance_status="ad_hoc")
     _version(demo, people["karim"], slug, "0.9.0", model=_model_zip(biased, X),
@@ -249,7 +250,7 @@ def seed_demo(demo: Demo) -> bool:
     demo.log(f"{slug}: a rule-based SNDS algorithm audited from uploaded predictions, one version yanked")
     _algorithm(demo, people["léa"], slug, "Ciblage du diabète traité pharmacologiquement (SNDS)",
                "Repère les personnes ayant au moins trois délivrances d'antidiabétiques (ATC A10) dans l'année.",
-               "rule_based", objective="case_identification", clinical_domain="diabetes",
+               AlgorithmKind.RULE_BASED, objective="case_identification", clinical_domain="diabetes",
                data_source="snds_base_principale", language="sas", validation_status="validated",
                maintenance_status="scheduled", code_repository_url="https://gitlab.example.org/boas-demo/ciblage-diabete",
                code_commit="9e1f2d3c4b5a69788796a5b4c3d2e1f0a9b8c7d6")
@@ -276,7 +277,7 @@ def seed_demo(demo: Demo) -> bool:
     demo.log(f"{slug}: a published SQL pathology-mapping algorithm and a draft in progress")
     _algorithm(demo, people["léa"], slug, "Cartographie de l'insuffisance rénale chronique",
                "Requête SQL repérant l'insuffisance rénale chronique (ALD, dialyse, greffe, actes de néphrologie).",
-               "rule_based", objective="pathology_mapping", clinical_domain="renal", data_source="pmsi",
+               AlgorithmKind.RULE_BASED, objective="pathology_mapping", clinical_domain="renal", data_source="pmsi",
                language="sql", validation_status="not_validated", maintenance_status="ad_hoc",
                code_repository_url="https://gitlab.example.org/boas-demo/cartographie-irc", code_commit="a1b2c3d4e5f6")
     sql = {"irc.sql": "-- Insuffisance rénale chronique : dialyse, greffe ou ALD 19\n"

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import logging
 
-from flask import Flask, Response, jsonify
-from werkzeug.exceptions import HTTPException
+from flask import Flask, Response, jsonify, request
+from werkzeug.exceptions import BadRequest, HTTPException
 
 from boas import throttle
 from registry_db.errors import BoasError, flatten_errors
@@ -66,7 +66,18 @@ def handle_unexpected(exc: Exception) -> Response:
     return error_response(500, "internal_error", "internal server error")
 
 
+def refuse_nul_in_url() -> None:
+    """A NUL character in the path or the query string is refused before any view runs.
+
+    No identifier or filter can contain one, and PostgreSQL cannot even compare text holding one (it would
+    raise DataError); request bodies are checked by the schemas, per field.
+    """
+    if "\x00" in request.path or any("\x00" in key or "\x00" in value for key, value in request.args.items(multi=True)):
+        raise BadRequest("the URL contains a NUL character (%00), which no path or parameter accepts")
+
+
 def init_app(app: Flask) -> None:
+    app.before_request(refuse_nul_in_url)
     app.register_error_handler(BoasError, handle_boas_error)
     app.register_error_handler(HTTPException, handle_http_exception)
     app.register_error_handler(RecursionError, handle_too_deep)

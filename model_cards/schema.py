@@ -10,9 +10,10 @@ from __future__ import annotations
 import copy
 import functools
 import numbers
+from collections.abc import Mapping
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import RAISE, Schema, ValidationError, fields, pre_load, validate, validates_schema
 
 from model_cards import taxonomy
 from model_cards.prefill import prefill_from_mlmodel
@@ -24,6 +25,8 @@ __all__ = [
     "CARD_SCHEMA_VERSION",
     "CARD_VOCABULARIES",
     "CardSchema",
+    "StrictSchema",
+    "TextInputSchema",
     "card_json_schema",
     "prefill_from_mlmodel",
     "validate_card",
@@ -94,12 +97,39 @@ def _order(data: dict[str, Any], low: str, high: str, message: str) -> None:
         raise ValidationError(message, low)
 
 
-class _Strict(Schema):
+def _nul_paths(value: Any, path: str = "") -> list[str]:
+    """Where a NUL character hides in a JSON-like value (keys included): no text column can store one."""
+    if isinstance(value, str):
+        return [path or "_schema"] if "\x00" in value else []
+    if isinstance(value, Mapping):
+        found = []
+        for key, item in value.items():
+            sub = f"{path}.{key}" if path else str(key)
+            found += [sub] if isinstance(key, str) and "\x00" in key else _nul_paths(item, sub)
+        return found
+    if isinstance(value, list | tuple):
+        return [p for i, item in enumerate(value) for p in _nul_paths(item, f"{path}.{i}" if path else str(i))]
+    return []
+
+
+class TextInputSchema(Schema):
+    """Refuses the NUL character anywhere in the input (PostgreSQL text cannot hold it; nothing needs it)."""
+
+    @pre_load
+    def _no_nul(self, data: Any, **_kwargs: Any) -> Any:
+        if paths := _nul_paths(data if isinstance(data, Mapping) else {}):
+            raise ValidationError({path: ["must not contain the NUL character"] for path in paths})
+        return data
+
+
+class StrictSchema(TextInputSchema):
+    """Unknown fields are errors, not silently dropped: the base of every input schema in BOAS."""
+
     class Meta:
         unknown = RAISE
 
 
-class IntendedUseSchema(_Strict):
+class IntendedUseSchema(StrictSchema):
     """What the algorithm is for, for whom, and what it must not be used for."""
 
     primary_uses = _md()
@@ -109,7 +139,7 @@ class IntendedUseSchema(_Strict):
     instructions = _md()
 
 
-class IntendedPopulationSchema(_Strict):
+class IntendedPopulationSchema(StrictSchema):
     """The patients the algorithm applies to, and the care setting."""
 
     age_min = _StrictInteger(validate=validate.Range(min=0, max=130))
@@ -124,7 +154,7 @@ class IntendedPopulationSchema(_Strict):
         _order(data, "age_min", "age_max", "age_min must not be greater than age_max")
 
 
-class SensitiveAttributeSchema(_Strict):
+class SensitiveAttributeSchema(StrictSchema):
     """A sensitive attribute (sex, age band, region, deprivation...) and whether the model reads it."""
 
     name = _line(200, required=True)
@@ -133,7 +163,7 @@ class SensitiveAttributeSchema(_Strict):
     rationale = _md()
 
 
-class TrainingDataSchema(_Strict):
+class TrainingDataSchema(StrictSchema):
     """Provenance and content of the development data."""
 
     name = _line(200)
@@ -156,7 +186,7 @@ class TrainingDataSchema(_Strict):
         _order(data, "period_start", "period_end", "period_start must not be after period_end")
 
 
-class ModelDetailsSchema(_Strict):
+class ModelDetailsSchema(StrictSchema):
     """Who built the model, how, and what changed since the previous version."""
 
     model_type = _line()
@@ -168,7 +198,7 @@ class ModelDetailsSchema(_Strict):
     change_summary = _md()
 
 
-class PerformanceMetricSchema(_Strict):
+class PerformanceMetricSchema(StrictSchema):
     """One performance measure, with its confidence interval when known."""
 
     name = _line(200, required=True)
@@ -198,7 +228,7 @@ class PerformanceMetricSchema(_Strict):
             raise ValidationError(errors)
 
 
-class IOFieldSchema(_Strict):
+class IOFieldSchema(StrictSchema):
     """One input feature or output column."""
 
     name = _line(200)
@@ -207,7 +237,7 @@ class IOFieldSchema(_Strict):
     required = _StrictBoolean()
 
 
-class InputOutputSchema(_Strict):
+class InputOutputSchema(StrictSchema):
     """What the algorithm reads and what it produces."""
 
     inputs = _many(IOFieldSchema, 5000)
@@ -216,7 +246,7 @@ class InputOutputSchema(_Strict):
     output_type = _choice(CARD_VOCABULARIES["output_type"])
 
 
-class ValidationSchema(_Strict):
+class ValidationSchema(StrictSchema):
     """How performance was assessed, by whom, on which data."""
 
     type = _choice(CARD_VOCABULARIES["validation_type"])
@@ -229,7 +259,7 @@ class ValidationSchema(_Strict):
     publication_url = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=LINE_MAX))
 
 
-class MaintenanceSchema(_Strict):
+class MaintenanceSchema(StrictSchema):
     """How the algorithm is kept valid over time."""
 
     schedule = _line()
@@ -240,14 +270,14 @@ class MaintenanceSchema(_Strict):
     contact = fields.Email(validate=validate.Length(max=254))
 
 
-class DependenciesSchema(_Strict):
+class DependenciesSchema(StrictSchema):
     """What it takes to run the algorithm."""
 
     runtime = _lines(1000)
     hardware = _md(2000)
 
 
-class RegulatorySchema(_Strict):
+class RegulatorySchema(StrictSchema):
     """Regulatory status as declared by the authors."""
 
     status = _choice(CARD_VOCABULARIES["regulatory_status"])
@@ -256,7 +286,7 @@ class RegulatorySchema(_Strict):
     notes = _md()
 
 
-class ReferenceSchema(_Strict):
+class ReferenceSchema(StrictSchema):
     """A publication, protocol, registration or evaluation about the algorithm."""
 
     title = _line(required=True)
@@ -265,7 +295,7 @@ class ReferenceSchema(_Strict):
     kind = _choice(CARD_VOCABULARIES["reference_kind"])
 
 
-class DerivedSchema(_Strict):
+class DerivedSchema(StrictSchema):
     """Which card fields were filled from the uploaded artifact rather than declared by the authors."""
 
     source = fields.String(required=True, validate=validate.OneOf(["mlflow"]))
@@ -275,7 +305,7 @@ class DerivedSchema(_Strict):
     model_uuid = _line(100)
 
 
-class CardSchema(_Strict):
+class CardSchema(StrictSchema):
     """A BOAS model card: the four pillars of the national quality baseline and Mitchell et al.'s sections."""
 
     language = fields.List(

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from typing import Any
 
 VOCABULARIES: dict[str, dict[str, tuple[str, str]]] = {
     "objective": {
@@ -57,31 +59,55 @@ VOCABULARIES: dict[str, dict[str, tuple[str, str]]] = {
     },
 }
 
-# Common SPDX identifiers for code, models and documentation; custom terms use LicenseRef-*.
-SPDX_LICENSES = frozenset(
-    """0BSD AFL-3.0 AGPL-3.0-only AGPL-3.0-or-later Apache-2.0 Artistic-2.0 BSD-2-Clause BSD-3-Clause
-    BSL-1.0 CC-BY-4.0 CC-BY-NC-4.0 CC-BY-NC-ND-4.0 CC-BY-NC-SA-4.0 CC-BY-ND-4.0 CC-BY-SA-4.0 CC0-1.0
-    CECILL-2.1 CECILL-B CECILL-C EPL-2.0 EUPL-1.2 GPL-2.0-only GPL-2.0-or-later GPL-3.0-only
-    GPL-3.0-or-later ISC LGPL-2.1-only LGPL-2.1-or-later LGPL-3.0-only LGPL-3.0-or-later
-    LiLiQ-P-1.1 MIT MIT-0 MPL-2.0 ODbL-1.0 OpenRAIL OpenRAIL-M Unlicense Zlib etalab-2.0""".split()
-)
-LICENSE_REF = re.compile(r"^LicenseRef-[A-Za-z0-9.-]{1,60}$")
+LICENSE_REF = re.compile(r"^(?:DocumentRef-[A-Za-z0-9.-]+:)?LicenseRef-[A-Za-z0-9.-]{1,60}$")
+LICENSE_ERROR = "must be an SPDX license expression, e.g. Apache-2.0, MIT OR CECILL-2.1 (LicenseRef-<name> for custom terms)"
+
+
+@functools.cache
+def _spdx():
+    # The SPDX license list as the license-expression library ships it (loaded once, ~30 ms).
+    from license_expression import get_spdx_licensing
+
+    return get_spdx_licensing()
+
+
+def _parse(value: str) -> tuple[Any, str]:
+    """(parsed expression or None, the parser's complaint)."""
+    from license_expression import ExpressionError
+
+    try:
+        return _spdx().parse(value, validate=False, strict=True), ""
+    except ExpressionError as exc:
+        return None, str(exc).split(" for token")[0]
+    except (AttributeError, TypeError):  # the parser itself trips on some malformed inputs
+        return None, "Invalid expression"
 
 
 def check_license(value: str) -> str | None:
-    """Return an error sentence, or None: an SPDX id, or an SPDX expression of them with AND/OR/WITH."""
-    parts = [p for p in re.split(r"\s+(?:AND|OR|WITH)\s+|[()]", value.strip()) if p.strip()]
-    if not parts:
-        return "must be an SPDX license identifier, e.g. Apache-2.0 or CECILL-2.1"
-    for part in parts:
-        part = part.strip()
-        if part not in SPDX_LICENSES and not LICENSE_REF.match(part):
-            return f"'{part}' is not a known SPDX license identifier (use LicenseRef-<name> for custom terms)"
+    """Return an error sentence, or None: an SPDX license expression (AND, OR, WITH, parentheses).
+
+    Parsed by ``license-expression`` against the SPDX list it ships, so unbalanced parentheses, an
+    operator without operands, or a license used as an exception are refused; ``LicenseRef-*`` is accepted.
+    """
+    if not (value or "").strip():
+        return LICENSE_ERROR
+    parsed, problem = _parse(value)
+    if parsed is None and value.count("(") != value.count(")"):
+        problem = "unbalanced parentheses"
+    if parsed is None:
+        return f"not a valid SPDX license expression ({problem.rstrip('.')}): write e.g. MIT OR Apache-2.0"
+    unknown = [key for key in _spdx().unknown_license_keys(parsed) if not LICENSE_REF.match(key)]
+    if unknown:
+        return f"'{unknown[0]}' is not a known SPDX license identifier (use LicenseRef-<name> for custom terms)"
     return None
 
 
-def check_term(field: str, value: str) -> str | None:
-    allowed = VOCABULARIES[field]
-    if value not in allowed:
-        return f"must be one of: {', '.join(allowed)}"
-    return None
+def spdx_license_ids(expression: str | None) -> list[str]:
+    """The SPDX license ids of an expression, in order (exceptions, LicenseRef-* and operators left out)."""
+    parsed = _parse(expression or "")[0] if (expression or "").strip() else None
+    if parsed is None:
+        return []
+    unknown = set(_spdx().unknown_license_keys(parsed))
+    exceptions = {symbol.key for symbol in _spdx().license_symbols(parsed, unique=True, decompose=True)
+                  if getattr(symbol, "is_exception", False)}
+    return [key for key in _spdx().license_keys(parsed, unique=True) if key not in unknown | exceptions]

@@ -21,11 +21,6 @@ class BoasError(Exception):
             self.code = code
 
 
-class BadRequest(BoasError):
-    status = 400
-    code = "bad_request"
-
-
 class Unauthenticated(BoasError):
     status = 401
     code = "unauthenticated"

@@ -145,16 +145,22 @@ def add_algorithm(session: Session, algorithm: Algorithm) -> Algorithm:
     return algorithm
 
 
-TAXONOMY_FIELDS = (
-    "kind",
-    "objective",
-    "clinical_domain",
-    "data_source",
-    "language",
-    "validation_status",
-    "maintenance_status",
-    "license",
-)
+MAX_SEARCH_TERMS = 10  # each term is four LIKE clauses; a query of hundreds of words is not a search
+
+
+def _has_public_bias_audit():
+    """A succeeded bias audit on a released (published or yanked) version."""
+    return exists().where(Job.version_id == Version.id, Version.algorithm_id == Algorithm.id,
+                          Version.state != VersionState.DRAFT, Job.kind == AuditKind.BIAS,
+                          Job.status == JobStatus.SUCCEEDED)
+
+
+def audited_algorithm_ids(session: Session, ids: Sequence[int]) -> set[int]:
+    """Which of these algorithms have a public bias audit (one query, for a catalogue page)."""
+    if not ids:
+        return set()
+    return set(session.execute(select(Algorithm.id).where(Algorithm.id.in_(list(ids)), _has_public_bias_audit()))
+               .scalars())
 
 
 def _has_published_version():
@@ -173,7 +179,6 @@ def query_algorithms(
     organisation_kind: str | None = None,
     audited: bool | None = None,
     owner_id: int | None = None,
-    ids: Sequence[int] | None = None,
     sort: str = "name",
 ) -> tuple[Sequence[Algorithm], int]:
     """Catalogue query: public sees algorithms with a published version; owners also their own.
@@ -191,7 +196,7 @@ def query_algorithms(
         if value is not None:
             stmt = stmt.where(getattr(Algorithm, name) == value)
     if q:
-        for term in q.split():
+        for term in q.split()[:MAX_SEARCH_TERMS]:
             pattern = f"%{_escape_like(term.lower())}%"
             stmt = stmt.where(
                 or_(
@@ -203,15 +208,10 @@ def query_algorithms(
             )
     if organisation_kind is not None:
         stmt = stmt.where(Algorithm.organisation.has(Organisation.kind == OrganisationKind(organisation_kind)))
-    if audited is not None:  # a succeeded bias audit on a released version
-        public_audit = exists().where(Job.version_id == Version.id, Version.algorithm_id == Algorithm.id,
-                                      Version.state != VersionState.DRAFT, Job.kind == AuditKind.BIAS,
-                                      Job.status == JobStatus.SUCCEEDED)
-        stmt = stmt.where(public_audit if audited else ~public_audit)
+    if audited is not None:
+        stmt = stmt.where(_has_public_bias_audit() if audited else ~_has_public_bias_audit())
     if owner_id is not None:
         stmt = stmt.where(Algorithm.owners.any(User.id == owner_id))
-    if ids is not None:
-        stmt = stmt.where(Algorithm.id.in_(list(ids)))
     latest = (select(func.max(Version.published_at)).where(Version.algorithm_id == Algorithm.id,
               Version.state == VersionState.PUBLISHED).scalar_subquery())
     order = {"recent": (latest.desc().nulls_last(), Algorithm.id.desc()),

@@ -6,10 +6,22 @@ from flask import Flask
 from flask_smorest import Api
 
 from boas import errors
+from boas.api.schemas import ErrorSchema
+from boas.registry.schemas import File
+
+# Component names earlier documents had, kept so generated clients keep their types: what each became.
+RETIRED_SCHEMAS = {
+    "AuditRequestDoc": {"$ref": "#/components/schemas/AuditRequest",
+                        "description": "Deprecated name of AuditRequest (the service's own schema)."},
+    "FreeDict": {"type": "object", "description": "Deprecated: no route answers with it any more; baseline, "
+                 "compliance, diff and the card's JSON Schema each have their own schema."},
+}
 
 
 class BoasApi(Api):
-    """flask-smorest with BOAS's single error shape instead of its own."""
+    """flask-smorest with BOAS's single error shape instead of its own, in answers and in the document."""
+
+    ERROR_SCHEMA = ErrorSchema
 
     def handle_http_exception(self, error):
         return errors.handle_http_exception(error)
@@ -33,7 +45,12 @@ def init_app(app: Flask) -> None:
         },
     )
     api = BoasApi(app)
+    api.register_field(File, "string", "binary")
     for blueprint in (health.blp, algorithms.blp, versions.blp, versions.schemas_blp, accounts.blp, audit_log.blp,
                       audits.blp):
         api.register_blueprint(blueprint)
+    for meta in audits.METADATA_SCHEMAS:
+        api.spec.components.schema(meta.__name__.removesuffix("Schema"), schema=meta)
+    for name, definition in RETIRED_SCHEMAS.items():
+        api.spec.components.schema(name, definition)
     app.extensions["boas_api"] = api

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-
+from boas.api.blueprint import Blueprint
 from boas.api.schemas import IssuedTokenOut, OrganisationOut, TokenOut, UserOut
 from boas.context import db_session
 from boas.registry import accounts, schemas
@@ -14,6 +13,7 @@ blp = Blueprint("accounts", __name__, url_prefix="/api/v1", description="Users, 
 
 @blp.route("/me")
 @blp.response(200, UserOut)
+@blp.errors(401, 429)
 @login_required
 def me():
     """The authenticated user."""
@@ -22,6 +22,7 @@ def me():
 
 @blp.route("/users")
 @blp.response(200, UserOut(many=True))
+@blp.errors(401, 403, 429)
 @login_required
 def list_users():
     """All accounts (admins)."""
@@ -30,6 +31,7 @@ def list_users():
 
 @blp.route("/users", methods=["POST"])
 @blp.response(201, UserOut)
+@blp.errors(400, 401, 403, 409, 413, 429)
 @login_required
 @blp.arguments(schemas.UserCreateSchema)
 def create_user(data):
@@ -42,6 +44,7 @@ def create_user(data):
 
 @blp.route("/users/<int:user_id>", methods=["PATCH"])
 @blp.response(200, UserOut)
+@blp.errors(400, 401, 403, 404, 413, 429)
 @login_required
 @blp.arguments(schemas.UserUpdateSchema)
 def update_user(data, user_id):
@@ -64,6 +67,7 @@ def list_organisations():
 
 @blp.route("/organisations", methods=["POST"])
 @blp.response(201, OrganisationOut)
+@blp.errors(400, 401, 403, 409, 413, 429)
 @login_required
 @blp.arguments(schemas.OrganisationCreateSchema)
 def create_organisation(data):
@@ -73,6 +77,7 @@ def create_organisation(data):
 
 @blp.route("/tokens")
 @blp.response(200, TokenOut(many=True))
+@blp.errors(401, 429)
 @login_required
 def list_tokens():
     """Your API tokens (without their secrets)."""
@@ -81,6 +86,7 @@ def list_tokens():
 
 @blp.route("/tokens", methods=["POST"])
 @blp.response(201, IssuedTokenOut)
+@blp.errors(400, 401, 413, 429)
 @login_required
 @blp.arguments(schemas.TokenCreateSchema)
 def create_token(data):
@@ -90,6 +96,7 @@ def create_token(data):
 
 @blp.route("/tokens/<int:token_id>", methods=["DELETE"])
 @blp.response(200, TokenOut)
+@blp.errors(401, 404, 429)
 @login_required
 def revoke_token(token_id):
     """Revoke a token; it stops working at once."""

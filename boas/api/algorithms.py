@@ -2,38 +2,19 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-from marshmallow import Schema, fields, validate
-
+from boas.api.blueprint import Blueprint
 from boas.api.schemas import AlgorithmOut, AlgorithmPage
 from boas.context import db_session
 from boas.registry import algorithms, schemas
 from boas.security import current_user, login_required
-from model_cards import taxonomy
-from registry_db.models import OrganisationKind
 
 blp = Blueprint("algorithms", __name__, url_prefix="/api/v1/algorithms", description="Algorithms")
 
 
-class AlgorithmQuery(Schema):
-    q = fields.String(metadata={"description": "full-text search in name, summary and description"})
-    kind = fields.String(validate=validate.OneOf(["ml_model", "rule_based"]))
-    license = fields.String()
-    author_type = fields.String(validate=validate.OneOf([k.value for k in OrganisationKind]),
-                                metadata={"description": "kind of the owning organisation"})
-    audited = fields.Boolean(metadata={"description": "has a completed bias audit on a released version"})
-    sort = fields.String(load_default="name", validate=validate.OneOf(["name", "recent", "created"]))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000))
-    per_page = fields.Integer(load_default=20, validate=validate.Range(min=1, max=100))
-
-
-for _field in taxonomy.VOCABULARIES:
-    AlgorithmQuery._declared_fields[_field] = fields.String(validate=validate.OneOf(list(taxonomy.VOCABULARIES[_field])))
-
-
 @blp.route("")
-@blp.arguments(AlgorithmQuery, location="query")
+@blp.arguments(schemas.AlgorithmQuerySchema, location="query")
 @blp.response(200, AlgorithmPage)
+@blp.errors(401, 429)
 def list_algorithms(args):
     """Search the catalogue; the public sees algorithms that have a published version."""
     page, per_page, q, sort = args.pop("page"), args.pop("per_page"), args.pop("q", None), args.pop("sort")
@@ -44,6 +25,7 @@ def list_algorithms(args):
 
 @blp.route("", methods=["POST"])
 @blp.response(201, AlgorithmOut)
+@blp.errors(400, 401, 403, 409, 413, 429)
 @login_required
 @blp.arguments(schemas.AlgorithmCreateSchema)
 def create_algorithm(data):
@@ -53,6 +35,7 @@ def create_algorithm(data):
 
 @blp.route("/<slug>")
 @blp.response(200, AlgorithmOut)
+@blp.errors(401, 404, 429)
 def get_algorithm(slug):
     """One algorithm."""
     return algorithms.get_algorithm(db_session(), current_user(), slug)
@@ -60,6 +43,7 @@ def get_algorithm(slug):
 
 @blp.route("/<slug>", methods=["PATCH"])
 @blp.response(200, AlgorithmOut)
+@blp.errors(400, 401, 403, 404, 413, 429)
 @login_required
 @blp.arguments(schemas.AlgorithmUpdateSchema)
 def update_algorithm(data, slug):

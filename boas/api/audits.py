@@ -2,27 +2,33 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
-from flask_smorest.fields import Upload as UploadField
+import functools
+
 from marshmallow import RAISE, Schema, fields
 
 from audits import datasets
 from audits import service as audit_service
-from boas.api.versions import MultipartParser
+from audits.schemas import AuditRequestSchema, DatasetMetaSchema, PredictionsMetaSchema, TableUploadSchema
+from boas.api.blueprint import Blueprint
 from boas.context import db_session, enqueue, storage
 from boas.security import current_user, login_required, report_response
 
-
-class AuditsBlueprint(Blueprint):
-    ARGUMENTS_PARSER = MultipartParser()
+blp = Blueprint("audits", __name__, url_prefix="/api/v1", description="Reference datasets and audits")
 
 
-blp = AuditsBlueprint("audits", __name__, url_prefix="/api/v1", description="Reference datasets and audits")
+def evaluators_only(func):
+    """Refuse other roles (403) before the body is read, as the services do before validating it."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        datasets.require_evaluator(current_user())
+        return func(*args, **kwargs)
+
+    return wrapper
 
 
-class TableUpload(Schema):
-    file = UploadField(metadata={"description": "CSV (UTF-8) or Parquet"})
-    metadata = fields.String(metadata={"description": "JSON object: see the datasets and predictions docs"})
+# The JSON carried by an upload's `metadata` field, for a dataset and for predictions.
+METADATA_SCHEMAS = (DatasetMetaSchema, PredictionsMetaSchema)
 
 
 class ColumnOut(Schema):
@@ -88,10 +94,15 @@ class AuditOut(Schema):
 
 @blp.route("/datasets", methods=["POST"])
 @blp.response(201, DatasetOut)
+@blp.errors(401, 403, 413, 429)
 @login_required
-@blp.arguments(TableUpload, location="files", unknown=RAISE)
+@evaluators_only
+@blp.arguments(TableUploadSchema, location="files", unknown=RAISE)
 def create_dataset(form):
-    """Upload a reference dataset with its datasheet (evaluators, admins); never publicly downloadable."""
+    """Upload a reference dataset with its datasheet (evaluators, admins); never publicly downloadable.
+
+    `metadata` is a JSON object described by the DatasetMeta schema.
+    """
     upload = form.get("file")
     return datasets.create_dataset(db_session(), current_user(), storage(), stream=upload and upload.stream,
                                    filename=(upload and upload.filename) or "", metadata=form.get("metadata"))
@@ -99,6 +110,7 @@ def create_dataset(form):
 
 @blp.route("/datasets")
 @blp.response(200, DatasetOut(many=True))
+@blp.errors(401, 403, 429)
 @login_required
 def list_datasets():
     """Reference datasets (evaluators, admins)."""
@@ -107,6 +119,7 @@ def list_datasets():
 
 @blp.route("/datasets/<int:dataset_id>")
 @blp.response(200, DatasetOut)
+@blp.errors(401, 403, 404, 429)
 @login_required
 def get_dataset(dataset_id):
     """One reference dataset's schema and datasheet (evaluators, admins)."""
@@ -115,39 +128,26 @@ def get_dataset(dataset_id):
 
 @blp.route("/predictions", methods=["POST"])
 @blp.response(201, PredictionsOut)
+@blp.errors(401, 403, 404, 413, 429)
 @login_required
-@blp.arguments(TableUpload, location="files", unknown=RAISE)
+@evaluators_only
+@blp.arguments(TableUploadSchema, location="files", unknown=RAISE)
 def create_predictions(form):
-    """Upload a version's predictions on a dataset (rule-based or black-box), keyed to its rows."""
+    """Upload a version's predictions on a dataset (rule-based or black-box), keyed to its rows.
+
+    `metadata` is a JSON object described by the PredictionsMeta schema.
+    """
     upload = form.get("file")
     return datasets.create_prediction_set(db_session(), current_user(), storage(), stream=upload and upload.stream,
                                           filename=(upload and upload.filename) or "", metadata=form.get("metadata"))
 
 
-class AuditRequestDoc(Schema):
-    """Documentation of the audit request; validation is the service's AuditRequestSchema."""
-
-    kind = fields.String(required=True, metadata={"enum": ["bias", "drift"]})
-    algorithm = fields.String()
-    version = fields.String()
-    dataset = fields.Integer(required=True)
-    current_dataset = fields.Integer()
-    predictions = fields.Integer()
-    sensitive_features = fields.List(fields.String())
-    intersections = fields.Boolean()
-    threshold = fields.Float()
-    reference_group = fields.Dict()
-    tolerance = fields.Float()
-    min_group_size = fields.Integer()
-    n_boot = fields.Integer()
-    seed = fields.Integer()
-    columns = fields.List(fields.String())
-
-
 @blp.route("/audits", methods=["POST"])
 @blp.response(202, AuditOut)
+@blp.errors(400, 401, 403, 404, 413, 429)
 @login_required
-@blp.arguments(AuditRequestDoc, unknown=RAISE)
+@evaluators_only
+@blp.arguments(AuditRequestSchema, unknown=RAISE)
 def create_audit(data):
     """Launch a bias audit or a drift report; answers 202 with the job to follow."""
     job, _cached = audit_service.create_audit(db_session(), current_user(), data, enqueue)
@@ -156,6 +156,7 @@ def create_audit(data):
 
 @blp.route("/audits")
 @blp.response(200, AuditOut(many=True))
+@blp.errors(401, 403, 429)
 @login_required
 def list_audits():
     """All audit jobs, newest first (evaluators, admins)."""
@@ -164,6 +165,7 @@ def list_audits():
 
 @blp.route("/audits/<int:job_id>")
 @blp.response(200, AuditOut)
+@blp.errors(401, 404, 429)
 def get_audit(job_id):
     """An audit: its job state, results and provenance (suppressed small cells for the public)."""
     return audit_service.get_audit(db_session(), current_user(), job_id)
@@ -171,15 +173,18 @@ def get_audit(job_id):
 
 @blp.route("/algorithms/<slug>/versions/<version>/audits")
 @blp.response(200, AuditOut(many=True))
+@blp.errors(401, 404, 429)
 def version_audits(slug, version):
     """Audits run on a version."""
     return audit_service.list_version_audits(db_session(), current_user(), slug, version)
 
 
 @blp.route("/audits/<int:job_id>/report")
-@blp.doc(responses={200: {"description": "the Evidently HTML report, for a sandboxed frame; evaluators and the "
-                                         "algorithm's owners get a copy with no bin of fewer than 11 people and "
-                                         "no exact extreme value"}})
+@blp.alt_response(200, success=True, description="the Evidently HTML report, for a sandboxed frame; evaluators and the "
+                                                "algorithm's owners get a copy with no bin of fewer than 11 people "
+                                                "and no exact extreme value",
+                  content_type="text/html", schema={"type": "string"})
+@blp.errors(401, 404, 429)
 def drift_report(job_id):
     """The standalone Evidently report for a sandboxed iframe: as computed for admins, coarsened for others."""
     return report_response(audit_service.open_report(db_session(), current_user(), storage(), job_id))

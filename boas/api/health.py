@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from flask_smorest import Blueprint
 from marshmallow import Schema, fields
 from sqlalchemy import text
 
+from boas.api.blueprint import Blueprint
 from boas.context import db_session
 
 blp = Blueprint("health", __name__, url_prefix="/api/v1", description="Service health")

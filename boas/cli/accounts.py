@@ -1,4 +1,8 @@
-"""``boas users``, ``boas tokens`` and ``boas organisations``: how the first accounts come to exist."""
+"""``boas users``, ``boas tokens`` and ``boas organisations``: how the first accounts come to exist.
+
+The options are passed to the services unchecked: the services validate them with the schemas the API
+documents, so the command line, the pages and the API refuse the same input with the same words.
+"""
 
 from __future__ import annotations
 
@@ -17,7 +21,7 @@ def users() -> None:
 
 @users.command("create")
 @click.option("--email", required=True)
-@click.option("--role", required=True, type=click.Choice([r.value for r in Role]))
+@click.option("--role", required=True, metavar="|".join(r.value for r in Role), help="the account's role")
 @click.option("--name", default="")
 @click.option("--organisation", default=None, help="organisation slug")
 @click.option("--password", is_flag=True, help="also set a password for browser sign-in (prompted)")
@@ -72,7 +76,8 @@ def organisations() -> None:
 @organisations.command("create")
 @click.option("--slug", required=True)
 @click.option("--name", required=True)
-@click.option("--kind", required=True, type=click.Choice([k.value for k in OrganisationKind]))
+@click.option("--kind", required=True, metavar="|".join(k.value for k in OrganisationKind),
+              help="the kind of author the organisation is")
 def organisations_create(slug: str, name: str, kind: str) -> None:
     """Register an organisation authors can belong to."""
     with session_scope() as session:

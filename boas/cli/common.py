@@ -130,10 +130,15 @@ def session_scope() -> Iterator[Session]:
 
 
 def refuse(exc: BoasError) -> NoReturn:
-    """A service refused the input: its message and every field error, exit status 2."""
-    click.echo(f"error: {exc.message}", err=True)
-    for field, messages in exc.errors.items():
-        click.echo(f"  {field}: {'; '.join(messages)}", err=True)
+    """A service refused the input: one line with its message and every field error, exit status 2.
+
+    Fields are named as the command's options (``--role``) when the command has one of that name.
+    """
+    ctx = click.get_current_context(silent=True)
+    options = {param.name: param.opts[0] for param in (ctx.command.params if ctx else []) if param.opts}
+    problems = "; ".join(f"{options.get(field, field)}: {' '.join(messages)}" for field, messages in exc.errors.items()
+                         if messages != [exc.message])
+    click.echo(f"error: {exc.message}" + (f" ({problems})" if problems else ""), err=True)
     sys.exit(2)
 
 

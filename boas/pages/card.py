@@ -47,8 +47,8 @@ def card(slug: str, version: str):
     user, session = page_user(), db_session()
     shown = cards.get_document(session, user, policy(), slug, version)
     document = shown.document
-    baseline = cards.baseline_report(session, user, policy(), slug, version)
-    coverage = cards.compliance(session, user, policy(), slug, version)["frameworks"]
+    baseline = cards.baseline_report(session, user, policy(), slug, version, view=shown)
+    coverage = cards.compliance(session, user, policy(), slug, version, view=shown)["frameworks"]
     audits = audit_sections(audit_service.list_version_audits(session, user, slug, version))
     versions = version_service.list_versions(session, user, slug)
     return render_template(

@@ -6,9 +6,11 @@ from typing import Any
 
 from flask import flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from marshmallow import fields
 
 from audits import datasets
 from audits import service as audit_service
+from audits.schemas import AuditRequestSchema, DatasheetSchema
 from boas.context import db_session, enqueue, storage
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
@@ -19,10 +21,14 @@ from boas.registry.permissions import ConflictOfInterest
 from boas.security import report_response
 from registry_db.errors import ValidationFailed
 
-DATASHEET_REQUIRED = ("motivation", "source", "population", "collection_period", "preprocessing", "coverage",
-                      "access_conditions")
-DATASHEET_OPTIONAL = ("labelling", "maintenance")
+# The datasheet form's text fields, read from the schema the service validates with (the checkbox is apart).
+_DATASHEET_TEXT = {name: f for name, f in DatasheetSchema().fields.items() if isinstance(f, fields.String)}
+DATASHEET_REQUIRED = tuple(name for name, f in _DATASHEET_TEXT.items() if f.required)
+DATASHEET_OPTIONAL = tuple(name for name, f in _DATASHEET_TEXT.items() if not f.required)
 TARGETS_MAX = 100
+# The audit form's number fields and how they parse, read from the schema the service validates with.
+AUDIT_NUMBERS = {name: int if isinstance(f, fields.Integer) else float
+                 for name, f in AuditRequestSchema().fields.items() if isinstance(f, fields.Number)}
 
 
 def _split(text: str) -> list[str]:
@@ -118,9 +124,7 @@ def audit_request(form) -> tuple[dict[str, Any], dict[str, list[str]]]:
     request_data: dict[str, Any] = {"kind": form.get("kind", "bias"), "algorithm": slug or None,
                                     "version": version or None, "intersections": form.get("intersections") == "on"}
     errors: dict[str, list[str]] = {}
-    numbers = {"dataset": int, "current_dataset": int, "predictions": int, "threshold": float, "tolerance": float,
-               "min_group_size": int, "n_boot": int, "seed": int}
-    for name, cast in numbers.items():
+    for name, cast in AUDIT_NUMBERS.items():
         raw = form.get(name, "").strip().replace(",", ".")
         if raw:
             try:

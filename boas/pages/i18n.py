@@ -16,23 +16,28 @@ from boas.pages.blueprint import LANGS, bp
 from boas.registry.permissions import ConflictOfInterest
 from model_cards import taxonomy
 from model_cards.vocabularies import CARD_VOCABULARIES, label
+from registry_db.models import AlgorithmKind, AuditKind, JobStatus, OrganisationKind, Role, VersionState
 
 COOKIE = "boas_lang"
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 
+# Labels of the models' enums, keyed by their values (a test checks every value has one).
 ORGANISATION_KINDS = {
-    "research_body": _l("Research body"),
-    "data_platform": _l("Data platform"),
-    "administration": _l("Administration"),
-    "hospital": _l("Hospital"),
-    "company": _l("Company"),
-    "other": _l("Other"),
+    OrganisationKind.RESEARCH_BODY.value: _l("Research body"),
+    OrganisationKind.DATA_PLATFORM.value: _l("Data platform"),
+    OrganisationKind.ADMINISTRATION.value: _l("Administration"),
+    OrganisationKind.HOSPITAL.value: _l("Hospital"),
+    OrganisationKind.COMPANY.value: _l("Company"),
+    OrganisationKind.OTHER.value: _l("Other"),
 }
-KINDS = {"ml_model": _l("Machine-learning model"), "rule_based": _l("Rule-based algorithm")}
-STATES = {"draft": _l("Draft"), "published": _l("Published"), "yanked": _l("Withdrawn (yanked)")}
-ROLES = {"admin": _l("Administrator"), "author": _l("Author"), "evaluator": _l("Evaluator")}
-JOB_STATUSES = {"queued": _l("Queued"), "running": _l("Running"), "succeeded": _l("Finished"), "failed": _l("Failed")}
-AUDIT_KINDS = {"bias": _l("Bias audit"), "drift": _l("Drift report")}
+KINDS = {AlgorithmKind.ML_MODEL.value: _l("Machine-learning model"),
+         AlgorithmKind.RULE_BASED.value: _l("Rule-based algorithm")}
+STATES = {VersionState.DRAFT.value: _l("Draft"), VersionState.PUBLISHED.value: _l("Published"),
+          VersionState.YANKED.value: _l("Withdrawn (yanked)")}
+ROLES = {Role.ADMIN.value: _l("Administrator"), Role.AUTHOR.value: _l("Author"), Role.EVALUATOR.value: _l("Evaluator")}
+JOB_STATUSES = {JobStatus.QUEUED.value: _l("Queued"), JobStatus.RUNNING.value: _l("Running"),
+                JobStatus.SUCCEEDED.value: _l("Finished"), JobStatus.FAILED.value: _l("Failed")}
+AUDIT_KINDS = {AuditKind.BIAS.value: _l("Bias audit"), AuditKind.DRIFT.value: _l("Drift report")}
 VERDICTS = {"pass": _l("Within tolerance"), "fail": _l("Outside tolerance"),
             "insufficient_evidence": _l("Insufficient evidence")}
 METRICS = {
@@ -53,7 +58,6 @@ FILTER_TITLES = {
     "maintenance_status": _l("Maintenance status"),
 }
 SORTS = {"name": _l("Name (A to Z)"), "recent": _l("Latest publication first"), "created": _l("Newest first")}
-PILLAR_ORDER = ("traceability", "transparency_of_training", "auditability_of_bias", "technical_documentation")
 
 
 def current_lang() -> str:

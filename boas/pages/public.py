@@ -15,14 +15,14 @@ from boas.registry import algorithms, cards
 from boas.registry import versions as version_service
 from model_cards import taxonomy
 from model_cards.sections import card_view
-from registry_db.models import Algorithm, VersionState
+from registry_db.models import Algorithm, AlgorithmKind, VersionState
 
 PER_PAGE = 20
 MAX_PAGE = 10_000  # far past any real catalogue; bounds the SQL offset
 FEED_SIZE = 50
 SITEMAP_BATCH = 100
 CATALOGUE_FILTERS = ("kind", *taxonomy.VOCABULARIES)
-KIND_VALUES = ("ml_model", "rule_based")
+KIND_VALUES = tuple(kind.value for kind in AlgorithmKind)
 
 
 latest_version = algorithms.latest_version  # one definition, shared with the API

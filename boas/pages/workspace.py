@@ -17,7 +17,7 @@ from boas.registry import versions as version_service
 from boas.registry.storage import Upload
 from model_cards import taxonomy
 from registry_db.errors import ValidationFailed
-from registry_db.models import Role, VersionState
+from registry_db.models import AlgorithmKind, Role, VersionState
 
 ALGORITHM_OPTIONAL = ("license", "code_repository_url", "code_commit", *taxonomy.VOCABULARIES)
 
@@ -53,7 +53,7 @@ def workspace():
 @login_required
 def new_algorithm():
     """Register an algorithm; its author becomes its owner."""
-    user, errors, values = page_user(), {}, {"kind": "ml_model"}
+    user, errors, values = page_user(), {}, {"kind": AlgorithmKind.ML_MODEL.value}
     permissions.require_create_algorithm(user)
     if request.method == "POST":
         values = request.form.to_dict()
@@ -105,7 +105,7 @@ def upload_version(slug: str):
     if request.method == "POST":
         upload = request.files.get("artifact")
         artifact = Upload(upload.stream, upload.filename) if upload and upload.filename else None
-        is_model = found.kind.value == "ml_model"
+        is_model = found.kind == AlgorithmKind.ML_MODEL
         try:
             created = version_service.create_version(
                 session, user, storage(), slug, version=values.get("version", "").strip(),

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
-import re
 import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -12,14 +11,12 @@ from datetime import timedelta
 
 from sqlalchemy.orm import Session
 
-from boas.registry import permissions
+from boas.registry import permissions, schemas
 from registry_db import store
 from registry_db.errors import NotFound, Unauthenticated, ValidationFailed
 from registry_db.models import ApiToken, Organisation, OrganisationKind, Role, User, utcnow
 
 TOKEN_PREFIX = "boas_"  # noqa: S105 - a public prefix, not a secret
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$")
 
 
 @dataclass(frozen=True)
@@ -33,15 +30,6 @@ class IssuedToken:
 def hash_token(secret: str) -> str:
     # Tokens carry 256 bits of randomness, so a fast hash is enough (no password stretching).
     return hashlib.sha256(secret.encode()).hexdigest()
-
-
-def _check_user_fields(email: str, role: str | None) -> dict[str, list[str]]:
-    errors: dict[str, list[str]] = {}
-    if not EMAIL.match(email or ""):
-        errors["email"] = ["not a valid e-mail address"]
-    if role is not None and role not in {r.value for r in Role}:
-        errors["role"] = [f"must be one of: {', '.join(r.value for r in Role)}"]
-    return errors
 
 
 def create_user(
@@ -62,18 +50,20 @@ def create_user(
     store.begin_write(session)
     if not bootstrap:
         permissions.require_admin(actor)
-    errors = _check_user_fields(email, role)
+    data, errors = schemas.check(schemas.UserCreateSchema(), {"email": (email or "").strip(), "role": role,
+                                                              "name": name, "organisation": organisation_slug})
     organisation = None
-    if organisation_slug:
-        organisation = store.get_organisation_by_slug(session, organisation_slug)
+    if data.get("organisation"):
+        organisation = store.get_organisation_by_slug(session, data["organisation"])
         if organisation is None:
-            errors["organisation"] = [f"unknown organisation '{organisation_slug}'"]
+            errors["organisation"] = [f"unknown organisation '{data['organisation']}'"]
     if password is not None:
-        errors.update(_password_errors(email, password))
+        errors.update(_password_errors(email or "", password))
     if errors:
         raise ValidationFailed("invalid user", errors)
     user = store.add_user(
-        session, User(email=email.strip().lower(), role=Role(role), name=name, organisation=organisation,
+        session, User(email=data["email"].lower(), role=Role(data["role"]), name=data["name"],
+                      organisation=organisation,
                       password_hash=_hasher().hash(password) if password is not None else None)
     )
     store.append_event(
@@ -106,9 +96,10 @@ def update_user(
     store.begin_write(session)
     admin = permissions.require_admin(actor)
     user = store.get_user(session, user_id)
-    errors = _check_user_fields(user.email, role)
+    _valid, errors = schemas.check(schemas.UserUpdateSchema(), {k: v for k, v in {
+        "role": role, "active": active, "name": name, "organisation": organisation_slug}.items() if v is not None})
     organisation = None
-    if organisation_slug is not None:
+    if organisation_slug is not None and "organisation" not in errors:
         organisation = store.get_organisation_by_slug(session, organisation_slug)
         if organisation is None:
             errors["organisation"] = [f"unknown organisation '{organisation_slug}'"]
@@ -165,16 +156,10 @@ def create_organisation(
     store.begin_write(session)
     if not bootstrap:
         permissions.require_admin(actor)
-    errors: dict[str, list[str]] = {}
-    if not SLUG.match(slug or ""):
-        errors["slug"] = ["lowercase letters, digits and hyphens, 1 to 64 characters"]
-    if not (name or "").strip():
-        errors["name"] = ["must not be empty"]
-    if kind not in {k.value for k in OrganisationKind}:
-        errors["kind"] = [f"must be one of: {', '.join(k.value for k in OrganisationKind)}"]
-    if errors:
-        raise ValidationFailed("invalid organisation", errors)
-    organisation = store.add_organisation(session, Organisation(slug=slug, name=name.strip(), kind=OrganisationKind(kind)))
+    data = schemas.load(schemas.OrganisationCreateSchema(), {"slug": slug, "name": name, "kind": kind},
+                        "invalid organisation")
+    organisation = store.add_organisation(
+        session, Organisation(slug=data["slug"], name=data["name"].strip(), kind=OrganisationKind(data["kind"])))
     store.append_event(
         session, actor=actor, action="organisation.created", object_type="organisation", object_ref=slug
     )
@@ -190,6 +175,7 @@ def create_token(session: Session, actor: User | None, *, user_email: str | None
                  bootstrap: bool = False) -> IssuedToken:
     """Issue a token for ``user_email`` (the CLI) or for the actor itself (the API)."""
     store.begin_write(session)
+    name = schemas.load(schemas.TokenCreateSchema(), {"name": name}, "invalid token")["name"]
     if bootstrap:
         owner = store.get_user_by_email(session, user_email or "")
         if owner is None:
@@ -198,7 +184,7 @@ def create_token(session: Session, actor: User | None, *, user_email: str | None
         owner = permissions.require_user(actor)
     secret = TOKEN_PREFIX + secrets.token_urlsafe(32)
     token = store.add_token(
-        session, ApiToken(user_id=owner.id, token_hash=hash_token(secret), prefix=secret[:12], name=name[:100])
+        session, ApiToken(user_id=owner.id, token_hash=hash_token(secret), prefix=secret[:12], name=name)
     )
     store.append_event(
         session, actor=actor or owner, action="token.created", object_type="user", object_ref=owner.email,
@@ -342,7 +328,9 @@ def authenticate_password(session: Session, email: str, password: str) -> User:
     """Check an e-mail and password; failures are answered the same whatever the cause."""
     from argon2.exceptions import InvalidHashError, VerificationError
 
-    user = store.get_user_by_email(session, email or "")
+    email = email or ""
+    # An address holding NUL matches no account (and PostgreSQL cannot compare text holding one).
+    user = store.get_user_by_email(session, email) if "\x00" not in email else None
     hasher = _hasher()
     ok = False
     if user is not None and user.active and user.password_hash:
@@ -379,7 +367,7 @@ def record_failed_attempts(session: Session, *, action: str, account: str | None
     if action not in FAILURE_ACTIONS:
         raise ValueError(f"not a failure action: {action}")
     store.begin_write(session)
-    object_ref = (account or "")[:200].lower() if action == "login.failed" else client[:200]
+    object_ref = (account or "").replace("\x00", "")[:200].lower() if action == "login.failed" else client[:200]
     store.append_event(session, actor=None, action=action, object_type=FAILURE_ACTIONS[action], object_ref=object_ref,
                        details={"client": client[:64], "count": int(count), "throttled": int(throttled),
                                 "window_seconds": int(window_seconds)})

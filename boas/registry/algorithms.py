@@ -112,10 +112,8 @@ def list_algorithms(
     items, total = store.query_algorithms(
         session, filters=filters, q=q, visible_to_user_id=visible_to, see_all=see_all, page=page, per_page=per_page,
         organisation_kind=organisation_kind, audited=audited, owner_id=actor.id if (mine and actor) else None, sort=sort)
-    audited_items = store.query_algorithms(
-        session, filters={}, q=None, visible_to_user_id=visible_to, see_all=see_all, page=1,
-        per_page=max(len(items), 1), audited=True, ids=[a.id for a in items])[0] if items else []
-    return Page(items, total, page, per_page, audited=frozenset(a.slug for a in audited_items))
+    audited_ids = store.audited_algorithm_ids(session, [a.id for a in items])
+    return Page(items, total, page, per_page, audited=frozenset(a.slug for a in items if a.id in audited_ids))
 
 
 def registry_is_empty(session: Session) -> bool:

@@ -79,15 +79,21 @@ def get_document(session: Session, actor: User | None, policy: Policy, slug: str
     return CardView(row, live_document(session, row, policy))
 
 
-def baseline_report(session: Session, actor: User | None, policy: Policy, slug: str, version: str) -> dict[str, Any]:
-    """The baseline checklist of a version: what is satisfied, what is missing, per pillar."""
-    view = get_document(session, actor, policy, slug, version)
+def baseline_report(session: Session, actor: User | None, policy: Policy, slug: str, version: str, *,
+                    view: CardView | None = None) -> dict[str, Any]:
+    """The baseline checklist of a version: what is satisfied, what is missing, per pillar.
+
+    ``view``: the document the caller already built for this actor (a page shows it, its checklist and
+    its coverage), so one request builds it once.
+    """
+    view = view or get_document(session, actor, policy, slug, version)
     return check_document(view.document, policy).as_dict()
 
 
-def compliance(session: Session, actor: User | None, policy: Policy, slug: str, version: str) -> dict[str, Any]:
-    """Coverage of the AI Act, HTI-1, TRIPOD+AI and CHAI items by this version's card."""
-    view = get_document(session, actor, policy, slug, version)
+def compliance(session: Session, actor: User | None, policy: Policy, slug: str, version: str, *,
+               view: CardView | None = None) -> dict[str, Any]:
+    """Coverage of the AI Act, HTI-1, TRIPOD+AI and CHAI items by this version's card (``view``: as above)."""
+    view = view or get_document(session, actor, policy, slug, version)
     return {"algorithm": slug, "version": version, "frameworks": frameworks.coverage(view.document)}
 
 

@@ -6,7 +6,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
-from boas.registry import permissions
+from boas.registry import permissions, schemas
 from boas.registry.algorithms import get_algorithm
 from boas.registry.cards import check_document, live_document
 from boas.registry.policy import Policy
@@ -21,8 +21,8 @@ def yank_version(session: Session, actor: User | None, slug: str, version: str, 
     store.begin_write(session)
     algorithm = get_algorithm(session, actor, slug)
     user = permissions.require_manage_algorithm(actor, algorithm)
-    if not (reason or "").strip():
-        raise ValidationFailed("a reason is required", {"reason": ["required: say why users should not rely on it"]})
+    reason = schemas.load(schemas.YankSchema(), {"reason": reason}, "say why users should not rely on this version")[
+        "reason"]
     row = store.get_version_for_update(session, algorithm, version)
     if row.state != VersionState.PUBLISHED:
         raise Conflict(f"only a published version can be yanked; this one is {row.state.value}", code="not_published")

@@ -1,20 +1,57 @@
-"""Input schemas of the registry's domain: one marshmallow definition serves services and the API docs."""
+"""Input schemas of the registry's domain: one marshmallow definition serves the services and the API docs.
+
+Each service loads its input with one of these; the API routes declare the same classes, so the
+OpenAPI document describes exactly what the service accepts. String lengths are read from the
+database columns they fill, and choices from the models' enums, so neither can drift from the store.
+"""
 
 from __future__ import annotations
 
+import enum
+import json
 from typing import Any
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate, validates_schema
+from marshmallow import Schema, ValidationError, fields, validate, validates_schema
 
-from model_cards import taxonomy
+from model_cards import semver, taxonomy
+from model_cards.schema import StrictSchema, TextInputSchema
 from registry_db.errors import ValidationFailed, flatten_errors
-from registry_db.models import AlgorithmKind, OrganisationKind, Role
+from registry_db.models import (
+    Algorithm,
+    AlgorithmKind,
+    ApiToken,
+    AuditEvent,
+    Organisation,
+    OrganisationKind,
+    Role,
+    User,
+    Version,
+)
 
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$"
+ORGANISATION_SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
+MAX_CARD_BYTES = 1024 * 1024
 
 
-def _vocabulary(field: str) -> validate.OneOf:
-    return validate.OneOf(list(taxonomy.VOCABULARIES[field]), error="must be one of: {choices}")
+def column_length(attribute: Any) -> int:
+    """The declared length of a model's String column (``User.name`` -> 200)."""
+    return attribute.property.columns[0].type.length
+
+
+def fits(attribute: Any, minimum: int = 0) -> validate.Length:
+    """At most as long as the column it fills: a longer value is a 422, never a database DataError."""
+    return validate.Length(min=minimum, max=column_length(attribute))
+
+
+def choice(values: type[enum.Enum] | Any) -> validate.OneOf:
+    """One of an enum's values (or a vocabulary's keys); the error lists them and echoes the input."""
+    allowed = [m.value for m in values] if isinstance(values, type) and issubclass(values, enum.Enum) else list(values)
+    return validate.OneOf(allowed, error="must be one of: {choices} (got '{input}')")
+
+
+def _not_blank(value: str) -> None:
+    if not value.strip():
+        raise ValidationError("must not be blank")
 
 
 def _license(value: str) -> None:
@@ -22,39 +59,78 @@ def _license(value: str) -> None:
         raise ValidationError(message)
 
 
-class _Strict(Schema):
-    class Meta:
-        unknown = RAISE
+def _semver(value: str) -> None:
+    if not semver.is_valid(value):
+        raise ValidationError("must be a semantic version such as 1.0.0 or 2.1.0-rc.1")
 
 
-class AlgorithmUpdateSchema(_Strict):
-    name = fields.String(validate=validate.Length(min=1, max=200))
-    summary = fields.String(validate=validate.Length(min=1, max=500))
+class File(fields.Field):
+    """A file part of a multipart body (anything with a ``stream``), documented as binary.
+
+    A text field sent under a file's name is refused here with the field named, instead of
+    failing later where the service reads the stream.
+    """
+
+    default_error_messages = {"invalid": "must be a file sent as a multipart file part, not a text field"}
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if not hasattr(value, "stream"):
+            raise self.make_error("invalid")
+        return value
+
+
+class JsonObjectText(fields.String):
+    """A JSON object carried as text (a multipart field): parsed here, so bad JSON is a field error."""
+
+    default_error_messages = {
+        "too_large": f"is larger than {MAX_CARD_BYTES} bytes",
+        "not_json": "not valid JSON: {detail}",
+        "not_object": "must be a JSON object",
+    }
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> Any:
+        if isinstance(value, dict):  # already parsed (a service reloading what the edge loaded)
+            return value
+        text = super()._deserialize(value, attr, data, **kwargs)
+        if len(text.encode()) > MAX_CARD_BYTES:
+            raise self.make_error("too_large")
+        try:
+            parsed = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise self.make_error("not_json", detail=f"{exc.msg} at line {exc.lineno} column {exc.colno}") from exc
+        except (ValueError, RecursionError) as exc:  # a number of thousands of digits, or absurd nesting
+            raise self.make_error("not_json", detail="a number is too long or the document is nested too deeply") \
+                from exc
+        if not isinstance(parsed, dict):
+            raise self.make_error("not_object")
+        return parsed
+
+
+class AlgorithmUpdateSchema(StrictSchema):
+    name = fields.String(validate=[fits(Algorithm.name, 1), _not_blank])
+    summary = fields.String(validate=[fits(Algorithm.summary, 1), _not_blank])
     description = fields.String(validate=validate.Length(max=100_000))
-    code_repository_url = fields.Url(schemes={"https"}, allow_none=True, validate=validate.Length(max=500))
-    code_commit = fields.String(
-        allow_none=True, validate=validate.Regexp(r"^[0-9a-f]{7,64}$", error="must be a hexadecimal commit hash")
-    )
-    license = fields.String(allow_none=True, validate=_license)
-    objective = fields.String(allow_none=True, validate=_vocabulary("objective"))
-    clinical_domain = fields.String(allow_none=True, validate=_vocabulary("clinical_domain"))
-    data_source = fields.String(allow_none=True, validate=_vocabulary("data_source"))
-    language = fields.String(allow_none=True, validate=_vocabulary("language"))
-    validation_status = fields.String(allow_none=True, validate=_vocabulary("validation_status"))
-    maintenance_status = fields.String(allow_none=True, validate=_vocabulary("maintenance_status"))
-    owners = fields.List(fields.Email(), validate=validate.Length(min=1, error="an algorithm needs at least one owner"))
+    code_repository_url = fields.Url(schemes={"https"}, allow_none=True, validate=fits(Algorithm.code_repository_url))
+    code_commit = fields.String(allow_none=True, validate=[fits(Algorithm.code_commit), validate.Regexp(
+        r"^[0-9a-f]{7,64}$", error="must be a hexadecimal commit hash")])
+    license = fields.String(allow_none=True, validate=[fits(Algorithm.license), _license],
+                            metadata={"description": "an SPDX license expression, e.g. Apache-2.0 or MIT OR CECILL-2.1"})
+    objective = fields.String(allow_none=True, validate=choice(taxonomy.VOCABULARIES["objective"]))
+    clinical_domain = fields.String(allow_none=True, validate=choice(taxonomy.VOCABULARIES["clinical_domain"]))
+    data_source = fields.String(allow_none=True, validate=choice(taxonomy.VOCABULARIES["data_source"]))
+    language = fields.String(allow_none=True, validate=choice(taxonomy.VOCABULARIES["language"]))
+    validation_status = fields.String(allow_none=True, validate=choice(taxonomy.VOCABULARIES["validation_status"]))
+    maintenance_status = fields.String(allow_none=True, validate=choice(taxonomy.VOCABULARIES["maintenance_status"]))
+    owners = fields.List(fields.Email(validate=fits(User.email)),
+                         validate=validate.Length(min=1, max=100, error="an algorithm needs 1 to 100 owners"))
 
 
 class AlgorithmCreateSchema(AlgorithmUpdateSchema):
-    slug = fields.String(
-        required=True,
-        validate=validate.Regexp(
-            SLUG_RE, error="3 to 80 characters: lowercase letters, digits and hyphens, not starting or ending with '-'"
-        ),
-    )
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    summary = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in AlgorithmKind]))
+    slug = fields.String(required=True, validate=[fits(Algorithm.slug, 3), validate.Regexp(
+        SLUG_RE, error="3 to 80 characters: lowercase letters, digits and hyphens, not starting or ending with '-'")])
+    name = fields.String(required=True, validate=[fits(Algorithm.name, 1), _not_blank])
+    summary = fields.String(required=True, validate=[fits(Algorithm.summary, 1), _not_blank])
+    kind = fields.String(required=True, validate=choice(AlgorithmKind))
     owners = fields.Raw(load_only=True, dump_default=None)
 
     @validates_schema
@@ -63,41 +139,85 @@ class AlgorithmCreateSchema(AlgorithmUpdateSchema):
             raise ValidationError("the creating author owns the algorithm; add co-owners with PATCH", "owners")
 
 
-class UserCreateSchema(_Strict):
-    email = fields.Email(required=True, validate=validate.Length(max=254))
-    role = fields.String(required=True, validate=validate.OneOf([r.value for r in Role]))
-    name = fields.String(load_default="", validate=validate.Length(max=200))
-    organisation = fields.String(load_default=None, allow_none=True)
+# The catalogue's filters (query string): taxonomy terms, full text, author type, audited, sort and page.
+AlgorithmQuerySchema = TextInputSchema.from_dict({
+    "q": fields.String(validate=validate.Length(max=500),
+                       metadata={"description": "full-text search in name, summary and description"}),
+    "kind": fields.String(validate=choice(AlgorithmKind)),
+    "license": fields.String(validate=fits(Algorithm.license)),
+    **{name: fields.String(validate=choice(vocabulary)) for name, vocabulary in taxonomy.VOCABULARIES.items()},
+    "author_type": fields.String(validate=choice(OrganisationKind),
+                                 metadata={"description": "kind of the owning organisation"}),
+    "audited": fields.Boolean(metadata={"description": "has a completed bias audit on a released version"}),
+    "sort": fields.String(load_default="name", validate=choice(("name", "recent", "created"))),
+    "page": fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000)),
+    "per_page": fields.Integer(load_default=20, validate=validate.Range(min=1, max=100)),
+}, name="AlgorithmQuery")
 
 
-class UserUpdateSchema(_Strict):
-    role = fields.String(validate=validate.OneOf([r.value for r in Role]))
+class VersionUploadSchema(StrictSchema):
+    """A new draft version (multipart): its number, card, artifact and the version whose card it starts from."""
+
+    version = fields.String(required=True, validate=[fits(Version.version), _semver],
+                            metadata={"description": "semantic version, e.g. 1.0.0"})
+    card = JsonObjectText(metadata={"description": "model card as a JSON object"})
+    model = File(metadata={"description": "MLflow model directory as zip or tar.gz (ml_model)"})
+    code = File(metadata={"description": "code archive as zip or tar.gz (rule_based)"})
+    card_from = fields.String(validate=fits(Version.version),
+                              metadata={"description": "start from this earlier version's card"})
+
+
+class UserCreateSchema(StrictSchema):
+    # The address is also the audit log's reference to the account, a shorter column than user_account.email.
+    email = fields.Email(required=True, validate=[fits(User.email), fits(AuditEvent.object_ref)])
+    role = fields.String(required=True, validate=choice(Role))
+    name = fields.String(load_default="", validate=fits(User.name))
+    organisation = fields.String(load_default=None, allow_none=True, validate=fits(Organisation.slug),
+                                 metadata={"description": "slug of an existing organisation"})
+
+
+class UserUpdateSchema(StrictSchema):
+    role = fields.String(validate=choice(Role))
     active = fields.Boolean()
-    name = fields.String(validate=validate.Length(max=200))
-    organisation = fields.String()
+    name = fields.String(validate=fits(User.name))
+    organisation = fields.String(validate=fits(Organisation.slug),
+                                 metadata={"description": "slug of an existing organisation"})
     end_sessions = fields.Boolean(load_default=True, metadata={
         "description": "on a role change, end the user's browser sessions and API tokens (default true)"})
 
 
-class OrganisationCreateSchema(_Strict):
-    slug = fields.String(required=True, validate=validate.Regexp(r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"))
-    name = fields.String(required=True, validate=validate.Length(min=1, max=200))
-    kind = fields.String(required=True, validate=validate.OneOf([k.value for k in OrganisationKind]))
+class OrganisationCreateSchema(StrictSchema):
+    slug = fields.String(required=True, validate=[
+        fits(Organisation.slug, 1),
+        validate.Regexp(ORGANISATION_SLUG_RE, error="lowercase letters, digits and hyphens, not starting or ending "
+                                                    "with '-'"),
+    ])
+    name = fields.String(required=True, validate=[fits(Organisation.name, 1), _not_blank])
+    kind = fields.String(required=True, validate=choice(OrganisationKind))
 
 
-class YankSchema(_Strict):
-    reason = fields.String(required=True, validate=validate.Length(min=3, max=2000))
+class YankSchema(StrictSchema):
+    reason = fields.String(required=True, validate=[validate.Length(min=3, max=2000), _not_blank])
 
 
-class TokenCreateSchema(_Strict):
-    name = fields.String(load_default="", validate=validate.Length(max=100))
+class TokenCreateSchema(StrictSchema):
+    name = fields.String(load_default="", validate=fits(ApiToken.name))
+
+
+def check(schema: Schema, data: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:
+    """(the valid part of ``data``, every field error as ``{field: [message]}``), for services that add their own."""
+    if not isinstance(data, dict):
+        return {}, {"_schema": ["expected a JSON object"]}
+    try:
+        return schema.load(data), {}
+    except ValidationError as exc:
+        valid = exc.valid_data if isinstance(exc.valid_data, dict) else {}
+        return valid, flatten_errors(exc.messages)
 
 
 def load(schema: Schema, data: Any, message: str) -> dict[str, Any]:
     """Validate ``data``, reporting every field error at once as a ValidationFailed."""
-    if not isinstance(data, dict):
-        raise ValidationFailed(message, {"_schema": ["expected a JSON object"]})
-    try:
-        return schema.load(data)
-    except ValidationError as exc:
-        raise ValidationFailed(message, flatten_errors(exc.messages)) from exc
+    valid, errors = check(schema, data)
+    if errors:
+        raise ValidationFailed(message, errors)
+    return valid

@@ -6,13 +6,12 @@ store, and own the commit.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from boas.registry import permissions
+from boas.registry import permissions, schemas
 from boas.registry.algorithms import can_see_drafts, get_algorithm
 from boas.registry.intake import stage_artifact
 from boas.registry.storage import Storage, Upload
@@ -22,8 +21,6 @@ from model_cards.schema import validate_card
 from registry_db import store
 from registry_db.errors import BoasError, NotFound, ValidationFailed
 from registry_db.models import AlgorithmKind, ArtifactFile, User, Version, VersionState
-
-MAX_CARD_BYTES = 1024 * 1024
 
 
 def list_versions(session: Session, actor: User | None, slug: str) -> list[Version]:
@@ -43,24 +40,6 @@ def get_version(session: Session, actor: User | None, slug: str, version: str) -
     return row
 
 
-def parse_card(raw: str | None) -> tuple[dict[str, Any], list[str]]:
-    """Parse the multipart ``card`` field: a JSON object, at most 1 MiB."""
-    if raw is None or raw == "":
-        return {}, []
-    if len(raw.encode()) > MAX_CARD_BYTES:
-        return {}, [f"card is larger than {MAX_CARD_BYTES} bytes"]
-    try:
-        card = json.loads(raw)
-    except json.JSONDecodeError as exc:
-        return {}, [f"not valid JSON: {exc.msg} at line {exc.lineno} column {exc.colno}"]
-    except (ValueError, RecursionError):  # e.g. a number of thousands of digits, or absurd nesting
-        return {}, ["not valid JSON: a number is too long or the document is nested too deeply"]
-    if not isinstance(card, dict):
-        return {}, ["must be a JSON object"]
-    return card, []
-
-
-
 def create_version(
     session: Session,
     actor: User | None,
@@ -76,21 +55,16 @@ def create_version(
     """Create a draft version with its optional artifact; all-or-nothing on rows and files."""
     algorithm = get_algorithm(session, actor, slug)
     author = permissions.require_manage_algorithm(actor, algorithm)
-    errors: dict[str, list[str]] = {}
-    if not version:
-        errors["version"] = ["required"]
-    elif not semver.is_valid(version):
-        errors["version"] = ["must be a semantic version such as 1.0.0 or 2.1.0-rc.1"]
-    card, card_errors = parse_card(card_json)
-    if card_errors:
-        errors["card"] = card_errors
-    else:
+    given = {"version": version, "card": card_json or None, "model": model, "code": code, "card_from": card_from}
+    data, errors = schemas.check(schemas.VersionUploadSchema(), {k: v for k, v in given.items() if v is not None})
+    card: dict[str, Any] = {}
+    if "card" in data:
         try:
-            card = validate_card(card)
+            card = validate_card(data["card"])
         except ValidationFailed as exc:
             errors.update({f"card.{path}": messages for path, messages in exc.errors.items()})
     previous_card = None
-    if card_from:
+    if card_from and "card_from" not in errors:
         try:
             previous_card = store.get_version(session, algorithm, card_from).card
         except NotFound:
@@ -101,7 +75,6 @@ def create_version(
         errors["model"] = ["a rule_based version carries its code archive in 'code', not an MLflow model"]
     if errors:
         raise ValidationFailed("invalid version", errors)
-    assert version is not None
     # End the read transaction before the slow part; the write transaction starts after it.
     session.rollback()
 

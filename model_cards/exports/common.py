@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from typing import Any
 from urllib.parse import quote, urlsplit
 
@@ -17,8 +16,7 @@ def release_date(document: dict[str, Any]) -> str:
 
 def spdx_ids(expression: str | None) -> list[str]:
     """The SPDX ids of a license expression (LicenseRef-* and operators left out)."""
-    parts = re.split(r"\s+(?:AND|OR|WITH)\s+|[()\s]", expression or "")
-    return [p for p in parts if p in taxonomy.SPDX_LICENSES]
+    return taxonomy.spdx_license_ids(expression)
 
 
 def web_url(value: Any) -> str | None:

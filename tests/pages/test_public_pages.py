@@ -222,3 +222,22 @@ def test_drafts_are_not_public(site_app, content):
     client = site_app.test_client()
     assert client.get(f"/en/algorithms/{content.ml_slug}/2.0.0-rc.1").status_code == 404
     assert client.get("/en/algorithms/no-such-algorithm").status_code == 404
+
+
+def test_the_card_page_builds_the_card_document_once_per_request(site_app, content, signed_in, monkeypatch):
+    from model_cards import snapshot
+
+    built = []
+    original = snapshot.document_for
+
+    def counted(*args, **kwargs):
+        built.append(args[1].version)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(snapshot, "document_for", counted)
+    assert site_app.test_client().get(f"/fr/algorithms/{content.ml_slug}/1.2.0").status_code == 200
+    assert built == ["1.2.0"]  # published: the frozen snapshot, read once
+    built.clear()
+    author = signed_in("author")
+    assert author.get(f"/en/algorithms/{content.ml_slug}/2.0.0-rc.1").status_code == 200
+    assert built == ["2.0.0-rc.1"]  # a draft: the live document, built once for the card, checklist and coverage
