@@ -57,7 +57,7 @@ SERVER_WRITTEN = {
     "reference_dataset.sha256": "sha256 hex", "reference_dataset.format": "csv or parquet",
     "prediction_set.sha256": "sha256 hex",
     "algorithm_version.state": "the lifecycle's states", "job.status": "the job's states",
-    "job.worker_host": "the worker's host name", "job.cache_key": "sha256 hex", "job.report_sha256": "sha256 hex",
+    "job.worker_host": "the worker's host name", "job.cache_key": "sha256 hex", "job.report_sha256": "sha256 hex", "job.coarse_report_sha256": "sha256 hex",
 }
 
 
