@@ -19,9 +19,9 @@ features at once (``audits.intervals``):
 
 Each group's denominator is held fixed (inference conditional on group sizes). Only the between-
 groups extremes (Fairlearn's ``difference()``/``ratio()``: max - min and min / max over groups, and
-their ``to_overall`` counterparts), which have no closed form, keep a bootstrap: resampling N rows
-with replacement is a multinomial draw over a feature's (group, cell) counts, drawn directly.
-Verdicts and their rule live in ``audits.verdicts``.
+their ``to_overall`` counterparts), which have no closed form, keep a bootstrap drawn on counts
+(``audits.extremes``). Verdicts and their rule live in ``audits.verdicts``, group keys and labels in
+``audits.groups``.
 
 Result of ``run_bias_audit`` (plain JSON types only, never NaN or infinity)::
 
@@ -59,6 +59,7 @@ import pandas as pd
 from sklearn.metrics import roc_auc_score
 
 from audits import verdicts
+from audits.extremes import bootstrap, extremes, num, triple
 from audits.groups import Grouping, code_rows, references
 from audits.intervals import band_p_values, koopman, newcombe, wilson, z_value
 from audits.verdicts import VERDICTS, summarise_verdicts
@@ -80,7 +81,6 @@ _RATIOS = {  # metric: (numerator cells, denominator cells)
     "accuracy": ((_TN, _TP), _ALL),
 }
 _DISPARITY_INDEX = [METRICS.index(m) for m in DISPARITY_METRICS]
-_MAX_DRAW_CELLS = 4_000_000  # bootstrap counts drawn per chunk: bounds memory whatever the number of groups
 
 
 @dataclass(frozen=True)
@@ -152,7 +152,7 @@ def run_bias_audit(
         size = (len(grouping.labels) - 1) * len(DISPARITY_METRICS)
         verdict_slice = {k: v[start : start + size] for k, v in judged.items() if k not in ("comparisons", "alpha")}
         start += size
-        boot = _bootstrap(grouping.counts, params.n_boot, rng)
+        boot = bootstrap(grouping.counts, params.n_boot, rng)
         described.append(_describe_feature(grouping, ref, closed, f, verdict_slice, boot, rows, y_true, score,
                                            params))
     overall_view = _describe_groups(overall, _wilson_metrics(overall.counts, z), rows, y_true, score)[0]
@@ -274,17 +274,6 @@ def _to_overall_ratio(r: np.ndarray, share: np.ndarray) -> np.ndarray:
         return np.where(np.isinf(r), 1 / share, mapped)
 
 
-def _bootstrap(counts: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Resampled (B, groups, 4) counts: N rows drawn with replacement is one multinomial over the cells."""
-    total = int(counts.sum())
-    boot = np.zeros((n_boot, *counts.shape), dtype=np.int64)
-    chunk = max(1, _MAX_DRAW_CELLS // counts.size)
-    for start in range(0, n_boot, chunk):
-        size = min(chunk, n_boot - start)
-        boot[start : start + size] = rng.multinomial(total, counts.ravel() / total, size=size).reshape(size, -1, 4)
-    return boot
-
-
 def _describe_groups(grouping: Grouping, metrics: dict, rows, y_true, score) -> list[dict]:
     aucs, calibrations = _score_summaries(grouping, rows, y_true, score)
     value, low, high = (metrics[k].tolist() for k in ("value", "low", "high"))
@@ -299,7 +288,7 @@ def _describe_groups(grouping: Grouping, metrics: dict, rows, y_true, score) -> 
             "count": tn + fp + fn + tp,
             "positives": fn + tp,
             "cells": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
-            "metrics": {name: {"value": _num(value[g][k]), "ci_low": _num(low[g][k]), "ci_high": _num(high[g][k]),
+            "metrics": {name: {"value": num(value[g][k]), "ci_low": num(low[g][k]), "ci_high": num(high[g][k]),
                                "defined": defined[g][k]}
                         for k, name in enumerate(METRICS)},
             "roc_auc": aucs[g],
@@ -326,11 +315,11 @@ def _score_summaries(grouping: Grouping, rows, y_true, score) -> tuple[list, lis
     for g in range(size):
         rows_g = order[starts[g] : starts[g] + counts[g]]
         positives = y_true[rows_g].sum()
-        aucs.append(_num(roc_auc_score(y_true[rows_g], score[rows_g])) if 0 < positives < rows_g.size else None)
+        aucs.append(num(roc_auc_score(y_true[rows_g], score[rows_g])) if 0 < positives < rows_g.size else None)
         calibrations.append(
             [
-                {"decile": d + 1, "n": int(n[g, d]), "mean_predicted": _num(predicted[g, d] / n[g, d]),
-                 "observed": _num(observed[g, d] / n[g, d])}
+                {"decile": d + 1, "n": int(n[g, d]), "mean_predicted": num(predicted[g, d] / n[g, d]),
+                 "observed": num(observed[g, d] / n[g, d])}
                 for d in range(10)
                 if n[g, d] > 0
             ]
@@ -357,15 +346,15 @@ def _describe_feature(grouping: Grouping, ref: int, closed: dict, f: int, judged
         key = grouping.keys[g]
         for j, metric in enumerate(DISPARITY_METRICS):
             to_overall.append({"group": label, "key": key, "metric": metric,
-                               "difference": _triple(*(a[g][j] for a in to_all["difference"])),
+                               "difference": triple(*(a[g][j] for a in to_all["difference"])),
                                "ratio": _ratio_triple(*(a[g][j] for a in to_all["ratio"]))})
             if g == ref:
                 continue
             disparities.append({
                 "group": label, "key": key, "metric": metric,
-                "difference": _triple(*(a[g][j] for a in to_ref["difference"])),
+                "difference": triple(*(a[g][j] for a in to_ref["difference"])),
                 "ratio": _ratio_triple(*(a[g][j] for a in to_ref["ratio"])),
-                "p_value": _num(p_value[i]), "p_adjusted": _num(p_adjusted[i]),
+                "p_value": num(p_value[i]), "p_adjusted": num(p_adjusted[i]),
                 "verdict": judged["verdict"][i], "verdict_unadjusted": judged["verdict_unadjusted"][i],
                 "reason": judged["reason"][i], "base_rate_note": None,
             })  # fmt: skip
@@ -382,8 +371,8 @@ def _describe_feature(grouping: Grouping, ref: int, closed: dict, f: int, judged
         "groups": _describe_groups(grouping, metrics, rows, y_true, score),
         "disparities": disparities,
         "disparities_to_overall": to_overall,
-        "extremes": [_extremes(grouping, value[:, k], stats["n"][:, k] > 0, overall_value[k], replicates, k, params)
-                     for k, _metric in enumerate(METRICS)],
+        "extremes": extremes(METRICS, grouping.labels, grouping.keys, value, stats["n"] > 0, overall_value,
+                             *replicates, params.ci_level),
     }
 
 
@@ -397,75 +386,9 @@ def _add_base_rate_notes(disparities: list[dict], value: np.ndarray, ref: int, g
         expected = reference[tpr] * value[g, prevalence] + reference[fpr] * (1 - value[g, prevalence])
         by[(key, "selection_rate")]["base_rate_note"] = verdicts.base_rate_note(
             by[(key, "selection_rate")], by[(key, "tpr")], by[(key, "fpr")],
-            _num(value[g, prevalence] / reference[prevalence]) if reference[prevalence] > 0 else None,
-            _num(expected / reference[selection]) if reference[selection] > 0 else None)
-
-
-def _extremes(grouping: Grouping, value: np.ndarray, defined: np.ndarray, overall: float, replicates, k: int,
-              params: BiasAuditParams) -> dict:
-    """Fairlearn's difference and ratio between groups and to the overall, with bootstrap intervals."""
-    x, n = replicates[0][..., k], replicates[1][..., k]  # (B, groups); undefined replicates are left out
-    if x.shape[0] == 0:
-        ratio_s = diff_overall_s = ratio_overall_s = high_s = low_s = np.empty(0)
-    else:
-        samples = np.where(n > 0, np.divide(x, n, out=np.zeros(n.shape, dtype=float), where=n > 0), np.nan)
-        boot_overall = x.sum(axis=1, keepdims=True) / np.maximum(n.sum(axis=1, keepdims=True), 1)
-        high_s, low_s = _row_max(samples), -_row_max(-samples)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            ratio_s = np.where(high_s > 0, low_s / high_s, np.nan)
-            to_overall_s = np.where(boot_overall > 0, samples / boot_overall, np.nan)
-            ratio_overall_s = -_row_max(-np.where(to_overall_s > 1, 1 / to_overall_s, to_overall_s))
-        diff_overall_s = _row_max(np.abs(samples - boot_overall))
-    top, bottom = value.max(), value.min()
-    with np.errstate(divide="ignore", invalid="ignore"):
-        to_overall = value / overall if overall > 0 else np.full(value.shape, np.nan)
-        folded_point = np.where(to_overall > 1, 1 / to_overall, to_overall)
-    max_undefined = 1 - params.ci_level
-    interval = lambda s: _percentile(s, params.ci_level, max_undefined)  # noqa: E731
-    return {
-        "metric": METRICS[k],
-        "difference": _triple(top - bottom, *interval(high_s - low_s)),
-        "ratio": _triple(bottom / top if top > 0 else np.nan, *interval(ratio_s)),
-        "difference_to_overall": _triple(np.abs(value - overall).max(), *interval(diff_overall_s)),
-        "ratio_to_overall": _triple(np.nanmin(folded_point) if np.isfinite(folded_point).any() else np.nan,
-                                    *interval(ratio_overall_s)),
-        "max_group": grouping.labels[int(np.argmax(value))],
-        "min_group": grouping.labels[int(np.argmin(value))],
-        "max_key": grouping.keys[int(np.argmax(value))],
-        "min_key": grouping.keys[int(np.argmin(value))],
-        "defined": bool(defined.all() and top > 0),
-    }
-
-
-def _row_max(samples: np.ndarray) -> np.ndarray:
-    """Maximum of each replicate over groups, ignoring NaN; NaN when every group is undefined."""
-    filled = np.where(np.isnan(samples), -np.inf, samples)
-    top = filled.max(axis=1, initial=-np.inf)
-    return np.where(np.isneginf(top), np.nan, top)
-
-
-def _percentile(samples: np.ndarray, level: float, max_undefined: float) -> tuple[float, float]:
-    """Percentile interval over replicates; withheld (NaN) when too many are undefined or it has zero width."""
-    if samples.size == 0:
-        return np.nan, np.nan
-    undefined = float(np.isnan(samples).mean())
-    if undefined > max_undefined or undefined == 1:
-        return np.nan, np.nan
-    alpha = (1 - level) / 2
-    low, high = np.nanquantile(samples, [alpha, 1 - alpha])
-    if not high > low:
-        return np.nan, np.nan
-    return low, high
-
-
-def _triple(value, low, high) -> dict:
-    return {"value": _num(value), "ci_low": _num(low), "ci_high": _num(high)}
+            num(value[g, prevalence] / reference[prevalence]) if reference[prevalence] > 0 else None,
+            num(expected / reference[selection]) if reference[selection] > 0 else None)
 
 
 def _ratio_triple(value, low, high) -> dict:
-    return {"value": _num(value), "ci_low": _num(low), "ci_high": _num(high), "ci_high_unbounded": high == math.inf}
-
-
-def _num(value) -> float | None:
-    value = float(value)
-    return value if math.isfinite(value) else None
+    return {"value": num(value), "ci_low": num(low), "ci_high": num(high), "ci_high_unbounded": high == math.inf}
