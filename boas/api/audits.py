@@ -130,10 +130,16 @@ class AuditRequestDoc(Schema):
     sensitive_features = fields.List(fields.String())
     intersections = fields.Boolean()
     threshold = fields.Float()
-    reference_group = fields.Dict()
+    reference_group = fields.Dict(metadata={"description": (
+        "Reference group per feature: {feature name or key: group label or key}. A label is the group as "
+        "results show it (\"F\", \"F×Bretagne\"); when two values of a column print alike (the number 1 and "
+        "the text \"1\") their labels are their JSON spellings, 1 and \"1\" with its quotes, so labels are "
+        "unique within a feature. A key is the group's typed levels as compact JSON ({\"sex\":\"F\"}). "
+        "By default the largest group.")})
+    n_boot = fields.Integer(metadata={"description": "Bootstrap resamples for the between-groups extremes only; "
+                                                     "every other interval is closed-form."})
     tolerance = fields.Float()
     min_group_size = fields.Integer()
-    n_boot = fields.Integer()
     seed = fields.Integer()
     columns = fields.List(fields.String())
 
