@@ -18,24 +18,18 @@ import math
 
 import numpy as np
 
+_MAX_DRAW_CELLS = 4_000_000  # bootstrap counts drawn per chunk: bounds memory whatever the number of groups
+
 
 def bootstrap(counts: np.ndarray, n_boot: int, rng: np.random.Generator) -> np.ndarray:
-    """Resampled (B, groups, 4) counts: N rows drawn with replacement is one multinomial over the cells.
-
-    Drawn as the multinomial's chain of conditional binomials (cell k given the draws of the cells
-    before it, with probability count_k / (count_k + ... + count_last)), each vectorised over the
-    replicates: the same distribution as ``Generator.multinomial``, in one call per cell.
-    """
-    cells = counts.ravel().astype(np.int64)
-    rest = np.cumsum(cells[::-1])[::-1]  # count_k + ... + count_last, exact integers
-    draws = np.zeros((n_boot, cells.size), dtype=np.int64)
-    remaining = np.full(n_boot, int(cells.sum()), dtype=np.int64)
-    for k in np.flatnonzero(cells)[:-1] if cells.any() else []:
-        draws[:, k] = rng.binomial(remaining, cells[k] / rest[k])
-        remaining -= draws[:, k]
-    if cells.any():
-        draws[:, np.flatnonzero(cells)[-1]] = remaining
-    return draws.reshape(n_boot, *counts.shape)
+    """Resampled (B, groups, 4) counts: N rows drawn with replacement is one multinomial over the cells."""
+    total = int(counts.sum())
+    boot = np.zeros((n_boot, *counts.shape), dtype=np.int64)
+    chunk = max(1, _MAX_DRAW_CELLS // counts.size)
+    for start in range(0, n_boot, chunk):
+        size = min(chunk, n_boot - start)
+        boot[start : start + size] = rng.multinomial(total, counts.ravel() / total, size=size).reshape(size, -1, 4)
+    return boot
 
 
 def extremes(metrics: tuple[str, ...], labels: list[str], keys: list[str], value: np.ndarray, defined: np.ndarray,
