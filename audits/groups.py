@@ -89,10 +89,11 @@ def code_rows(frame: pd.DataFrame, sensitive: list[str], intersections: bool, ce
     """Count confusion cells (``cells`` = 2 * y_true + y_pred) per finest combination, and build the groups."""
     codes, values, labels = [], [], []
     for column in sensitive:
-        if frame[column].isna().any():
+        column_codes, uniques = pd.factorize(frame[column], sort=True)  # missing values get the code -1
+        column_codes = np.asarray(column_codes, dtype=np.int64)  # no copy when already int64
+        if column_codes.size and column_codes.min() < 0:
             raise ValueError(f"sensitive feature {column!r} has missing values")
-        column_codes, uniques = pd.factorize(frame[column], sort=True)
-        codes.append(column_codes.astype(np.int64))
+        codes.append(column_codes)
         typed = [json_value(v) for v in uniques]
         values.append(typed)
         labels.append(_column_labels(typed))

@@ -160,7 +160,7 @@ def _detectable(edge: float, direction: int, z: float, p2, n1, reference_var, sc
     and p1 = ratio * p2, on a grid of log ratios moving away from the edge, refined by bisection.
     """
     limit = np.where(direction > 0, np.log(1 / p2) - 1e-9, np.log(edge) - 12.0)  # p1 stays below 1 / above 0
-    steps = np.linspace(0.0, 1.0, 401)[1:]
+    steps = np.linspace(0.0, 1.0, 201)[1:]
     log_edge = np.log(edge)
     grid = log_edge + (limit - log_edge)[:, None] * steps[None, :]
 
