@@ -1,47 +1,73 @@
-"""Bias audits computed on confusion counts, so a million-row audit with bootstrap intervals takes seconds.
+"""Bias audits computed on confusion counts, with closed-form intervals, so a million-row audit takes a fraction of a second.
 
-Fairlearn's ``MetricFrame`` is the reference definition: every point value equals what
-it reports for the same data, including its conventions for zero denominators (the
-rate is 0.0; here it is also flagged ``defined: false``). Instead of slicing rows, the
-engine counts TN/FP/FN/TP per group with ``np.bincount`` and bootstraps those counts:
-resampling N rows with replacement over the whole dataset is exactly a multinomial
-draw over the (finest group, cell) counts with probabilities count / N, which is what
-Fairlearn's whole-dataset bootstrap does for count-based metrics. One draw over the
-product of all sensitive features serves every feature and intersection, so a group
-and its reference are always resampled jointly.
+Fairlearn's ``MetricFrame`` is the reference definition: every point value equals what it reports
+for the same data, including its conventions for zero denominators (the rate is 0.0; here it is
+also flagged ``defined: false``), its ``difference``/``ratio`` between groups and to the overall
+(``method='to_overall'``). The engine counts TN/FP/FN/TP per group with one ``np.bincount`` pass
+(``audits.groups``) and computes every interval in closed form, vectorised over all groups of all
+features at once (``audits.intervals``):
+
+* each group's metric: Wilson score interval (never degenerate: 0 events out of n gives
+  [0, z²/(n + z²)]);
+* difference to the reference group: Newcombe's hybrid score interval;
+* ratio to the reference group: Koopman's score interval (a lower bound of 0 with no events in the
+  group, an unbounded upper bound, flagged ``ci_high_unbounded``, with none in the reference);
+* difference and ratio to the overall: a group and the rest of the population are disjoint, and
+  with w the group's share of the metric's denominator p_g - p_all = (1 - w)(p_g - p_rest) and
+  p_g / p_all = r / (w r + 1 - w) with r = p_g / p_rest (increasing in r), so the Newcombe and
+  Koopman intervals of the group against the rest map exactly onto them.
+
+Each group's denominator is held fixed (inference conditional on group sizes). Only the between-
+groups extremes (Fairlearn's ``difference()``/``ratio()``: max - min and min / max over groups, and
+their ``to_overall`` counterparts), which have no closed form, keep a bootstrap drawn on counts
+(``audits.extremes``). Verdicts and their rule live in ``audits.verdicts``, group keys and labels in
+``audits.groups``.
 
 Result of ``run_bias_audit`` (plain JSON types only, never NaN or infinity)::
 
-    rule, tolerance, tolerance_band [low, high], n_boot, seed, ci_level, min_group_size, threshold,
+    rule {code, band, tolerance, ci_level, min_group_size, adjustment, alpha, comparisons, ...},
+    methods {proportion, difference, ratio, to_overall, p_value, adjustment, extremes},
+    multiplicity {method, alpha, comparisons, family},
+    tolerance, tolerance_band [low, high], n_boot, seed, ci_level, min_group_size, threshold,
     predictions ("given" | "y_score >= threshold"), label, n, metrics, disparity_metrics
-    overall       {count, positives, metrics, roc_auc, calibration}
+    overall       {count, positives, cells, metrics, roc_auc, calibration}
     features      one per sensitive feature, then one per pair ("sex×region") if intersections:
-      {name, columns, reference_group,
-       groups       [{group, levels {column: value}, count, positives,
+      {name, key, columns, reference_group, reference_key,
+       groups       [{group, key, levels {column: typed value}, count, positives, cells {tn, fp, fn, tp},
                       metrics {name: {value, ci_low, ci_high, defined}}, roc_auc, calibration}],
-       disparities  [{group, metric, difference {value, ci_low, ci_high}, ratio {...}, verdict, reason}],
-       extremes     [{metric, difference {...}, ratio {...}, max_group, min_group, defined}]}
+       disparities  [{group, key, metric, difference {value, ci_low, ci_high},
+                      ratio {value, ci_low, ci_high, ci_high_unbounded}, p_value, p_adjusted,
+                      verdict, verdict_unadjusted, reason {code, ...}, base_rate_note}],
+       disparities_to_overall [{group, key, metric, difference {...}, ratio {...}}],
+       extremes     [{metric, difference {...}, ratio {...}, difference_to_overall {...},
+                      ratio_to_overall {...}, max_group, min_group, max_key, min_key, defined}]}
 
 ``roc_auc`` is scikit-learn's ``roc_auc_score`` (null without scores or with one class);
 ``calibration`` lists equal-count deciles of ``y_score`` within the group as
-``{decile, n, mean_predicted, observed}`` (null without scores). Group metric intervals
-follow Fairlearn (percentiles over the replicates in which the group is present). For
-disparities and extremes a replicate whose value is undefined is left out, and the
-interval is withheld (null) when more than 1 - ci_level of the replicates are undefined.
+``{decile, n, mean_predicted, observed}`` (null without scores). For the extremes a replicate whose
+value is undefined is left out, and the interval is withheld (null) when more than 1 - ci_level of
+the replicates are undefined, or when it would have zero width.
 """
 
 from __future__ import annotations
 
-import itertools
-from dataclasses import dataclass, field
+import math
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from sklearn.metrics import roc_auc_score
 
-METRICS = ("prevalence", "selection_rate", "tpr", "fpr", "ppv", "npv", "accuracy")
-DISPARITY_METRICS = ("selection_rate", "tpr", "fpr", "ppv", "npv", "accuracy")
-VERDICTS = ("pass", "fail", "insufficient_evidence")
+from audits import verdicts
+from audits.extremes import bootstrap, extremes, num, triple
+from audits.groups import Grouping, code_rows, references
+from audits.intervals import band_p_values, koopman, newcombe, wilson, z_value
+from audits.verdicts import VERDICTS, summarise_verdicts
+
+__all__ = ["DISPARITY_METRICS", "METRICS", "VERDICTS", "BiasAuditParams", "run_bias_audit", "summarise_verdicts"]
+
+METRICS = ("prevalence", "selection_rate", "tpr", "fpr", "fnr", "ppv", "npv", "accuracy")
+DISPARITY_METRICS = ("selection_rate", "tpr", "fpr", "fnr", "ppv", "npv", "accuracy")
 _TN, _FP, _FN, _TP = range(4)  # cell = 2 * y_true + y_pred
 _ALL = (_TN, _FP, _FN, _TP)
 _RATIOS = {  # metric: (numerator cells, denominator cells)
@@ -49,16 +75,23 @@ _RATIOS = {  # metric: (numerator cells, denominator cells)
     "selection_rate": ((_FP, _TP), _ALL),
     "tpr": ((_TP,), (_FN, _TP)),
     "fpr": ((_FP,), (_TN, _FP)),
+    "fnr": ((_FN,), (_FN, _TP)),
     "ppv": ((_TP,), (_FP, _TP)),
     "npv": ((_TN,), (_TN, _FN)),
     "accuracy": ((_TN, _TP), _ALL),
 }
-_MAX_DRAW_CELLS = 4_000_000  # bootstrap counts drawn per chunk: bounds memory whatever the number of groups
+_DISPARITY_INDEX = [METRICS.index(m) for m in DISPARITY_METRICS]
 
 
 @dataclass(frozen=True)
 class BiasAuditParams:
-    """What an evaluator chose for one audit, recorded with its result so the audit can be replayed."""
+    """What an evaluator chose for one audit, recorded with its result so the audit can be replayed.
+
+    ``reference_group`` maps a feature's name (``"sex"``, ``"sex×region"``) or key to the label of
+    its reference group as results show it (``"F"``, ``"F×Bretagne"``), or to the group's key; labels
+    are unique within a feature (see ``audits.groups``). ``n_boot`` only concerns the between-groups
+    extremes: every other interval is closed-form.
+    """
 
     sensitive_features: list[str]
     intersections: bool = False
@@ -77,19 +110,6 @@ class BiasAuditParams:
             raise ValueError("tolerance and ci_level must lie strictly between 0 and 1")
         if self.n_boot < 0 or self.min_group_size < 0:
             raise ValueError("n_boot and min_group_size must be non-negative")
-
-
-@dataclass
-class _Grouping:
-    name: str
-    columns: list[str]
-    labels: list[str]
-    levels: list[dict[str, str]]
-    combo_group: np.ndarray  # finest combination of sensitive values -> group code
-    counts: np.ndarray = field(init=False)  # (G, 4) confusion counts
-    boot: np.ndarray = field(init=False)  # (B, G, 4) bootstrap confusion counts
-    aucs: list = field(init=False)
-    calibrations: list = field(init=False)
 
 
 def run_bias_audit(
@@ -114,162 +134,175 @@ def run_bias_audit(
     if pred.shape != y_true.shape:
         raise ValueError("y_pred must have one value per row")
 
-    fine, groupings = _build_groupings(frame, sensitive, params.intersections)
-    unknown = set(params.reference_group or {}) - {grouping.name for grouping in groupings}
-    if unknown:
-        raise ValueError(f"reference_group names no audited feature: {sorted(unknown)}")
-    combos = int(fine.max()) + 1
-    groupings.insert(0, _Grouping("overall", [], ["overall"], [{}], np.zeros(combos, dtype=np.int64)))
-    fine_counts = np.bincount(fine * 4 + 2 * y_true + pred, minlength=combos * 4)
-    for grouping in groupings:
-        grouping.counts = _aggregate(fine_counts.reshape(1, -1, 4), grouping)[0]
-        grouping.boot = np.zeros((params.n_boot, len(grouping.labels), 4), dtype=np.int64)
-        grouping.aucs, grouping.calibrations = _score_summaries(grouping, fine, y_true, score)
-    _bootstrap(fine_counts, groupings, params)
+    coding = code_rows(frame, sensitive, params.intersections, 2 * y_true + pred)
+    features = coding.groupings
+    refs = references(features, params.reference_group)
+    overall = Grouping("overall", "[]", [], ["overall"], ["{}"], [{}], np.zeros(coding.counts.shape[0], np.int64))
+    overall.counts = coding.counts.sum(axis=0, keepdims=True)
+    rows = coding.row_combo() if score is not None else None
 
-    band = [1 - params.tolerance, 1 / (1 - params.tolerance)]
-    overall = _describe_groups(groupings[0], params)[0]
+    band = (1 - params.tolerance, 1 / (1 - params.tolerance))
+    z = z_value(params.ci_level)
+    closed = _closed_forms(features, refs, overall.counts[0], z, band)
+    judged = verdicts.judge(closed.pop("comparisons"), band=band, level=params.ci_level,
+                            min_group_size=params.min_group_size)
+    rng = np.random.default_rng(params.seed)
+    described, start = [], 0
+    for f, (grouping, ref) in enumerate(zip(features, refs, strict=True)):
+        size = (len(grouping.labels) - 1) * len(DISPARITY_METRICS)
+        verdict_slice = {k: v[start : start + size] for k, v in judged.items() if k not in ("comparisons", "alpha")}
+        start += size
+        boot = bootstrap(grouping.counts, params.n_boot, rng)
+        described.append(_describe_feature(grouping, ref, closed, f, verdict_slice, boot, rows, y_true, score,
+                                           params))
+    overall_view = _describe_groups(overall, _wilson_metrics(overall.counts, z), rows, y_true, score)[0]
+    rule = verdicts.rule(band=band, tolerance=params.tolerance, level=params.ci_level,
+                         min_group_size=params.min_group_size, comparisons=judged["comparisons"], n_boot=params.n_boot)
     return {
-        "rule": _rule_text(params, band),
+        "rule": rule,
+        "methods": dict(verdicts.METHODS),
+        "multiplicity": {"method": "holm", "alpha": judged["alpha"], "comparisons": judged["comparisons"],
+                         "family": "judged_reference_comparisons"},
         "tolerance": params.tolerance,
-        "tolerance_band": band,
+        "tolerance_band": [band[0], band[1]],
         **{key: getattr(params, key) for key in ("n_boot", "seed", "ci_level", "min_group_size", "threshold")},
         "predictions": "given" if y_pred is not None else "y_score >= threshold",
         "label": label,
         "n": int(y_true.size),
         "metrics": list(METRICS),
         "disparity_metrics": list(DISPARITY_METRICS),
-        "overall": {key: value for key, value in overall.items() if key not in ("group", "levels")},
-        "features": [_describe_feature(grouping, params, band) for grouping in groupings[1:]],
+        "overall": {key: value for key, value in overall_view.items() if key not in ("group", "key", "levels")},
+        "features": described,
     }
 
 
-def summarise_verdicts(result: dict) -> dict:
-    """Count verdicts and list the failures, so a card can state the audit's outcome in one line."""
-    summary: dict = dict.fromkeys(VERDICTS, 0)
-    summary["failed"] = []
-    for feature in result["features"]:
-        for disparity in feature["disparities"]:
-            summary[disparity["verdict"]] += 1
-            if disparity["verdict"] == "fail":
-                summary["failed"].append(
-                    {"feature": feature["name"], "group": disparity["group"], "metric": disparity["metric"]}
-                )
-    return summary
-
-
 def _binary(values: np.ndarray, name: str) -> np.ndarray:
-    if values.ndim != 1 or not np.isin(values, (0, 1)).all():
+    """0/1 values as int64; checked with min/max for integers (one cheap pass), exactly otherwise."""
+    if values.ndim != 1:
+        raise ValueError(f"{name} must be a one-dimensional array of 0/1 values")
+    if values.dtype == bool:
+        return values.astype(np.int64)
+    if np.issubdtype(values.dtype, np.integer):
+        if values.size and (values.min() < 0 or values.max() > 1):
+            raise ValueError(f"{name} must be a one-dimensional array of 0/1 values")
+        return values.astype(np.int64)
+    try:
+        ok = bool(np.isin(values, (0, 1)).all())
+    except TypeError:
+        ok = False
+    if not ok:
         raise ValueError(f"{name} must be a one-dimensional array of 0/1 values")
     return values.astype(np.int64)
 
 
-def _build_groupings(frame: pd.DataFrame, sensitive: list[str], intersections: bool):
-    """Code every row by the product of all sensitive features; each grouping maps those combinations to groups."""
-    codes, uniques = [], []
-    for column in sensitive:
-        if frame[column].isna().any():
-            raise ValueError(f"sensitive feature {column!r} has missing values")
-        column_codes, column_uniques = pd.factorize(frame[column], sort=True)
-        codes.append(column_codes.astype(np.int64))
-        uniques.append([str(value) for value in column_uniques])
-    fine = codes[0]
-    for column_codes, column_uniques in zip(codes[1:], uniques[1:], strict=True):
-        fine = pd.factorize(fine * len(column_uniques) + column_codes, sort=True)[0].astype(np.int64)
-    first_rows = np.unique(fine, return_index=True)[1]
-    combo_codes = [column_codes[first_rows] for column_codes in codes]
-
-    groupings = []
-    parts = [(i,) for i in range(len(sensitive))]
-    if intersections:
-        parts += list(itertools.combinations(range(len(sensitive)), 2))
-    for part in parts:
-        joint = np.zeros(first_rows.size, dtype=np.int64)
-        for i in part:
-            joint = joint * len(uniques[i]) + combo_codes[i]
-        combo_group = np.unique(joint, return_inverse=True)[1].astype(np.int64)
-        first_combos = np.unique(combo_group, return_index=True)[1]
-        levels = [{sensitive[i]: uniques[i][combo_codes[i][c]] for i in part} for c in first_combos]
-        columns = [sensitive[i] for i in part]
-        labels = ["×".join(level.values()) for level in levels]
-        groupings.append(_Grouping("×".join(columns), columns, labels, levels, combo_group))
-    return fine, groupings
+def _events(counts: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(..., 4) counts -> events and denominators (..., metrics), in METRICS order."""
+    x = np.stack([counts[..., list(num)].sum(axis=-1) for num, _den in _RATIOS.values()], axis=-1)
+    n = np.stack([counts[..., list(den)].sum(axis=-1) for _num, den in _RATIOS.values()], axis=-1)
+    return x, n
 
 
-def _aggregate(counts: np.ndarray, grouping: _Grouping) -> np.ndarray:
-    """Sum (B, combinations, 4) counts into (B, groups, 4) counts."""
-    order = np.argsort(grouping.combo_group, kind="stable")
-    starts = np.searchsorted(grouping.combo_group[order], np.arange(len(grouping.labels)))
-    return np.add.reduceat(counts[:, order, :], starts, axis=1)
+def _values(x: np.ndarray, n: np.ndarray) -> np.ndarray:
+    """Fairlearn's values: x / n, 0.0 on a zero denominator."""
+    return np.divide(x, n, out=np.zeros(n.shape), where=n > 0)
 
 
-def _bootstrap(fine_counts: np.ndarray, groupings: list[_Grouping], params: BiasAuditParams) -> None:
-    """Resample the whole dataset as one multinomial draw over cells, in chunks of replicates."""
-    rng = np.random.default_rng(params.seed)
-    total = int(fine_counts.sum())
-    chunk = max(1, _MAX_DRAW_CELLS // fine_counts.size)
-    for start in range(0, params.n_boot, chunk):
-        size = min(chunk, params.n_boot - start)
-        draws = rng.multinomial(total, fine_counts / total, size=size).reshape(size, -1, 4)
-        for grouping in groupings:
-            grouping.boot[start : start + size] = _aggregate(draws, grouping)
+def _wilson_metrics(counts: np.ndarray, z: float) -> dict:
+    x, n = _events(counts)
+    low, high = wilson(x, n, z)
+    return {"value": _values(x, n), "defined": n > 0, "low": low, "high": high}
 
 
-def _rates(counts: np.ndarray) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-    """Each metric as (value, defined): Fairlearn's 0.0 on a zero denominator, NaN where the group is absent."""
-    present = counts.sum(axis=-1) > 0
-    rates = {}
-    for name, (numerator, denominator) in _RATIOS.items():
-        num = counts[..., list(numerator)].sum(axis=-1)
-        den = counts[..., list(denominator)].sum(axis=-1)
-        value = np.divide(num, den, out=np.zeros(den.shape), where=den > 0)
-        rates[name] = (np.where(present, value, np.nan), den > 0)
-    return rates
+def _closed_forms(features: list[Grouping], refs: list[int], total: np.ndarray, z: float, band) -> dict:
+    """Every group interval and every comparison (to reference, to overall) of the audit, in one vectorised pass."""
+    x_all, n_all = _events(total)
+    d = _DISPARITY_INDEX
+    per_feature, pairs = [], []
+    for grouping, ref in zip(features, refs, strict=True):
+        x, n = _events(grouping.counts)
+        low, high = wilson(x, n, z)
+        per_feature.append({"x": x, "n": n, "value": _values(x, n), "low": low, "high": high})
+        xd, nd = x[:, d], n[:, d]
+        pairs.append((xd, nd, np.broadcast_to(xd[ref], xd.shape), np.broadcast_to(nd[ref], nd.shape)))
+        pairs.append((xd, nd, x_all[d] - xd, n_all[d] - nd))
+    x1, n1, x2, n2 = (np.concatenate([p[k].ravel() for p in pairs]) for k in range(4))
+    diff_low, diff_high = newcombe(x1, n1, x2, n2, z)
+    ratio_low, ratio_high = koopman(x1, n1, x2, n2, z)
+    p_below, p_above = band_p_values(x1, n1, x2, n2, band)
+
+    start, tests = 0, []
+    for f, (grouping, ref) in enumerate(zip(features, refs, strict=True)):
+        stats = per_feature[f]
+        shape = stats["x"][:, d].shape
+        size = int(np.prod(shape))
+        to_ref = slice(start, start + size)
+        to_rest = slice(start + size, start + 2 * size)
+        start += 2 * size
+
+        def unpack(a: np.ndarray, part: slice, shape=shape) -> np.ndarray:
+            return a[part].reshape(shape)
+
+        stats["ref"] = {"diff": (unpack(diff_low, to_ref), unpack(diff_high, to_ref)),
+                        "ratio": (unpack(ratio_low, to_ref), unpack(ratio_high, to_ref))}
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = stats["n"][:, d] / n_all[d]  # w: the group's share of the metric's denominator
+        r_low, r_high = unpack(ratio_low, to_rest), unpack(ratio_high, to_rest)
+        stats["overall"] = {
+            "diff": ((1 - share) * unpack(diff_low, to_rest), (1 - share) * unpack(diff_high, to_rest)),
+            "ratio": (_to_overall_ratio(r_low, share), _to_overall_ratio(r_high, share)),
+        }
+        value = stats["value"][:, d]
+        with np.errstate(divide="ignore", invalid="ignore"):
+            ratio = np.where(value[ref] > 0, value / value[ref], np.nan)
+        others = np.arange(len(grouping.labels)) != ref
+        sizes = grouping.counts.sum(axis=1)
+        tests.append({
+            "group_n": np.broadcast_to(sizes[:, None], shape)[others], "reference_n": np.full(shape, sizes[ref])[others],
+            "x1": stats["x"][:, d][others], "n1": stats["n"][:, d][others],
+            "x2": np.broadcast_to(stats["x"][ref, d], shape)[others], "n2": np.broadcast_to(stats["n"][ref, d], shape)[others],
+            "ratio": ratio[others], "ci_low": stats["ref"]["ratio"][0][others], "ci_high": stats["ref"]["ratio"][1][others],
+            "p_below": unpack(p_below, to_ref)[others], "p_above": unpack(p_above, to_ref)[others],
+        })  # fmt: skip
+    comparisons = verdicts.Comparisons(**{k: np.concatenate([t[k].ravel() for t in tests]) for k in tests[0]})
+    return {"features": per_feature, "overall": {"value": _values(x_all, n_all)}, "comparisons": comparisons}
 
 
-def _interval(samples: np.ndarray, params: BiasAuditParams, max_undefined: float) -> tuple[np.ndarray, np.ndarray]:
-    """Percentile interval over replicates (axis 0), NaN where too many replicates are undefined."""
-    if samples.shape[0] == 0:
-        return np.full(samples.shape[1:], np.nan), np.full(samples.shape[1:], np.nan)
-    undefined = np.isnan(samples).mean(axis=0)
-    filled = np.where(undefined == 1, 0.0, samples)  # keeps nanquantile quiet; withheld below
-    alpha = (1 - params.ci_level) / 2
-    low, high = np.nanquantile(filled, [alpha, 1 - alpha], axis=0)
-    withheld = (undefined > max_undefined) | (undefined == 1)
-    return np.where(withheld, np.nan, low), np.where(withheld, np.nan, high)
+def _to_overall_ratio(r: np.ndarray, share: np.ndarray) -> np.ndarray:
+    """Map a ratio to the rest of the population onto the ratio to the overall: r / (w r + 1 - w)."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        mapped = r / (share * r + 1 - share)
+        return np.where(np.isinf(r), 1 / share, mapped)
 
 
-def _describe_groups(grouping: _Grouping, params: BiasAuditParams) -> list[dict]:
-    point, replicates = _rates(grouping.counts), _rates(grouping.boot)
-    intervals = {name: _interval(replicates[name][0], params, 1.0) for name in METRICS}
+def _describe_groups(grouping: Grouping, metrics: dict, rows, y_true, score) -> list[dict]:
+    aucs, calibrations = _score_summaries(grouping, rows, y_true, score)
+    value, low, high = (metrics[k].tolist() for k in ("value", "low", "high"))
+    defined = metrics["defined"].tolist()
     groups = []
     for g, label in enumerate(grouping.labels):
-        metrics = {
-            name: {**_triple(point[name][0], intervals[name], g), "defined": bool(point[name][1][g])}
-            for name in METRICS
-        }
-        count = grouping.counts[g]
-        groups.append(
-            {
-                "group": label,
-                "levels": grouping.levels[g],
-                "count": int(count.sum()),
-                "positives": int(count[_FN] + count[_TP]),
-                "cells": {"tn": int(count[_TN]), "fp": int(count[_FP]), "fn": int(count[_FN]), "tp": int(count[_TP])},
-                "metrics": metrics,
-                "roc_auc": grouping.aucs[g],
-                "calibration": grouping.calibrations[g],
-            }
-        )
+        tn, fp, fn, tp = grouping.counts[g].tolist()
+        groups.append({
+            "group": label,
+            "key": grouping.keys[g],
+            "levels": grouping.levels[g],
+            "count": tn + fp + fn + tp,
+            "positives": fn + tp,
+            "cells": {"tn": tn, "fp": fp, "fn": fn, "tp": tp},
+            "metrics": {name: {"value": num(value[g][k]), "ci_low": num(low[g][k]), "ci_high": num(high[g][k]),
+                               "defined": defined[g][k]}
+                        for k, name in enumerate(METRICS)},
+            "roc_auc": aucs[g],
+            "calibration": calibrations[g],
+        })  # fmt: skip
     return groups
 
 
-def _score_summaries(grouping: _Grouping, fine, y_true, score) -> tuple[list, list]:
+def _score_summaries(grouping: Grouping, rows, y_true, score) -> tuple[list, list]:
     """ROC AUC and equal-count calibration deciles per group, from one sort of the rows by (group, score)."""
     size = len(grouping.labels)
     if score is None:
         return [None] * size, [None] * size
-    row_group = grouping.combo_group[fine]
+    row_group = grouping.combo_group[rows]
     order = np.lexsort((score, row_group))
     counts = np.bincount(row_group, minlength=size)
     starts = np.concatenate(([0], np.cumsum(counts)[:-1]))
@@ -280,12 +313,13 @@ def _score_summaries(grouping: _Grouping, fine, y_true, score) -> tuple[list, li
     observed = np.bincount(key, weights=y_true[order], minlength=size * 10).reshape(size, 10)
     aucs, calibrations = [], []
     for g in range(size):
-        rows = order[starts[g] : starts[g] + counts[g]]
-        aucs.append(_num(roc_auc_score(y_true[rows], score[rows])) if 0 < y_true[rows].sum() < rows.size else None)
+        rows_g = order[starts[g] : starts[g] + counts[g]]
+        positives = y_true[rows_g].sum()
+        aucs.append(num(roc_auc_score(y_true[rows_g], score[rows_g])) if 0 < positives < rows_g.size else None)
         calibrations.append(
             [
-                {"decile": d + 1, "n": int(n[g, d]), "mean_predicted": _num(predicted[g, d] / n[g, d]),
-                 "observed": _num(observed[g, d] / n[g, d])}
+                {"decile": d + 1, "n": int(n[g, d]), "mean_predicted": num(predicted[g, d] / n[g, d]),
+                 "observed": num(observed[g, d] / n[g, d])}
                 for d in range(10)
                 if n[g, d] > 0
             ]
@@ -293,105 +327,68 @@ def _score_summaries(grouping: _Grouping, fine, y_true, score) -> tuple[list, li
     return aucs, calibrations
 
 
-def _describe_feature(grouping: _Grouping, params: BiasAuditParams, band: list[float]) -> dict:
-    wanted = (params.reference_group or {}).get(grouping.name)
-    sizes = grouping.counts.sum(axis=1)
-    if wanted is not None and wanted not in grouping.labels:
-        raise ValueError(f"reference group {wanted!r} not found in {grouping.name!r}")
-    ref = int(np.argmax(sizes)) if wanted is None else grouping.labels.index(wanted)
-    point, replicates = _rates(grouping.counts), _rates(grouping.boot)
-    max_undefined = 1 - params.ci_level
-    disparities = []
-    for metric in DISPARITY_METRICS:
-        value, defined = point[metric]
-        samples = np.where(replicates[metric][1], replicates[metric][0], np.nan)  # undefined replicates left out
-        ref_samples = samples[:, [ref]]
-        differences = _interval(samples - ref_samples, params, max_undefined)
-        ratio_samples = np.divide(samples, ref_samples, out=np.full(samples.shape, np.nan), where=ref_samples > 0)
-        ratios = _interval(ratio_samples, params, max_undefined)
-        ratio = np.divide(value, value[ref], out=np.full(value.shape, np.nan), where=value[ref] > 0)
-        for g, label in enumerate(grouping.labels):
-            if g != ref:
-                verdict, reason = _judge(
-                    (sizes[g], sizes[ref]), defined[g] and defined[ref], value[ref], ratios[0][g], ratios[1][g],
-                    params, band,
-                )  # fmt: skip
-                disparities.append(
-                    {
-                        "group": label,
-                        "metric": metric,
-                        "difference": _triple(value - value[ref], differences, g),
-                        "ratio": _triple(ratio, ratios, g),
-                        "verdict": verdict,
-                        "reason": reason,
-                    }
-                )
+def _describe_feature(grouping: Grouping, ref: int, closed: dict, f: int, judged: dict, boot: np.ndarray, rows,
+                      y_true, score, params: BiasAuditParams) -> dict:
+    stats = closed["features"][f]
+    value = stats["value"]
+    overall_value = closed["overall"]["value"]
+    d = _DISPARITY_INDEX
+    v, v_all = value[:, d], overall_value[d]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        to_ref = {"difference": (v - v[ref], *stats["ref"]["diff"]),
+                  "ratio": (np.where(v[ref] > 0, v / v[ref], np.nan), *stats["ref"]["ratio"])}
+        to_all = {"difference": (v - v_all, *stats["overall"]["diff"]),
+                  "ratio": (np.where(v_all > 0, v / v_all, np.nan), *stats["overall"]["ratio"])}
+    to_ref, to_all = ({part: [a.tolist() for a in arrays] for part, arrays in t.items()} for t in (to_ref, to_all))
+    p_value, p_adjusted = judged["p_value"].tolist(), judged["p_adjusted"].tolist()
+    disparities, to_overall, i = [], [], 0
+    for g, label in enumerate(grouping.labels):
+        key = grouping.keys[g]
+        for j, metric in enumerate(DISPARITY_METRICS):
+            to_overall.append({"group": label, "key": key, "metric": metric,
+                               "difference": triple(*(a[g][j] for a in to_all["difference"])),
+                               "ratio": _ratio_triple(*(a[g][j] for a in to_all["ratio"]))})
+            if g == ref:
+                continue
+            disparities.append({
+                "group": label, "key": key, "metric": metric,
+                "difference": triple(*(a[g][j] for a in to_ref["difference"])),
+                "ratio": _ratio_triple(*(a[g][j] for a in to_ref["ratio"])),
+                "p_value": num(p_value[i]), "p_adjusted": num(p_adjusted[i]),
+                "verdict": judged["verdict"][i], "verdict_unadjusted": judged["verdict_unadjusted"][i],
+                "reason": judged["reason"][i], "base_rate_note": None,
+            })  # fmt: skip
+            i += 1
+    metrics = {"value": value, "defined": stats["n"] > 0, "low": stats["low"], "high": stats["high"]}
+    _add_base_rate_notes(disparities, value, ref, grouping)
+    replicates = _events(boot)
     return {
         "name": grouping.name,
+        "key": grouping.key,
         "columns": grouping.columns,
         "reference_group": grouping.labels[ref],
-        "groups": _describe_groups(grouping, params),
+        "reference_key": grouping.keys[ref],
+        "groups": _describe_groups(grouping, metrics, rows, y_true, score),
         "disparities": disparities,
-        "extremes": [_extremes(grouping.labels, point[m], replicates[m][0], m, params) for m in METRICS],
+        "disparities_to_overall": to_overall,
+        "extremes": extremes(METRICS, grouping.labels, grouping.keys, value, stats["n"] > 0, overall_value,
+                             *replicates, params.ci_level),
     }
 
 
-def _judge(sizes, defined, ref_value, low, high, params: BiasAuditParams, band) -> tuple[str, str]:
-    """Apply the verdict rule stated in the result's ``rule`` to one disparity."""
-    if min(sizes) < params.min_group_size:
-        return "insufficient_evidence", (
-            f"group has {sizes[0]} and reference {sizes[1]} individuals; {params.min_group_size} needed in each"
-        )
-    if not defined:
-        return "insufficient_evidence", "metric undefined (zero denominator) in the group or the reference"
-    if ref_value == 0:
-        return "insufficient_evidence", "ratio undefined: the reference value is 0"
-    if np.isnan(low) or np.isnan(high):
-        return "insufficient_evidence", "no ratio interval (n_boot = 0, or too many undefined replicates)"
-    where = f"ratio interval [{low:.3f}, {high:.3f}] {{}} [{band[0]:.3f}, {band[1]:.3f}]"
-    if band[0] <= low and high <= band[1]:
-        return "pass", where.format("lies within")
-    if high < band[0] or low > band[1]:
-        return "fail", where.format("lies outside")
-    return "insufficient_evidence", where.format("straddles a boundary of")
+def _add_base_rate_notes(disparities: list[dict], value: np.ndarray, ref: int, grouping: Grouping) -> None:
+    by = {(d["key"], d["metric"]): d for d in disparities}
+    prevalence, selection, tpr, fpr = (METRICS.index(m) for m in ("prevalence", "selection_rate", "tpr", "fpr"))
+    reference = value[ref]
+    for g, key in enumerate(grouping.keys):
+        if g == ref or (key, "selection_rate") not in by:
+            continue
+        expected = reference[tpr] * value[g, prevalence] + reference[fpr] * (1 - value[g, prevalence])
+        by[(key, "selection_rate")]["base_rate_note"] = verdicts.base_rate_note(
+            by[(key, "selection_rate")], by[(key, "tpr")], by[(key, "fpr")],
+            num(value[g, prevalence] / reference[prevalence]) if reference[prevalence] > 0 else None,
+            num(expected / reference[selection]) if reference[selection] > 0 else None)
 
 
-def _extremes(labels, point, samples, metric: str, params: BiasAuditParams) -> dict:
-    """Fairlearn's between-groups difference (max - min) and ratio (min / max), with intervals."""
-    value, defined = point
-    top, bottom = value.max(), value.min()
-    high_s = np.nanmax(samples, axis=1, initial=-np.inf)
-    low_s = np.nanmin(samples, axis=1, initial=np.inf)
-    ratio_s = np.divide(low_s, high_s, out=np.full(high_s.shape, np.nan), where=high_s > 0)
-    max_undefined = 1 - params.ci_level
-    return {
-        "metric": metric,
-        "difference": _triple(np.array([top - bottom]), _interval((high_s - low_s)[:, None], params, max_undefined), 0),
-        "ratio": _triple(
-            np.array([bottom / top if top > 0 else np.nan]), _interval(ratio_s[:, None], params, max_undefined), 0
-        ),
-        "max_group": labels[int(np.argmax(value))],
-        "min_group": labels[int(np.argmin(value))],
-        "defined": bool(defined.all() and top > 0),
-    }
-
-
-def _triple(values: np.ndarray, interval: tuple[np.ndarray, np.ndarray], g: int) -> dict:
-    return {"value": _num(values[g]), "ci_low": _num(interval[0][g]), "ci_high": _num(interval[1][g])}
-
-
-def _num(value) -> float | None:
-    value = float(value)
-    return value if np.isfinite(value) else None
-
-
-def _rule_text(params: BiasAuditParams, band: list[float]) -> str:
-    return (
-        f"Each disparity is the ratio of a group's metric to the reference group's (by default the largest group), "
-        f"with a {params.ci_level:.0%} percentile bootstrap interval ({params.n_boot} whole-dataset resamples, "
-        f"seed {params.seed}). It passes when the whole interval lies within the tolerance band "
-        f"[{band[0]:.3f}, {band[1]:.3f}] (Aequitas: [1 - τ, 1 / (1 - τ)], τ = {params.tolerance}), and fails when "
-        f"the whole interval lies outside it. Otherwise the evidence is insufficient: the group or the reference has "
-        f"fewer than {params.min_group_size} individuals, the metric is undefined (zero denominator) in either or the "
-        f"reference value is 0, the interval cannot be computed, or it straddles a boundary of the band."
-    )
+def _ratio_triple(value, low, high) -> dict:
+    return {"value": num(value), "ci_low": num(low), "ci_high": num(high), "ci_high_unbounded": high == math.inf}

@@ -54,10 +54,17 @@ class AuditRequestSchema(StrictSchema):
     sensitive_features = fields.List(fields.String(), load_default=list)
     intersections = fields.Boolean(load_default=False)
     threshold = fields.Float(load_default=0.5, validate=validate.Range(min=0, max=1))
-    reference_group = fields.Dict(keys=fields.String(), values=fields.String(), load_default=None, allow_none=True)
+    reference_group = fields.Dict(keys=fields.String(), values=fields.String(), load_default=None, allow_none=True,
+                                  metadata={"description": (
+        "Reference group per feature: {feature name or key: group label or key}. A label is the group as "
+        "results show it (\"F\", \"F×Bretagne\"); when two values of a column print alike (the number 1 and "
+        "the text \"1\") their labels are their JSON spellings, 1 and \"1\" with its quotes, so labels are "
+        "unique within a feature. A key is the group's typed levels as compact JSON ({\"sex\":\"F\"}). "
+        "By default the largest group.")})
     tolerance = fields.Float(load_default=0.2, validate=validate.Range(min=0.01, max=0.9))
     min_group_size = fields.Integer(load_default=30, validate=validate.Range(min=1, max=100_000))
-    n_boot = fields.Integer(load_default=1000, validate=validate.Range(min=0, max=10_000))
+    n_boot = fields.Integer(load_default=1000, validate=validate.Range(min=0, max=10_000), metadata={
+        "description": "Bootstrap resamples for the between-groups extremes only; every other interval is closed-form."})
     seed = fields.Integer(load_default=0, validate=validate.Range(min=0, max=2**31 - 1))
     columns = fields.List(fields.String(), load_default=None, allow_none=True)
 

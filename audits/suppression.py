@@ -23,6 +23,7 @@ _NUMERATORS = {  # metric -> (numerator cells, denominator cells) over tn/fp/fn/
     "selection_rate": (("fp", "tp"), ("tn", "fp", "fn", "tp")),
     "tpr": (("tp",), ("fn", "tp")),
     "fpr": (("fp",), ("tn", "fp")),
+    "fnr": (("fn",), ("fn", "tp")),
     "ppv": (("tp",), ("fp", "tp")),
     "npv": (("tn",), ("tn", "fn")),
     "accuracy": (("tn", "tp"), ("tn", "fp", "fn", "tp")),
@@ -117,25 +118,50 @@ def _secondary(result: dict[str, Any]) -> None:
                     changed = True
 
 
+_REASON_PARAMETERS = {"needed", "power"}  # audit parameters, not figures computed from cells
+
+
+def _mask_comparison(disparity: dict[str, Any]) -> None:
+    """Mask a comparison's figures; its reason keeps its code and parameters, never a number from the cells."""
+    for part in ("difference", "ratio"):
+        if part in disparity:
+            disparity[part] = {"value": MASKED, "ci_low": MASKED, "ci_high": MASKED}
+    for key in ("p_value", "p_adjusted", "base_rate_note"):
+        if key in disparity:
+            disparity[key] = MASKED
+    reason = disparity.get("reason")
+    if isinstance(reason, dict):
+        disparity["reason"] = {k: v for k, v in reason.items()
+                               if not isinstance(v, (int, float)) or isinstance(v, bool) or k in _REASON_PARAMETERS}
+    elif isinstance(reason, str):
+        disparity["reason"] = MASKED
+    disparity["suppressed"] = True
+
+
 def _mask_disparities(feature: dict[str, Any]) -> None:
-    by_label = {g["group"]: g for g in feature["groups"]}
-    reference = by_label.get(feature["reference_group"])
+    by_id = {g.get("key") or g["group"]: g for g in feature["groups"]}
+    reference = by_id.get(feature.get("reference_key") or feature["reference_group"])
 
     def hidden(group: dict[str, Any] | None, metric: str) -> bool:
-        return group is None or group["metrics"][metric]["value"] is MASKED
+        return group is None or group["metrics"][metric]["value"] is MASKED or group.get("count") is MASKED
 
     for disparity in feature["disparities"]:
-        if hidden(by_label.get(disparity["group"]), disparity["metric"]) or hidden(reference, disparity["metric"]):
-            for part in ("difference", "ratio"):
-                disparity[part] = {"value": MASKED, "ci_low": MASKED, "ci_high": MASKED}
-            disparity["suppressed"] = True
+        group = by_id.get(disparity.get("key") or disparity["group"])
+        if hidden(group, disparity["metric"]) or hidden(reference, disparity["metric"]):
+            _mask_comparison(disparity)
+    for disparity in feature.get("disparities_to_overall", []):
+        if hidden(by_id.get(disparity.get("key") or disparity["group"]), disparity["metric"]):
+            _mask_comparison(disparity)
     for extreme in feature["extremes"]:
-        if (hidden(by_label.get(extreme.get("max_group")), extreme["metric"])
-                or hidden(by_label.get(extreme.get("min_group")), extreme["metric"])
+        if (hidden(by_id.get(extreme.get("max_key") or extreme.get("max_group")), extreme["metric"])
+                or hidden(by_id.get(extreme.get("min_key") or extreme.get("min_group")), extreme["metric"])
                 or any(g["suppressed"] == "group" for g in feature["groups"] if g.get("suppressed"))):
-            for part in ("difference", "ratio"):
-                extreme[part] = {"value": MASKED, "ci_low": MASKED, "ci_high": MASKED}
-            extreme["max_group"] = extreme["min_group"] = MASKED
+            for part in ("difference", "ratio", "difference_to_overall", "ratio_to_overall"):
+                if part in extreme:
+                    extreme[part] = {"value": MASKED, "ci_low": MASKED, "ci_high": MASKED}
+            for key in ("max_group", "min_group", "max_key", "min_key"):
+                if key in extreme:
+                    extreme[key] = MASKED
             extreme["suppressed"] = True
 
 

@@ -8,7 +8,7 @@ from flask import g, render_template, request
 
 from audits import service as audit_service
 from boas.context import db_session, policy
-from boas.pages import charts
+from boas.pages import charts, verdict_text
 from boas.pages.auth import page_user
 from boas.pages.blueprint import bp
 from boas.registry import cards
@@ -23,10 +23,12 @@ def audit_sections(audits: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """Finished audits as the template shows them: bias results as charts, drift results as a table."""
     shown = []
     for audit in audits:
-        entry = {"audit": audit, "features": [], "drift": None}
+        entry = {"audit": audit, "features": [], "drift": None, "rule": [], "methods": ""}
         result = audit.get("result") or {}
         if audit["status"] == "succeeded" and audit["kind"] == "bias" and result:
             entry["features"] = charts.bias_charts(result)
+            entry["rule"] = verdict_text.rule_paragraphs(result)
+            entry["methods"] = verdict_text.methods_text(result)
         elif audit["status"] == "succeeded" and audit["kind"] == "drift" and result:
             entry["drift"] = result
         shown.append(entry)

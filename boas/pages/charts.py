@@ -1,6 +1,6 @@
 """Bias-audit results laid out as accessible server-side SVG charts, each with the table it summarises.
 
-For one feature and one metric, a chart plots each group's ratio to the reference group with its bootstrap
+For one feature and one metric, a chart plots each group's ratio to the reference group with its confidence
 interval on a log scale (so 0.8 and 1.25 sit symmetrically around 1), over the audit's tolerance band.
 Masked groups (small-cell suppression) are drawn as a text mark, never as a number. Pure layout: the
 template writes the SVG elements, escaping every label.
@@ -14,6 +14,7 @@ from typing import Any
 from flask_babel import gettext as _
 
 from boas.pages.i18n import METRICS, VERDICTS, fnumber, fpercent
+from boas.pages.verdict_text import fpvalue, note_text, reason_text
 
 WIDTH, LABEL_END, PLOT_START, PLOT_END, ROW, TOP, BOTTOM = 720, 176, 186, 560, 26, 30, 36
 TICKS = (0.05, 0.1, 0.25, 0.5, 0.8, 1.0, 1.25, 2.0, 4.0, 10.0, 20.0)
@@ -22,12 +23,15 @@ PRIMARY_METRICS = 2  # shown open; the others sit in a disclosure widget
 
 
 def interval_text(triple: dict[str, Any] | None) -> str:
-    """'0.85 [0.80 – 0.90]' in the page's locale; '' when the value is masked or absent."""
-    if not triple or triple.get("value") is None:
+    """'0.85 [0.80 – 0.90]' in the page's locale ('[2.1 – ∞]' for an unbounded ratio); '' when masked or absent."""
+    if not triple:
         return ""
-    text = fnumber(triple["value"])
-    if triple.get("ci_low") is not None and triple.get("ci_high") is not None:
-        text += f" [{fnumber(triple['ci_low'])} – {fnumber(triple['ci_high'])}]"
+    value = triple.get("value")
+    text = fnumber(value) if value is not None else ""
+    high = "∞" if triple.get("ci_high_unbounded") else (fnumber(triple["ci_high"]) if triple.get("ci_high") is not None
+                                                        else None)
+    if triple.get("ci_low") is not None and high is not None and (value is not None or triple.get("ci_high_unbounded")):
+        text = f"{text} [{fnumber(triple['ci_low'])} – {high}]".strip()
     return text
 
 
@@ -49,30 +53,48 @@ def _scale(values: list[float], band: tuple[float, float]):
     return x, ticks
 
 
-def _rows(feature: dict[str, Any], metric: str) -> list[dict[str, Any]]:
-    disparities = {(d["group"], d["metric"]): d for d in feature["disparities"]}
+def _identity(item: dict[str, Any]) -> str:
+    """Groups and disparities are matched by key; results stored before keys existed, by label."""
+    return item.get("key") or item["group"]
+
+
+def _rows(feature: dict[str, Any], metric: str, comparisons: int | None) -> list[dict[str, Any]]:
+    disparities = {(_identity(d), d["metric"]): d for d in feature["disparities"]}
+    reference_id = feature.get("reference_key") or feature["reference_group"]
+    reference_count = next((g.get("count") for g in feature["groups"] if _identity(g) == reference_id), None)
     rows = []
     for group in feature["groups"]:
-        reference = group["group"] == feature["reference_group"]
-        disparity = disparities.get((group["group"], metric)) or {}
+        reference = _identity(group) == reference_id
+        disparity = disparities.get((_identity(group), metric)) or {}
         value = (group.get("metrics") or {}).get(metric) or {}
         ratio = {"value": 1.0, "ci_low": None, "ci_high": None} if reference else disparity.get("ratio") or {}
-        masked = group.get("count") is None or value.get("value") is None or ratio.get("value") is None
+        suppressed = group.get("count") is None or value.get("value") is None or bool(disparity.get("suppressed"))
+        undefined = not suppressed and ratio.get("value") is None  # e.g. the reference's value is 0
+        masked = suppressed or undefined  # no point to draw
         verdict = "reference" if reference else disparity.get("verdict")
+        unadjusted = disparity.get("verdict_unadjusted")
+        sizes_masked = group.get("count") is None or reference_count is None
+        p_value, p_adjusted = disparity.get("p_value"), disparity.get("p_adjusted")
         rows.append({
             "group": group["group"], "short": _short(group["group"]), "count": group.get("count"),
-            "reference": reference, "masked": masked, "verdict": verdict,
+            "reference": reference, "masked": masked, "undefined": undefined, "verdict": verdict,
             "verdict_label": _("Reference group") if reference else VERDICTS.get(verdict, ""),
+            "unadjusted_label": VERDICTS.get(unadjusted, "") if unadjusted and unadjusted != verdict else "",
             "value_text": interval_text(value), "ratio_text": interval_text(ratio), "ratio": ratio,
-            "reason": disparity.get("reason") or "",
-        })
+            # A figure computed from masked cells is never written out, whatever the result still carries.
+            "reason": "" if reference else reason_text(disparity.get("reason"), comparisons=comparisons,
+                                                       sizes_masked=sizes_masked, values_masked=suppressed),
+            "note": "" if suppressed else note_text(disparity.get("base_rate_note")),
+            "p_text": (_("p %(p)s, after adjustment p %(adjusted)s", p=fpvalue(p_value), adjusted=fpvalue(p_adjusted))
+                       if p_value is not None and p_adjusted is not None and not suppressed else ""),
+        })  # fmt: skip
     return rows
 
 
 def metric_chart(feature: dict[str, Any], metric: str, band: tuple[float, float], level: float,
-                 min_cell: int = 11) -> dict[str, Any]:
+                 min_cell: int = 11, comparisons: int | None = None) -> dict[str, Any]:
     """One chart (geometry, title, description) and its data table rows."""
-    rows = _rows(feature, metric)
+    rows = _rows(feature, metric, comparisons)
     values = [v for r in rows if not r["masked"] for v in (r["ratio"].get("value"), r["ratio"].get("ci_low"),
                                                             r["ratio"].get("ci_high")) if v is not None]
     x, ticks = _scale(values, band)
@@ -109,9 +131,11 @@ def bias_charts(result: dict[str, Any]) -> list[dict[str, Any]]:
     band = tuple(result.get("tolerance_band") or (0.8, 1.25))
     level = result.get("ci_level") or 0.95
     min_cell = (result.get("suppression") or {}).get("min_cell") or 11
+    comparisons = (result.get("multiplicity") or {}).get("comparisons")
     features = []
     for feature in result.get("features") or []:
-        charts = [metric_chart(feature, metric, band, level, min_cell) for metric in result.get("disparity_metrics") or ()]
+        charts = [metric_chart(feature, metric, band, level, min_cell, comparisons)
+                  for metric in result.get("disparity_metrics") or ()]
         features.append({"name": feature["name"], "reference_group": feature["reference_group"],
                          "primary": charts[:PRIMARY_METRICS], "secondary": charts[PRIMARY_METRICS:]})
     return features

@@ -45,6 +45,7 @@ METRICS = {
     "selection_rate": _l("Selection rate"),
     "tpr": _l("Sensitivity (true positive rate)"),
     "fpr": _l("False positive rate"),
+    "fnr": _l("False negative rate"),
     "ppv": _l("Positive predictive value"),
     "npv": _l("Negative predictive value"),
     "accuracy": _l("Accuracy"),

@@ -8,7 +8,14 @@ from functools import partial
 import numpy as np
 import pandas as pd
 import pytest
-from fairlearn.metrics import MetricFrame, count, false_positive_rate, selection_rate, true_positive_rate
+from fairlearn.metrics import (
+    MetricFrame,
+    count,
+    false_negative_rate,
+    false_positive_rate,
+    selection_rate,
+    true_positive_rate,
+)
 from sklearn.metrics import accuracy_score, precision_score, roc_auc_score
 
 from audits.fairness import DISPARITY_METRICS, METRICS, BiasAuditParams, run_bias_audit, summarise_verdicts
@@ -19,6 +26,7 @@ FAIRLEARN_METRICS = {
     "selection_rate": selection_rate,
     "tpr": true_positive_rate,
     "fpr": false_positive_rate,
+    "fnr": false_negative_rate,
     "ppv": partial(precision_score, zero_division=0),
     "npv": partial(precision_score, pos_label=0, zero_division=0),  # tn / (tn + fn)
     "accuracy": accuracy_score,
@@ -112,6 +120,59 @@ def test_intersections_equal_fairlearn_with_two_sensitive_columns(seed):
     assert_matches_fairlearn(result["features"][2], metric_frame(frame, ["g", "h"]), ["g", "h"])
 
 
+@pytest.mark.parametrize("seed", range(4))
+def test_to_overall_disparities_and_fnr_equal_fairlearn_exactly(seed):
+    frame = edge_case_frame(seed)
+    result = audit(frame, ["g", "h"], intersections=True, n_boot=0)
+    for feature, columns in zip(result["features"], [["g"], ["h"], ["g", "h"]], strict=True):
+        mf = metric_frame(frame, columns)
+        for extreme in feature["extremes"]:
+            metric = extreme["metric"]
+            assert close(extreme["difference_to_overall"]["value"], mf.difference(method="to_overall")[metric], 0)
+            assert close(extreme["ratio_to_overall"]["value"], mf.ratio(method="to_overall")[metric], 0)
+        by_key = {g["key"]: tuple(g["levels"][c] for c in columns) for g in feature["groups"]}
+        assert len(feature["disparities_to_overall"]) == len(feature["groups"]) * len(DISPARITY_METRICS)
+        for disparity in feature["disparities_to_overall"]:
+            key, metric = by_key[disparity["key"]], disparity["metric"]
+            theirs = mf.by_group.loc[key if len(key) > 1 else key[0], metric]
+            overall = mf.overall[metric]
+            assert close(disparity["difference"]["value"], theirs - overall, 0)
+            assert close(disparity["ratio"]["value"], theirs / overall if overall > 0 else None, 0)
+        for group in feature["groups"]:
+            key = tuple(group["levels"][c] for c in columns)
+            row = mf.by_group.loc[key if len(key) > 1 else key[0]]
+            assert close(group["metrics"]["fnr"]["value"], row["fnr"], 0)
+    assert "fnr" in result["disparity_metrics"]
+
+
+def test_to_overall_intervals_map_the_group_against_the_rest():
+    # p_g - p_all = (1 - w)(p_g - p_rest) and p_g / p_all = r / (w r + 1 - w), w the group's share.
+    from audits.intervals import koopman, newcombe, z_value
+
+    frame = generate_cohort(8000, seed=3)
+    result = audit(frame, ["region"], label="outcome", pred="prediction", score=None, n_boot=0)
+    feature = result["features"][0]
+    groups = {g["key"]: g for g in feature["groups"]}
+    total = {k: sum(g["cells"][k] for g in feature["groups"]) for k in ("tn", "fp", "fn", "tp")}
+    checked = 0
+    for disparity in feature["disparities_to_overall"]:
+        if disparity["metric"] != "tpr":
+            continue
+        cells = groups[disparity["key"]]["cells"]
+        x1, n1 = cells["tp"], cells["tp"] + cells["fn"]
+        x2, n2 = total["tp"] - x1, total["tp"] + total["fn"] - n1
+        share = n1 / (n1 + n2)
+        low, high = newcombe(x1, n1, x2, n2, z_value(0.95))
+        assert disparity["difference"]["ci_low"] == pytest.approx((1 - share) * low, abs=1e-12)
+        assert disparity["difference"]["ci_high"] == pytest.approx((1 - share) * high, abs=1e-12)
+        r_low, r_high = koopman(x1, n1, x2, n2, z_value(0.95))
+        assert disparity["ratio"]["ci_low"] == pytest.approx(r_low / (share * r_low + 1 - share), rel=1e-9)
+        assert disparity["ratio"]["ci_high"] == pytest.approx(r_high / (share * r_high + 1 - share), rel=1e-9)
+        assert disparity["ratio"]["ci_low"] <= disparity["ratio"]["value"] <= disparity["ratio"]["ci_high"]
+        checked += 1
+    assert checked == len(feature["groups"])
+
+
 def test_undefined_metrics_report_fairlearns_zero_and_are_flagged():
     result = audit(edge_case_frame(0), ["g"], n_boot=50)
     groups = {g["group"]: g["metrics"] for g in result["features"][0]["groups"]}
@@ -121,9 +182,12 @@ def test_undefined_metrics_report_fairlearns_zero_and_are_flagged():
     assert groups["a"]["tpr"]["defined"] and groups["a"]["ppv"]["defined"]
     verdicts = {(d["group"], d["metric"]): d for d in result["features"][0]["disparities"]}
     assert verdicts[("c", "tpr")]["verdict"] == "insufficient_evidence"
-    assert "undefined" in verdicts[("c", "tpr")]["reason"]
+    assert verdicts[("c", "tpr")]["reason"] == {"code": "metric_undefined", "where": "group"}
     assert verdicts[("f", "selection_rate")]["verdict"] == "insufficient_evidence"  # a dozen rows
-    assert "individuals" in verdicts[("f", "selection_rate")]["reason"]
+    small = verdicts[("f", "selection_rate")]["reason"]
+    assert small == {"code": "small_group", "group_n": small["group_n"], "reference_n": small["reference_n"],
+                     "needed": 30}
+    assert small["group_n"] < 30 <= small["reference_n"]
 
 
 def test_result_is_strict_json_even_with_undefined_metrics():
@@ -132,7 +196,7 @@ def test_result_is_strict_json_even_with_undefined_metrics():
     assert json.loads(text) == result
 
 
-def test_same_inputs_give_identical_results_and_the_seed_matters():
+def test_same_inputs_give_identical_results_and_the_seed_only_moves_the_bootstrapped_extremes():
     frame = generate_cohort(3000, seed=11)
     first = audit(frame, ["sex", "age_band"], label="outcome", pred="prediction", score="risk_score", n_boot=200)
     second = audit(frame, ["sex", "age_band"], label="outcome", pred="prediction", score="risk_score", n_boot=200)
@@ -140,7 +204,9 @@ def test_same_inputs_give_identical_results_and_the_seed_matters():
         frame, ["sex", "age_band"], label="outcome", pred="prediction", score="risk_score", n_boot=200, seed=1
     )
     assert json.dumps(first) == json.dumps(second)
-    assert first["features"][0]["groups"][0]["metrics"] != other["features"][0]["groups"][0]["metrics"]
+    assert first["features"][0]["extremes"] != other["features"][0]["extremes"]
+    for part in ("groups", "disparities", "disparities_to_overall"):  # closed forms: no randomness
+        assert first["features"][0][part] == other["features"][0][part]
 
 
 def test_bootstrap_intervals_agree_with_fairlearns_bootstrap():
@@ -165,7 +231,7 @@ def test_bootstrap_intervals_agree_with_fairlearns_bootstrap():
     for name in METRICS:
         ours = result["overall"]["metrics"][name]
         pairs.append(((ours["ci_low"], ours["ci_high"]), (mf.overall_ci[0][name], mf.overall_ci[1][name])))
-    assert len(pairs) == 2 * 7 + 2 * 7 + 7
+    assert len(pairs) == 3 * len(METRICS) + 2 * len(METRICS)
     for (low, high), (their_low, their_high) in pairs:
         width, their_width = high - low, their_high - their_low
         assert their_width > 0
@@ -266,7 +332,9 @@ def test_verdicts_follow_the_stated_band():
     low, high = verdicts[("worse", "tpr")]["ratio"]["ci_low"], verdicts[("worse", "tpr")]["ratio"]["ci_high"]
     assert high < 0.8 and low < 0.625 < high
     assert verdicts[("fair", "ppv")]["ratio"]["value"] == pytest.approx(1.0)  # no false positives anywhere
-    assert "fewer than 30" in result["rule"] and "[0.800, 1.250]" in result["rule"]
+    rule = result["rule"]
+    assert rule["min_group_size"] == 30 and rule["band"] == [0.8, 1.25] and rule["adjustment"] == "holm"
+    assert rule["comparisons"] == result["multiplicity"]["comparisons"] == 2 * len(DISPARITY_METRICS)
 
 
 def test_an_interval_straddling_the_boundary_is_insufficient_evidence():
@@ -279,7 +347,7 @@ def test_an_interval_straddling_the_boundary_is_insufficient_evidence():
     result = audit(frame, ["g"], score=None, n_boot=500)
     tpr = next(d for d in result["features"][0]["disparities"] if d["metric"] == "tpr")
     assert tpr["ratio"]["ci_low"] < 0.8 < tpr["ratio"]["ci_high"]
-    assert tpr["verdict"] == "insufficient_evidence" and "straddles" in tpr["reason"]
+    assert tpr["verdict"] == "insufficient_evidence" and tpr["reason"]["code"] == "interval_straddles"
 
 
 def test_reference_group_defaults_to_the_largest_and_can_be_chosen():
@@ -294,10 +362,15 @@ def test_reference_group_defaults_to_the_largest_and_can_be_chosen():
         audit(frame, ["g"], n_boot=0, reference_group={"G": "a"})
 
 
-def test_without_bootstrap_there_are_no_intervals_and_no_verdict():
-    result = audit(edge_case_frame(3), ["g"], n_boot=0)
-    disparities = result["features"][0]["disparities"]
-    assert all(d["verdict"] == "insufficient_evidence" and d["ratio"]["ci_low"] is None for d in disparities)
+def test_without_bootstrap_only_the_extremes_lose_their_intervals():
+    # Closed forms need no resampling: groups, disparities and verdicts are unchanged by n_boot.
+    with_boot, without = audit(edge_case_frame(3), ["g"], n_boot=200), audit(edge_case_frame(3), ["g"], n_boot=0)
+    feature = without["features"][0]
+    for part in ("groups", "disparities", "disparities_to_overall"):
+        assert feature[part] == with_boot["features"][0][part]
+    assert all(d["ratio"]["ci_low"] is not None for d in feature["disparities"] if d["ratio"]["value"])
+    assert all(e[part]["ci_low"] is None for e in feature["extremes"] for part in ("difference", "ratio"))
+    assert any(e["difference"]["ci_low"] is not None for e in with_boot["features"][0]["extremes"])
 
 
 def test_predictions_can_be_derived_from_scores_at_the_threshold():

@@ -137,6 +137,63 @@ def test_public_card_page_suppresses_small_groups(site_app, content, signed_in):
     assert full_rows and full_rows[0].strip() == str(count)
 
 
+def test_card_states_the_verdict_rule_and_each_reason_in_both_languages(site_app, content):
+    client = site_app.test_client()
+    en = text_of(client.get(f"/en/algorithms/{content.rule_slug}/1.0.0"))
+    fr = text_of(client.get(f"/fr/algorithms/{content.rule_slug}/1.0.0"))
+    assert "Koopman's score interval" in en and "intervalle de score de Koopman" in fr
+    assert re.search(r"after Holm's adjustment over the \d+ judged comparisons", en)
+    assert re.search(r"après l’ajustement de Holm sur les \d+ comparaisons jugées", fr)
+    assert "The interval overlaps a boundary of the tolerance band." in en
+    assert "L’intervalle chevauche une limite de la bande de tolérance." in fr
+    assert "Too few people to judge" in en and "Trop peu de personnes pour juger\u00a0:" in fr
+    assert "{'code'" not in en and "interval_straddles" not in en  # data rendered, never dumped
+    # A masked row's reason writes out no figure computed from its cells.
+    for region in content.small_groups:
+        for row in re.findall(rf"<th scope=\"row\">{re.escape(region)}</th>(.*?)</tr>", en, re.S):
+            why = re.findall(r"<td>(.*?)</td>", row, re.S)[-1]
+            assert not re.search(r"\d", why.replace("30 people", "")), why
+
+
+def test_reasons_render_every_code_and_old_results(site_app):
+    from boas.pages import charts, verdict_text
+
+    reasons = [
+        ({"code": "small_group", "group_n": 12, "reference_n": 400, "needed": 30}, "12 in the group and 400"),
+        ({"code": "small_group", "needed": 30}, "fewer than 30 people"),  # numbers dropped by suppression
+        ({"code": "metric_undefined", "where": "reference"}, "undefined in the reference group"),
+        ({"code": "interval_within"}, "lies within"),
+        ({"code": "interval_outside", "side": "above"}, "above the tolerance band, even after adjustment for the 7 "),
+        ({"code": "not_significant_after_adjustment", "side": "below", "detectable_below": 0.61,
+          "detectable_above": None, "power": 0.8, "group_n_needed": 640}, "About 640 people"),
+        ({"code": "interval_straddles", "detectable_below": 0.55, "detectable_above": 1.8, "power": 0.8,
+          "group_n_needed": None, "scale_needed": 3.2}, "about 3.2 times larger"),
+        ("group has 7 and reference 90 individuals", "group has 7"),  # a result stored before this format
+    ]
+    with site_app.test_request_context("/en/"):
+        site_app.preprocess_request()
+        for reason, expected in reasons:
+            assert expected in verdict_text.reason_text(reason, comparisons=7), reason
+        assert "640" not in verdict_text.reason_text(reasons[5][0], sizes_masked=True)
+        assert "0.61" not in verdict_text.reason_text(reasons[5][0], values_masked=True)
+        assert verdict_text.rule_paragraphs({"rule": "old free text"}) == ["old free text"]
+        feature = {
+            "name": "g", "reference_group": "a", "reference_key": '{"g":"a"}',
+            "groups": [{"group": "a", "key": '{"g":"a"}', "count": 500, "metrics": {"fpr": {"value": 0.0}}},
+                       {"group": "1", "key": '{"g":1}', "count": 400, "metrics": {"fpr": {"value": 0.1}}}],
+            "disparities": [{"group": "1", "key": '{"g":1}', "metric": "fpr", "verdict": "fail",
+                             "verdict_unadjusted": "fail", "p_value": 0.0001, "p_adjusted": 0.0002,
+                             "ratio": {"value": None, "ci_low": 3.5, "ci_high": None, "ci_high_unbounded": True},
+                             "reason": {"code": "interval_outside", "side": "above"}}],
+        }
+        row = charts.metric_chart(feature, "fpr", (0.8, 1.25), 0.95, comparisons=3)["rows"][1]
+        assert row["ratio_text"] == "[3.5 – ∞]" and row["undefined"] and row["verdict"] == "fail"
+        assert row["p_text"] == "p < 0.001, after adjustment p < 0.001"
+    with site_app.test_request_context("/fr/"):
+        site_app.preprocess_request()
+        assert "12 dans le groupe" in verdict_text.reason_text(reasons[0][0])
+
+
 def test_markdown_on_the_card_page_is_sanitised(site_app, content):
     runtime = site_app.extensions["boas"]
     hostile = ("<script>alert('x')</script> [clic](javascript:alert(1)) <img src=x onerror=alert(2)> "
