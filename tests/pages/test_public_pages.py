@@ -282,16 +282,17 @@ def test_drafts_are_not_public(site_app, content):
 
 
 def test_the_card_page_builds_the_card_document_once_per_request(site_app, content, signed_in, monkeypatch):
-    from model_cards import snapshot
+    from boas.registry import cards
 
     built = []
-    original = snapshot.document_for
+    original = cards.get_document
 
     def counted(*args, **kwargs):
-        built.append(args[1].version)
-        return original(*args, **kwargs)
+        view = original(*args, **kwargs)
+        built.append(view.version.version)
+        return view
 
-    monkeypatch.setattr(snapshot, "document_for", counted)
+    monkeypatch.setattr(cards, "get_document", counted)
     assert site_app.test_client().get(f"/fr/algorithms/{content.ml_slug}/1.2.0").status_code == 200
     assert built == ["1.2.0"]  # published: the frozen snapshot, read once
     built.clear()
