@@ -32,13 +32,14 @@ withheld when more than 1 - ci_level of replicates are undefined.
 Curves: scikit-learn's ``roc_curve`` and ``precision_recall_curve`` on the group's rows; ``auc``
 is ``sklearn.metrics.auc`` of the full ROC curve and ``average_precision`` the step integral of
 the full PR curve, i.e. what ``roc_auc_score`` and ``average_precision_score`` return. Only the
-stored points are thinned: ROC points at about equal numbers of rows apart, PR points evenly over
-the curve's thresholds, both always with their end points. Null when the group has one class.
+stored points, which are for drawing, are thinned and rounded to ``CURVE_DECIMALS`` decimals: ROC
+points at about equal numbers of rows apart, PR points evenly over the curve's thresholds, both
+always with their end points. Null when the group has one class.
 
 Sweep: for each threshold t, selection rate, TPR and FPR of ``score >= t`` (the engine's rule) in
-the group: the values a direct recount gives. Thresholds: 0 to 1 by 0.02 for probabilities, else
-the 2nd to 98th percentiles of all scores rounded to 3 significant digits; plus the audit's own.
-Undefined rates (no positives for TPR, no negatives for FPR) are null.
+the group, unrounded: the values a direct recount gives. Thresholds: 0 to 1 by 0.05 for
+probabilities, else the 5th to 95th percentiles of all scores rounded to 3 significant digits; plus
+the audit's own. Undefined rates (no positives for TPR, no negatives for FPR) are null.
 """
 
 from __future__ import annotations
@@ -53,7 +54,8 @@ from audits import engine_adapter
 
 N_BINS = 10
 MAX_CURVE_POINTS = 51
-SWEEP_STEP = 0.02
+SWEEP_STEP = 0.05
+CURVE_DECIMALS = 4  # stored curve points are for drawing: 1/10,000 is finer than any chart
 MAX_ATOMS = 200
 MAX_BOOT = 500
 SCORE_CLIP = 1e-6
@@ -191,13 +193,17 @@ def _curves(y: np.ndarray, s: np.ndarray) -> tuple[dict, dict]:
     fpr, tpr, _ = roc_curve(y, s)
     rows = np.rint(fpr * (y.size - positives) + tpr * positives)  # rows at or above each threshold
     keep = _spread(fpr.size, rows, float(y.size))
-    roc = {"auc": float(auc(fpr, tpr)), "fpr": fpr[keep].tolist(), "tpr": tpr[keep].tolist()}
+    roc = {"auc": float(auc(fpr, tpr)), "fpr": _rounded(fpr[keep]), "tpr": _rounded(tpr[keep])}
     precision, recall, _ = precision_recall_curve(y, s)
     average_precision = float(max(0.0, -np.sum(np.diff(recall) * precision[:-1])))
     keep = _spread(precision.size, np.arange(precision.size, dtype=float), float(precision.size - 1))
-    pr = {"average_precision": average_precision, "recall": recall[keep].tolist(),
-          "precision": precision[keep].tolist()}
+    pr = {"average_precision": average_precision, "recall": _rounded(recall[keep]),
+          "precision": _rounded(precision[keep])}
     return roc, pr
+
+
+def _rounded(values: np.ndarray) -> list[float]:
+    return np.round(values, CURVE_DECIMALS).tolist()
 
 
 # -- calibration ----------------------------------------------------------------------------------
@@ -224,13 +230,8 @@ def _ece(total: np.ndarray, events: np.ndarray, sums: np.ndarray, n: float) -> n
     return np.sum(np.where(filled, total / n * gap, 0.0), axis=-1)
 
 
-def _loglik(a: float, b: float, x: np.ndarray, events: np.ndarray, trials: np.ndarray) -> float:
-    eta = a + b * x
-    return float(np.sum(events * eta - trials * np.logaddexp(0.0, eta)))
-
-
-def _newton_step(a, b, x, events, trials):
-    """One Newton-Raphson step of the binomial logistic model, over the last axis (batched)."""
+def _newton_step(a, b, x, events, trials, *, loglik: bool = False):
+    """One Newton-Raphson step of the binomial logistic model over the last axis (batched); optionally the log-likelihood at (a, b)."""
     eta = a[..., None] + b[..., None] * x
     p = 1.0 / (1.0 + np.exp(-eta))
     weight = trials * p * (1.0 - p)
@@ -239,29 +240,35 @@ def _newton_step(a, b, x, events, trials):
     h00, h01, h11 = weight.sum(-1), (weight * x).sum(-1), (weight * x * x).sum(-1)
     with np.errstate(divide="ignore", invalid="ignore"):
         det = h00 * h11 - h01 * h01
-        return (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
+        da, db = (h11 * g0 - h01 * g1) / det, (h00 * g1 - h01 * g0) / det
+    if not loglik:
+        return da, db
+    return da, db, float(np.sum(events * eta - trials * np.logaddexp(0.0, eta)))
 
 
 def fit_recalibration(x: np.ndarray, events: np.ndarray, trials: np.ndarray,
                       start: tuple[float, float] = (0.0, 1.0)) -> tuple[float, float] | None:
-    """(intercept, slope) of the logistic recalibration by maximum likelihood, or None (one class, separation)."""
+    """(intercept, slope) of the logistic recalibration by maximum likelihood, or None (one class, separation).
+
+    Newton-Raphson; a step after which the log-likelihood fell is halved (the likelihood is concave,
+    so a short enough step along Newton's direction never lowers it).
+    """
     if events.sum() <= 0 or events.sum() >= trials.sum():
         return None
-    a, b = np.array(start[0]), np.array(start[1])
-    current = _loglik(float(a), float(b), x, events, trials)
-    for _ in range(_MAX_ITER):
-        da, db = _newton_step(a, b, x, events, trials)
+    a, b = np.array(float(start[0])), np.array(float(start[1]))
+    previous, last = -np.inf, (0.0, 0.0)
+    for _ in range(2 * _MAX_ITER):
+        da, db, current = _newton_step(a, b, x, events, trials, loglik=True)
+        if current < previous - 1e-12 * abs(previous):  # overshot: go back half the last step
+            last = (last[0] / 2, last[1] / 2)
+            a, b = a - last[0], b - last[1]
+            continue
         if not (np.isfinite(da) and np.isfinite(db)):
             return None
-        step = 1.0
-        for _halving in range(30):  # the log-likelihood is concave: a short enough Newton step never decreases it
-            candidate = _loglik(float(a + step * da), float(b + step * db), x, events, trials)
-            if candidate >= current - 1e-12 * abs(current):
-                break
-            step /= 2
-        a, b, current = a + step * da, b + step * db, candidate
-        if abs(step * da) < _TOL * (1 + abs(a)) and abs(step * db) < _TOL * (1 + abs(b)):
-            return float(a), float(b)
+        if abs(da) < _TOL * (1 + abs(a)) and abs(db) < _TOL * (1 + abs(b)):
+            return float(a + da), float(b + db)
+        previous, last = current, (float(da), float(db))
+        a, b = a + da, b + db
     return None
 
 
