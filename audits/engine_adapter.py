@@ -28,6 +28,8 @@ ENGINE_NAME = "boas-audit-engine"
 class GroupMismatch(ValueError):
     """The frame's values do not map one to one onto the engine's groups."""
 
+    reason = "the engine's groups could not be matched to the dataset's values"  # the job's fixed error
+
 
 def engine_identity() -> dict[str, str]:
     """The engine that computed a bias audit: BOAS's own, at the installed BOAS version."""
