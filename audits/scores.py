@@ -233,7 +233,8 @@ def _ece(total: np.ndarray, events: np.ndarray, sums: np.ndarray, n: float) -> n
 def _newton_step(a, b, x, events, trials, *, loglik: bool = False):
     """One Newton-Raphson step of the binomial logistic model over the last axis (batched); optionally the log-likelihood at (a, b)."""
     eta = a[..., None] + b[..., None] * x
-    p = 1.0 / (1.0 + np.exp(-eta))
+    with np.errstate(over="ignore"):  # exp(-eta) = inf is p = 0, as it should be
+        p = 1.0 / (1.0 + np.exp(-eta))
     weight = trials * p * (1.0 - p)
     residual = events - trials * p
     g0, g1 = residual.sum(-1), (residual * x).sum(-1)
