@@ -26,7 +26,12 @@ from registry_db import store
 from registry_db.errors import ValidationFailed
 from registry_db.models import AuditKind, Job, utcnow
 
-LIBRARIES = ("fairlearn", "evidently", "mlflow", "scikit-learn", "numpy", "pandas", "scipy", "boas")
+# What each kind of job runs. Fairlearn is not listed: it runs only as the bias audit's cross-check,
+# and its version is recorded there (provenance "crosscheck"); the engine is BOAS's own.
+LIBRARIES = {
+    AuditKind.BIAS: ("numpy", "pandas", "scipy", "scikit-learn", "boas"),
+    AuditKind.DRIFT: ("evidently", "numpy", "pandas", "scipy", "boas"),
+}
 
 
 @dataclass(frozen=True)
@@ -39,9 +44,10 @@ class JobRuntime:
     heartbeat_seconds: float = 5.0
 
 
-def library_versions() -> dict[str, str]:
+def library_versions(kind: AuditKind, *, model_ran: bool = False) -> dict[str, str]:
+    """Versions of the libraries this job ran (MLflow when a model was loaded in the sandbox)."""
     found = {}
-    for name in LIBRARIES:
+    for name in (*LIBRARIES[kind], *(("mlflow",) if model_ran else ())):
         try:
             found[name] = version(name)
         except PackageNotFoundError:
@@ -68,6 +74,7 @@ class _Inputs:
     current: dict[str, Any] | None
     model: dict[str, Any] | None
     predictions: dict[str, Any] | None
+    version: dict[str, Any] | None = None  # the audited version, whichever way its predictions were obtained
 
 
 def _load_inputs(runtime: JobRuntime, job_id: int) -> _Inputs:
@@ -91,9 +98,13 @@ def _load_inputs(runtime: JobRuntime, job_id: int) -> _Inputs:
         if job.predictions_id is not None:
             ps = store.get_prediction_set(session, job.predictions_id)
             predictions = {"id": ps.id, "sha256": ps.sha256, "size": ps.size, "has_score": ps.has_score}
+        audited = None
+        if job.version is not None:
+            audited = {"algorithm": job.version.algorithm.slug, "version": job.version.version,
+                       "artifact_kind": job.version.artifact_kind, "archive_sha256": job.version.archive_sha256}
         return _Inputs(kind=job.kind, params=dict(job.params), dataset=describe(job.dataset),
                        current=describe(job.current_dataset) if job.current_dataset else None,
-                       model=model, predictions=predictions)
+                       model=model, predictions=predictions, version=audited)
 
 
 def _read_dataset(storage: Storage, ds: dict[str, Any]):
@@ -126,8 +137,8 @@ def _predict(runtime: JobRuntime, inputs: _Inputs, frame, work: Path) -> dict[st
         aligned = uploaded.set_index(key).loc[keys.tolist()]
         y_score = aligned["score"].to_numpy(dtype=float) if "score" in aligned else None
         return {"y_pred": aligned["prediction"].to_numpy(dtype=int), "y_score": y_score,
-                "sha256": inputs.predictions["sha256"], "source": "uploaded predictions",
-                "isolation": None, "scan": None}
+                "id": inputs.predictions["id"], "sha256": inputs.predictions["sha256"],
+                "source": "uploaded predictions", "isolation": None, "scan": None}
     from audits.sandbox import predict_in_sandbox
 
     model_dir = _materialise_model(runtime.storage, inputs.model, work)
@@ -141,8 +152,9 @@ def _predict(runtime: JobRuntime, inputs: _Inputs, frame, work: Path) -> dict[st
     result = predict_in_sandbox(model_dir, data_path, columns=columns,
                                 threshold=float(inputs.params.get("threshold", 0.5)),
                                 limits=runtime.sandbox_limits)
-    return {"y_pred": np.asarray(result.y_pred, dtype=int), "y_score": result.y_score, "sha256": result.sha256,
-            "source": "model run in sandbox", "isolation": result.isolation, "scan": result.scan.as_dict()}
+    return {"y_pred": np.asarray(result.y_pred, dtype=int), "y_score": result.y_score, "id": None,
+            "sha256": result.sha256, "source": "model run in sandbox", "isolation": result.isolation,
+            "scan": result.scan.as_dict()}
 
 
 def _compute(runtime: JobRuntime, job_id: int, progress: jobs.Progress) -> dict[str, Any]:
@@ -161,10 +173,12 @@ def _compute(runtime: JobRuntime, job_id: int, progress: jobs.Progress) -> dict[
         shutil.rmtree(work, ignore_errors=True)
     outcome["provenance"].update({
         "dataset": {k: inputs.dataset[k] for k in ("id", "name", "sha256", "rows")},
+        "version": inputs.version,
         "model": {k: inputs.model[k] for k in ("algorithm", "version", "archive_sha256", "manifest")}
         if inputs.model else None,
         "parameters": inputs.params, "seed": inputs.params.get("seed"),
-        "libraries": library_versions(), "worker_host": socket.gethostname(),
+        "libraries": library_versions(inputs.kind, model_ran=inputs.model is not None),
+        "worker_host": socket.gethostname(),
         "started_at": started.isoformat(), "finished_at": utcnow().isoformat(),
     })
     progress.set(100)
@@ -172,7 +186,11 @@ def _compute(runtime: JobRuntime, job_id: int, progress: jobs.Progress) -> dict[
 
 
 def _bias(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jobs.Progress) -> dict[str, Any]:
+    """The engine's audit, its score metrics, and the Fairlearn cross-check that must agree with it exactly."""
+    from audits.crosscheck import fairlearn_crosscheck
+    from audits.engine_adapter import engine_identity
     from audits.fairness import BiasAuditParams, run_bias_audit, summarise_verdicts
+    from audits.scores import score_metrics
 
     label = inputs.dataset["label_column"]
     if not label:
@@ -188,10 +206,20 @@ def _bias(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: job
     result = run_bias_audit(frame, label=label, sensitive=params.sensitive_features, y_pred=predicted["y_pred"],
                             y_score=predicted["y_score"], params=params)
     result["verdicts"] = summarise_verdicts(result)
+    progress.set(75)
+    result["scores"] = score_metrics(frame, result, label=label, y_score=predicted["y_score"], params=params)
+    progress.set(85)
+    crosscheck = fairlearn_crosscheck(frame, label=label, sensitive=params.sensitive_features,
+                                      y_pred=predicted["y_pred"], params=params, seed=params.seed)
     progress.set(95)
+    uploaded = inputs.predictions is not None
     return {"result": result, "provenance": {
-        "predictions": {"sha256": predicted["sha256"], "source": predicted["source"],
-                        "isolation": predicted["isolation"]},
+        "engine": engine_identity(),
+        "crosscheck": crosscheck,
+        "predictions": {"id": predicted["id"], "sha256": predicted["sha256"], "source": predicted["source"],
+                        "uploaded": uploaded, "isolation": predicted["isolation"]},
+        # uploaded predictions stand for the version's code: its archive digest says which code they came from
+        "code_archive_sha256": inputs.version["archive_sha256"] if uploaded and inputs.version else None,
         "pickle_scan": predicted["scan"],
     }}
 
@@ -199,6 +227,7 @@ def _bias(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: job
 def _drift(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jobs.Progress) -> dict[str, Any]:
     from audits.drift import compute_drift
     from audits.drift_report import coarsen_report
+    from audits.engine_adapter import engine_identity
 
     current = _read_dataset(runtime.storage, inputs.current)
     columns, skipped = _drift_columns(inputs, frame, current)
@@ -216,6 +245,8 @@ def _drift(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jo
         prov["pickle_scan"] = ref_pred["scan"]
     progress.set(60)
     drift = compute_drift(reference_part, current_part, columns=columns)
+    prov["engine"] = {"name": "evidently", "version": drift.summary["evidently_version"]}
+    prov["missing_test"] = engine_identity()  # the missing-share test beside Evidently's is BOAS's own
     progress.set(90)
     coarse = coarsen_report(drift.html, reference_part, current_part)
     return {"result": drift.summary, "provenance": prov, "report_sha256": _store_report(runtime, drift.html),

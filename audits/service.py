@@ -36,7 +36,11 @@ from registry_db.models import (
 MIN_PUBLIC_CELL = 11
 # What the public sees of how a result was obtained: digests, parameters and software, not hosts or logs.
 PUBLIC_PROVENANCE = frozenset({"dataset", "current_dataset", "model", "predictions", "pickle_scan", "parameters",
-                               "seed", "libraries", "started_at", "finished_at", "skipped_columns"})
+                               "seed", "libraries", "started_at", "finished_at", "skipped_columns", "engine",
+                               "crosscheck", "version", "code_archive_sha256", "missing_test"})
+# Result parts not yet covered by public suppression: score curves, sweeps and reliability bins of a
+# small group describe individuals. Withheld from the public view until suppression defines them.
+PUBLIC_WITHHELD_RESULT = ("scores",)
 log = logging.getLogger(__name__)
 
 
@@ -169,7 +173,8 @@ def get_audit(session: Session, actor: User | None, job_id: int) -> dict[str, An
 def audit_view(job: Job, *, full: bool) -> dict[str, Any]:
     result = job.result
     if result is not None and job.kind == AuditKind.BIAS and not full:
-        result = suppress_bias_result(result, MIN_PUBLIC_CELL)
+        result = suppress_bias_result({k: v for k, v in result.items() if k not in PUBLIC_WITHHELD_RESULT},
+                                      MIN_PUBLIC_CELL)
     provenance = job.provenance
     if provenance and not full:
         provenance = {k: v for k, v in provenance.items() if k in PUBLIC_PROVENANCE}

@@ -6,10 +6,12 @@ import hashlib
 import io
 import json
 
+import fairlearn
 import pandas as pd
 import pytest
 
 from audits.fairness import BiasAuditParams, run_bias_audit
+from audits.scores import score_metrics
 from audits.synth import BiasSpec, generate_cohort
 from tests.e2e.test_versions_api import assert_error
 from tests.factories import create_algorithm, upload_version
@@ -131,10 +133,24 @@ def test_bias_audit_from_uploaded_predictions_runs_through_the_queue(live_client
     assert job["result"]["features"] == json.loads(json.dumps(expected["features"]))
     failed = {(f["feature"], f["group"]) for f in job["result"]["verdicts"]["failed"]}
     assert ("sex", "F") in failed and not [f for f in failed if f[0] == "sex" and f[1] != "F"]
+    expected_scores = score_metrics(uploaded, expected, label="outcome", y_score=uploaded["risk_score"].to_numpy(),
+                                    params=BiasAuditParams(sensitive_features=["sex", "age_band"], n_boot=200, seed=7))
+    assert job["result"]["scores"] == json.loads(json.dumps(expected_scores))
+    assert [f["name"] for f in job["result"]["scores"]["features"]] == ["sex", "age_band"]
+    assert job["result"]["scores"]["calibration"]["status"] == "computed"
     prov = job["provenance"]
     assert prov["dataset"]["sha256"] == dataset["sha256"]
-    assert prov["predictions"]["sha256"] == predictions.get_json()["sha256"]
-    assert {"fairlearn", "evidently", "mlflow", "scikit-learn", "numpy", "pandas"} <= set(prov["libraries"])
+    assert prov["predictions"] == {"id": predictions.get_json()["id"], "sha256": predictions.get_json()["sha256"],
+                                   "source": "uploaded predictions", "uploaded": True, "isolation": None}
+    archive = live_client.get(f"/api/v1/algorithms/{slug}/versions/1.0.0", headers=author).get_json()["archive"]
+    assert prov["code_archive_sha256"] == archive["sha256"] == prov["version"]["archive_sha256"]
+    assert prov["version"]["artifact_kind"] != "mlflow_model" and prov["model"] is None
+    assert prov["engine"]["name"] == "boas-audit-engine" and prov["engine"]["version"]
+    assert prov["crosscheck"]["max_abs_difference"] == 0.0 and prov["crosscheck"]["sample_rows"] == 6000
+    assert prov["crosscheck"]["seed"] == 7 and prov["crosscheck"]["fairlearn_version"] == fairlearn.__version__
+    # Fairlearn runs only as the cross-check; Evidently and MLflow do not run at all in this job
+    assert {"scikit-learn", "numpy", "pandas", "scipy", "boas"} <= set(prov["libraries"])
+    assert not {"fairlearn", "evidently", "mlflow"} & set(prov["libraries"])
     assert prov["seed"] == 7 and prov["worker_host"]
 
     again = live_client.post("/api/v1/audits", json=request, headers=evaluator).get_json()
@@ -163,7 +179,11 @@ def test_public_sees_audits_of_released_versions_with_small_cells_suppressed(liv
     public_groups = {g["group"]: g for g in public["result"]["features"][0]["groups"]}
     assert all(public_groups[g["group"]]["count"] is None for g in small)
     assert "traceback_tail" not in (public["provenance"] or {}) and "worker_host" not in public["provenance"]
-    assert public["provenance"]["libraries"]["fairlearn"] and owner["provenance"]["worker_host"]
+    assert public["provenance"]["crosscheck"]["max_abs_difference"] == 0.0 and owner["provenance"]["worker_host"]
+    assert public["provenance"]["engine"] == owner["provenance"]["engine"]
+    assert public["provenance"]["code_archive_sha256"] == owner["provenance"]["code_archive_sha256"]
+    # score curves and sweeps of small groups describe individuals: evaluators and owners only, for now
+    assert owner["result"]["scores"]["features"] and "scores" not in public["result"]
     listed = live_client.get(f"/api/v1/algorithms/{slug}/versions/1.0.0/audits").get_json()
     assert [a["id"] for a in listed] == [job["id"]] and listed[0]["view"] == "public"
 
@@ -263,6 +283,14 @@ def test_bias_audit_runs_the_model_in_the_sandbox_and_flags_exactly_the_injected
         assert prov["predictions"]["isolation"].endswith("audit-hook")
         assert prov["pickle_scan"]["ok"] is True and any(g.startswith("sklearn.") for g in prov["pickle_scan"]["globals"])
         assert {f["path"] for f in prov["model"]["manifest"]} >= {"MLmodel", "model.pkl"}
+        assert prov["crosscheck"]["max_abs_difference"] == 0.0 and prov["crosscheck"]["sample_rows"] == 30_000
+        assert prov["predictions"]["uploaded"] is False and prov["code_archive_sha256"] is None
+        assert prov["model"]["archive_sha256"] == prov["version"]["archive_sha256"]
+        assert "mlflow" in prov["libraries"] and "fairlearn" not in prov["libraries"]
+        found = job["result"]["scores"]
+        assert found["calibration"]["status"] == "computed" and found["operating_threshold"] == 0.2
+        assert [f["name"] for f in found["features"]] == ["sex", "region"]
+        assert all(0.5 < g["roc"]["auc"] <= 1 for f in found["features"] for g in f["groups"] if g["roc"])
         # the numbers are those of the model itself, computed independently here
         from audits.synth import split_features
 
@@ -293,6 +321,9 @@ def test_drift_report_matches_evidently_and_is_served_in_a_sandboxed_frame(live_
     read = [pd.read_csv(io.BytesIO(_csv(f))) for f in (reference, current)]
     direct = compute_drift(read[0][columns], read[1][columns], columns=columns).summary
     assert job["result"]["columns"] == direct["columns"]
+    assert all(c["missing_test"]["drifted"] is False and c["missing_current"] == 0.0 for c in job["result"]["columns"])
+    assert job["result"]["dataset_drifted"] == job["result"]["dataset_drifted_evidently"]
+    assert job["provenance"]["engine"]["name"] == "evidently" and "fairlearn" not in job["provenance"]["libraries"]
     report = live_client.get(f"/api/v1/audits/{job['id']}/report", headers=evaluator)
     assert report.status_code == 200 and report.mimetype == "text/html"
     csp = report.headers["Content-Security-Policy"]
