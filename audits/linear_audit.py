@@ -206,12 +206,14 @@ class Protection:
                  at_least: Sequence[AtLeast], k: int, cap: float):
         self.table, self.k = table, k
         self.rows: dict[tuple, tuple[int, bool]] = {}  # key -> (row index, withdrawable)
+        self._row_form: dict[tuple, sparse.csr_matrix] = {}
         forms, lower, upper = [], [], []
         for equality, withdrawable in [*((e, False) for e in fixed), *((e, True) for e in mutable)]:
             if equality.key in self.rows:  # already published by a frozen view: publishing it again costs nothing
                 continue
             self.rows[equality.key] = (len(forms), withdrawable)
             forms.append(table.form(equality.quantity, equality.levels, equality.predictions))
+            self._row_form[equality.key] = forms[-1]
             lower.append(equality.value)
             upper.append(equality.value)
         if table.A_ub.shape[0]:
@@ -232,8 +234,28 @@ class Protection:
                                matrix.nnz, matrix.indptr[:-1].astype(np.int32), matrix.indices.astype(np.int32),
                                matrix.data.astype(float))
         self._all_columns = np.arange(table.n, dtype=np.int32)
-        self.points: list[np.ndarray] = []
         self.outcome = Outcome(variables=table.n)
+
+    def implied(self, forms: Sequence[sparse.csr_matrix], max_cells: int = 5_000_000) -> list[bool]:
+        """Whether each linear form is already determined by the published equalities in force (row space).
+
+        Publishing such a fact adds nothing a reader cannot compute, so a withdrawn one may be shown again.
+        Dense linear algebra, skipped (all False: nothing re-shown) when the system is too large for it.
+        """
+        keys = list(self.rows)
+        if not forms or not keys or len(keys) * self.table.n > max_cells:
+            return [False] * len(forms)
+        if getattr(self, "_basis_of", None) != keys:  # computed once per set of equalities in force
+            matrix = sparse.vstack([self._row_form[key] for key in keys], format="csr").toarray()
+            _, singular, vt = np.linalg.svd(matrix, full_matrices=False)
+            self._basis, self._basis_of = vt[: int((singular > singular[0] * 1e-10).sum())], keys
+        basis = self._basis
+        out = []
+        for form in forms:
+            dense = form.toarray().ravel()
+            residual = dense - basis.T @ (basis @ dense)
+            out.append(bool(np.linalg.norm(residual) <= 1e-8 * max(1.0, np.linalg.norm(dense))))
+        return out
 
     def withdraw(self, keys: Sequence[tuple]) -> None:
         for key in keys:
@@ -258,32 +280,24 @@ class Protection:
         value = self.highs.getInfo().objective_function_value
         return _Bound(float(value), np.asarray(solution.col_value), duals), keys
 
-    def _known(self, form: sparse.csr_matrix) -> tuple[float, float]:
-        if not self.points:
-            return np.inf, -np.inf
-        values = form @ np.column_stack(self.points)
-        values = np.asarray(values).ravel()
-        return float(values.min()), float(values.max())
+    def _see(self, point: np.ndarray | None) -> None:
+        """Record a feasible point: the range of values it shows for every check."""
+        if point is None:
+            return
+        values = self._forms @ point
+        np.minimum(self._lowest, values, out=self._lowest)
+        np.maximum(self._highest, values, out=self._highest)
 
-    def _batch(self, forms: Sequence[sparse.csr_matrix], pending: list[tuple[int, str]], side: str) -> None:
-        """Push every pending cell of one side at once, while that certifies more of them."""
-        while True:
-            todo = [i for i, s in pending if s == side]
-            if not todo:
-                return
-            total = sparse.csr_matrix(sparse.vstack([forms[i] for i in todo], format="csr").sum(axis=0))
-            bound, _ = self._solve(total, maximise=side == "high")
-            if bound.point is None:
-                return
-            self.points.append(bound.point)
-            before = len(pending)
-            pending[:] = [(i, s) for i, s in pending if not self._certified(forms[i], s)]
-            if len(pending) == before:
-                return
+    def _certified(self, i: int, side: str) -> bool:
+        """Whether a feasible point already shows check i at 0 or below (low side), or at k or above (high side)."""
+        return bool(self._highest[i] >= self.k - _TOL) if side == "high" else bool(self._lowest[i] <= _TOL)
 
-    def _certified(self, form: sparse.csr_matrix, side: str) -> bool:
-        low, high = self._known(form)
-        return high >= self.k - _TOL if side == "high" else low <= _TOL
+    def _push(self, rows: Sequence[int], side: str, weights: np.ndarray | None = None) -> None:
+        """One solve pushing several checks the same way at once (each with its weight)."""
+        weights = np.ones(len(rows)) if weights is None else weights
+        objective = sparse.csr_matrix(weights @ self._forms[list(rows)])
+        bound, _ = self._solve(objective, maximise=side == "high")
+        self._see(bound.point)
 
     def run(self, checks: Sequence[Check], choose: Callable[[list[tuple], Check], list[tuple]]) -> Outcome:
         """Make every check safe: its feasible range reaches ``k`` upwards and 0 downwards.
@@ -293,17 +307,31 @@ class Protection:
         """
         started = time.perf_counter()
         self.outcome.checks = len(checks)
-        forms = [self.table.form(c.cell, c.levels, c.predictions) for c in checks]
-        pending = [(i, side) for i in range(len(checks)) for side in ("high", "low")]
-        for side in ("high", "low"):
-            self._batch(forms, pending, side)
+        if not checks:
+            return self.outcome
+        self._forms = sparse.vstack([self.table.form(c.cell, c.levels, c.predictions) for c in checks], format="csr")
+        self._lowest, self._highest = np.full(len(checks), np.inf), np.full(len(checks), -np.inf)
+        for side in ("high", "low"):  # all pending checks of a side together, while that settles more of them
+            while True:
+                todo = [i for i in range(len(checks)) if not self._certified(i, side)]
+                if not todo:
+                    break
+                self._push(todo, side)
+                if sum(not self._certified(i, side) for i in todo) == len(todo):
+                    break
+        pending = [(i, side) for i in range(len(checks)) for side in ("high", "low") if not self._certified(i, side)]
         self.outcome.certified_by_known_points = 2 * len(checks) - len(pending)
-        for i, side in pending:
-            check, form = checks[i], forms[i]
-            while not self._certified(form, side):
-                bound, keys = self._solve(form, maximise=side == "high")
-                if bound.point is not None:
-                    self.points.append(bound.point)
+        for n, (i, side) in enumerate(pending):
+            if self._certified(i, side):
+                continue
+            # First push this check with a little of every check still pending on the same side: the point
+            # usually settles it and several others at once. Only a failure needs its exact bound.
+            others = [j for j, s in pending[n + 1:] if s == side and not self._certified(j, s)]
+            if others:
+                self._push([i, *others], side, np.array([1.0, *([1e-3 / len(others)] * len(others))]))
+            while not self._certified(i, side):
+                bound, keys = self._solve(self._forms[i], maximise=side == "high")
+                self._see(bound.point)
                 if bound.value >= self.k - _TOL if side == "high" else bound.value <= _TOL:
                     break
                 candidates = [key for key, dual in zip(keys, bound.duals, strict=True)
@@ -311,9 +339,9 @@ class Protection:
                 if not candidates:
                     # A dual solution resting on fixed facts only: the bound holds without anything we could
                     # withdraw (earlier public views, the dataset's list of levels, published verdicts).
-                    self.outcome.accepted.append((check, side, bound.value))
+                    self.outcome.accepted.append((checks[i], side, bound.value))
                     break
-                withdrawn = choose(candidates, check)
+                withdrawn = choose(candidates, checks[i])
                 if not set(withdrawn) & set(candidates):
                     raise RuntimeError("choose() must withdraw one of the candidates")
                 self.withdraw(withdrawn)

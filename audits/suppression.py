@@ -120,6 +120,7 @@ class _Slot:
     tier: int
     listed: bool  # a one-column level or the cohort: its existence is public
     order: int
+    primary: int = HIDDEN  # the tier the primary rule allows (new audit), before complementary suppression
 
     @property
     def count(self) -> int:
@@ -141,19 +142,37 @@ def _cells(group: dict[str, Any] | None) -> dict[str, int]:
     return {cell: int(group["cells"][cell]) for cell in CELLS}
 
 
-def primary_tier(cells: dict[str, int], k: int) -> int:
-    """The highest tier whose published sums, and their complements, all count at least k people."""
+def own_ranges(cells: dict[str, int], tier: int) -> dict[str, tuple[int, int]]:
+    """What a group's own published facts at ``tier`` say about each of its cells (before any other group)."""
     tn, fp, fn, tp = (cells[c] for c in CELLS)
-    if min(tn, fp, fn, tp) >= k:
+    count, positives, predicted = tn + fp + fn + tp, fn + tp, fp + tp
+    negatives = count - positives
+    if tier >= FULL:
+        return {c: (v, v) for c, v in cells.items()}
+    if tier == RATES:  # one degree of freedom left: the true positives
+        low, high = max(0, positives + predicted - count), min(positives, predicted)
+        return {"tp": (low, high), "fp": (predicted - high, predicted - low), "fn": (positives - high, positives - low),
+                "tn": (count - positives - predicted + low, count - positives - predicted + high)}
+    if tier == MARGINS:
+        return {"tn": (0, negatives), "fp": (0, negatives), "fn": (0, positives), "tp": (0, positives)}
+    if tier == COUNT:
+        return dict.fromkeys(CELLS, (0, count))
+    return dict.fromkeys(CELLS, (0, 10**12))
+
+
+def primary_tier(cells: dict[str, int], k: int) -> int:
+    """The highest tier at which the group's own facts leave each of its cells under k compatible with 0 and with k.
+
+    ``full`` needs all four cells at k or more. A lower tier is taken only if its own published sums cannot
+    bound a small cell (so each published sum is itself at least k); other groups are the linear audit's job.
+    """
+    if min(cells.values()) >= k:
         return FULL
-    count = tn + fp + fn + tp
-    if count < k:
-        return HIDDEN
-    if min(fn + tp, tn + fp) < k:
-        return COUNT
-    if min(fp + tp, tn + fn) < k:
-        return MARGINS
-    return RATES
+    for tier in (RATES, MARGINS, COUNT):
+        ranges = own_ranges(cells, tier)
+        if all(ranges[c][0] <= 0 and ranges[c][1] >= k for c in CELLS if cells[c] < k):
+            return tier
+    return HIDDEN
 
 
 def _facts_visible(public_group: dict[str, Any]) -> set[str]:
@@ -214,7 +233,7 @@ def _slots(result: dict[str, Any], public: dict[str, Any] | None, k: int) -> tup
         else:
             tier = primary_tier(cells, k) if group is not None else HIDDEN
             facts = set(TIER_FACTS[tier])
-        return _Slot(feature, levels, levels_key(levels), group, cells, facts, tier, listed, next(order))
+        return _Slot(feature, levels, levels_key(levels), group, cells, facts, tier, listed, next(order), tier)
 
     overall = slot(-1, {}, result["overall"], (public or {}).get("overall"), True)
     features = []
@@ -335,7 +354,22 @@ def _protect(new: AuditRecord, new_slots: list[_Slot], frozen: Sequence[tuple[Au
         chosen.facts = set(TIER_FACTS[chosen.tier])
         return [_fact_key(f, chosen.key, new.predictions) for f in TIER_FACTS[before] if f not in chosen.facts]
 
-    return protection.run(list(checks.values()), choose)
+    outcome = protection.run(list(checks.values()), choose)
+    _show_implied(protection, new, new_slots)
+    return outcome
+
+
+def _show_implied(protection: Protection, new: AuditRecord, slots: list[_Slot]) -> None:
+    """Give back withdrawn facts that the published ones determine anyway (a hidden count equal to a total
+    minus published counts): showing them adds nothing, and a masked number must not be recomputable."""
+    for s in slots:
+        for tier in range(s.primary, s.tier, -1):
+            extra = [f for f in TIER_FACTS[tier] if f not in s.facts]
+            forms = [protection.table.form(f, s.key, new.predictions if f in ("predicted", "tp") else None)
+                     for f in extra]
+            if all(protection.implied(forms)):
+                s.tier, s.facts = tier, set(TIER_FACTS[tier])
+                break
 
 
 def freeze_public_view(audit: AuditRecord, frozen: Sequence[AuditRecord] = (), k: int = MIN_CELL) -> Frozen:

@@ -223,20 +223,29 @@ class Attack:
         assert result.status in (0, 3), result.message  # the true dataset is always feasible
         return result.status, (result.fun if result.status == 0 else -np.inf), result.x
 
-    def bounds(self, form: np.ndarray, k: float | None = None) -> tuple[float, float]:
-        """LP range of a form; with ``k``, stop early once feasible points show it reaches both 0 and k."""
+    def bounds(self, form: np.ndarray, k: float | None = None, others: Sequence[np.ndarray] = ()) -> tuple[float, float]:
+        """LP range of a form; with ``k``, stop early once feasible points show it reaches both 0 and k.
+
+        ``others`` (cells still to attack) are nudged the same way first: the point found then often
+        settles them too. The exact LP runs whenever that point does not settle this cell.
+        """
         if not hasattr(self, "_points"):
             self._points: list[np.ndarray] = []
         out = []
         for sign in (1.0, -1.0):
+            reached = (lambda v: v <= 1e-9) if sign > 0 else (lambda v, k=k: v >= k - 1e-9)
             if k is not None and self._points:
-                known = np.array([form @ p for p in self._points])
-                if sign > 0 and known.min() <= 1e-9:
-                    out.append(float(known.min()))
+                known = [form @ p for p in self._points]
+                if any(reached(v) for v in known):
+                    out.append(float(min(known) if sign > 0 else max(known)))
                     continue
-                if sign < 0 and known.max() >= k - 1e-9:
-                    out.append(float(known.max()))
-                    continue
+                if len(others):
+                    status, _, x = self._lp(sign * (form + 1e-3 * np.mean(others, axis=0)))
+                    if status == 0:
+                        self._points.append(x)
+                        if reached(form @ x):
+                            out.append(float(form @ x))
+                            continue
             status, value, x = self._lp(sign * form)
             if status == 3:
                 out.append(-np.inf if sign > 0 else np.inf)
@@ -294,7 +303,8 @@ class Attack:
         self._push([form for *_, form in targets], k)
         findings = []
         for n, (i, levels, name, form) in enumerate(targets):
-            low, high = self.integer_bounds(form) if n < integer_sample else self.bounds(form, k)
+            later = [f for *_, f in targets[n + 1:]]
+            low, high = self.integer_bounds(form) if n < integer_sample else self.bounds(form, k, later)
             # Only equalities can determine a cell that non-negativity leaves wide open; the row-space test
             # runs where the range is narrower than k (a determined cell has an LP range of one point).
             determined = self.determined(form) if high - low < k else None
@@ -350,7 +360,7 @@ def recovered(findings: Sequence[Finding]) -> list[Finding]:
             if f.determined is not None or f.high - f.low < 1 - 1e-6]
 
 
-def per_group_attack(public: dict[str, Any], k: int = 11) -> list[tuple[str, dict[str, int]]]:
+def per_group_attack(public: dict[str, Any], k: int = 11) -> list[tuple[dict[str, Any], dict[str, int]]]:
     """The issue's attack: each group alone, a linear solve over its count, positives and rates."""
     found = []
     groups = [({}, public["overall"])] + [(g["levels"], g) for f in public["features"] for g in f["groups"]]
@@ -382,7 +392,7 @@ def per_group_attack(public: dict[str, Any], k: int = 11) -> list[tuple[str, dic
         solution, *_ = np.linalg.lstsq(A, np.array(values), rcond=None)
         cells = {c: round(v) for c, v in zip(CELLS, solution, strict=True)}
         if min(cells.values()) < k:
-            found.append((_label(levels), cells))
+            found.append((levels, cells))
     return found
 
 
