@@ -68,13 +68,17 @@ _WITHOUT = {"tp": RATES, "predicted": MARGINS, "positives": COUNT, "count": HIDD
 METRIC_TIER = {"prevalence": MARGINS, "selection_rate": RATES}  # every other metric needs all four cells
 _METRIC_FACTS = {"prevalence": {"count", "positives"}, "selection_rate": {"count", "predicted"}}
 VERDICTS = ("pass", "fail", "insufficient_evidence")
-PARAMETERS = ("rule", "tolerance", "tolerance_band", "n_boot", "seed", "ci_level", "min_group_size", "threshold",
+PARAMETERS = ("tolerance", "tolerance_band", "n_boot", "seed", "ci_level", "min_group_size", "threshold",
               "predictions", "label", "metrics", "disparity_metrics")
 TRIPLE = ("value", "ci_low", "ci_high")
-# Named numbers a structured verdict reason may publish when both compared groups publish the metric.
-REASON_NUMBERS = frozenset({"ratio_low", "ratio_high", "band_low", "band_high", "ci_low", "ci_high", "tolerance",
-                            "min_group_size", "group_count", "reference_count", "ci_level"})
-_CODE = re.compile(r"[a-z][a-z_]{0,63}")  # a code, never a number or a sentence
+# Named numbers of structured data that describe the method or the compared groups only. A reason's numbers
+# are published only when both compared groups publish the metric; any other number is dropped.
+REASON_NUMBERS = frozenset({"group_n", "reference_n", "needed", "detectable_below", "detectable_above", "power",
+                            "level", "group_n_needed", "scale_needed"})
+NOTE_NUMBERS = frozenset({"prevalence_ratio", "expected_selection_ratio"})  # base-rate note: both groups full
+RULE_NUMBERS = frozenset({"band", "tolerance", "ci_level", "min_group_size", "alpha", "comparisons", "n_boot"})
+MULTIPLICITY_NUMBERS = frozenset({"alpha", "comparisons"})
+_CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")  # a code, never a sentence: no space, no capital, no punctuation
 MAX_VARIABLES = 400_000
 log = logging.getLogger(__name__)
 
@@ -255,12 +259,22 @@ def _slots(result: dict[str, Any], public: dict[str, Any] | None, k: int) -> tup
 # -- the joint audit over every public view of the dataset ------------------------------------
 
 
-def _comparator(feature: dict[str, Any], row: dict[str, Any], by_label: dict[Any, _Slot],
-                overall: _Slot) -> _Slot | None:
-    reference = row.get("reference")
-    if reference == "overall":
-        return overall
-    return by_label.get(reference if reference is not None else feature.get("reference_group"))
+class _Lookup:
+    """A feature's slots by group key (newer engines) and by label."""
+
+    def __init__(self, feature: dict[str, Any], slots: list[_Slot], overall: _Slot):
+        self.feature, self.overall = feature, overall
+        self.by_key = {s.group["key"]: s for s in slots if s.group is not None and "key" in s.group}
+        self.by_label = {s.group["group"]: s for s in slots if s.group is not None}
+
+    def group(self, key: Any, label: Any) -> _Slot | None:
+        return self.by_key.get(key) if key is not None and key in self.by_key else self.by_label.get(label)
+
+    def reference(self) -> _Slot | None:
+        return self.group(self.feature.get("reference_key"), self.feature.get("reference_group"))
+
+    def row(self, row: dict[str, Any]) -> _Slot | None:
+        return self.group(row.get("key"), row.get("group"))
 
 
 def _verdict_bounds(result: dict[str, Any], overall: _Slot, features: list[list[_Slot]]) -> list[AtLeast]:
@@ -270,11 +284,11 @@ def _verdict_bounds(result: dict[str, Any], overall: _Slot, features: list[list[
         return []
     bounds = []
     for feature, slots in zip(result.get("features", []), features, strict=True):
-        by_label = {s.group["group"]: s for s in slots if s.group is not None}
+        lookup = _Lookup(feature, slots, overall)
         for row in feature.get("disparities", []):
-            if row.get("verdict") not in ("pass", "fail"):
+            if row.get("verdict") not in ("pass", "fail") and row.get("verdict_unadjusted") not in ("pass", "fail"):
                 continue
-            for s in (by_label.get(row.get("group")), _comparator(feature, row, by_label, overall)):
+            for s in (lookup.row(row), lookup.reference()):
                 if s is not None and s.count >= minimum:  # only true facts: the programme must stay feasible
                     bounds.append(AtLeast(s.key, minimum))
     return bounds
@@ -411,15 +425,34 @@ def _number(value: Any) -> bool:
     return isinstance(value, int | float) and not isinstance(value, bool)
 
 
+def _structure(node: Any, numbers: frozenset[str], key: str = "") -> Any:
+    """Structured method data (rules, reasons, notes): codes, flags, and only the numbers named in ``numbers``."""
+    if isinstance(node, dict):
+        out = {}
+        for name, value in node.items():
+            kept = _structure(value, numbers, name)
+            if kept is not None or value is None:
+                out[name] = kept
+        return out
+    if isinstance(node, list):
+        kept = [_structure(item, numbers, key) for item in node]
+        return kept if all(k is not None for k in kept) else None
+    if node is None or isinstance(node, bool) or _code(node):
+        return node
+    if _number(node) and key in numbers:
+        return node
+    return None
+
+
 def _triple(triple: Any, published: bool) -> dict[str, Any] | None:
-    """A {value, ci_low, ci_high, defined, method...} entry: numbers only if published, codes kept."""
+    """A {value, ci_low, ci_high, defined, flags, method} entry: numbers and flags only if published."""
     if not isinstance(triple, dict):
         return None
     out: dict[str, Any] = {}
     for key, value in triple.items():
         if key in TRIPLE:
             out[key] = value if published and (value is None or _number(value)) else None
-        elif key == "defined":
+        elif isinstance(value, bool) or key == "defined":
             out[key] = value if published and isinstance(value, bool) else None
         elif published and _code(value):
             out[key] = value
@@ -444,11 +477,14 @@ def _calibration(deciles: Any, k: int) -> list[dict[str, Any]] | None:
     return shown
 
 
+_IDENTITY = ("group", "key", "levels")
+
+
 def _public_group(group: dict[str, Any], tier: int, k: int) -> dict[str, Any]:
     out: dict[str, Any] = {}
     masked: list[str] = []
     for key, value in group.items():
-        if key in ("group", "levels"):
+        if key in _IDENTITY:  # the group's definition: its levels' values, never a count
             out[key] = value
         elif key == "count":
             out[key] = value if tier >= COUNT else None
@@ -476,31 +512,29 @@ def _public_group(group: dict[str, Any], tier: int, k: int) -> dict[str, Any]:
     return out
 
 
-def _reason(reason: Any) -> Any:
-    """A published disparity's reason: codes, and numbers named in REASON_NUMBERS; plain text as the engine wrote it."""
+def _reason(reason: Any, numbers: frozenset[str]) -> Any:
     if isinstance(reason, str):
         return reason  # the legacy engine's text quotes only the two compared groups, both published here
-    if not isinstance(reason, dict):
-        return None
-    out = {}
-    for key, value in reason.items():
-        if _code(value) or isinstance(value, bool) or value is None or (_number(value) and key in REASON_NUMBERS):
-            out[key] = value
-        elif isinstance(value, dict):
-            out[key] = _reason(value)
-    return out
+    return _structure(reason, numbers) if isinstance(reason, dict) else None
 
 
-def _public_disparity(row: dict[str, Any], published: bool) -> dict[str, Any]:
+def _public_comparison(row: dict[str, Any], published: bool, family_published: bool, note: bool) -> dict[str, Any]:
+    """A disparity (to the reference or to the overall): categories always, numbers only if ``published``."""
     out: dict[str, Any] = {}
     for key, value in row.items():
-        if key in ("group", "levels", "metric"):
+        if key in (*_IDENTITY, "metric"):
             out[key] = value
         elif key == "reason":
-            out[key] = _reason(value) if published else None
+            out[key] = _reason(value, REASON_NUMBERS) if published else None
+        elif key == "base_rate_note":
+            out[key] = _reason(value, NOTE_NUMBERS) if published and note else None
+        elif key == "p_value":
+            out[key] = value if published and _number(value) else None
+        elif key == "p_adjusted":  # Holm's step-down reads every p-value of the family
+            out[key] = value if published and family_published and _number(value) else None
         elif isinstance(value, dict) and set(value) & set(TRIPLE):
             out[key] = _triple(value, published)
-        elif key.startswith("verdict") or value in VERDICTS:
+        elif key.startswith("verdict"):
             out[key] = value if value in VERDICTS else None  # categories, shown for every group
         elif _code(value):
             out[key] = value
@@ -512,9 +546,9 @@ def _public_extreme(row: dict[str, Any], published: bool) -> dict[str, Any]:
     for key, value in row.items():
         if key == "metric":
             out[key] = value
-        elif key in ("max_group", "min_group"):
+        elif key in ("max_group", "min_group", "max_key", "min_key"):
             out[key] = value if published else None
-        elif key == "defined":
+        elif key == "defined" or isinstance(value, bool):
             out[key] = value if published and isinstance(value, bool) else None
         elif isinstance(value, dict) and set(value) & set(TRIPLE):
             out[key] = _triple(value, published)
@@ -523,54 +557,78 @@ def _public_extreme(row: dict[str, Any], published: bool) -> dict[str, Any]:
     return out
 
 
-def _publishes(tier: int, metric: str) -> bool:
-    return METRIC_TIER.get(metric, FULL) <= tier
+def _publishes(slot: _Slot | None, metric: Any) -> bool:
+    return slot is not None and METRIC_TIER.get(metric, FULL) <= slot.tier
 
 
-def _public_feature(feature: dict[str, Any], slots: list[_Slot], overall: _Slot, k: int) -> dict[str, Any]:
+def _blank(row: dict[str, Any], slot: _Slot, label: str, key: str | None) -> dict[str, Any]:
+    """A hidden group's row for an absent combination: same shape, the verdict a hidden small group gets."""
+    out = _public_comparison(row, False, False, False)
+    out["group"] = label
+    if "key" in out:
+        out["key"] = key
+    if "levels" in out:
+        out["levels"] = slot.levels
+    for name in out:
+        if name.startswith("verdict"):
+            out[name] = "insufficient_evidence"
+    return out
+
+
+def _public_feature(feature: dict[str, Any], slots: list[_Slot], overall: _Slot, k: int,
+                    family_published: bool, column_labels: dict[tuple[str, str], str]) -> dict[str, Any]:
     columns = feature["columns"]
-    by_label = {s.group["group"]: s for s in slots if s.group is not None}
-    template = next((s.group for s in slots if s.group is not None and s.group["group"] != feature["reference_group"]),
-                    None)
+    lookup = _Lookup(feature, slots, overall)
+    reference = lookup.reference()
+    template = next((s for s in slots if s.group is not None and s is not reference), None)
+
+    def label_of(s: _Slot) -> str:
+        parts = [column_labels.get((c, canonical(s.levels[c]))) for c in columns]
+        return "×".join(p if p is not None else str(s.levels[c]) for p, c in zip(parts, columns, strict=True))
+
+    def key_of(s: _Slot) -> str:
+        return json.dumps({c: s.levels[c] for c in columns}, ensure_ascii=False, separators=(",", ":"))
+
     groups = []
     for s in slots:
         if s.group is not None:
             groups.append(_public_group(s.group, s.tier, k))
         else:
-            blank = _public_group(template or feature["groups"][0], HIDDEN, k)
-            blank.update(group=_label(s.levels, columns), levels=s.levels)
+            blank = _public_group((template or reference or s).group or feature["groups"][0], HIDDEN, k)
+            blank.update(group=label_of(s), levels=s.levels)
+            if "key" in blank:
+                blank["key"] = key_of(s)
             groups.append(blank)
-    disparities = []
-    for row in feature.get("disparities", []):
-        mine, other = by_label.get(row.get("group")), _comparator(feature, row, by_label, overall)
-        published = (mine is not None and other is not None and _publishes(mine.tier, row.get("metric", ""))
-                     and _publishes(other.tier, row.get("metric", "")))
-        disparities.append(_public_disparity(row, published))
-    if template is not None:  # absent combinations get the rows a hidden group of the same feature shows
-        rows = [r for r in feature.get("disparities", []) if r.get("group") == template["group"]]
-        for s in slots:
-            if s.group is None:
-                for row in rows:
-                    blank = _public_disparity(row, False)
-                    blank["group"] = _label(s.levels, columns)
-                    if "levels" in blank:
-                        blank["levels"] = s.levels
-                    for key, value in blank.items():
-                        if value in VERDICTS:
-                            blank[key] = "insufficient_evidence"
-                    disparities.append(blank)
-    extremes = [_public_extreme(row, all(_publishes(s.tier, row.get("metric", "")) for s in slots))
-                for row in feature.get("extremes", [])]
-    return {"name": feature["name"], "columns": columns, "reference_group": feature["reference_group"],
-            "groups": groups, "disparities": disparities, "extremes": extremes}
+    out: dict[str, Any] = {"name": feature["name"]}
+    for key in ("key", "columns", "reference_group", "reference_key"):
+        if key in feature:
+            out[key] = feature[key]
+    out["groups"] = groups
+    for name, against in (("disparities", lambda _row: reference), ("disparities_to_overall", lambda _row: overall)):
+        if name not in feature:
+            continue
+        rows = []
+        for row in feature[name]:
+            mine, other = lookup.row(row), against(row)
+            metric = row.get("metric")
+            published = _publishes(mine, metric) and _publishes(other, metric)
+            note = published and mine is not None and other is not None and min(mine.tier, other.tier) == FULL
+            rows.append(_public_comparison(row, published, family_published, note))
+        if template is not None:  # absent combinations get the rows a hidden group of the feature shows
+            mine_rows = [r for r in feature[name] if lookup.row(r) is template]
+            rows += [_blank(r, s, label_of(s), key_of(s)) for s in slots if s.group is None for r in mine_rows]
+        out[name] = rows
+    out["extremes"] = [_public_extreme(row, all(_publishes(s, row.get("metric")) for s in [*slots, overall]))
+                       for row in feature.get("extremes", [])]
+    return out
 
 
 def _public_verdicts(summary: Any) -> dict[str, Any] | None:
     """Counts of verdicts and the failed comparisons: categories, published for every group."""
     if not isinstance(summary, dict):
         return None
-    out: dict[str, Any] = {v: summary[v] for v in VERDICTS if isinstance(summary.get(v), int)}
-    out["failed"] = [{k: item.get(k) for k in ("feature", "group", "metric")}
+    out: dict[str, Any] = {v: summary[v] for v in (*VERDICTS, "fail_unadjusted") if isinstance(summary.get(v), int)}
+    out["failed"] = [{k: item[k] for k in ("feature", "group", "key", "metric") if k in item}
                      for item in summary.get("failed") or [] if isinstance(item, dict)]
     return out
 
@@ -578,17 +636,36 @@ def _public_verdicts(summary: Any) -> dict[str, Any] | None:
 def public_result(result: dict[str, Any], overall: _Slot, features: list[list[_Slot]], k: int) -> dict[str, Any]:
     """Build the public document from the tiers: an allow-list, never a copy with holes."""
     public: dict[str, Any] = {key: result[key] for key in PARAMETERS if key in result}
+    if isinstance(result.get("rule"), str):
+        public["rule"] = result["rule"]  # the legacy engine's text, written from the parameters only
+    elif "rule" in result:
+        public["rule"] = _structure(result["rule"], RULE_NUMBERS)
+    if "methods" in result:
+        public["methods"] = _structure(result["methods"], frozenset())
+    if "multiplicity" in result:
+        public["multiplicity"] = _structure(result["multiplicity"], MULTIPLICITY_NUMBERS)
     public["n"] = result.get("n") if overall.tier >= COUNT else None
     public["overall"] = {k2: v for k2, v in _public_group(result["overall"], overall.tier, k).items()
-                         if k2 not in ("group", "levels")}
-    public["features"] = [_public_feature(feature, slots, overall, k)
+                         if k2 not in _IDENTITY}
+    family_published = True  # every comparison of the audit publishes its numbers: adjusted p-values may show
+    for feature, slots in zip(result.get("features", []), features, strict=True):
+        lookup = _Lookup(feature, slots, overall)
+        reference = lookup.reference()
+        family_published &= all(_publishes(lookup.row(r), r.get("metric")) and _publishes(reference, r.get("metric"))
+                                for r in feature.get("disparities", []))
+    labels = {}  # each level's label in its one-column feature: intersections' absent combinations are spelled alike
+    for feature in result.get("features", []):
+        if len(feature["columns"]) == 1:
+            column = feature["columns"][0]
+            labels.update({(column, canonical(g["levels"][column])): g["group"] for g in feature["groups"]})
+    public["features"] = [_public_feature(feature, slots, overall, k, family_published, labels)
                           for feature, slots in zip(result.get("features", []), features, strict=True)]
     if "verdicts" in result:
         public["verdicts"] = _public_verdicts(result["verdicts"])
     public["suppression"] = {
         "min_cell": k,
         "method": "confusion_cells_linear_programming",
-        "scope": "every public audit of the same dataset",
+        "scope": "every_public_audit_of_the_dataset",
         "tiers": [TIER_NAMES[t] for t in (FULL, RATES, MARGINS, COUNT, HIDDEN)],
         "rule": (f"A group's rates are published only when each of its four confusion cells (true and false "
                  f"positives and negatives) counts at least {k} people; otherwise at most its size, its positives "

@@ -219,33 +219,48 @@ def test_unknown_fields_of_a_newer_engine_are_never_published(audit):
     full, _ = audit
     tampered = copy.deepcopy(full)
     tampered["scores"] = {"calibration": [{"ece": 0.03, "n": 7}], "sweep": [[0.1, 3, 4]]}
-    tampered["multiplicity"] = {"method": "holm", "comparisons": 212}
+    tampered["multiplicity"] = {"method": "holm", "alpha": 0.05, "comparisons": 212, "smallest_group": 7}
+    tampered["rule"] = {"code": "ratio_band_holm", "band": [0.8, 1.25], "alpha": 0.05, "note": "group of 7",
+                        "largest_masked": 9}
     for group in [tampered["overall"], *(g for f in tampered["features"] for g in f["groups"])]:
         group["ece"] = 0.042
         group["curve"] = [[0.0, 0.0], [0.5, 0.7]]
         group["metrics"]["fnr"] = {"value": 0.25, "ci_low": 0.1, "ci_high": 0.4, "defined": True,
                                    "method": "wilson", "events": 3, "note": "3 of 12"}
     for feature in tampered["features"]:
+        feature["disparities_to_overall"] = [{"group": g["group"], "metric": "tpr",
+                                              "difference": {"value": 0.1, "ci_low": 0.0, "ci_high": 0.2},
+                                              "ratio": {"value": 1.1, "ci_low": 0.9, "ci_high": 1.3}}
+                                             for g in feature["groups"]]
         for row in feature["disparities"]:
-            row["p_adjusted"] = 0.031
-            row["reason"] = {"code": "small_group", "group_count": 7, "p_value": 0.2, "text": "group has 7 people",
-                             "ratio_low": 0.5}
+            row.update(p_value=0.2, p_adjusted=0.031, secret=7,
+                       base_rate_note={"code": "selection_follows_prevalence", "prevalence_ratio": 1.2},
+                       reason={"code": "small_group", "group_n": 7, "p_value": 0.2, "text": "group has 7 people"})
     public = suppress_bias_result(tampered, K)
-    assert "scores" not in public and "multiplicity" not in public
+    assert "scores" not in public
+    assert public["multiplicity"] == {"method": "holm", "alpha": 0.05, "comparisons": 212}
+    assert public["rule"] == {"code": "ratio_band_holm", "band": [0.8, 1.25], "alpha": 0.05}
     for group in [public["overall"], *(g for f in public["features"] for g in f["groups"])]:
         assert "ece" not in group and "curve" not in group and "cells" not in group
         fnr = group["metrics"]["fnr"]
         assert "events" not in fnr and "note" not in fnr  # unknown numbers and free text: dropped
         if fnr["value"] is None:
-            assert "method" not in fnr
+            assert "method" not in fnr and fnr["defined"] is None
+    published = masked = 0
     for feature in public["features"]:
+        groups = {g["group"]: g for g in feature["groups"]}
         for row in feature["disparities"]:
-            assert "p_adjusted" not in row
+            assert "secret" not in row and row["p_adjusted"] is None  # Holm reads the masked comparisons too
             if row["ratio"]["value"] is None:
-                assert row["reason"] is None
+                assert row["reason"] is None and row["p_value"] is None and row["base_rate_note"] is None
+                masked += 1
             else:
-                assert row["reason"] == {"code": "small_group", "group_count": 7, "ratio_low": 0.5}
-    assert any(row["reason"] for f in public["features"] for row in f["disparities"])
+                assert row["reason"] == {"code": "small_group", "group_n": 7} and row["p_value"] == 0.2
+                published += 1
+        for row in feature["disparities_to_overall"]:
+            hidden = groups[row["group"]]["metrics"]["tpr"]["value"] is None
+            assert (row["difference"]["value"] is None) == hidden and (row["ratio"]["ci_low"] is None) == hidden
+    assert published and masked
 
 
 def test_intersections_list_every_combination_and_absent_ones_look_like_small_ones():
@@ -266,6 +281,15 @@ def test_intersections_list_every_combination_and_absent_ones_look_like_small_on
         assert {len(r) for label, r in rows.items()} == {len(public["disparity_metrics"])}
     absent = sum(len(f["groups"]) for f in public["features"]) - sum(len(f["groups"]) for f in result["features"])
     assert absent > 0, "the fixture should have empty combinations (cmu=oui is rare)"
+
+    keyed = copy.deepcopy(result)  # a newer engine keys groups by their typed levels: absent ones get keys alike
+    for feature in keyed["features"]:
+        for group in feature["groups"]:
+            group["key"] = json.dumps(group["levels"], ensure_ascii=False, separators=(",", ":"))
+    for feature in suppress_bias_result(keyed, K)["features"]:
+        for group in feature["groups"]:
+            assert group["key"] == json.dumps(group["levels"], ensure_ascii=False, separators=(",", ":"))
+            assert group["group"] == "×".join(str(v) for v in group["levels"].values())
 
 
 def test_calibration_is_published_whole_or_not_at_all(audit):
