@@ -45,6 +45,10 @@ class TooLarge(ValueError):
     """The cross-classification has more unknowns than the audit may solve for."""
 
 
+class SolverFailed(RuntimeError):
+    """HiGHS ended without an optimum (time, numerics): nothing may be concluded from this programme."""
+
+
 class Inconsistent(ValueError):
     """The published numbers admit no dataset at all (an engine change, or a bug): refuse to reason on them."""
 
@@ -273,7 +277,7 @@ class Protection:
         if status == highspy.HighsModelStatus.kInfeasible:
             raise Inconsistent("the published numbers admit no dataset")
         if status != highspy.HighsModelStatus.kOptimal:
-            raise RuntimeError(f"linear programme failed: {self.highs.modelStatusToString(status)}")
+            raise SolverFailed(f"linear programme failed: {self.highs.modelStatusToString(status)}")
         solution = self.highs.getSolution()
         keys = list(self.rows)
         duals = np.asarray(solution.row_dual)[[self.rows[key][0] for key in keys]] if keys else np.zeros(0)

@@ -56,6 +56,7 @@ from audits.linear_audit import (
     Levels,
     Outcome,
     Protection,
+    SolverFailed,
     TooLarge,
 )
 
@@ -78,6 +79,7 @@ REASON_NUMBERS = frozenset({"group_n", "reference_n", "needed", "detectable_belo
 NOTE_NUMBERS = frozenset({"prevalence_ratio", "expected_selection_ratio"})  # base-rate note: both groups full
 RULE_NUMBERS = frozenset({"band", "tolerance", "ci_level", "min_group_size", "alpha", "comparisons", "n_boot"})
 MULTIPLICITY_NUMBERS = frozenset({"alpha", "comparisons"})
+MASKED_REASON = {"code": "masked"}
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")  # a code, never a sentence: no space, no capital, no punctuation
 MAX_VARIABLES = 400_000
 log = logging.getLogger(__name__)
@@ -140,10 +142,18 @@ def levels_key(levels: dict[str, Any]) -> Levels:
     return tuple(sorted((column, canonical(value)) for column, value in levels.items()))
 
 
+def cells_of(group: dict[str, Any]) -> dict[str, int]:
+    """A group's exact confusion cells; results older than the ``cells`` field give them through their rates."""
+    if "cells" in group:
+        return {cell: int(group["cells"][cell]) for cell in CELLS}
+    count, positives, metrics = group["count"], group["positives"], group["metrics"]
+    tp = round(metrics["tpr"]["value"] * positives) if positives else 0
+    predicted = round(metrics["selection_rate"]["value"] * count) if count else 0
+    return {"tn": count - positives - (predicted - tp), "fp": predicted - tp, "fn": positives - tp, "tp": tp}
+
+
 def _cells(group: dict[str, Any] | None) -> dict[str, int]:
-    if group is None:
-        return dict.fromkeys(CELLS, 0)
-    return {cell: int(group["cells"][cell]) for cell in CELLS}
+    return dict.fromkeys(CELLS, 0) if group is None else cells_of(group)
 
 
 def own_ranges(cells: dict[str, int], tier: int) -> dict[str, tuple[int, int]]:
@@ -328,7 +338,9 @@ def _protect(new: AuditRecord, new_slots: list[_Slot], frozen: Sequence[tuple[Au
                 nested.append((a.predictions, b.predictions))
     table = CrossTable({c: list(v) for c, v in levels.items()}, predictions, nested, MAX_VARIABLES)
 
-    fixed = [e for record, slots in frozen for s in slots for e in _equalities(s, record.predictions, sorted(s.facts))]
+    # The dataset's size is public whatever the tiers (the public provenance gives its rows): a fixed fact.
+    fixed = [Equality("count", (), None, new_slots[0].count)]
+    fixed += [e for record, slots in frozen for s in slots for e in _equalities(s, record.predictions, sorted(s.facts))]
     mutable = [e for s in new_slots for e in _equalities(s, new.predictions, TIER_FACTS[s.tier])]
     at_least: dict[Levels, int] = {}
     for record, slots in everyone:
@@ -397,10 +409,10 @@ def freeze_public_view(audit: AuditRecord, frozen: Sequence[AuditRecord] = (), k
     fallback = None
     try:
         outcome = _protect(audit, new_slots, others, k)
-    except (TooLarge, Inconsistent) as exc:
+    except (TooLarge, Inconsistent, SolverFailed) as exc:
         # Nothing from this audit is published rather than something unaudited.
         log.warning("public view of audit %s fully masked: %s", audit.id, exc)
-        fallback = "too_large" if isinstance(exc, TooLarge) else "inconsistent"
+        fallback = {TooLarge: "too_large", Inconsistent: "inconsistent", SolverFailed: "solver_failed"}[type(exc)]
         outcome = Outcome()
         for s in new_slots:
             s.tier, s.facts = HIDDEN, set()
@@ -524,8 +536,8 @@ def _public_comparison(row: dict[str, Any], published: bool, family_published: b
     for key, value in row.items():
         if key in (*_IDENTITY, "metric"):
             out[key] = value
-        elif key == "reason":
-            out[key] = _reason(value, REASON_NUMBERS) if published else None
+        elif key == "reason":  # a masked row's code could say "undefined" (a zero) or "small": none is shown
+            out[key] = _reason(value, REASON_NUMBERS) if published else MASKED_REASON
         elif key == "base_rate_note":
             out[key] = _reason(value, NOTE_NUMBERS) if published and note else None
         elif key == "p_value":
@@ -538,6 +550,7 @@ def _public_comparison(row: dict[str, Any], published: bool, family_published: b
             out[key] = value if value in VERDICTS else None  # categories, shown for every group
         elif _code(value):
             out[key] = value
+    out["suppressed"] = not published
     return out
 
 
@@ -554,6 +567,7 @@ def _public_extreme(row: dict[str, Any], published: bool) -> dict[str, Any]:
             out[key] = _triple(value, published)
         elif published and _code(value):
             out[key] = value
+    out["suppressed"] = not published
     return out
 
 

@@ -168,7 +168,7 @@ def test_disparities_of_masked_values_are_masked_but_verdicts_stay(audit):
                       or reference["metrics"][disparity["metric"]]["value"] is None)
             if hidden:
                 assert disparity["difference"]["value"] is None and disparity["ratio"]["ci_low"] is None
-                assert disparity["reason"] is None
+                assert disparity["reason"] == {"code": "masked"} and disparity["suppressed"] is True
             assert disparity["verdict"] in {"pass", "fail", "insufficient_evidence"}
 
 
@@ -181,6 +181,14 @@ def test_suppression_leaves_the_full_result_untouched_and_stays_json(audit):
     assert public["suppression"]["min_cell"] == K
     assert "cells" not in public["overall"] and not any("cells" in g for f in public["features"] for g in f["groups"])
     assert public["rule"] == full["rule"]  # the method, written from parameters only
+
+
+def test_results_older_than_the_cells_field_are_suppressed_from_their_rates(audit):
+    full, public = audit
+    legacy = copy.deepcopy(full)
+    for group in [legacy["overall"], *(g for f in legacy["features"] for g in f["groups"])]:
+        del group["cells"]
+    assert suppress_bias_result(legacy, K) == public
 
 
 def test_large_groups_are_published_unchanged():
@@ -252,10 +260,12 @@ def test_unknown_fields_of_a_newer_engine_are_never_published(audit):
         for row in feature["disparities"]:
             assert "secret" not in row and row["p_adjusted"] is None  # Holm reads the masked comparisons too
             if row["ratio"]["value"] is None:
-                assert row["reason"] is None and row["p_value"] is None and row["base_rate_note"] is None
+                assert row["reason"] == {"code": "masked"} and row["suppressed"] is True
+                assert row["p_value"] is None and row["base_rate_note"] is None
                 masked += 1
             else:
                 assert row["reason"] == {"code": "small_group", "group_n": 7} and row["p_value"] == 0.2
+                assert row["suppressed"] is False
                 published += 1
         for row in feature["disparities_to_overall"]:
             hidden = groups[row["group"]]["metrics"]["tpr"]["value"] is None
