@@ -210,14 +210,12 @@ class Protection:
                  at_least: Sequence[AtLeast], k: int, cap: float):
         self.table, self.k = table, k
         self.rows: dict[tuple, tuple[int, bool]] = {}  # key -> (row index, withdrawable)
-        self._row_form: dict[tuple, sparse.csr_matrix] = {}
         forms, lower, upper = [], [], []
         for equality, withdrawable in [*((e, False) for e in fixed), *((e, True) for e in mutable)]:
             if equality.key in self.rows:  # already published by a frozen view: publishing it again costs nothing
                 continue
             self.rows[equality.key] = (len(forms), withdrawable)
             forms.append(table.form(equality.quantity, equality.levels, equality.predictions))
-            self._row_form[equality.key] = forms[-1]
             lower.append(equality.value)
             upper.append(equality.value)
         if table.A_ub.shape[0]:
@@ -240,26 +238,10 @@ class Protection:
         self._all_columns = np.arange(table.n, dtype=np.int32)
         self.outcome = Outcome(variables=table.n)
 
-    def implied(self, forms: Sequence[sparse.csr_matrix], max_cells: int = 5_000_000) -> list[bool]:
-        """Whether each linear form is already determined by the published equalities in force (row space).
-
-        Publishing such a fact adds nothing a reader cannot compute, so a withdrawn one may be shown again.
-        Dense linear algebra, skipped (all False: nothing re-shown) when the system is too large for it.
-        """
-        keys = list(self.rows)
-        if not forms or not keys or len(keys) * self.table.n > max_cells:
-            return [False] * len(forms)
-        if getattr(self, "_basis_of", None) != keys:  # computed once per set of equalities in force
-            matrix = sparse.vstack([self._row_form[key] for key in keys], format="csr").toarray()
-            _, singular, vt = np.linalg.svd(matrix, full_matrices=False)
-            self._basis, self._basis_of = vt[: int((singular > singular[0] * 1e-10).sum())], keys
-        basis = self._basis
-        out = []
-        for form in forms:
-            dense = form.toarray().ravel()
-            residual = dense - basis.T @ (basis @ dense)
-            out.append(bool(np.linalg.norm(residual) <= 1e-8 * max(1.0, np.linalg.norm(dense))))
-        return out
+    @property
+    def published(self) -> set[tuple]:
+        """The keys of the equalities in force (fixed, and withdrawable ones not withdrawn)."""
+        return set(self.rows)
 
     def withdraw(self, keys: Sequence[tuple]) -> None:
         for key in keys:

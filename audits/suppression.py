@@ -48,6 +48,7 @@ from typing import Any
 
 from audits.linear_audit import (
     CELLS,
+    QUANTITIES,
     AtLeast,
     Check,
     CrossTable,
@@ -319,7 +320,7 @@ def _fact_key(fact: str, key: Levels, predictions: str) -> tuple:
 
 
 def _protect(new: AuditRecord, new_slots: list[_Slot], frozen: Sequence[tuple[AuditRecord, list[_Slot]]],
-             k: int) -> Outcome:
+             k: int) -> tuple[Outcome, set[tuple]]:
     everyone = [(new, new_slots), *frozen]
     levels: dict[str, dict[str, None]] = {}
     for record, slots in everyone:
@@ -381,19 +382,49 @@ def _protect(new: AuditRecord, new_slots: list[_Slot], frozen: Sequence[tuple[Au
         return [_fact_key(f, chosen.key, new.predictions) for f in TIER_FACTS[before] if f not in chosen.facts]
 
     outcome = protection.run(list(checks.values()), choose)
-    _show_implied(protection, new, new_slots)
-    return outcome
+    return outcome, protection.published
 
 
-def _show_implied(protection: Protection, new: AuditRecord, slots: list[_Slot]) -> None:
-    """Give back withdrawn facts that the published ones determine anyway (a hidden count equal to a total
-    minus published counts): showing them adds nothing, and a masked number must not be recomputable."""
+def _lines(overall: _Slot, features: list[list[_Slot]], result: dict[str, Any]) -> list[tuple[_Slot, list[_Slot]]]:
+    """(total, parts): the groups of a one-column feature add up to the cohort, an intersection's groups with
+    one level of a column add up to that level's group."""
+    single = {s.key: s for f, slots in zip(result.get("features", []), features, strict=True)
+              if len(f["columns"]) == 1 for s in slots}
+    lines = []
+    for feature, slots in zip(result.get("features", []), features, strict=True):
+        if len(feature["columns"]) == 1:
+            lines.append((overall, slots))
+            continue
+        for column in feature["columns"]:
+            by_level: dict[Levels, list[_Slot]] = {}
+            for s in slots:
+                by_level.setdefault(tuple(p for p in s.key if p[0] == column), []).append(s)
+            lines += [(single[level], parts) for level, parts in by_level.items() if level in single]
+    return lines
+
+
+def _show_implied(published: set[tuple], predictions: str, overall: _Slot, features: list[list[_Slot]],
+                  result: dict[str, Any]) -> None:
+    """Give back withdrawn facts that published ones determine anyway (a hidden count equal to a total minus
+    published counts): showing them adds nothing, and a masked number must not look recomputable.
+
+    Only line sums are used, a sufficient condition: what they determine is implied by the equalities alone.
+    """
+    known = set(published)
+    lines = _lines(overall, features, result)
+    slots = [overall, *(s for group in features for s in group)]
+    changed = True
+    while changed:
+        changed = False
+        for fact in QUANTITIES:
+            for total, parts in lines:
+                missing = [s for s in parts if _fact_key(fact, s.key, predictions) not in known]
+                if len(missing) == 1 and _fact_key(fact, total.key, predictions) in known:
+                    known.add(_fact_key(fact, missing[0].key, predictions))
+                    changed = True
     for s in slots:
         for tier in range(s.primary, s.tier, -1):
-            extra = [f for f in TIER_FACTS[tier] if f not in s.facts]
-            forms = [protection.table.form(f, s.key, new.predictions if f in ("predicted", "tp") else None)
-                     for f in extra]
-            if all(protection.implied(forms)):
+            if all(_fact_key(f, s.key, predictions) in known for f in TIER_FACTS[tier]):
                 s.tier, s.facts = tier, set(TIER_FACTS[tier])
                 break
 
@@ -408,7 +439,8 @@ def freeze_public_view(audit: AuditRecord, frozen: Sequence[AuditRecord] = (), k
         others.append((record, [o, *(s for slots in f for s in slots)]))
     fallback = None
     try:
-        outcome = _protect(audit, new_slots, others, k)
+        outcome, published = _protect(audit, new_slots, others, k)
+        _show_implied(published, audit.predictions, overall, features, audit.result)
     except (TooLarge, Inconsistent, SolverFailed) as exc:
         # Nothing from this audit is published rather than something unaudited.
         log.warning("public view of audit %s fully masked: %s", audit.id, exc)
