@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from audits import datasets
 from audits.schemas import AuditRequestSchema
-from audits.suppression import MIN_CELL, AuditRecord, freeze_public_view
+from audits.suppression import MIN_CELL, AuditRecord, Frozen, freeze_public_view
 from boas.registry import permissions, versions
 from boas.registry.schemas import load
 from boas.registry.storage import Storage
@@ -235,36 +235,67 @@ def _record(job: Job, *, public: dict[str, Any] | None) -> AuditRecord:
                        scores=scores, threshold=(job.params or {}).get("threshold"), public=public)
 
 
+OPTIMISTIC_FREEZES = 3  # computations made without the lock before one is made holding it
+
+
 def freeze_public_views(session: Session, job_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
     """Freeze the public view of these (source) bias audits, each jointly with every frozen view of its dataset.
 
-    Runs in its own write transaction (and commits it): freezes of one dataset are serialised, so none is
-    computed without the others it must be consistent with. A view already frozen is returned unchanged.
+    The linear-programming audit can take seconds, so it runs outside the write transaction; the result is
+    written only if, under the write lock (and, on PostgreSQL, the dataset's advisory lock), the frozen
+    views of the dataset are still those it was computed with. Otherwise it is computed again; the last
+    attempt holds the locks throughout. Two freezes of one dataset therefore never miss each other. A view
+    already frozen is returned unchanged. Commits.
     """
-    store.begin_write(session)
     views: dict[int, dict[str, Any]] = {}
     for job_id in sorted(set(job_ids)):
-        job = store.get_job(session, job_id)
-        store.lock_public_views(session, job.dataset.sha256)
-        job = store.get_job_fresh_for_update(session, job_id)
-        if job.public_frozen_at is None:
+        for attempt in range(OPTIMISTIC_FREEZES + 1):
+            locked = attempt == OPTIMISTIC_FREEZES
+            if locked:
+                _lock_dataset_of(session, job_id)
+            else:
+                session.rollback()  # a fresh read of what is frozen now
+            job = store.get_job_fresh_for_update(session, job_id) if locked else store.get_job(session, job_id)
+            if job.public_frozen_at is not None:
+                views[job_id] = job.public_result
+                session.commit()
+                break
             if job.kind != AuditKind.BIAS or job.status != JobStatus.SUCCEEDED or job.cached_from_id is not None:
                 raise ValueError(f"job {job_id} is not a finished bias audit of its own")
-            earlier = [_record(j, public=j.public_result)
-                       for j in store.list_frozen_bias_jobs(session, job.dataset.sha256) if j.id != job.id]
-            frozen = freeze_public_view(_record(job, public=None), earlier, MIN_PUBLIC_CELL)
-            job.public_result, job.public_frozen_at = frozen.view, utcnow()
-            outcome = frozen.outcome
-            store.append_event(session, actor=None, action="audit.public_view_frozen", object_type="job",
-                               object_ref=str(job.id), details={
-                                   "dataset_sha256": job.dataset.sha256, "with_views": [int(r.id) for r in earlier],
-                                   "fallback": frozen.fallback, "lp_solves": outcome.solves,
-                                   "withdrawn_facts": len(outcome.withdrawn), "accepted": len(outcome.accepted),
-                                   "seconds": round(outcome.seconds, 3)})
-            session.flush()
-        views[job_id] = job.public_result
-    session.commit()
+            earlier = [j for j in store.list_frozen_bias_jobs(session, job.dataset.sha256) if j.id != job.id]
+            frozen = freeze_public_view(_record(job, public=None), [_record(j, public=j.public_result) for j in earlier],
+                                        MIN_PUBLIC_CELL)
+            used = [j.id for j in earlier]
+            if not locked:
+                _lock_dataset_of(session, job_id)
+                job = store.get_job_fresh_for_update(session, job_id)
+                now = [j.id for j in store.list_frozen_bias_jobs(session, job.dataset.sha256) if j.id != job.id]
+                if job.public_frozen_at is not None or now != used:
+                    session.rollback()  # another view of the dataset was frozen meanwhile: compute again
+                    continue
+            views[job_id] = _write_frozen(session, job, frozen, used)
+            session.commit()
+            break
     return views
+
+
+def _lock_dataset_of(session: Session, job_id: int) -> None:
+    """Open the write transaction and serialise it with every other freeze of the job's dataset."""
+    store.begin_write(session)
+    store.lock_public_views(session, store.get_job(session, job_id).dataset.sha256)
+
+
+def _write_frozen(session: Session, job: Job, frozen: Frozen, with_views: list[int]) -> dict[str, Any]:
+    job.public_result, job.public_frozen_at = frozen.view, utcnow()
+    outcome = frozen.outcome
+    store.append_event(session, actor=None, action="audit.public_view_frozen", object_type="job",
+                       object_ref=str(job.id), details={
+                           "dataset_sha256": job.dataset.sha256, "with_views": with_views,
+                           "fallback": frozen.fallback, "lp_solves": outcome.solves,
+                           "withdrawn_facts": len(outcome.withdrawn), "accepted": len(outcome.accepted),
+                           "seconds": round(outcome.seconds, 3)})
+    session.flush()
+    return job.public_result
 
 
 def list_audits(session: Session, actor: User | None) -> Sequence[dict[str, Any]]:
