@@ -58,6 +58,7 @@ def freeze_in_order(frame, plan):
         result = run_audit(frame, features, score=score, threshold=threshold, intersections=intersections)
         key = f"{score}@{threshold}"
         frozen = freeze_public_view(AuditRecord(str(i), result, key, score, threshold), records, K)
+        assert frozen.outcome.accepted == [] and frozen.fallback is None
         records.append(AuditRecord(str(i), result, key, score, threshold, frozen.view))
         results.append(result)
         views.append(View(json.loads(json.dumps(frozen.view, allow_nan=False)), key, score, threshold))
