@@ -1,7 +1,7 @@
 """public audit views: the frozen public result of a bias audit and when it was frozen
 
 Revision ID: 0004d
-Revises: 0003
+Revises: 0004b
 Create Date: 2026-11-29
 """
 
@@ -9,7 +9,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0004d"
-down_revision = "0003"
+down_revision = "0004b"
 branch_labels = None
 depends_on = None
 
