@@ -7,6 +7,7 @@ process never imports this module.
 from __future__ import annotations
 
 import hashlib
+import logging
 import platform
 import shutil
 import socket
@@ -26,6 +27,7 @@ from registry_db import store
 from registry_db.errors import ValidationFailed
 from registry_db.models import AuditKind, Job, utcnow
 
+log = logging.getLogger(__name__)
 # What each kind of job runs. Fairlearn is not listed: it runs only as the bias audit's cross-check,
 # and its version is recorded there (provenance "crosscheck"); the engine is BOAS's own.
 LIBRARIES = {
@@ -64,6 +66,27 @@ def execute_job(runtime: JobRuntime, job_id: int) -> None:
         return
     jobs.run_claimed(runtime.session_factory, job_id, attempt, lambda progress: _compute(runtime, job_id, progress),
                      runtime.heartbeat_seconds)
+    _freeze_public_view(runtime, job_id)
+
+
+def _freeze_public_view(runtime: JobRuntime, job_id: int) -> None:
+    """Freeze the public view of a bias audit that is public as soon as it succeeds (its version is released).
+
+    The linear-programming disclosure audit can take seconds: here it runs in the worker, not in the first
+    anonymous request. A failure only defers it to that first request.
+    """
+    from audits import service
+    from registry_db.models import JobStatus, VersionState
+
+    try:
+        with runtime.session_factory() as session:
+            job = store.get_job(session, job_id)
+            if (job.kind == AuditKind.BIAS and job.status == JobStatus.SUCCEEDED and job.cached_from_id is None
+                    and job.version is not None and job.version.state != VersionState.DRAFT
+                    and job.public_frozen_at is None):
+                service.freeze_public_views(session, [job_id])
+    except Exception:  # logged: the view is frozen on its first public read instead
+        log.warning("could not freeze the public view of job %s now", job_id, exc_info=True)
 
 
 @dataclass

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from audits import datasets
 from audits.schemas import AuditRequestSchema
-from audits.suppression import suppress_bias_result
+from audits.suppression import MIN_CELL, AuditRecord, Frozen, freeze_public_view
 from boas.registry import permissions, versions
 from boas.registry.schemas import load
 from boas.registry.storage import Storage
@@ -31,16 +31,16 @@ from registry_db.models import (
     User,
     Version,
     VersionState,
+    utcnow,
 )
 
-MIN_PUBLIC_CELL = 11
+MIN_PUBLIC_CELL = MIN_CELL
 # What the public sees of how a result was obtained: digests, parameters and software, not hosts or logs.
 PUBLIC_PROVENANCE = frozenset({"dataset", "current_dataset", "model", "predictions", "pickle_scan", "parameters",
                                "seed", "libraries", "started_at", "finished_at", "skipped_columns", "engine",
                                "crosscheck", "version", "code_archive_sha256", "missing_test"})
 # Result parts not yet covered by public suppression: score curves, sweeps and reliability bins of a
 # small group describe individuals. Withheld from the public view until suppression defines them.
-PUBLIC_WITHHELD_RESULT = ("scores",)
 log = logging.getLogger(__name__)
 
 
@@ -162,19 +162,24 @@ def _is_public(job: Job) -> bool:
 
 
 def get_audit(session: Session, actor: User | None, job_id: int) -> dict[str, Any]:
-    """An audit as the actor may see it: full for evaluators, admins and owners; suppressed for the public."""
+    """An audit as the actor may see it: full for evaluators, admins and owners; its frozen public view otherwise."""
     job = store.get_job(session, job_id)
     full = _can_see_full(actor, job)
     if not full and not _is_public(job):
         raise NotFound(f"audit job {job_id} not found")
-    return audit_view(job, full=full)
+    if full:
+        return audit_view(job, full=True)
+    public = public_results(session, [job])
+    return audit_view(store.get_job(session, job_id), full=False, public_result=public.get(job.id))
 
 
-def audit_view(job: Job, *, full: bool) -> dict[str, Any]:
+def audit_view(job: Job, *, full: bool, public_result: dict[str, Any] | None = None) -> dict[str, Any]:
+    """The API document of an audit; the public one carries ``public_result`` (frozen), never ``job.result``."""
     result = job.result
-    if result is not None and job.kind == AuditKind.BIAS and not full:
-        result = suppress_bias_result({k: v for k, v in result.items() if k not in PUBLIC_WITHHELD_RESULT},
-                                      MIN_PUBLIC_CELL)
+    if not full and job.kind == AuditKind.BIAS and result is not None:
+        if public_result is None:
+            raise ValueError("a public view of a bias audit needs its frozen public result")
+        result = public_result
     provenance = job.provenance
     if provenance and not full:
         provenance = {k: v for k, v in provenance.items() if k in PUBLIC_PROVENANCE}
@@ -194,13 +199,106 @@ def audit_view(job: Job, *, full: bool) -> dict[str, Any]:
 
 
 def list_version_audits(session: Session, actor: User | None, slug: str, version: str) -> list[dict[str, Any]]:
+    """The audits of a version: full for those who may see everything, frozen public views for the others."""
     row = versions.get_version(session, actor, slug, version)
-    views = []
-    for job in store.list_jobs(session, version_id=row.id):
-        full = _can_see_full(actor, job)
-        if full or _is_public(job):
-            views.append(audit_view(job, full=full))
+    jobs = [(job, _can_see_full(actor, job)) for job in store.list_jobs(session, version_id=row.id)]
+    jobs = [(job, full) for job, full in jobs if full or _is_public(job)]
+    public = public_results(session, [job for job, full in jobs if not full])
+    return [audit_view(job, full=full, public_result=public.get(job.id)) for job, full in jobs]
+
+
+# -- frozen public views ---------------------------------------------------------------------
+
+
+def _source_id(job: Job) -> int:
+    return job.cached_from_id if job.cached_from_id is not None else job.id
+
+
+def public_results(session: Session, jobs: Sequence[Job]) -> dict[int, dict[str, Any]]:
+    """The frozen public result of each succeeded bias audit in ``jobs``, freezing those not frozen yet.
+
+    A cached audit shows its source's public result, so both always read the same numbers.
+    """
+    wanted = {job.id: _source_id(job) for job in jobs
+              if job.kind == AuditKind.BIAS and job.status == JobStatus.SUCCEEDED}
+    sources = {source: store.get_job(session, source) for source in set(wanted.values())}
+    missing = sorted(source for source, job in sources.items() if job.public_frozen_at is None)
+    frozen = freeze_public_views(session, missing) if missing else {}
+    return {job_id: frozen[source] if source in frozen else sources[source].public_result
+            for job_id, source in wanted.items()}
+
+
+def _record(job: Job, *, public: dict[str, Any] | None) -> AuditRecord:
+    """What the disclosure audit must know of a job: its result and which predictions and scores it shares."""
+    provenance = job.provenance or {}
+    predictions = (provenance.get("predictions") or {}).get("sha256")
+    model = provenance.get("model") or {}
+    scores = model.get("archive_sha256") if job.predictions_id is None else None  # the model run here, thresholded
+    return AuditRecord(id=str(job.id), result=job.result, predictions=predictions or f"job:{job.id}",
+                       scores=scores, threshold=(job.params or {}).get("threshold"), public=public)
+
+
+OPTIMISTIC_FREEZES = 3  # computations made without the lock before one is made holding it
+
+
+def freeze_public_views(session: Session, job_ids: Sequence[int]) -> dict[int, dict[str, Any]]:
+    """Freeze the public view of these (source) bias audits, each jointly with every frozen view of its dataset.
+
+    The linear-programming audit can take seconds, so it runs outside the write transaction; the result is
+    written only if, under the write lock (and, on PostgreSQL, the dataset's advisory lock), the frozen
+    views of the dataset are still those it was computed with. Otherwise it is computed again; the last
+    attempt holds the locks throughout. Two freezes of one dataset therefore never miss each other. A view
+    already frozen is returned unchanged. Commits.
+    """
+    views: dict[int, dict[str, Any]] = {}
+    for job_id in sorted(set(job_ids)):
+        for attempt in range(OPTIMISTIC_FREEZES + 1):
+            locked = attempt == OPTIMISTIC_FREEZES
+            if locked:
+                _lock_dataset_of(session, job_id)
+            else:
+                session.rollback()  # a fresh read of what is frozen now
+            job = store.get_job_fresh_for_update(session, job_id) if locked else store.get_job(session, job_id)
+            if job.public_frozen_at is not None:
+                views[job_id] = job.public_result
+                session.commit()
+                break
+            if job.kind != AuditKind.BIAS or job.status != JobStatus.SUCCEEDED or job.cached_from_id is not None:
+                raise ValueError(f"job {job_id} is not a finished bias audit of its own")
+            earlier = [j for j in store.list_frozen_bias_jobs(session, job.dataset.sha256) if j.id != job.id]
+            frozen = freeze_public_view(_record(job, public=None), [_record(j, public=j.public_result) for j in earlier],
+                                        MIN_PUBLIC_CELL)
+            used = [j.id for j in earlier]
+            if not locked:
+                _lock_dataset_of(session, job_id)
+                job = store.get_job_fresh_for_update(session, job_id)
+                now = [j.id for j in store.list_frozen_bias_jobs(session, job.dataset.sha256) if j.id != job.id]
+                if job.public_frozen_at is not None or now != used:
+                    session.rollback()  # another view of the dataset was frozen meanwhile: compute again
+                    continue
+            views[job_id] = _write_frozen(session, job, frozen, used)
+            session.commit()
+            break
     return views
+
+
+def _lock_dataset_of(session: Session, job_id: int) -> None:
+    """Open the write transaction and serialise it with every other freeze of the job's dataset."""
+    store.begin_write(session)
+    store.lock_public_views(session, store.get_job(session, job_id).dataset.sha256)
+
+
+def _write_frozen(session: Session, job: Job, frozen: Frozen, with_views: list[int]) -> dict[str, Any]:
+    job.public_result, job.public_frozen_at = frozen.view, utcnow()
+    outcome = frozen.outcome
+    store.append_event(session, actor=None, action="audit.public_view_frozen", object_type="job",
+                       object_ref=str(job.id), details={
+                           "dataset_sha256": job.dataset.sha256, "with_views": with_views,
+                           "fallback": frozen.fallback, "lp_solves": outcome.solves,
+                           "withdrawn_facts": len(outcome.withdrawn), "accepted": len(outcome.accepted),
+                           "seconds": round(outcome.seconds, 3)})
+    session.flush()
+    return job.public_result
 
 
 def list_audits(session: Session, actor: User | None) -> Sequence[dict[str, Any]]:

@@ -310,6 +310,10 @@ class Job(Base):
     cache_key: Mapped[str] = mapped_column(String(64), index=True)
     cached_from_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
     result: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # What the public sees of a bias audit, frozen once (audits.suppression): later public audits of the
+    # same dataset are suppressed around it, so it must never change. Cached audits read their source's.
+    public_result: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    public_frozen_at: Mapped[datetime | None] = mapped_column()
     # The Evidently report as computed (admins), and its coarsened copy (evaluators, owners): no bin of
     # fewer than 11 people, no exact extreme value.
     report_sha256: Mapped[str | None] = mapped_column(String(64))

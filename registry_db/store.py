@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import shutil
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -401,6 +402,39 @@ def list_jobs(
     if created_by_id is not None:
         stmt = stmt.where(Job.created_by_id == created_by_id)
     return session.execute(stmt.order_by(Job.id.desc())).scalars().all()
+
+
+def lock_public_views(session: Session, dataset_sha256: str) -> None:
+    """Serialise the freezing of public audit views of one dataset until the transaction ends.
+
+    Each public view is suppressed jointly with every view of the same data frozen before it, so two
+    freezes must not miss each other. PostgreSQL: a transaction-level advisory lock keyed by the
+    dataset's digest; SQLite: the write lock that ``begin_write`` already holds.
+    """
+    if session.get_bind().dialect.name == "postgresql":
+        key = int(hashlib.sha256(f"boas-public-views:{dataset_sha256}".encode()).hexdigest()[:15], 16)
+        session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": key})
+
+
+def get_job_fresh_for_update(session: Session, job_id: int) -> Job:
+    """The job row as committed now (not as this session last saw it), locked on PostgreSQL."""
+    job = session.execute(
+        select(Job).where(Job.id == job_id).with_for_update(of=Job).execution_options(populate_existing=True)
+    ).scalar_one_or_none()
+    if job is None:
+        raise NotFound(f"audit job {job_id} not found")
+    return job
+
+
+def list_frozen_bias_jobs(session: Session, dataset_sha256: str) -> Sequence[Job]:
+    """Bias audits of the same data (by digest, whatever the upload) whose public view is frozen, oldest first."""
+    return session.execute(
+        select(Job).join(ReferenceDataset, Job.dataset_id == ReferenceDataset.id)
+        .where(ReferenceDataset.sha256 == dataset_sha256, Job.kind == AuditKind.BIAS, Job.cached_from_id.is_(None),
+               Job.public_frozen_at.is_not(None))
+        .order_by(Job.public_frozen_at, Job.id)
+        .execution_options(populate_existing=True)
+    ).scalars().all()
 
 
 def list_stale_jobs(session: Session, heartbeat_before: datetime) -> Sequence[Job]:

@@ -103,6 +103,8 @@ def reason_text(reason: Any, *, comparisons: int | None = None, sizes_masked: bo
     if code == "interval_straddles":
         return " ".join(filter(None, [_("The interval overlaps a boundary of the tolerance band."),
                                       "" if values_masked else _settle(reason, sizes_masked)]))
+    if code == "masked":
+        return _("The figures of this comparison describe fewer than 11 people: they are not published.")
     return ""
 
 

@@ -20,6 +20,8 @@ def test_figures_of_masked_groups_are_masked_in_every_new_field():
         groups = {g["key"]: g for g in f_pub["groups"]}
         full_groups = {g["key"]: g for g in f_full["groups"]}
         for group_key, group in groups.items():
+            if group_key not in full_groups:
+                continue  # an intersection padded in by the public view: an absent combination, nothing to reveal
             cells = cells_of(full_groups[group_key])
             if group["metrics"]["fnr"]["value"] is not None:  # FNR reveals misses among positives like TPR
                 assert cells["fn"] >= K and cells["tp"] >= K
@@ -29,9 +31,8 @@ def test_figures_of_masked_groups_are_masked_in_every_new_field():
                 masked_overall += 1
         for disparity in f_pub["disparities"]:
             if disparity.get("suppressed"):
-                assert disparity["p_value"] is None and disparity["p_adjusted"] is None
-                numbers = {k for k, v in disparity["reason"].items() if isinstance(v, (int, float))}
-                assert numbers <= {"needed", "power"}
+                assert disparity.get("p_value") is None and disparity.get("p_adjusted") is None
+                assert disparity["reason"] == {"code": "masked"}  # even the code would tell a zero or a size
                 masked_reasons += 1
         for extreme in f_pub["extremes"]:
             if extreme.get("suppressed"):
