@@ -88,7 +88,7 @@ REASON_NUMBERS = frozenset({"group_n", "reference_n", "needed", "detectable_belo
 NOTE_NUMBERS = frozenset({"prevalence_ratio", "expected_selection_ratio"})  # base-rate note: both groups full
 RULE_NUMBERS = frozenset({"band", "tolerance", "ci_level", "min_group_size", "alpha", "comparisons", "n_boot"})
 MULTIPLICITY_NUMBERS = frozenset({"alpha", "comparisons"})
-MASKED_REASON = {"code": "masked"}
+MASKED_REASON = "masked"  # a masked row's reason: {"code": "masked", "min_cell": k}, no figure of the group
 _CODE = re.compile(r"[a-z][a-z0-9_]{0,63}")  # a code, never a sentence: no space, no capital, no punctuation
 MAX_VARIABLES = 400_000
 log = logging.getLogger(__name__)
@@ -570,14 +570,15 @@ def _reason(reason: Any, numbers: frozenset[str]) -> Any:
     return _structure(reason, numbers) if isinstance(reason, dict) else None
 
 
-def _public_comparison(row: dict[str, Any], published: bool, family_published: bool, note: bool) -> dict[str, Any]:
+def _public_comparison(row: dict[str, Any], published: bool, family_published: bool, note: bool,
+                       k: int) -> dict[str, Any]:
     """A disparity (to the reference or to the overall): categories always, numbers only if ``published``."""
     out: dict[str, Any] = {}
     for key, value in row.items():
         if key in (*_IDENTITY, "metric"):
             out[key] = value
         elif key == "reason":  # a masked row's code could say "undefined" (a zero) or "small": none is shown
-            out[key] = _reason(value, REASON_NUMBERS) if published else MASKED_REASON
+            out[key] = _reason(value, REASON_NUMBERS) if published else {"code": MASKED_REASON, "min_cell": k}
         elif key == "base_rate_note":
             out[key] = _reason(value, NOTE_NUMBERS) if published and note else None
         elif key == "p_value":
@@ -615,9 +616,9 @@ def _publishes(slot: _Slot | None, metric: Any) -> bool:
     return slot is not None and METRIC_TIER.get(metric, FULL) <= slot.tier
 
 
-def _blank(row: dict[str, Any], slot: _Slot, label: str, key: str | None) -> dict[str, Any]:
+def _blank(row: dict[str, Any], slot: _Slot, label: str, key: str | None, k: int) -> dict[str, Any]:
     """A hidden group's row for an absent combination: same shape, the verdict a hidden small group gets."""
-    out = _public_comparison(row, False, False, False)
+    out = _public_comparison(row, False, False, False, k)
     out["group"] = label
     if "key" in out:
         out["key"] = key
@@ -667,10 +668,10 @@ def _public_feature(feature: dict[str, Any], slots: list[_Slot], overall: _Slot,
             metric = row.get("metric")
             published = _publishes(mine, metric) and _publishes(other, metric)
             note = published and mine is not None and other is not None and min(mine.tier, other.tier) == FULL
-            rows.append(_public_comparison(row, published, family_published, note))
+            rows.append(_public_comparison(row, published, family_published, note, k))
         if template is not None:  # absent combinations get the rows a hidden group of the feature shows
             mine_rows = [r for r in feature[name] if lookup.row(r) is template]
-            rows += [_blank(r, s, label_of(s), key_of(s)) for s in slots if s.group is None for r in mine_rows]
+            rows += [_blank(r, s, label_of(s), key_of(s), k) for s in slots if s.group is None for r in mine_rows]
         out[name] = rows
     out["extremes"] = [_public_extreme(row, all(_publishes(s, row.get("metric")) for s in [*slots, overall]))
                        for row in feature.get("extremes", [])]

@@ -104,7 +104,8 @@ def reason_text(reason: Any, *, comparisons: int | None = None, sizes_masked: bo
         return " ".join(filter(None, [_("The interval overlaps a boundary of the tolerance band."),
                                       "" if values_masked else _settle(reason, sizes_masked)]))
     if code == "masked":
-        return _("The figures of this comparison describe fewer than 11 people: they are not published.")
+        return _("The figures of this comparison describe fewer than %(k)s people: they are not published.",
+                 k=fnumber(reason.get("min_cell", 11)))
     return ""
 
 

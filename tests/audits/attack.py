@@ -449,6 +449,11 @@ def masked_numbers_in_text(public: dict[str, Any], full: dict[str, Any], k: int 
         if path.endswith((".group", ".reference_group", ".max_group", ".min_group", ".name")) \
                 or ".levels." in path:
             text = "×".join(part for part in text.split("×") if part not in level_values)
+        elif path.endswith("key"):  # a typed key: a feature's columns, or a group's levels, as JSON
+            parts = json.loads(text)
+            parts = list(parts.values()) if isinstance(parts, dict) else parts
+            assert isinstance(parts, list) and all(isinstance(v, str) for v in parts), (path, text)
+            text = " ".join(v for v in parts if v not in level_values)
         for token in _NUMBER.findall(text):
             value = float(token)
             if value in hidden and value not in published:

@@ -169,7 +169,7 @@ def test_disparities_of_masked_values_are_masked_but_verdicts_stay(audit):
                       or reference["metrics"][disparity["metric"]]["value"] is None)
             if hidden:
                 assert disparity["difference"]["value"] is None and disparity["ratio"]["ci_low"] is None
-                assert disparity["reason"] == {"code": "masked"} and disparity["suppressed"] is True
+                assert disparity["reason"] == {"code": "masked", "min_cell": K} and disparity["suppressed"] is True
             assert disparity["verdict"] in {"pass", "fail", "insufficient_evidence"}
 
 
@@ -261,7 +261,7 @@ def test_unknown_fields_of_a_newer_engine_are_never_published(audit):
         for row in feature["disparities"]:
             assert "secret" not in row and row["p_adjusted"] is None  # Holm reads the masked comparisons too
             if row["ratio"]["value"] is None:
-                assert row["reason"] == {"code": "masked"} and row["suppressed"] is True
+                assert row["reason"] == {"code": "masked", "min_cell": K} and row["suppressed"] is True
                 assert row["p_value"] is None and row["base_rate_note"] is None
                 masked += 1
             else:

@@ -32,7 +32,7 @@ def test_figures_of_masked_groups_are_masked_in_every_new_field():
         for disparity in f_pub["disparities"]:
             if disparity.get("suppressed"):
                 assert disparity.get("p_value") is None and disparity.get("p_adjusted") is None
-                assert disparity["reason"] == {"code": "masked"}  # even the code would tell a zero or a size
+                assert disparity["reason"] == {"code": "masked", "min_cell": K}  # even the code would tell a zero or a size
                 masked_reasons += 1
         for extreme in f_pub["extremes"]:
             if extreme.get("suppressed"):

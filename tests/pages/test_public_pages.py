@@ -137,7 +137,7 @@ def test_public_card_page_suppresses_small_groups(site_app, content, signed_in):
     assert full_rows and full_rows[0].strip() == str(count)
 
 
-def test_card_states_the_verdict_rule_and_each_reason_in_both_languages(site_app, content):
+def test_card_states_the_verdict_rule_and_each_reason_in_both_languages(site_app, content, signed_in):
     client = site_app.test_client()
     en = text_of(client.get(f"/en/algorithms/{content.rule_slug}/1.0.0"))
     fr = text_of(client.get(f"/fr/algorithms/{content.rule_slug}/1.0.0"))
@@ -146,13 +146,21 @@ def test_card_states_the_verdict_rule_and_each_reason_in_both_languages(site_app
     assert re.search(r"après l’ajustement de Holm sur les \d+ comparaisons jugées", fr)
     assert "The interval overlaps a boundary of the tolerance band." in en
     assert "L’intervalle chevauche une limite de la bande de tolérance." in fr
-    assert "Too few people to judge" in en and "Trop peu de personnes pour juger\u00a0:" in fr
+    # A small group's comparison is masked on the public card (its reason would bound a hidden cell) ...
+    assert "describe fewer than 11 people: they are not published." in en
+    assert "décrivent moins de 11\u00a0personnes\u00a0: ils ne sont pas publiés." in fr
+    # ... and its full reason, sizes included, is the evaluator's to read.
+    evaluator = signed_in("evaluator")
+    own_en = text_of(evaluator.get(f"/en/workspace/jobs/{content.job_id}"))
+    own_fr = text_of(evaluator.get(f"/fr/workspace/jobs/{content.job_id}"))
+    assert re.search(r"Too few people to judge: \d+ in the group and [\d,]+ in the reference group", own_en)
+    assert "Trop peu de personnes pour juger\u00a0:" in own_fr
     assert "{'code'" not in en and "interval_straddles" not in en  # data rendered, never dumped
     # A masked row's reason writes out no figure computed from its cells.
     for region in content.small_groups:
         for row in re.findall(rf"<th scope=\"row\">{re.escape(region)}</th>(.*?)</tr>", en, re.S):
             why = re.findall(r"<td>(.*?)</td>", row, re.S)[-1]
-            assert not re.search(r"\d", why.replace("30 people", "")), why
+            assert not re.search(r"\d", why.replace("30 people", "").replace("11 people", "")), why  # thresholds only
 
 
 def test_reasons_render_every_code_and_old_results(site_app):
