@@ -317,7 +317,7 @@ def test_calibration_is_published_whole_or_not_at_all(audit):
 
 def test_an_audit_too_large_to_check_publishes_no_number(monkeypatch, audit):
     full, _ = audit
-    monkeypatch.setattr(suppression, "MAX_VARIABLES", 10)
+    monkeypatch.setattr(suppression.protect, "MAX_VARIABLES", 10)
     frozen = freeze_public_view(AuditRecord("x", full, "p"))
     assert frozen.fallback == "too_large"
     public = frozen.view
