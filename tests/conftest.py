@@ -19,6 +19,9 @@ from boas.registry import accounts
 from registry_db.engine import make_engine
 from registry_db.migrate import upgrade
 
+ROOT = Path(__file__).resolve().parent.parent
+# Marked slow wherever they are written: Chromium drives every browser test, and the sandbox tests run models.
+SLOW_PATHS = ("tests/e2e/browser/", "tests/audits/test_sandbox.py")
 PG_ADMIN_URL = os.environ.get("BOAS_TEST_PG_ADMIN_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres")
 BACKENDS = ("sqlite", "postgresql")
 
@@ -200,3 +203,9 @@ def live_account(live):
         return user, {"Authorization": f"Bearer {issued.secret}"}
 
     return _make
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if item.path.resolve().relative_to(ROOT).as_posix().startswith(SLOW_PATHS):
+            item.add_marker(pytest.mark.slow)

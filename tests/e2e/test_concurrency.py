@@ -130,8 +130,20 @@ class Deployment:
 
 @pytest.fixture(scope="module", params=BACKENDS)
 def deployment(request, tmp_path_factory) -> Iterator[Deployment]:
-    backend = request.param
-    tmp = tmp_path_factory.mktemp(f"concurrency-{backend}")
+    with _deploy(request.param, tmp_path_factory.mktemp(f"concurrency-{request.param}")) as dep:
+        yield dep
+
+
+@pytest.fixture(params=BACKENDS)
+def own_deployment(request, tmp_path_factory) -> Iterator[Deployment]:
+    """A deployment of its own, for a test that leaves a worker blocked behind it."""
+    with _deploy(request.param, tmp_path_factory.mktemp(f"stalled-{request.param}")) as dep:
+        yield dep
+
+
+@contextmanager
+def _deploy(backend: str, tmp: Path) -> Iterator[Deployment]:
+    """A migrated database with one author, served by gunicorn through the CLI's commands."""
     database_url, cleanup = fresh_database_url(backend, tmp)
     data_dir = tmp / "data"
     env = _env(database_url, data_dir)
@@ -378,12 +390,12 @@ def test_concurrent_creation_of_the_same_version_accepts_exactly_one(deployment:
     assert _staging_leftovers(dep.data_dir) == []
 
 
-def test_a_stalled_upload_does_not_block_other_requests(deployment: Deployment):
+def test_a_stalled_upload_does_not_block_other_requests(own_deployment: Deployment):
     """A client that stops sending in the middle of its upload must not freeze the other workers.
 
-    Kept last in the module: on SQLite it leaves a blocked request behind until the socket closes.
+    On a deployment of its own: on SQLite it leaves a blocked request behind until the socket closes.
     """
-    dep = deployment
+    dep = own_deployment
     slug = _create_algorithm(dep)
     boundary = "boas-stalled-upload"
     head = (
