@@ -35,7 +35,6 @@ import resource
 import subprocess
 import sys
 import time
-from functools import partial
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -44,41 +43,19 @@ ENGINE_BOOT = 1000
 SEED = 42
 
 
-def _fairlearn_metrics() -> dict:
-    import numpy as np
-    from fairlearn.metrics import (
-        count,
-        false_negative_rate,
-        false_positive_rate,
-        selection_rate,
-        true_positive_rate,
-    )
-    from sklearn.metrics import accuracy_score, precision_score
-
-    return {
-        "prevalence": lambda y_true, y_pred: float(np.mean(y_true)),
-        "selection_rate": selection_rate,
-        "tpr": true_positive_rate,
-        "fpr": false_positive_rate,
-        "fnr": false_negative_rate,
-        "ppv": partial(precision_score, zero_division=0),
-        "npv": partial(precision_score, pos_label=0, zero_division=0),
-        "accuracy": accuracy_score,
-        "count": count,
-    }
-
 
 def run_child(task: str, rows: int, n_boot: int) -> dict:
     """Generate the cohort, then time one task and report its memory high-water marks."""
     sys.path.insert(0, str(ROOT))
-    from fairlearn.metrics import MetricFrame
+    from fairlearn.metrics import MetricFrame, count
 
+    from audits.crosscheck import fairlearn_metrics
     from audits.fairness import BiasAuditParams, run_bias_audit
     from audits.synth import generate_cohort
 
     frame = generate_cohort(rows, seed=SEED)
     y_true, y_pred, y_score = frame["outcome"], frame["prediction"], frame["risk_score"].to_numpy()
-    metrics = _fairlearn_metrics()
+    metrics = {**fairlearn_metrics(), "count": count}  # the cross-check's definitions, as the engine is checked
     gc.collect()
     Path("/proc/self/clear_refs").write_text("5")  # reset the high-water mark: generation does not count
     before = _resident_kb()
