@@ -81,9 +81,18 @@ def _dataset_problems(frame, meta: dict[str, Any], in_metadata: list) -> dict[st
     if missing:
         errors["metadata"] = [f"column '{c}' is not in the table" for c in missing]
     if meta["label_column"] in frame.columns:
-        values = set(frame[meta["label_column"]].dropna().unique().tolist())
-        if not values <= {0, 1}:
+        label = frame[meta["label_column"]]
+        if not set(label.dropna().unique().tolist()) <= {0, 1}:
             errors.setdefault("label_column", []).append("the label column must hold 0/1 outcomes")
+        if label.isna().any():
+            errors.setdefault("label_column", []).append(
+                f"the label column has {int(label.isna().sum())} missing values: every row needs its 0/1 outcome")
+    for column in meta["sensitive_columns"]:
+        # A group the audit cannot see is a group it cannot speak for: missing values are coded, not dropped.
+        if column in frame.columns and frame[column].isna().any():
+            errors.setdefault("sensitive_columns", []).append(
+                f"column '{column}' has {int(frame[column].isna().sum())} missing values: code them as a level "
+                f"of their own (for example 'inconnu') so that the audit reports them as a group")
     if meta["row_key"] in frame.columns and frame[meta["row_key"]].duplicated().any():
         errors.setdefault("row_key", []).append("the row key has duplicate values")
     return errors

@@ -109,6 +109,26 @@ def test_malformed_files_and_metadata_are_422_with_the_reason(live_client, live_
     assert {"datasheet.motivation", "datasheet.source"} <= set(body["errors"])
 
 
+def test_missing_labels_or_sensitive_values_are_refused_at_upload_naming_the_column(live_client, live_account):
+    _, evaluator = live_account("evaluator")
+    frame = generate_cohort(300, seed=2)
+    frame["sex"] = frame["sex"].astype(object)
+    frame.loc[frame.index[:7], "sex"] = None
+    body = assert_error(upload_dataset(live_client, evaluator, frame), 422)
+    assert body["errors"]["sensitive_columns"] == [
+        "column 'sex' has 7 missing values: code them as a level of their own (for example 'inconnu') so that "
+        "the audit reports them as a group"]
+    frame = generate_cohort(300, seed=2)
+    frame["outcome"] = frame["outcome"].astype(float)
+    frame.loc[frame.index[-3:], "outcome"] = float("nan")
+    body = assert_error(upload_dataset(live_client, evaluator, frame), 422)
+    assert body["errors"]["label_column"] == ["the label column has 3 missing values: every row needs its 0/1 outcome"]
+    assert live_client.get("/api/v1/datasets", headers=evaluator).get_json() == []  # nothing was kept
+    frame["outcome"] = frame["outcome"].fillna(0).astype(int)
+    frame["sex"] = frame["sex"].astype(object).where(frame.index >= 7, "inconnu")
+    assert upload_dataset(live_client, evaluator, frame).status_code == 201
+
+
 def test_bias_audit_from_uploaded_predictions_runs_through_the_queue(live_client, live_account):
     _, evaluator = live_account("evaluator")
     _, author = live_account("author")
