@@ -1,0 +1,111 @@
+"""Store functions: queries and writes on a Session. They add and flush; services commit.
+
+One module per aggregate (``accounts``, ``catalogue``, ``audit_log``, ``audits``) plus ``base`` (transactions)
+and ``staging`` (blobs written inside a transaction); callers import the package: ``store.get_version(...)``.
+"""
+
+from registry_db.store.accounts import (
+    add_organisation,
+    add_token,
+    add_user,
+    get_active_token,
+    get_organisation_by_slug,
+    get_token,
+    get_user,
+    get_user_by_email,
+    list_organisations,
+    list_tokens,
+    list_users,
+    revoke_user_tokens,
+)
+from registry_db.store.audit_log import (
+    append_event,
+    list_events,
+)
+from registry_db.store.audits import (
+    find_cached_job,
+    get_dataset,
+    get_job,
+    get_job_for_update,
+    get_job_fresh_for_update,
+    get_prediction_set,
+    list_datasets,
+    list_frozen_bias_jobs,
+    list_jobs,
+    list_stale_jobs,
+    list_waiting_jobs,
+    lock_public_views,
+)
+from registry_db.store.base import (
+    add_row,
+    begin_write,
+)
+from registry_db.store.catalogue import (
+    MAX_SEARCH_TERMS,
+    add_algorithm,
+    add_artifact_files,
+    add_version,
+    audited_algorithm_ids,
+    count_algorithms,
+    get_algorithm,
+    get_artifact_file,
+    get_version,
+    get_version_for_update,
+    list_versions,
+    query_algorithms,
+)
+from registry_db.store.staging import (
+    Staging,
+    blob_in_use,
+    discard_new_blobs,
+    lock_blob,
+    staged_write,
+)
+
+__all__ = [
+    "MAX_SEARCH_TERMS",
+    "Staging",
+    "add_algorithm",
+    "add_artifact_files",
+    "add_organisation",
+    "add_row",
+    "add_token",
+    "add_user",
+    "add_version",
+    "append_event",
+    "audited_algorithm_ids",
+    "begin_write",
+    "blob_in_use",
+    "count_algorithms",
+    "discard_new_blobs",
+    "find_cached_job",
+    "get_active_token",
+    "get_algorithm",
+    "get_artifact_file",
+    "get_dataset",
+    "get_job",
+    "get_job_for_update",
+    "get_job_fresh_for_update",
+    "get_organisation_by_slug",
+    "get_prediction_set",
+    "get_token",
+    "get_user",
+    "get_user_by_email",
+    "get_version",
+    "get_version_for_update",
+    "list_datasets",
+    "list_events",
+    "list_frozen_bias_jobs",
+    "list_jobs",
+    "list_organisations",
+    "list_stale_jobs",
+    "list_tokens",
+    "list_users",
+    "list_versions",
+    "list_waiting_jobs",
+    "lock_blob",
+    "lock_public_views",
+    "query_algorithms",
+    "revoke_user_tokens",
+    "staged_write",
+]
