@@ -12,7 +12,7 @@ from sqlalchemy import String
 
 from audits import schemas as audit_schemas
 from boas.registry import schemas
-from boas.registry.artifacts import archives
+from boas.registry.artifacts import archive_scan
 from model_cards import taxonomy
 from model_cards.schema import StrictSchema
 from registry_db.models import (
@@ -103,7 +103,7 @@ def test_every_user_writable_string_column_has_a_schema_bound_no_longer_than_the
     unaccounted = set(columns) - checked - set(SERVER_WRITTEN)
     assert unaccounted == set(), f"String columns no schema bounds and not declared server-written: {unaccounted}"
     # the few columns filled from user input indirectly
-    assert ArtifactFile.path.property.columns[0].type.length >= archives._MAX_NAME_CHARS
+    assert ArtifactFile.path.property.columns[0].type.length >= archive_scan._MAX_NAME_CHARS
     email = schemas.UserCreateSchema().fields["email"]
     assert _max_length(email) <= AuditEvent.object_ref.property.columns[0].type.length  # the log names accounts
 

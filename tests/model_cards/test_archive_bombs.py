@@ -10,7 +10,8 @@ import time
 import pytest
 
 from benchmarks.tar_bomb_bench import CASES, measure
-from boas.registry.artifacts.archives import MAX_HEADER_BYTES, ArchiveLimits, extract_archive
+from boas.registry.artifacts.archive_scan import MAX_HEADER_BYTES, ArchiveLimits
+from boas.registry.artifacts.archives import extract_archive
 from registry_db.errors import TooLarge, ValidationFailed
 
 pytestmark = pytest.mark.slow

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import pytest
 
-from boas.registry.artifacts.archives import ArchiveLimits, ExtractedFile, _copy, _Entry, _Scan, extract_archive
+from boas.registry.artifacts.archive_scan import ArchiveLimits, ExtractedFile, _Entry, _Scan
+from boas.registry.artifacts.archives import _copy, extract_archive
 from registry_db.errors import BoasError, TooLarge, ValidationFailed
 
 SMALL = ArchiveLimits(max_total_bytes=10_000_000, max_ratio=100)
