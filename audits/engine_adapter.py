@@ -92,13 +92,13 @@ def group_rows(frame: pd.DataFrame, feature: dict) -> np.ndarray:
             combo, code = divmod(int(combo), len(values))
             raw.append(values[code])
         raw.reverse()
-        position = index.get(tuple(_typed(value) for value in raw))
-        if position is None:
-            position = index.get(tuple(("str", str(value.item() if isinstance(value, np.generic) else value))
-                                       for value in raw))
-        if position is None:
+        found = index.get(tuple(_typed(value) for value in raw))
+        if found is None:
+            found = index.get(tuple(("str", str(value.item() if isinstance(value, np.generic) else value))
+                                    for value in raw))
+        if found is None:
             raise GroupMismatch(f"a combination of {columns} matches no group of {feature['name']!r}")
-        mapped[c] = position
+        mapped[c] = found
     rows = mapped[inverse.reshape(-1)]
     counts = np.bincount(rows, minlength=len(groups))
     if [int(n) for n in counts] != [int(group["count"]) for group in groups]:

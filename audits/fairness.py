@@ -53,6 +53,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -128,9 +129,12 @@ def run_bias_audit(
     score = None if y_score is None else np.asarray(y_score, dtype=float)
     if score is not None and (score.shape != y_true.shape or not np.isfinite(score).all()):
         raise ValueError("y_score must be finite and have one value per row")
-    if y_pred is None and score is None:
+    if y_pred is not None:
+        pred = _binary(np.asarray(y_pred), "y_pred")
+    elif score is not None:
+        pred = _binary(np.asarray(score >= params.threshold), "y_pred")
+    else:
         raise ValueError("give y_pred, or y_score to threshold")
-    pred = _binary(np.asarray(y_pred) if y_pred is not None else (score >= params.threshold), "y_pred")
     if pred.shape != y_true.shape:
         raise ValueError("y_pred must have one value per row")
 
@@ -217,7 +221,8 @@ def _closed_forms(features: list[Grouping], refs: list[int], total: np.ndarray, 
     """Every group interval and every comparison (to reference, to overall) of the audit, in one vectorised pass."""
     x_all, n_all = _events(total)
     d = _DISPARITY_INDEX
-    per_feature, pairs = [], []
+    per_feature: list[dict[str, Any]] = []
+    pairs: list[tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]] = []
     for grouping, ref in zip(features, refs, strict=True):
         x, n = _events(grouping.counts)
         low, high = wilson(x, n, z)
@@ -335,11 +340,12 @@ def _describe_feature(grouping: Grouping, ref: int, closed: dict, f: int, judged
     d = _DISPARITY_INDEX
     v, v_all = value[:, d], overall_value[d]
     with np.errstate(divide="ignore", invalid="ignore"):
-        to_ref = {"difference": (v - v[ref], *stats["ref"]["diff"]),
-                  "ratio": (np.where(v[ref] > 0, v / v[ref], np.nan), *stats["ref"]["ratio"])}
-        to_all = {"difference": (v - v_all, *stats["overall"]["diff"]),
-                  "ratio": (np.where(v_all > 0, v / v_all, np.nan), *stats["overall"]["ratio"])}
-    to_ref, to_all = ({part: [a.tolist() for a in arrays] for part, arrays in t.items()} for t in (to_ref, to_all))
+        ref_arrays = {"difference": (v - v[ref], *stats["ref"]["diff"]),
+                      "ratio": (np.where(v[ref] > 0, v / v[ref], np.nan), *stats["ref"]["ratio"])}
+        all_arrays = {"difference": (v - v_all, *stats["overall"]["diff"]),
+                      "ratio": (np.where(v_all > 0, v / v_all, np.nan), *stats["overall"]["ratio"])}
+    to_ref, to_all = ({part: [a.tolist() for a in arrays] for part, arrays in t.items()}
+                      for t in (ref_arrays, all_arrays))
     p_value, p_adjusted = judged["p_value"].tolist(), judged["p_adjusted"].tolist()
     disparities, to_overall, i = [], [], 0
     for g, label in enumerate(grouping.labels):

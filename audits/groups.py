@@ -100,7 +100,7 @@ def code_rows(frame: pd.DataFrame, sensitive: list[str], intersections: bool, ce
     sizes = [len(v) for v in values]
     counts, combo_codes, row_combo = _count(codes, sizes, cells)
 
-    parts = [(i,) for i in range(len(sensitive))]
+    parts: list[tuple[int, ...]] = [(i,) for i in range(len(sensitive))]
     if intersections:
         parts += list(itertools.combinations(range(len(sensitive)), 2))
     groupings = []

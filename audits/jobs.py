@@ -13,10 +13,10 @@ import traceback
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Any
+from typing import Any, cast
 
-from sqlalchemy import update
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy import CursorResult, update
+from sqlalchemy.orm import Session
 
 from registry_db import store
 from registry_db.models import Job, JobStatus, utcnow
@@ -38,12 +38,13 @@ def claim_job(session: Session, job_id: int) -> int | None:
     """Move a queued job to running and return its attempt number; None if another worker has it or it is done."""
     store.begin_write(session)
     now = utcnow()
-    result = session.execute(
+    # An UPDATE returns a cursor result (rowcount), which Session.execute's annotation does not say.
+    result = cast(CursorResult[Any], session.execute(
         update(Job)
         .where(Job.id == job_id, Job.status == JobStatus.QUEUED)
         .values(status=JobStatus.RUNNING, attempts=Job.attempts + 1, started_at=now, heartbeat_at=now, progress=0,
                 worker_host=socket.gethostname(), error=None)
-    )
+    ))
     if result.rowcount != 1:
         session.commit()
         return None
@@ -55,7 +56,7 @@ def claim_job(session: Session, job_id: int) -> int | None:
 class Heartbeat:
     """A thread that records liveness and progress every ``interval`` seconds in its own session."""
 
-    def __init__(self, session_factory: sessionmaker, job_id: int, attempt: int, progress: Progress, interval: float):
+    def __init__(self, session_factory: Callable[[], Session], job_id: int, attempt: int, progress: Progress, interval: float):
         self._factory, self._job_id, self._progress, self._interval = session_factory, job_id, progress, interval
         self._attempt = attempt
         self._stop = threading.Event()
@@ -117,7 +118,7 @@ def finish_job(session: Session, job_id: int, attempt: int, *, result: dict[str,
     return True
 
 
-def run_claimed(session_factory: sessionmaker, job_id: int, attempt: int,
+def run_claimed(session_factory: Callable[[], Session], job_id: int, attempt: int,
                 work: Callable[[Progress], dict[str, Any]], heartbeat_seconds: float) -> None:
     """Run ``work`` for a claimed job; whatever happens the row ends succeeded or failed."""
     progress = Progress()
@@ -163,6 +164,8 @@ def reap_stale_jobs(session: Session, *, stale_after: float, requeue: Callable[[
         store.append_event(session, actor=None, action="audit.reaped", object_type="job", object_ref=str(job.id),
                            details={"status": job.status.value, "attempts": job.attempts})
     session.commit()
+    if requeue is None:  # nothing was re-queued above
+        return requeued
     for job_id in requeued:
         try:
             requeue(job_id)  # after commit: the worker that picks it up must see it queued

@@ -194,8 +194,8 @@ class CrossTable:
 @dataclass
 class _Bound:
     value: float
-    point: np.ndarray | None
-    duals: np.ndarray | None
+    point: np.ndarray
+    duals: np.ndarray
 
 
 class Protection:
@@ -210,7 +210,9 @@ class Protection:
                  at_least: Sequence[AtLeast], k: int, cap: float):
         self.table, self.k = table, k
         self.rows: dict[tuple, tuple[int, bool]] = {}  # key -> (row index, withdrawable)
-        forms, lower, upper = [], [], []
+        forms: list[sparse.csr_matrix] = []
+        lower: list[float] = []
+        upper: list[float] = []
         for equality, withdrawable in [*((e, False) for e in fixed), *((e, True) for e in mutable)]:
             if equality.key in self.rows:  # already published by a frozen view: publishing it again costs nothing
                 continue

@@ -93,8 +93,9 @@ def _natural_key(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> tuple[
 
 def _manifest(old: list[dict[str, Any]], new: list[dict[str, Any]]) -> list[Change]:
     """Files added, removed or whose sha256 changed, by path."""
-    before = {f.get("path"): f.get("sha256") for f in old if isinstance(f, dict)}
-    after = {f.get("path"): f.get("sha256") for f in new if isinstance(f, dict)}
+    # Keyed by whatever the stored manifest holds (a path string; None for a malformed entry, sorted as text).
+    before: dict[Any, Any] = {f.get("path"): f.get("sha256") for f in old if isinstance(f, dict)}
+    after: dict[Any, Any] = {f.get("path"): f.get("sha256") for f in new if isinstance(f, dict)}
     changes = []
     for path in sorted(set(before) | set(after), key=str):
         if path not in after:

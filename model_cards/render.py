@@ -50,12 +50,17 @@ def render_markdown(text: str | None) -> str:
     )
 
 
+class _AnyLinkMarkdownIt(MarkdownIt):
+    """A parser that accepts every link scheme, as a lenient reader of an exported README does."""
+
+    def validateLink(self, url: str) -> bool:
+        return True
+
+
 @lru_cache(maxsize=1)
 def _permissive_parser() -> MarkdownIt:
     """How a lenient reader of an exported README sees it: raw HTML on, every link scheme accepted."""
-    md = MarkdownIt("commonmark", {"html": True, "linkify": False}).enable(["table", "strikethrough"])
-    md.validateLink = lambda _url: True
-    return md
+    return _AnyLinkMarkdownIt("commonmark", {"html": True, "linkify": False}).enable(["table", "strikethrough"])
 
 
 _SCHEME = re.compile(r"^([a-z][a-z0-9+.-]{0,31}):", re.IGNORECASE)
@@ -118,7 +123,7 @@ def markdown_without_html(text: str | None) -> str:
         return ""
     source = str(text).replace("\r\n", "\n").replace("\r", "\n").replace("\x00", "\ufffd")
     lines = source.split("\n")
-    code = set()
+    code: set[int] = set()
     for token in _permissive_parser().parse(source):
         if token.type in ("fence", "code_block") and token.map:
             # A fence's own marker lines are not code, but they hold no text to escape either.

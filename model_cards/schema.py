@@ -374,8 +374,9 @@ def _generated_json_schema() -> dict[str, Any]:
     spec.components.schema("Card", schema=CardSchema)
     defs = _rewrite(copy.deepcopy(spec.to_dict()["components"]["schemas"]))
     for name, definition in defs.items():
-        if name in classes and classes[name].__doc__:
-            definition["description"] = classes[name].__doc__.strip()
+        doc = classes[name].__doc__ if name in classes else None
+        if doc:
+            definition["description"] = doc.strip()
     root = defs.pop("Card")
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",

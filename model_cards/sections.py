@@ -164,10 +164,15 @@ def _text(value: Any, kind: str, lang: str) -> str:
     return number(value, lang) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
+_KINDS = {"ml_model": ("Modèle d'apprentissage", "Machine-learning model"),
+          "rule_based": ("Algorithme à base de règles", "Rule-based algorithm")}
+
+
 def _facts(document: dict[str, Any], lang: str) -> list[tuple[str, str]]:
     i = 0 if lang == "fr" else 1
     a, v, art = document.get("algorithm") or {}, document.get("version") or {}, document.get("artifacts") or {}
     organisation = (a.get("organisation") or {}).get("name")
+    kind = a.get("kind")
     facts = [
         (("Version", "Version"), v.get("version")),
         (("Version précédente", "Previous version"), v.get("previous_version")),
@@ -175,9 +180,7 @@ def _facts(document: dict[str, Any], lang: str) -> list[tuple[str, str]]:
         (("Publiée par", "Published by"), v.get("published_by")),
         (("Organisme", "Organisation"), organisation),
         (("Responsables", "Owners"), ", ".join(a.get("owners") or [])),
-        (("Type", "Kind"), {"ml_model": ("Modèle d'apprentissage", "Machine-learning model"),
-                            "rule_based": ("Algorithme à base de règles", "Rule-based algorithm")}
-         .get(a.get("kind"), (a.get("kind"), a.get("kind")))[i]),
+        (("Type", "Kind"), _KINDS[kind][i] if kind in _KINDS else kind),
         (("Licence", "License"), a.get("license")),
         (("Objectif", "Objective"), label("objective", a.get("objective"), lang)),
         (("Domaine", "Clinical domain"), label("clinical_domain", a.get("clinical_domain"), lang)),
@@ -204,7 +207,7 @@ def _tables(section_id: str, document: dict[str, Any], lang: str, derived: set[s
 
     io = card.get("input_output") or {}
     io_headers = (("Nom", "Name"), ("Type", "Type"), ("Obligatoire", "Required"), ("Description", "Description"))
-    yes_no = {True: "oui" if fr else "yes", False: "non" if fr else "no"}
+    yes_no: dict[object, str] = {True: "oui" if fr else "yes", False: "non" if fr else "no"}
 
     def io_rows(items: list[dict[str, Any]]) -> list[list[str]]:
         return [[str(f.get("name", "")), str(f.get("type", "")), yes_no.get(f.get("required"), ""),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from typing import Final
+
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import make_url
 from sqlalchemy.orm import Session, sessionmaker
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
-WRITE_OPTION = "boas_write"
+WRITE_OPTION: Final = "boas_write"
 
 
 def make_engine(url: str, **kwargs) -> Engine:

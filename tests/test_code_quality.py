@@ -1,7 +1,8 @@
-"""House rules checked on every run: the import layers hold and ruff is clean."""
+"""House rules checked on every run: the import layers hold, ruff is clean and the type checker passes."""
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -19,6 +20,17 @@ def test_import_layers_hold():
 def test_ruff_is_clean():
     result = subprocess.run([str(BIN / "ruff"), "check", "."], cwd=ROOT, capture_output=True, text=True, timeout=300)
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_type_checker_passes(monkeypatch):
+    """mypy over the store, model cards, audits and services, as configured in pyproject.toml ([tool.mypy])."""
+    from mypy import api
+
+    monkeypatch.chdir(ROOT)  # the configured packages and the cache (.mypy_cache) are found from the root
+    stdout, stderr, status = api.run(["--config-file", str(ROOT / "pyproject.toml")])
+    assert status == 0, stdout + stderr
+    checked = re.search(r"no issues found in (\d+) source files", stdout)
+    assert checked and int(checked.group(1)) >= 80, stdout  # the configured packages, not an empty selection
 
 
 def test_importing_the_app_module_has_no_side_effects(tmp_path):

@@ -6,7 +6,7 @@ import datetime as dt
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Final
 
 import numpy as np
 
@@ -19,7 +19,7 @@ SAMPLE_LIMIT = 5000  # distinct values screened per column
 _SEED = 20240601  # the sample of distinct values is reproducible
 MAX_CELL_CHARS = 2000  # a longer cell is free text with no place in a reference table, and is refused
 # The vectorised filters are written for RE2 (pyarrow compute), whatever pandas' default string dtype is.
-_ARROW_STRING = "string[pyarrow]"
+_ARROW_STRING: Final = "string[pyarrow]"
 _CHAR_BUDGET = 500_000  # characters screened per column at most: bounds the time a worst-case column costs
 
 # ---------------------------------------------------------------------------------------------
@@ -171,7 +171,7 @@ def _as_text(value: object) -> tuple[str | None, bool]:
         return str(int(value)), False
     elif isinstance(value, float | np.floating | Decimal):
         finite = value.is_finite() if isinstance(value, Decimal) else bool(np.isfinite(value))
-        if not finite or abs(value) >= 1e18:  # NaN, infinities and numbers too large to be an identifier
+        if not finite or not -1e18 < value < 1e18:  # NaN, infinities and numbers too large to be an identifier
             return str(value), False
         if value == int(value):
             return str(int(value)), True

@@ -284,7 +284,7 @@ def _hasher():
 
 
 def _password_errors(email: str, password: str | None) -> dict[str, list[str]]:
-    if len(password or "") < MIN_PASSWORD:
+    if password is None or len(password) < MIN_PASSWORD:
         return {"password": [f"at least {MIN_PASSWORD} characters"]}
     if password.strip().lower() in {email.strip().lower(), email.strip().lower().split("@")[0]}:
         return {"password": ["must not be your e-mail address"]}
@@ -342,7 +342,7 @@ def authenticate_password(session: Session, email: str, password: str) -> User:
         # Spend the same time as a real check, so timing does not reveal which accounts exist.
         with contextlib.suppress(VerificationError, InvalidHashError):
             hasher.verify(_DUMMY_HASH.get(hasher), password or "")
-    if not ok:
+    if user is None or not ok:  # ok is only ever True for a user
         # Not logged here: the edge that throttles failures logs them once per window
         # (record_failed_attempts), so anonymous attempts cannot grow the audit log without bound.
         raise Unauthenticated("wrong e-mail or password")

@@ -121,7 +121,7 @@ class AlgorithmUpdateSchema(StrictSchema):
     language = fields.String(allow_none=True, validate=choice(taxonomy.VOCABULARIES["language"]))
     validation_status = fields.String(allow_none=True, validate=choice(taxonomy.VOCABULARIES["validation_status"]))
     maintenance_status = fields.String(allow_none=True, validate=choice(taxonomy.VOCABULARIES["maintenance_status"]))
-    owners = fields.List(fields.Email(validate=fits(User.email)),
+    owners: fields.Field = fields.List(fields.Email(validate=fits(User.email)),
                          validate=validate.Length(min=1, max=100, error="an algorithm needs 1 to 100 owners"))
 
 
