@@ -13,7 +13,7 @@ import time
 import zipfile
 import zlib
 from dataclasses import dataclass, replace
-from typing import BinaryIO
+from typing import Protocol
 
 from registry_db.errors import TooLarge, ValidationFailed
 
@@ -123,26 +123,35 @@ class _Scan:
     def _parts(self, raw: str) -> tuple[str, ...] | None:
         """Normalised path components of an entry name, or None once the reason is recorded."""
         if raw == "":
-            return self.refuse(raw, "has an empty name")
+            self.refuse(raw, "has an empty name")
+            return None
         if "\x00" in raw:
-            return self.refuse(raw, "contains a NUL byte in its name")
+            self.refuse(raw, "contains a NUL byte in its name")
+            return None
         if any(ord(c) < 32 or ord(c) == 127 for c in raw):
-            return self.refuse(raw, "contains a control character in its name")
+            self.refuse(raw, "contains a control character in its name")
+            return None
         try:
             raw.encode("utf-8")
         except UnicodeEncodeError:
-            return self.refuse(raw, "has a name that is not valid UTF-8")
+            self.refuse(raw, "has a name that is not valid UTF-8")
+            return None
         if "\\" in raw:
-            return self.refuse(raw, "contains a backslash; only '/' separators are allowed")
+            self.refuse(raw, "contains a backslash; only '/' separators are allowed")
+            return None
         if raw.startswith("/") or _DRIVE.match(raw):
-            return self.refuse(raw, "is an absolute path")
+            self.refuse(raw, "is an absolute path")
+            return None
         if len(raw) > _MAX_NAME_CHARS:
-            return self.refuse(raw, f"has a name longer than {_MAX_NAME_CHARS} characters")
+            self.refuse(raw, f"has a name longer than {_MAX_NAME_CHARS} characters")
+            return None
         parts = tuple(p for p in raw.split("/") if p not in ("", "."))
         if ".." in parts:
-            return self.refuse(raw, "escapes the model directory ('..' component)")
+            self.refuse(raw, "escapes the model directory ('..' component)")
+            return None
         if any(len(p.encode("utf-8")) > _MAX_COMPONENT_BYTES for p in parts):
-            return self.refuse(raw, f"has a path component longer than {_MAX_COMPONENT_BYTES} bytes")
+            self.refuse(raw, f"has a path component longer than {_MAX_COMPONENT_BYTES} bytes")
+            return None
         return parts
 
     def plan(self) -> list[_Entry]:
@@ -196,6 +205,14 @@ class _Scan:
         self._check_ratio(self.written)
 
 
+class _Stream(Protocol):
+    """What the reader needs of the (possibly decompressing) stream beneath it."""
+
+    def read(self, size: int = ..., /) -> bytes: ...
+    def seek(self, offset: int, whence: int = ..., /) -> int: ...
+    def tell(self) -> int: ...
+
+
 class _BoundedReader:
     """File wrapper for tarfile that refuses to read or seek past what the archive may expand to.
 
@@ -213,7 +230,7 @@ class _BoundedReader:
     # compress a few times at most); refusing there costs a bomb about 0.1 s of decompression.
     LOCAL_RATIO_FLOOR = 32 * 1024 * 1024
 
-    def __init__(self, raw: BinaryIO, cap: int, scan: _Scan, *, compressed: BinaryIO | None = None):
+    def __init__(self, raw: _Stream, cap: int, scan: _Scan, *, compressed: _Stream | None = None):
         self._raw, self._cap, self._scan, self._compressed = raw, cap, scan, compressed
         self.max_read: int | None = MAX_HEADER_BYTES  # lifted once every header is read
 
@@ -267,3 +284,9 @@ class _BoundedReader:
 
     def tell(self) -> int:
         return self._raw.tell()
+
+    def write(self, data: bytes) -> int:  # tarfile's file-object protocol; this reader never writes
+        raise OSError("the archive is read-only")
+
+    def close(self) -> None:  # the stream beneath is closed by whoever opened it
+        return None

@@ -22,7 +22,7 @@ import stat
 import tarfile
 import zipfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO, cast
 
 from boas.registry.artifacts.archive_scan import (
     _CHUNK,
@@ -136,7 +136,7 @@ def _target(dest_dir: Path, parts: tuple[str, ...]) -> Path:
     return path
 
 
-def _copy(src: BinaryIO, dest: Path, e: _Entry, scan: _Scan) -> ExtractedFile:
+def _copy(src: IO[bytes], dest: Path, e: _Entry, scan: _Scan) -> ExtractedFile:
     """Stream one entry to disk with a fixed mode, counting and hashing the real bytes."""
     digest, size = hashlib.sha256(), 0
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o644)
@@ -168,7 +168,7 @@ def _extract_zip(archive_path: Path, dest_dir: Path, scan: _Scan) -> list[Extrac
         out = []
         for e in (e for e in entries if not e.is_dir):
             try:
-                src = zf.open(e.handle)
+                src = zf.open(cast(zipfile.ZipInfo, e.handle))  # _zip_scan made every handle a ZipInfo
             except _READ_ERRORS as exc:
                 raise _invalid(scan.field, f"archive entry {e.raw!r} is corrupt or truncated: {exc}") from exc
             with src:
@@ -192,7 +192,7 @@ def _extract_tar(archive_path: Path, dest_dir: Path, scan: _Scan, gz: bool) -> l
             _make_dirs(dest_dir, entries)
             out = []
             for e in (e for e in entries if not e.is_dir):
-                src = tf.extractfile(e.handle)
+                src = tf.extractfile(cast(tarfile.TarInfo, e.handle))  # _tar_scan made every handle a TarInfo
                 assert src is not None  # regular files always have a reader
                 with src:
                     out.append(_copy(src, _target(dest_dir, e.parts), e, scan))
