@@ -88,14 +88,42 @@ def _train(frame, kind: str, label_bias: tuple[str, str] | None = None):
     return model.fit(X, y), X
 
 
-def _model_zip(model, X) -> bytes:
+def save_executable_model(model, X, path: Path) -> str:
+    """Save a fitted scikit-learn classifier in a format BOAS executes: skops, else ONNX. Returns which.
+
+    skops is tried first; its loader trusts only BOAS's list of types, so a model using others (trees)
+    is converted to ONNX with skl2onnx instead (docs/model-formats.md).
+    """
+    import mlflow.onnx
     import mlflow.sklearn
+    import numpy as np
     from mlflow.models import infer_signature
 
+    from boas.registry.artifacts.execution import untrusted_skops_types
+
+    signature = infer_signature(X.head(100), model.predict_proba(X.head(100))[:, 1])
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            import skops.io
+
+            skops.io.dump(model, Path(tmp) / "probe.skops")
+            untrusted = untrusted_skops_types(Path(tmp) / "probe.skops")
+        except Exception:  # noqa: BLE001 - not serialisable by skops: ONNX it is
+            untrusted = ["<not serialisable by skops>"]
+    if not untrusted:
+        mlflow.sklearn.save_model(model, str(path), serialization_format="skops", signature=signature)
+        return "skops"
+    from skl2onnx import to_onnx
+
+    onx = to_onnx(model, X.head(1).to_numpy(np.float32), options={"zipmap": False}, target_opset=17)
+    mlflow.onnx.save_model(onx, str(path), signature=signature)
+    return "onnx"
+
+
+def _model_zip(model, X) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model"
-        mlflow.sklearn.save_model(model, str(path), serialization_format="cloudpickle",
-                                  signature=infer_signature(X.head(100), model.predict_proba(X.head(100))[:, 1]))
+        save_executable_model(model, X, path)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for file in sorted(path.rglob("*")):
