@@ -39,6 +39,7 @@ TRUSTED_SKOPS_TYPES = frozenset({
     "sklearn.linear_model._ridge.RidgeClassifier",
     "sklearn.linear_model._stochastic_gradient.SGDClassifier",
     "sklearn.naive_bayes.GaussianNB",
+    "sklearn.neighbors._classification.KNeighborsClassifier",  # brute force only: its trees are not listed
     "sklearn.pipeline.Pipeline",
     "sklearn.preprocessing._data.StandardScaler",
     "sklearn.preprocessing._data.MinMaxScaler",
