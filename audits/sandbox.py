@@ -243,6 +243,8 @@ def _rlimits(limits: SandboxLimits, *, processes: bool = False) -> list[tuple[in
         resource.RLIMIT_NOFILE: 256,
         resource.RLIMIT_CORE: 0,
     }
+    if processes:  # the watchdog sums the tree's CPU and stops it at the limit; each process's rlimit is a backstop
+        wanted[resource.RLIMIT_CPU] = limits.cpu_seconds + 2
     if processes and os.geteuid() != 0:  # counted per user: this one's processes plus the model's
         wanted[resource.RLIMIT_NPROC] = MAX_PROCESSES + _processes_of(os.getuid())
     ceilings = {which: resource.getrlimit(which)[1] for which in wanted}

@@ -235,9 +235,7 @@ def _predict(workdir: Path, config: dict) -> dict:
     elif fmt == "onnx":
         output = _predict_onnx(workdir / "model" / config["model_file"], frame)
     elif fmt == "code" and config.get("allow_code"):
-        import mlflow.pyfunc  # only ever under the OS-level sandbox (audits.bwrap), by the instance's choice
-
-        output = mlflow.pyfunc.load_model(str(workdir / "model")).predict(frame)
+        output = _predict_code(str(workdir / "model"), frame)
     else:
         raise RefusedFormat(f"format {fmt!r} is not executed")
     arrays = _as_labels_or_scores(output)
@@ -245,9 +243,33 @@ def _predict(workdir: Path, config: dict) -> dict:
     return {"rows": len(frame), "outputs": sorted(arrays)}
 
 
+def _predict_code(model_dir: str, frame: Any) -> Any:
+    """Only ever under the OS-level sandbox (audits.bwrap), by the instance's choice: MLflow's own loaders."""
+    from mlflow.models import Model
+
+    if "sklearn" in Model.load(model_dir).flavors:
+        import mlflow.sklearn
+
+        return _scores_of(mlflow.sklearn.load_model(model_dir), frame)
+    import mlflow.pyfunc
+
+    return mlflow.pyfunc.load_model(model_dir).predict(frame)
+
+
+def _scores_of(model: Any, frame: Any) -> Any:
+    """A scikit-learn classifier's probability of class 1, else its labels."""
+    import numpy as np
+
+    if hasattr(model, "predict_proba"):
+        proba = np.asarray(model.predict_proba(frame), dtype=float)
+        if proba.ndim != 2 or proba.shape[1] != 2:
+            raise WrongOutput(f"predict_proba returned shape {proba.shape}; a binary classifier gives (rows, 2)")
+        return proba[:, 1]
+    return model.predict(frame)
+
+
 def _predict_skops(path: Path, frame: Any) -> Any:
     """skops with BOAS's own list of trusted types: never a list the artifact (or MLmodel) supplies."""
-    import numpy as np
 
     from boas.registry.artifacts.execution import TRUSTED_SKOPS_TYPES, untrusted_skops_types
 
@@ -256,13 +278,7 @@ def _predict_skops(path: Path, frame: Any) -> Any:
         raise RefusedFormat("untrusted types: " + ", ".join(untrusted))
     import skops.io
 
-    model = skops.io.load(path, trusted=sorted(TRUSTED_SKOPS_TYPES))
-    if hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(frame), dtype=float)
-        if proba.ndim != 2 or proba.shape[1] != 2:
-            raise WrongOutput(f"predict_proba returned shape {proba.shape}; a binary classifier gives (rows, 2)")
-        return proba[:, 1]
-    return model.predict(frame)
+    return _scores_of(skops.io.load(path, trusted=sorted(TRUSTED_SKOPS_TYPES)), frame)
 
 
 _ONNX_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(int64)": "int64",
@@ -436,14 +452,14 @@ def read_capped(path: Path, cap: int) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        raise SandboxError(f"the sandbox left no readable {path.name} ({exc.strerror})") from exc
+        raise SandboxError("wrong_output_shape", f"the sandbox left no readable {path.name} ({exc.strerror})") from exc
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-            raise SandboxError(f"{path.name} is not a plain file")
+            raise SandboxError("wrong_output_shape", f"{path.name} is not a plain file")
         data = handle.read(cap + 1)
     if len(data) > cap:
-        raise SandboxError(f"{path.name} is larger than {cap} bytes")
+        raise SandboxError("wrong_output_shape", f"{path.name} is larger than {cap} bytes")
     return data
 
 
@@ -452,7 +468,7 @@ def read_json(path: Path) -> dict:
     try:
         value = json.loads(read_capped(path, _JSON_CAP))
     except ValueError as exc:
-        raise SandboxError(f"{path.name} is not valid JSON") from exc
+        raise SandboxError("wrong_output_shape", f"{path.name} is not valid JSON") from exc
     if not isinstance(value, dict):
-        raise SandboxError(f"{path.name} is not a JSON object")
+        raise SandboxError("wrong_output_shape", f"{path.name} is not a JSON object")
     return {k: str(v)[:2000] for k, v in value.items()}

@@ -196,8 +196,8 @@ def test_the_data_directory_is_owner_only_and_older_modes_are_fixed(tmp_path):
     assert stat.S_IMODE((data_dir / "boas.db").stat().st_mode) == 0o600
     assert stat.S_IMODE(blobs.path_for(digest).stat().st_mode) == 0o600
     os.chmod(data_dir, 0o755)  # noqa: S103 - the old, too-open mode the start must fix
-    os.chmod(blobs.path_for(digest), 0o444)  # noqa: S103
-    os.chmod(data_dir / "boas.db", 0o644)  # noqa: S103
+    os.chmod(blobs.path_for(digest), 0o444)
+    os.chmod(data_dir / "boas.db", 0o644)
     BlobStore(data_dir).ensure()
     make_engine(f"sqlite:///{data_dir / 'boas.db'}").dispose()
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
