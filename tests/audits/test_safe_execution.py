@@ -25,7 +25,8 @@ import pytest
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 
-from audits.sandbox import SandboxError, SandboxLimits, predict_in_sandbox
+from audits.sandbox import SandboxError, SandboxLimits, bwrap_support, predict_in_sandbox
+from audits.sandbox_child import FAILURES
 from boas.registry.artifacts.execution import decide_execution
 from boas.registry.artifacts.mlmodel import read_mlmodel
 from registry_db.blobs import BlobStore
@@ -203,3 +204,99 @@ def test_the_data_directory_is_owner_only_and_older_modes_are_fixed(tmp_path):
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(blobs.path_for(digest).stat().st_mode) == 0o600
     assert stat.S_IMODE((data_dir / "boas.db").stat().st_mode) == 0o600
+
+
+# -- the opt-in path: models that carry code, under bubblewrap only ----------------------------------
+
+needs_bwrap = pytest.mark.skipif(not bwrap_support()[0], reason="models that carry code run only under bubblewrap")
+
+
+def _code_model(root: Path, body: str) -> Path:
+    from tests.audits.test_sandbox import code_model
+
+    return code_model(root, body)
+
+
+@needs_bwrap
+def test_a_model_raising_its_rows_yields_only_the_fixed_reason(cohort, tmp_path, caplog):
+    frame, _, data = cohort
+    model = _code_model(tmp_path, 'print(model_input.to_csv())\nraise ValueError("rows: " + model_input.head(12).to_csv())')
+    with pytest.raises(SandboxError) as failure:
+        predict_in_sandbox(model, data, columns=COLUMNS, threshold=0.5, limits=LIMITS, allow_code=True)
+    error = failure.value
+    assert error.code == "crash" and error.reason == FAILURES["crash"]
+    public = f"{error} {error.reason} {error.args} {caplog.text}"
+    assert not any(f"{v}" in public for v in frame["age"].head(12))
+    assert f"{frame['age'].iloc[0]}" in error.untrusted_detail  # kept, truncated, for admins
+
+
+@needs_bwrap
+def test_the_model_runs_as_nobody_without_network_host_files_or_ctypes_escape(cohort, tmp_path):
+    frame, _, data = cohort
+    canary = tmp_path / "canary"
+    model = _code_model(tmp_path, f"""
+        import ctypes, socket
+        libc = ctypes.CDLL(None)
+        libc.system(b"touch {canary}")
+        checks = [os.getuid() == 65534, not os.path.exists("/etc/passwd"), not os.path.exists({str(tmp_path)!r})]
+        try:
+            socket.create_connection(("127.0.0.1", 22), 1)
+            checks.append(False)
+        except Exception:
+            checks.append(True)
+        return [int(all(checks))] * len(model_input)
+    """)
+    run = predict_in_sandbox(model, data, columns=COLUMNS, threshold=0.5, limits=LIMITS, allow_code=True)
+    assert run.isolation.startswith("bwrap") and run.y_pred.tolist() == [1] * len(frame)
+    assert not canary.exists()
+
+
+@needs_bwrap
+@pytest.mark.parametrize(("payload", "code"), [
+    ("import ctypes\nlibc = ctypes.CDLL(None)\nfor _ in range(64):\n    libc.fork()\n"
+     "import time\ntime.sleep(30)\nreturn [0] * len(model_input)", {"crash", "memory"}),  # count or summed RSS
+    ("blocks = []\nwhile True:\n    blocks.append(bytes(64 * 1024**2))", {"memory"}),
+    ("for i in range(40):\n    pathlib.Path(f'fill-{i}').write_bytes(bytes(16 * 1024**2))\n"
+     "import time\ntime.sleep(30)\nreturn [0] * len(model_input)", {"crash"}),
+], ids=["fork", "memory", "disk"])
+def test_fork_memory_and_disk_payloads_are_stopped(payload, code, cohort, tmp_path):
+    _, _, data = cohort
+    model = _code_model(tmp_path, payload)
+    limits = SandboxLimits(cpu_seconds=60, memory_bytes=1024**3, wall_seconds=45, max_file_bytes=128 * 1024**2)
+    with pytest.raises(SandboxError) as failure:
+        predict_in_sandbox(model, data, columns=COLUMNS, threshold=0.5, limits=limits, allow_code=True)
+    assert failure.value.code in code
+    assert "killed by the watchdog" in failure.value.untrusted_detail or code == {"memory"}
+
+
+@needs_bwrap
+def test_under_bubblewrap_a_model_cannot_open_the_database_or_a_blob(cohort, tmp_path):
+    import hashlib
+
+    _, _, data = cohort
+    base = Path(os.path.realpath(Path.home())) / f".boas-test-{os.getpid()}"  # outside /tmp
+    try:
+        data_dir = base / "data"
+        blobs = BlobStore(data_dir)
+        blobs.ensure()
+        make_engine(f"sqlite:///{data_dir / 'boas.db'}").dispose()
+        stage = blobs.staging_dir()
+        (stage / "f").write_bytes(b"reference rows")
+        digest = hashlib.sha256(b"reference rows").hexdigest()
+        blobs.adopt(stage / "f", digest)
+        targets = [str(data_dir / "boas.db"), str(blobs.path_for(digest)), str(data_dir)]
+        model = _code_model(tmp_path, f"""
+            opened = []
+            for target in {targets!r}:
+                try:
+                    os.listdir(target) if os.path.isdir(target) else open(target, "rb").close()
+                    opened.append(target)
+                except OSError:
+                    pass
+            return [int(not opened)] * len(model_input)
+        """)
+        run = predict_in_sandbox(model, data, columns=COLUMNS, threshold=0.5, limits=LIMITS, allow_code=True,
+                                 hidden=(str(data_dir),))
+        assert run.y_pred.min() == 1  # not one of them could be opened
+    finally:
+        shutil.rmtree(base, ignore_errors=True)
