@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audits.sandbox_loaders import RefusedFormat, WrongOutput
+
 HOST_TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108 - hidden behind private tmpfs, never used
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 _PR_SET_NO_NEW_PRIVS = 38
@@ -89,14 +91,6 @@ class SandboxError(Exception):
         self.code = code
         self.reason = FAILURES[code]
         self.untrusted_detail = detail[-UNTRUSTED_DETAIL_CHARS:]
-
-
-class RefusedFormat(Exception):
-    """Raised in the child: the model file asks for something the safe loader does not trust."""
-
-
-class WrongOutput(ValueError):
-    """Raised in the child: the model's output is not one label or probability per row."""
 
 
 @dataclass(frozen=True)
@@ -230,106 +224,19 @@ def _predict(workdir: Path, config: dict) -> dict:
 
     frame = pd.read_parquet(workdir / "data.parquet", columns=config.get("columns"))
     fmt, threshold = config["format"], float(config["threshold"])  # noqa: F841 - the parent thresholds scores
+    from audits.sandbox_loaders import as_labels_or_scores, predict_code, predict_onnx, predict_skops
+
     if fmt == "skops":
-        output: Any = _predict_skops(workdir / "model" / config["model_file"], frame)
+        output: Any = predict_skops(workdir / "model" / config["model_file"], frame)
     elif fmt == "onnx":
-        output = _predict_onnx(workdir / "model" / config["model_file"], frame)
+        output = predict_onnx(workdir / "model" / config["model_file"], frame)
     elif fmt == "code" and config.get("allow_code"):
-        output = _predict_code(str(workdir / "model"), frame)
+        output = predict_code(str(workdir / "model"), frame)
     else:
         raise RefusedFormat(f"format {fmt!r} is not executed")
-    arrays = _as_labels_or_scores(output)
+    arrays = as_labels_or_scores(output)
     np.savez(workdir / "predictions.npz", **arrays)
     return {"rows": len(frame), "outputs": sorted(arrays)}
-
-
-def _predict_code(model_dir: str, frame: Any) -> Any:
-    """Only ever under the OS-level sandbox (audits.bwrap), by the instance's choice: MLflow's own loaders."""
-    from mlflow.models import Model
-
-    if "sklearn" in Model.load(model_dir).flavors:
-        import mlflow.sklearn
-
-        return _scores_of(mlflow.sklearn.load_model(model_dir), frame)
-    import mlflow.pyfunc
-
-    return mlflow.pyfunc.load_model(model_dir).predict(frame)
-
-
-def _scores_of(model: Any, frame: Any) -> Any:
-    """A scikit-learn classifier's probability of class 1, else its labels."""
-    import numpy as np
-
-    if hasattr(model, "predict_proba"):
-        proba = np.asarray(model.predict_proba(frame), dtype=float)
-        if proba.ndim != 2 or proba.shape[1] != 2:
-            raise WrongOutput(f"predict_proba returned shape {proba.shape}; a binary classifier gives (rows, 2)")
-        return proba[:, 1]
-    return model.predict(frame)
-
-
-def _predict_skops(path: Path, frame: Any) -> Any:
-    """skops with BOAS's own list of trusted types: never a list the artifact (or MLmodel) supplies."""
-
-    from boas.registry.artifacts.execution import TRUSTED_SKOPS_TYPES, untrusted_skops_types
-
-    untrusted = untrusted_skops_types(path)
-    if untrusted:
-        raise RefusedFormat("untrusted types: " + ", ".join(untrusted))
-    import skops.io
-
-    return _scores_of(skops.io.load(path, trusted=sorted(TRUSTED_SKOPS_TYPES)), frame)
-
-
-_ONNX_TYPES = {"tensor(float)": "float32", "tensor(double)": "float64", "tensor(int64)": "int64",
-               "tensor(int32)": "int32", "tensor(string)": "object", "tensor(bool)": "bool"}
-
-
-def _predict_onnx(path: Path, frame: Any) -> Any:
-    """onnxruntime on the CPU, one thread: one input tensor of every column, or one input per column."""
-    import numpy as np
-    import onnxruntime
-
-    options = onnxruntime.SessionOptions()
-    options.intra_op_num_threads = options.inter_op_num_threads = 1
-    session = onnxruntime.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
-    inputs = session.get_inputs()
-    if len(inputs) == 1:
-        feed = {inputs[0].name: frame.to_numpy(dtype=_ONNX_TYPES.get(inputs[0].type, "float32"))}
-    else:
-        missing = [i.name for i in inputs if i.name not in frame.columns]
-        if missing:
-            raise RefusedFormat("ONNX inputs that are not signature columns: " + ", ".join(missing))
-        feed = {i.name: frame[[i.name]].to_numpy(dtype=_ONNX_TYPES.get(i.type, "float32")) for i in inputs}
-    names = [o.name for o in session.get_outputs()]
-    outputs = dict(zip(names, session.run(None, feed), strict=True))
-    if "probabilities" in outputs:
-        proba = outputs["probabilities"]
-        if isinstance(proba, list):  # skl2onnx's ZipMap: one {class: probability} per row
-            return np.asarray([row.get(1, row.get("1", np.nan)) for row in proba], dtype=float)
-        return np.asarray(proba, dtype=float)
-    return outputs[names[0]]
-
-
-def _as_labels_or_scores(output: Any) -> dict:
-    """0/1 integer or boolean labels stay labels; floats in [0, 1] are scores the parent thresholds."""
-    import numpy as np
-
-    values = output.to_numpy() if hasattr(output, "to_numpy") else np.asarray(output)
-    if values.ndim == 2 and values.shape[1] in (1, 2):
-        values = values[:, -1]  # a single column, or (p0, p1) probabilities
-    if values.ndim != 1:
-        raise WrongOutput(f"model output has shape {values.shape}; expected one value per row")
-    if values.dtype == bool or np.issubdtype(values.dtype, np.integer):
-        if not np.isin(values, (0, 1)).all():
-            raise WrongOutput("model labels are not 0/1")
-        return {"y_pred": values.astype(np.int64)}
-    if np.issubdtype(values.dtype, np.floating):
-        scores = values.astype(np.float64)
-        if not (np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()):
-            raise WrongOutput("model scores are not probabilities in [0, 1]")
-        return {"y_score": scores}
-    raise WrongOutput(f"model output of dtype {values.dtype} is neither 0/1 labels nor probabilities")
 
 
 def _self_test(confined: dict | None, hidden: list[str]) -> dict:
