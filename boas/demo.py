@@ -71,7 +71,7 @@ def _cohort(rows: int, seed: int, **kwargs):
 def _train(frame, kind: str, label_bias: tuple[str, str] | None = None):
     """A scikit-learn model on the cohort; ``label_bias`` under-records outcomes of one group."""
     import numpy as np
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
     from audits.synth import split_features
@@ -84,7 +84,7 @@ def _train(frame, kind: str, label_bias: tuple[str, str] | None = None):
         hidden = (frame[column] == group).to_numpy() & (y.to_numpy() == 1) & (rng.random(len(y)) < 0.6)
         y[hidden] = 0
     model = (LogisticRegression(max_iter=1000) if kind == "logistic"
-             else HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0))
+             else GradientBoostingClassifier(n_estimators=150, learning_rate=0.08, max_depth=3, random_state=0))
     return model.fit(X, y), X
 
 
@@ -92,7 +92,7 @@ def save_executable_model(model, X, path: Path) -> str:
     """Save a fitted scikit-learn classifier in a format BOAS executes: skops, else ONNX. Returns which.
 
     skops is tried first; its loader trusts only BOAS's list of types, so a model using others (trees)
-    is converted to ONNX with skl2onnx instead (docs/model-formats.md).
+    is converted to ONNX with skl2onnx instead (README, "Model formats").
     """
     import mlflow.onnx
     import mlflow.sklearn
@@ -250,9 +250,9 @@ def seed_demo(demo: Demo) -> bool:
     _run_audit(demo, evaluator, {**bias_request, "algorithm": slug, "version": "1.0.0"})
     _publish(demo, people["claire"], slug, "1.0.0")
     _version(demo, people["claire"], slug, "1.1.0", model=_model_zip(boosted, X),
-             card=_card("Gradient boosting d'histogrammes (scikit-learn)", _metrics(boosted, holdout),
+             card=_card("Gradient boosting (scikit-learn, exporté en ONNX)", _metrics(boosted, holdout),
                         model_details={**load_example_card()["model_details"],
-                                       "model_type": "Gradient boosting d'histogrammes (scikit-learn)",
+                                       "model_type": "Gradient boosting (scikit-learn, exporté en ONNX)",
                                        "change_summary": "Passage à un gradient boosting ; AUC améliorée."}))
     _run_audit(demo, evaluator, {**bias_request, "algorithm": slug, "version": "1.1.0"})
     _publish(demo, people["claire"], slug, "1.1.0")
