@@ -168,13 +168,14 @@ def _predict(runtime: JobRuntime, inputs: _Inputs, frame, work: Path) -> dict[st
     if inputs.model["execution"] != "execute" and not runtime.allow_code:
         raise SandboxError("refused_format", f"version execution is {inputs.model['execution']!r}")
     model_dir = _materialise_model(runtime.storage, inputs.model, work)
-    columns = inputs.model["inputs"] or None
-    if columns:
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise ValidationFailed(f"the dataset lacks the model's input columns: {', '.join(missing)}")
+    columns = inputs.model["inputs"]
+    if not columns:  # a model is handed only the columns its signature names, never the whole dataset
+        raise SandboxError("refused_format", "the model has no input signature naming its columns")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValidationFailed(f"the dataset lacks the model's input columns: {', '.join(missing)}")
     data_path = work / f"data-{len(list(work.iterdir()))}.parquet"
-    (frame[columns] if columns else frame).to_parquet(data_path, index=False)
+    frame[columns].to_parquet(data_path, index=False)
     result = predict_in_sandbox(model_dir, data_path, columns=columns,
                                 threshold=float(inputs.params.get("threshold", 0.5)),
                                 limits=runtime.sandbox_limits, allow_code=runtime.allow_code,

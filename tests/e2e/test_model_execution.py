@@ -155,6 +155,8 @@ def test_a_model_raising_its_rows_shows_only_a_fixed_reason_except_to_admins(opt
 
     full = client.get(f"/api/v1/audits/{job_id}", headers=admin).get_json()
     assert any(value in full["untrusted_detail"] for value in secrets)
+    assert ",age,lab_value" in full["untrusted_detail"]  # the model was handed its signature's columns only
+    assert "deprivation_quintile" not in full["untrusted_detail"] and "age_band" not in full["untrusted_detail"]
     assert len(full["untrusted_detail"]) <= 6000
     browser = opted_in.test_client()
     assert sign_in(browser, people["admin"][0], lang="fr").status_code == 303
