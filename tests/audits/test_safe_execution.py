@@ -118,6 +118,13 @@ def _hostile_variants(skops_model: Path, root: Path, canary: Path) -> dict[str, 
     import gzip
 
     (copy("pickle-gzipped") / "cache.z").write_bytes(gzip.compress(payload))
+    import joblib
+
+    joblib.dump(Canary(canary), copy("joblib-zlib") / "state.npz", compress=3)
+    undeclared = copy("no-format-line")  # MLflow then defaults to pickle
+    (undeclared / "MLmodel").write_text((undeclared / "MLmodel").read_text().replace(
+        "    serialization_format: skops\n", ""))
+    (undeclared / "model.skops").write_bytes(payload)
     loader = copy("custom-loader")
     text = (loader / "MLmodel").read_text().replace("loader_module: mlflow.sklearn", "loader_module: evil_loader")
     (loader / "MLmodel").write_text(text)
@@ -163,6 +170,7 @@ def test_every_code_bearing_family_is_predictions_only_and_never_runs(skops_mode
     variants["from-code"] = _model_from_code(tmp_path, canary, frame)
     expected = {"pickle-named-skops": "pickle", "pickle-protocol-0": "pickle", "pickle-protocol-1": "pickle",
                 "pickle-protocol-5": "pickle", "pickle-in-zip": "pickle", "pickle-gzipped": "pickle",
+                "joblib-zlib": "pickle", "no-format-line": "pickle",
                 "custom-loader": "custom_loader", "code-directory": "code_directory",
                 "skops-widened-trust": "untrusted_type", "from-code": "model_from_code"}
     for name, path in variants.items():
