@@ -1,17 +1,23 @@
 """Run an uploaded model in a separate, short-lived, confined process and keep only its predictions.
 
 Loading a model (pickle, cloudpickle, even skops) can execute code (MLflow CVE-2024-37052..37060),
-so no BOAS process ever does it (SECURITY.md items 10 and 12). Layers, from the outside in:
+so no BOAS process ever does it (SECURITY.md items 10, 12 and 18). Layers, from the outside in:
 
+0. the format: only skops (BOAS's trusted types) and ONNX are executed; a model that carries code
+   (``boas.registry.artifacts.execution``) is refused unless the instance opts in, and then runs only
+   under bubblewrap (``audits.bwrap``), never with less;
 1. a gate: the imports each pickle and skops file would perform are listed; any outside an allowlist
    of what scikit-learn/numpy/scipy models reference stops the job before anything runs;
-2. a child ``python -I`` with a scrubbed environment, its own copy of model and data, rlimits (CPU,
+2. bubblewrap where it works, for every run (no network, read-only minimal root, only the model and
+   the data mounted, a watchdog on the tree's memory, CPU, processes and disk);
+3. always, a child ``python -I`` with a scrubbed environment, its own copy of model and data, rlimits (CPU,
    address space, file size, descriptors, no core) and a wall clock that kills its process group;
-3. as root with ``unshare``: new mount/net/pid/ipc/uts namespaces (no interface up, host mounts
+4. without bubblewrap, as root with ``unshare``: new mount/net/pid/ipc/uts namespaces (no interface up, host mounts
    read-only, private tmpfs over /tmp, /var/tmp, /dev/shm) and uid nobody before the model is read;
-4. in the child, an audit hook refusing processes, sockets and writes outside its workdir.
+5. in the child, an audit hook refusing processes, sockets and writes outside its workdir.
 
-``Predictions.isolation`` records which layers protected a run, for the audit's provenance.
+``Predictions.isolation`` records which layers protected a run, for the audit's provenance. A failure
+is a ``SandboxError`` with one of five codes; what the model wrote stays in its untrusted detail.
 """
 
 from __future__ import annotations
