@@ -185,3 +185,49 @@ def test_launching_an_execution_audit_of_a_code_bearing_model_is_refused(client,
         "sensitive_features": ["sex"], "n_boot": 10})
     assert refused.status_code == 422, refused.get_json()
     assert refused.get_json()["code"] == "model_not_executable" and "predictions" in refused.get_json()["errors"]
+
+
+def test_skops_and_onnx_versions_are_audited_by_execution_with_the_models_own_numbers(plain_app, tmp_path):
+    import mlflow.onnx
+    import mlflow.sklearn
+    import onnxruntime
+    from skl2onnx import to_onnx
+    from sklearn.linear_model import LogisticRegression
+
+    from audits.synth import split_features
+
+    client = plain_app.test_client()
+    people = _people(plain_app)
+    author, evaluator = people["author"][1], people["evaluator"][1]
+    X, y = split_features(generate_cohort(5000, seed=31))
+    model = LogisticRegression(max_iter=1000).fit(X, y)
+    signature = infer_signature(X.head(20))
+    mlflow.sklearn.save_model(model, tmp_path / "skops", serialization_format="skops", signature=signature)
+    onx = to_onnx(model, X.head(1).to_numpy(np.float32), options={"zipmap": False}, target_opset=17)
+    mlflow.onnx.save_model(onx, tmp_path / "onnx", signature=signature)
+    frame = generate_cohort(3000, seed=32)
+    frame["sex_f"] = (frame["sex"] == "F").astype(int)  # the features split_features derives
+    dataset = upload_dataset(client, evaluator, frame).get_json()
+    features, _ = split_features(frame)
+    session = onnxruntime.InferenceSession(str(tmp_path / "onnx" / "model.onnx"), providers=["CPUExecutionProvider"])
+    direct = {"skops": model.predict_proba(features)[:, 1],
+              "onnx": session.run(["probabilities"], {"X": features.to_numpy(np.float32)})[0][:, 1]}
+    rates = {}
+    for fmt in ("skops", "onnx"):
+        algo = create_algorithm(client, author)
+        version = upload_version(client, author, algo["slug"], "1.0.0", zip_dir(tmp_path / fmt)).get_json()
+        assert version["execution"] == {"mode": "execute", "format": fmt, "reasons": []}
+        launched = client.post("/api/v1/audits", headers=evaluator, json={
+            "kind": "bias", "algorithm": algo["slug"], "version": "1.0.0", "dataset": dataset["id"],
+            "sensitive_features": ["sex"], "threshold": 0.2, "n_boot": 20})
+        assert launched.status_code == 202, launched.get_json()
+        job = client.get(f"/api/v1/audits/{launched.get_json()['id']}", headers=evaluator).get_json()
+        assert job["status"] == "succeeded", (job["error"], job["error_code"])
+        assert job["provenance"]["predictions"]["format"] == fmt
+        selected = direct[fmt] >= 0.2
+        assert job["result"]["overall"]["metrics"]["selection_rate"]["value"] == pytest.approx(selected.mean(), abs=1e-12)
+        groups = {g["group"]: g["metrics"]["selection_rate"]["value"] for g in job["result"]["features"][0]["groups"]}
+        for group, rate in groups.items():
+            assert rate == pytest.approx(selected[(frame["sex"] == group).to_numpy()].mean(), abs=1e-12)
+        rates[fmt] = groups
+    assert rates["skops"] == pytest.approx(rates["onnx"], abs=1e-3)  # float32 ONNX may flip a rare borderline row
