@@ -87,7 +87,8 @@ class Heartbeat:
 
 def finish_job(session: Session, job_id: int, attempt: int, *, result: dict[str, Any] | None = None,
                provenance: dict[str, Any] | None = None, report_sha256: str | None = None,
-               coarse_report_sha256: str | None = None, error: str | None = None) -> bool:
+               coarse_report_sha256: str | None = None, error: str | None = None, error_code: str | None = None,
+               untrusted_detail: str | None = None) -> bool:
     """Record the outcome of ``attempt``; False (nothing written) if that attempt no longer owns the job.
 
     A worker that was presumed dead and reaped may still finish late: its result must not
@@ -101,6 +102,8 @@ def finish_job(session: Session, job_id: int, attempt: int, *, result: dict[str,
         return False
     job.status = JobStatus.FAILED if error else JobStatus.SUCCEEDED
     job.error = error
+    job.error_code = error_code
+    job.untrusted_detail = untrusted_detail
     job.progress = 100 if not error else job.progress
     job.finished_at = utcnow()
     job.heartbeat_at = job.finished_at
@@ -110,7 +113,7 @@ def finish_job(session: Session, job_id: int, attempt: int, *, result: dict[str,
     job.report_sha256 = report_sha256
     job.coarse_report_sha256 = coarse_report_sha256
     store.append_event(session, actor=None, action=f"audit.{job.status.value}", object_type="job",
-                       object_ref=str(job.id), details={"kind": job.kind.value, "error": error,
+                       object_ref=str(job.id), details={"kind": job.kind.value, "error": error, "error_code": error_code,
                                                         "report_sha256": report_sha256,
                                                         "coarse_report_sha256": coarse_report_sha256,
                                                         "attempt": attempt})
@@ -130,6 +133,12 @@ def run_claimed(session_factory: Callable[[], Session], job_id: int, attempt: in
                        report_sha256=outcome.get("report_sha256"),
                        coarse_report_sha256=outcome.get("coarse_report_sha256"))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a readable job error
+        if hasattr(exc, "untrusted_detail"):  # a sandbox failure: a fixed reason; the model's words to admins only
+            with session_factory() as session:
+                finish_job(session, job_id, attempt, error=exc.reason, error_code=exc.code,
+                           untrusted_detail=f"{exc.untrusted_detail}\n{traceback.format_exc()[-2000:]}"[-6000:],
+                           provenance={"failure": exc.code})
+            return
         reason = getattr(exc, "reason", None) or getattr(exc, "message", None) or f"{type(exc).__name__}: {exc}"
         with session_factory() as session:
             finish_job(session, job_id, attempt, error=str(reason)[:4000],

@@ -44,6 +44,7 @@ class JobRuntime:
     storage: Storage
     sandbox_limits: SandboxLimits
     heartbeat_seconds: float = 5.0
+    allow_code: bool = False  # BOAS_SANDBOX_ALLOW_CODE: models that carry code may run, under bubblewrap only
 
 
 def library_versions(kind: AuditKind, *, model_ran: bool = False) -> dict[str, str]:
@@ -112,7 +113,7 @@ def _load_inputs(runtime: JobRuntime, job_id: int) -> _Inputs:
             version = job.version
             if version.artifact_kind != "mlflow_model":
                 raise ValidationFailed("this version has no MLflow model: upload predictions for it instead")
-            model = {"algorithm": version.algorithm.slug, "version": version.version,
+            model = {"algorithm": version.algorithm.slug, "version": version.version, "execution": version.execution,
                      "archive_sha256": version.archive_sha256,
                      "manifest": [{"path": f.path, "sha256": f.sha256, "size": f.size} for f in version.files],
                      "inputs": [c.get("name") for c in ((version.mlmodel or {}).get("signature") or {}).get("inputs") or []
@@ -161,22 +162,27 @@ def _predict(runtime: JobRuntime, inputs: _Inputs, frame, work: Path) -> dict[st
         y_score = aligned["score"].to_numpy(dtype=float) if "score" in aligned else None
         return {"y_pred": aligned["prediction"].to_numpy(dtype=int), "y_score": y_score,
                 "id": inputs.predictions["id"], "sha256": inputs.predictions["sha256"],
-                "source": "uploaded predictions", "isolation": None, "scan": None}
-    from audits.sandbox import predict_in_sandbox
+                "source": "uploaded predictions", "isolation": None, "scan": None, "format": None}
+    from audits.sandbox import SandboxError, predict_in_sandbox
 
+    if inputs.model["execution"] != "execute" and not runtime.allow_code:
+        raise SandboxError("refused_format", f"version execution is {inputs.model['execution']!r}")
     model_dir = _materialise_model(runtime.storage, inputs.model, work)
-    columns = inputs.model["inputs"] or None
-    if columns:
-        missing = [c for c in columns if c not in frame.columns]
-        if missing:
-            raise ValidationFailed(f"the dataset lacks the model's input columns: {', '.join(missing)}")
+    columns = inputs.model["inputs"]
+    if not columns:  # a model is handed only the columns its signature names, never the whole dataset
+        raise SandboxError("refused_format", "the model has no input signature naming its columns")
+    missing = [c for c in columns if c not in frame.columns]
+    if missing:
+        raise ValidationFailed(f"the dataset lacks the model's input columns: {', '.join(missing)}")
     data_path = work / f"data-{len(list(work.iterdir()))}.parquet"
-    (frame[columns] if columns else frame).to_parquet(data_path, index=False)
+    frame[columns].to_parquet(data_path, index=False)
     result = predict_in_sandbox(model_dir, data_path, columns=columns,
                                 threshold=float(inputs.params.get("threshold", 0.5)),
-                                limits=runtime.sandbox_limits)
+                                limits=runtime.sandbox_limits, allow_code=runtime.allow_code,
+                                hidden=(str(runtime.storage.blobs.root),))
     return {"y_pred": np.asarray(result.y_pred, dtype=int), "y_score": result.y_score, "id": None,
             "sha256": result.sha256, "source": "model run in sandbox", "isolation": result.isolation,
+            "format": result.format,
             "scan": result.scan.as_dict()}
 
 
@@ -240,7 +246,8 @@ def _bias(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: job
         "engine": engine_identity(),
         "crosscheck": crosscheck,
         "predictions": {"id": predicted["id"], "sha256": predicted["sha256"], "source": predicted["source"],
-                        "uploaded": uploaded, "isolation": predicted["isolation"]},
+                        "uploaded": uploaded, "isolation": predicted["isolation"],
+                        **({"format": predicted["format"]} if predicted["format"] else {})},
         # uploaded predictions stand for the version's code: its archive digest says which code they came from
         "code_archive_sha256": inputs.version["archive_sha256"] if uploaded and inputs.version else None,
         "pickle_scan": predicted["scan"],

@@ -1,17 +1,23 @@
 """Run an uploaded model in a separate, short-lived, confined process and keep only its predictions.
 
 Loading a model (pickle, cloudpickle, even skops) can execute code (MLflow CVE-2024-37052..37060),
-so no BOAS process ever does it (SECURITY.md items 10 and 12). Layers, from the outside in:
+so no BOAS process ever does it (SECURITY.md items 10, 12 and 18). Layers, from the outside in:
 
+0. the format: only skops (BOAS's trusted types) and ONNX are executed; a model that carries code
+   (``boas.registry.artifacts.execution``) is refused unless the instance opts in, and then runs only
+   under bubblewrap (``audits.bwrap``), never with less;
 1. a gate: the imports each pickle and skops file would perform are listed; any outside an allowlist
    of what scikit-learn/numpy/scipy models reference stops the job before anything runs;
-2. a child ``python -I`` with a scrubbed environment, its own copy of model and data, rlimits (CPU,
+2. bubblewrap where it works, for every run (no network, read-only minimal root, only the model and
+   the data mounted, a watchdog on the tree's memory, CPU, processes and disk);
+3. always, a child ``python -I`` with a scrubbed environment, its own copy of model and data, rlimits (CPU,
    address space, file size, descriptors, no core) and a wall clock that kills its process group;
-3. as root with ``unshare``: new mount/net/pid/ipc/uts namespaces (no interface up, host mounts
+4. without bubblewrap, as root with ``unshare``: new mount/net/pid/ipc/uts namespaces (no interface up, host mounts
    read-only, private tmpfs over /tmp, /var/tmp, /dev/shm) and uid nobody before the model is read;
-4. in the child, an audit hook refusing processes, sockets and writes outside its workdir.
+5. in the child, an audit hook refusing processes, sockets and writes outside its workdir.
 
-``Predictions.isolation`` records which layers protected a run, for the audit's provenance.
+``Predictions.isolation`` records which layers protected a run, for the audit's provenance. A failure
+is a ``SandboxError`` with one of five codes; what the model wrote stays in its untrusted detail.
 """
 
 from __future__ import annotations
@@ -37,13 +43,17 @@ from pathlib import Path
 
 import numpy as np
 
+from audits.bwrap import MAX_PROCESSES, SANDBOX_ROOT, Watchdog, bwrap_binary, bwrap_command
 from audits.sandbox_child import ChildExit, SandboxError, SandboxLimits, child_environment, collect, read_json
+from boas.registry.artifacts.execution import EXECUTE, decide_execution, model_file
 from boas.registry.artifacts.mlmodel import read_mlmodel
 from boas.registry.artifacts.pickle_scan import PickleScan, scan_pickles
 from registry_db.errors import ValidationFailed
 
+ISOLATION_BWRAP = "bwrap+watchdog+rlimits+audit-hook"
 ISOLATION_NAMESPACES = "namespaces+rlimits+audit-hook"
 ISOLATION_RLIMITS = "rlimits+audit-hook"
+ISOLATIONS = {"bwrap": ISOLATION_BWRAP, "namespaces": ISOLATION_NAMESPACES, "rlimits": ISOLATION_RLIMITS}
 SANDBOX_UID = SANDBOX_GID = 65534  # nobody / nogroup
 UNSHARE_FLAGS = ("--mount", "--net", "--pid", "--ipc", "--uts", "--fork", "--kill-child", "--mount-proc")
 _PROJECT_ROOT = str(Path(__file__).resolve().parents[1])  # the directory holding the audits package
@@ -63,6 +73,7 @@ class Predictions:
     isolation: str  # ISOLATION_NAMESPACES or ISOLATION_RLIMITS
     scan: PickleScan
     duration_s: float
+    format: str = "skops"  # how the model was loaded: "skops", "onnx", or "code" (opt-in, bubblewrap only)
 
 
 def predictions_digest(y_pred: np.ndarray, y_score: np.ndarray | None) -> str:
@@ -86,35 +97,56 @@ def predict_in_sandbox(
     threshold: float,
     limits: SandboxLimits,
     scan: bool = True,
+    allow_code: bool = False,
+    hidden: tuple[str, ...] = (),
 ) -> Predictions:
-    """Score a parquet dataset with an MLflow model in a confined child; the model never runs in this process."""
+    """Score a parquet dataset with an MLflow model in a confined child; the model never runs in this process.
+
+    Safe formats (skops with BOAS's trusted types, ONNX) run under bubblewrap where it works, else in the
+    namespace or rlimit child. A model that carries code runs only when the instance allows it
+    (``allow_code``) and only under bubblewrap; otherwise it is refused (``refused_format``). ``hidden``
+    names host paths (the data directory) the model must not see.
+    """
     started = time.monotonic()
     model_dir, data_path = Path(model_dir), Path(data_path)
     if not 0.0 <= threshold <= 1.0:
         raise ValidationFailed("threshold must be between 0 and 1", {"threshold": ["must be between 0 and 1"]})
     rows = _count_rows(data_path, columns)
     try:
-        referenced = read_mlmodel(model_dir).pickled_files
+        info = read_mlmodel(model_dir).as_dict()
     except ValidationFailed as exc:
-        raise SandboxError(f"invalid MLflow model: {exc.message}") from exc
-    pickle_scan = scan_pickles(model_dir, referenced)
+        raise SandboxError("refused_format", f"invalid MLflow model: {exc.message}") from None
+    decision = decide_execution(model_dir, info)
+    bwrap_ok, bwrap_reason = bwrap_support(tuple(hidden))
+    if decision["mode"] != EXECUTE:
+        codes = ", ".join(sorted({r["code"] for r in decision["reasons"]}))
+        if not allow_code:
+            raise SandboxError("refused_format", f"the model carries code ({codes}); this instance runs none")
+        if not bwrap_ok:
+            raise SandboxError("refused_format", f"the model carries code ({codes}) and bubblewrap is unusable: "
+                                                 f"{bwrap_reason}")
+    pickle_scan = scan_pickles(model_dir, sorted({*info["pickled_files"],
+                                                  *(r["path"] for r in decision["reasons"] if r["code"] == "pickle")}))
     if scan and not pickle_scan.ok:
-        raise SandboxError("pickle scan found dangerous imports: " + ", ".join(pickle_scan.dangerous))
-    namespaces = _namespace_support()[0]
+        raise SandboxError("refused_format", "pickle scan found dangerous imports: " + ", ".join(pickle_scan.dangerous))
+    mode = "bwrap" if bwrap_ok else "namespaces" if _namespace_support()[0] else "rlimits"
     workdir = Path(tempfile.mkdtemp(prefix="boas-sandbox-"))
     try:
-        _stage(model_dir, data_path, workdir, owner=SANDBOX_UID if namespaces else None)
-        config = {"mode": "predict", "columns": columns, "threshold": threshold}
-        y_pred, y_score = collect(workdir, _run(workdir, config, limits, namespaces), rows, threshold, limits)
+        _stage(model_dir, data_path, workdir, owner=SANDBOX_UID if mode == "namespaces" else None)
+        config = {"mode": "predict", "columns": columns, "threshold": threshold, "format": decision["format"],
+                  "allow_code": allow_code and mode == "bwrap",
+                  "model_file": model_file(info, decision["format"]) if decision["mode"] == EXECUTE else None}
+        y_pred, y_score = collect(workdir, _run(workdir, config, limits, mode, hidden), rows, threshold, limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return Predictions(
         y_pred=y_pred,
         y_score=y_score,
         sha256=predictions_digest(y_pred, y_score),
-        isolation=ISOLATION_NAMESPACES if namespaces else ISOLATION_RLIMITS,
+        isolation=ISOLATIONS[mode],
         scan=pickle_scan,
         duration_s=round(time.monotonic() - started, 3),
+        format=decision["format"],
     )
 
 
@@ -124,12 +156,12 @@ def _count_rows(data_path: Path, columns: list[str] | None) -> int:
     try:
         parquet = pq.ParquetFile(data_path)
     except (OSError, ValueError) as exc:
-        raise SandboxError(f"cannot read the dataset as parquet: {exc}") from exc
+        raise ValidationFailed(f"cannot read the dataset as parquet: {exc}") from exc
     missing = [c for c in columns or [] if c not in parquet.schema_arrow.names]
     if missing:
-        raise SandboxError("the dataset lacks the model's input columns: " + ", ".join(missing))
+        raise ValidationFailed("the dataset lacks the model's input columns: " + ", ".join(missing))
     if parquet.metadata.num_rows == 0:
-        raise SandboxError("the dataset has no rows")
+        raise ValidationFailed("the dataset has no rows")
     return parquet.metadata.num_rows
 
 
@@ -140,7 +172,7 @@ def _stage(model_dir: Path, data_path: Path, workdir: Path, owner: int | None) -
             mode = os.lstat(os.path.join(dirpath, name)).st_mode
             if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
                 rel = Path(dirpath, name).relative_to(model_dir).as_posix()
-                raise SandboxError(f"the model directory holds a link or special file: {rel}")
+                raise SandboxError("refused_format", f"the model directory holds a link or special file: {rel}")
     shutil.copytree(model_dir, workdir / "model", symlinks=True)
     shutil.copyfile(data_path, workdir / "data.parquet")
     if owner is not None:
@@ -149,35 +181,51 @@ def _stage(model_dir: Path, data_path: Path, workdir: Path, owner: int | None) -
                 os.chown(os.path.join(dirpath, name), owner, owner, follow_symlinks=False)
 
 
-def _run(workdir: Path, config: dict, limits: SandboxLimits, namespaces: bool) -> ChildExit:
-    """Start the child, enforce the wall clock, and reap it without ever holding more than a log tail."""
-    command = [sys.executable, "-I", "-B", "-c", _BOOT, _PROJECT_ROOT, str(workdir)]
-    if namespaces:
+def _run(workdir: Path, config: dict, limits: SandboxLimits, mode: str, hidden: tuple[str, ...] = ()) -> ChildExit:
+    """Start the child, enforce the wall clock (and, under bubblewrap, the tree's totals), reap it."""
+    boot = [sys.executable, "-I", "-B", "-c", _BOOT, _PROJECT_ROOT]
+    inner = workdir
+    env = child_environment(workdir)
+    if mode == "bwrap":
+        inner = Path(SANDBOX_ROOT)
+        command = [*bwrap_command(workdir, _PROJECT_ROOT, list(hidden)), *boot, str(inner)]
+        env = {**child_environment(inner), "HOME": "/tmp", "TMPDIR": "/tmp"}  # noqa: S108 - the sandbox's own tmpfs
+    elif mode == "namespaces":
         config = {**config, "confine": {"uid": SANDBOX_UID, "gid": SANDBOX_GID}}
-        command = [_unshare(), *UNSHARE_FLAGS, "--", *command]
+        command = [_unshare(), *UNSHARE_FLAGS, "--", *boot, str(workdir)]
+    else:
+        command = [*boot, str(workdir)]
     try:
         proc = subprocess.Popen(
             [*command, json.dumps(config)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
-            env=child_environment(workdir),
+            env=env,
             cwd=workdir,
             start_new_session=True,  # its own process group, killed as a whole
-            preexec_fn=functools.partial(_apply_rlimits, _rlimits(limits)),
+            preexec_fn=functools.partial(_apply_rlimits, _rlimits(limits, processes=mode == "bwrap")),
         )
     except (OSError, subprocess.SubprocessError) as exc:
-        raise SandboxError(f"could not start the sandbox: {exc}") from exc
+        raise SandboxError("crash", f"could not start the sandbox: {exc}") from None
     tail = bytearray()
     reader = threading.Thread(target=_keep_tail, args=(proc.stdout, tail), daemon=True)
     reader.start()
-    deadline, timed_out = time.monotonic() + limits.wall_seconds, False
+    watchdog = Watchdog(proc.pid, workdir, limits) if mode == "bwrap" else None
+    deadline, timed_out, killed_for, tick = time.monotonic() + limits.wall_seconds, False, None, 0
     while True:
         pid, status, usage = os.wait4(proc.pid, os.WNOHANG)
         if pid:
             break
+        tick += 1
+        if watchdog is not None and killed_for is None and tick % 2 == 0:
+            killed_for = watchdog.check()
+            if killed_for:
+                watchdog.kill()
         if not timed_out and time.monotonic() >= deadline:
             timed_out = True
+            if watchdog is not None:
+                watchdog.kill()
             _kill_group(proc.pid)
         time.sleep(0.05)
     proc.returncode = os.waitstatus_to_exitcode(status)
@@ -186,11 +234,14 @@ def _run(workdir: Path, config: dict, limits: SandboxLimits, namespaces: bool) -
     if not reader.is_alive() and proc.stdout is not None:
         proc.stdout.close()
     cpu = usage.ru_utime + usage.ru_stime
-    return ChildExit(proc.returncode, cpu, timed_out, bytes(tail).decode("utf-8", "replace"))
+    return ChildExit(proc.returncode, cpu, timed_out, bytes(tail).decode("utf-8", "replace"), killed_for)
 
 
-def _rlimits(limits: SandboxLimits) -> list[tuple[int, tuple[int, int]]]:
-    """Soft = hard: the CPU limit kills outright, since pid 1 of a namespace ignores SIGXCPU."""
+def _rlimits(limits: SandboxLimits, *, processes: bool = False) -> list[tuple[int, tuple[int, int]]]:
+    """Soft = hard: the CPU limit kills outright, since pid 1 of a namespace ignores SIGXCPU.
+
+    Under bubblewrap as root the tree runs as ``nobody``, whose processes RLIMIT_NPROC then caps.
+    """
     wanted = {
         resource.RLIMIT_CPU: limits.cpu_seconds,
         resource.RLIMIT_AS: limits.memory_bytes,
@@ -198,6 +249,10 @@ def _rlimits(limits: SandboxLimits) -> list[tuple[int, tuple[int, int]]]:
         resource.RLIMIT_NOFILE: 256,
         resource.RLIMIT_CORE: 0,
     }
+    if processes:  # the watchdog sums the tree's CPU and stops it at the limit; each process's rlimit is a backstop
+        wanted[resource.RLIMIT_CPU] = limits.cpu_seconds + 2
+    if processes and os.geteuid() != 0:  # counted per user: this one's processes plus the model's
+        wanted[resource.RLIMIT_NPROC] = MAX_PROCESSES + _processes_of(os.getuid())
     ceilings = {which: resource.getrlimit(which)[1] for which in wanted}
     clamped = {w: v if ceilings[w] == resource.RLIM_INFINITY else min(v, ceilings[w]) for w, v in wanted.items()}
     return [(which, (value, value)) for which, value in clamped.items()]
@@ -234,14 +289,53 @@ def _namespace_support() -> tuple[bool, str]:
     workdir = Path(tempfile.mkdtemp(prefix="boas-sandbox-probe-"))
     try:
         os.chown(workdir, SANDBOX_UID, SANDBOX_GID)
-        done = _run(workdir, {"mode": "probe"}, SandboxLimits(cpu_seconds=60, wall_seconds=60), namespaces=True)
+        done = _run(workdir, {"mode": "probe"}, SandboxLimits(cpu_seconds=60, wall_seconds=60), "namespaces")
         if done.status == 0 and read_json(workdir / "result.json").get("uid") == str(SANDBOX_UID):
             return True, "namespaces work"
         error = read_json(workdir / "error.json") if (workdir / "error.json").exists() else {}
         reason = error.get("reason") or done.log_tail[-500:] or f"status {done.status}"
     except (OSError, SandboxError) as exc:
-        reason = str(exc)
+        reason = getattr(exc, "untrusted_detail", "") or str(exc)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     log.warning("model sandbox runs without namespaces (%s): %s", ISOLATION_RLIMITS, reason)
     return False, reason
+
+
+def bwrap_support(hidden: tuple[str, ...] = ()) -> tuple[bool, str]:
+    """Whether bubblewrap confines the child here, proved by a self-test run inside it (cached per process)."""
+    return _bwrap_probe(tuple(sorted(hidden)))
+
+
+@functools.cache
+def _bwrap_probe(hidden: tuple[str, ...]) -> tuple[bool, str]:
+    if not sys.platform.startswith("linux") or bwrap_binary() is None:
+        return False, "bubblewrap (bwrap) is not installed"
+    workdir = Path(tempfile.mkdtemp(prefix="boas-sandbox-probe-"))
+    try:
+        (workdir / "model").mkdir()
+        (workdir / "data.parquet").write_bytes(b"")
+        config = {"mode": "probe", "confine": None, "hidden": list(hidden)}
+        done = _run(workdir, config, SandboxLimits(cpu_seconds=60, wall_seconds=60), "bwrap", hidden)
+        if done.status == 0:
+            uid = read_json(workdir / "result.json").get("euid")
+            if uid == str(SANDBOX_UID):
+                return True, "bubblewrap works"
+            return False, f"the sandbox still runs as uid {uid}"
+        error = read_json(workdir / "error.json") if (workdir / "error.json").exists() else {}
+        reason = error.get("detail") or done.log_tail[-500:] or f"status {done.status}"
+    except (OSError, SandboxError) as exc:
+        reason = getattr(exc, "untrusted_detail", "") or str(exc)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    log.warning("bubblewrap is unusable, models that carry code are refused: %s", reason)
+    return False, reason
+
+
+def _processes_of(uid: int) -> int:
+    count = 0
+    for entry in os.listdir("/proc"):
+        with contextlib.suppress(OSError):
+            if entry.isdigit() and os.stat(f"/proc/{entry}").st_uid == uid:
+                count += 1
+    return count

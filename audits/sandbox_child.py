@@ -25,6 +25,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from audits.sandbox_loaders import RefusedFormat, WrongOutput
+
 HOST_TEMP_DIRS = ("/tmp", "/var/tmp", "/dev/shm")  # noqa: S108 - hidden behind private tmpfs, never used
 _MS_RDONLY, _MS_NOSUID, _MS_NODEV, _MS_REMOUNT, _MS_BIND, _MS_REC, _MS_PRIVATE = 1, 2, 4, 32, 4096, 16384, 1 << 18
 _PR_SET_NO_NEW_PRIVS = 38
@@ -65,13 +67,30 @@ class SandboxViolation(PermissionError):
     """Raised by the audit hook: the model tried something the sandbox does not allow."""
 
 
-class SandboxError(Exception):
-    """The sandboxed run failed; ``reason`` is written for the job's failure message."""
+# Every way a sandboxed run can fail, as the only text authors and the public ever read about it.
+FAILURES = {
+    "timeout": "the model ran past its time limit",
+    "memory": "the model ran past its memory limit",
+    "refused_format": "this model is not executed here: it carries code, or the isolation it needs is missing; "
+                      "audit it from uploaded predictions",
+    "crash": "the model failed while it was loaded or while it predicted",
+    "wrong_output_shape": "the model did not give one 0/1 label or probability per row",
+}
+UNTRUSTED_DETAIL_CHARS = 4000
 
-    def __init__(self, reason: str, log_tail: str = ""):
-        super().__init__(reason)
-        self.reason = reason
-        self.log_tail = log_tail  # the end of the child's output, for operators
+
+class SandboxError(Exception):
+    """The sandboxed run failed: ``code`` is one of ``FAILURES``; ``untrusted_detail`` is for admins only.
+
+    The detail may hold what the model printed or raised, which can carry the rows it was given: it never
+    goes into ``str(error)``, ``reason`` or a log line.
+    """
+
+    def __init__(self, code: str, detail: str = ""):
+        super().__init__(FAILURES[code])
+        self.code = code
+        self.reason = FAILURES[code]
+        self.untrusted_detail = detail[-UNTRUSTED_DETAIL_CHARS:]
 
 
 @dataclass(frozen=True)
@@ -82,6 +101,7 @@ class ChildExit:
     cpu_s: float  # user + system time of the child and everything it waited for
     timed_out: bool
     log_tail: str
+    killed_for: str | None = None  # the watchdog's reason (a FAILURES code), when it killed the run
 
 
 def child_environment(workdir: Path) -> dict[str, str]:
@@ -112,22 +132,24 @@ def main(argv: list[str]) -> int:
             confine(workdir, uid=int(config["confine"]["uid"]), gid=int(config["confine"]["gid"]))
         os.chdir(workdir)
         if config["mode"] == "probe":
-            result = _self_test(config.get("confine"))
+            result = _self_test(config.get("confine"), config.get("hidden") or [])
         else:
             install_guard(workdir)
             stage = "model"
-            result = _predict(workdir, config.get("columns"), float(config["threshold"]))
+            result = _predict(workdir, config)
         (workdir / "result.json").write_text(json.dumps(result), encoding="utf-8")
         return 0
     except BaseException as exc:  # noqa: BLE001 - the model may raise anything, even SystemExit
-        kind = "memory" if isinstance(exc, MemoryError) else "error" if stage == "model" else "setup"
-        if isinstance(exc, OSError) and exc.errno == errno.EFBIG:
+        kind = "memory" if isinstance(exc, MemoryError) else "crash" if stage == "model" else "setup"
+        if isinstance(exc, RefusedFormat):
+            kind = "refused_format"
+        elif isinstance(exc, WrongOutput):
+            kind = "wrong_output_shape"
+        elif isinstance(exc, OSError) and exc.errno == errno.EFBIG:
             kind = "file_size"
-        elif isinstance(exc, SandboxViolation):
-            kind = "blocked"
-        reason = f"{type(exc).__name__}: {exc}"[:2000]
+        detail = f"{type(exc).__name__}: {exc}"[:2000]  # untrusted: written from the model's own message
         with contextlib.suppress(BaseException):  # the exit status still tells the parent it failed
-            (workdir / "error.json").write_text(json.dumps({"reason": reason, "kind": kind}), encoding="utf-8")
+            (workdir / "error.json").write_text(json.dumps({"detail": detail, "kind": kind}), encoding="utf-8")
         return 3
 
 
@@ -195,58 +217,36 @@ def install_guard(workdir: Path) -> None:
     sys.addaudithook(guard)
 
 
-def _predict(workdir: Path, columns: list[str] | None, threshold: float) -> dict:
-    """Load the model copy and score the data; the parent re-validates everything written here."""
-    import mlflow.pyfunc
+def _predict(workdir: Path, config: dict) -> dict:
+    """Load the model copy with the loader its format allows and score the data; the parent re-validates."""
     import numpy as np
     import pandas as pd
-    from mlflow.models import Model
 
-    model_dir = str(workdir / "model")
-    frame = pd.read_parquet(workdir / "data.parquet", columns=columns)
-    if "sklearn" in Model.load(model_dir).flavors:
-        import mlflow.sklearn
+    frame = pd.read_parquet(workdir / "data.parquet", columns=config.get("columns"))
+    fmt, threshold = config["format"], float(config["threshold"])  # noqa: F841 - the parent thresholds scores
+    from audits.sandbox_loaders import as_labels_or_scores, predict_code, predict_onnx, predict_skops
 
-        model = mlflow.sklearn.load_model(model_dir)
-        if hasattr(model, "predict_proba"):
-            proba = np.asarray(model.predict_proba(frame), dtype=float)
-            if proba.ndim != 2 or proba.shape[1] != 2:
-                raise ValueError(f"predict_proba returned shape {proba.shape}; a binary classifier gives (rows, 2)")
-            output: Any = proba[:, 1]
-        else:
-            output = model.predict(frame)
+    if fmt == "skops":
+        output: Any = predict_skops(workdir / "model" / config["model_file"], frame)
+    elif fmt == "onnx":
+        output = predict_onnx(workdir / "model" / config["model_file"], frame)
+    elif fmt == "code" and config.get("allow_code"):
+        output = predict_code(str(workdir / "model"), frame)
     else:
-        output = mlflow.pyfunc.load_model(model_dir).predict(frame)
-    arrays = _as_labels_or_scores(output)
+        raise RefusedFormat(f"format {fmt!r} is not executed")
+    arrays = as_labels_or_scores(output)
     np.savez(workdir / "predictions.npz", **arrays)
     return {"rows": len(frame), "outputs": sorted(arrays)}
 
 
-def _as_labels_or_scores(output: Any) -> dict:
-    """0/1 integer or boolean labels stay labels; floats in [0, 1] are scores the parent thresholds."""
-    import numpy as np
-
-    values = output.to_numpy() if hasattr(output, "to_numpy") else np.asarray(output)
-    if values.ndim == 2 and values.shape[1] in (1, 2):
-        values = values[:, -1]  # a single column, or (p0, p1) probabilities
-    if values.ndim != 1:
-        raise ValueError(f"model output has shape {values.shape}; expected one value per row")
-    if values.dtype == bool or np.issubdtype(values.dtype, np.integer):
-        if not np.isin(values, (0, 1)).all():
-            raise ValueError("model labels are not 0/1")
-        return {"y_pred": values.astype(np.int64)}
-    if np.issubdtype(values.dtype, np.floating):
-        scores = values.astype(np.float64)
-        if not (np.isfinite(scores).all() and ((scores >= 0) & (scores <= 1)).all()):
-            raise ValueError("model scores are not probabilities in [0, 1]")
-        return {"y_score": scores}
-    raise ValueError(f"model output of dtype {values.dtype} is neither 0/1 labels nor probabilities")
-
-
-def _self_test(confined: dict | None) -> dict:
+def _self_test(confined: dict | None, hidden: list[str]) -> dict:
     """Prove the confinement holds before any model relies on it (the probe runs this, unguarded)."""
     import numpy  # noqa: F401 - the site-packages must stay readable for the unprivileged uid
     import pandas  # noqa: F401
+
+    visible = [path for path in hidden if os.path.exists(path)]
+    if visible:
+        raise RuntimeError("a hidden path is visible: " + ", ".join(visible))
 
     if confined:
         if os.getuid() != int(confined["uid"]):
@@ -262,7 +262,7 @@ def _self_test(confined: dict | None) -> dict:
             sock.settimeout(2)
             if sock.connect_ex(("127.0.0.1", 9)) not in (errno.ENETUNREACH, errno.EHOSTUNREACH):
                 raise RuntimeError("the loopback network is reachable")
-    return {"uid": os.getuid()}
+    return {"uid": os.getuid(), "euid": os.geteuid()}
 
 
 def _mount(libc: Any, source: str | None, target: str, fstype: str | None, flags: int, data: str = "") -> None:
@@ -301,55 +301,57 @@ def _under(path: str, roots: list[str]) -> bool:
 
 
 def collect(workdir: Path, done: ChildExit, rows: int, threshold: float, limits: SandboxLimits) -> tuple[Any, Any]:
-    """Turn the child's files into validated (y_pred, y_score) arrays, or its failure into a readable reason."""
+    """Turn the child's files into validated (y_pred, y_score) arrays, or its failure into a fixed reason."""
     import numpy as np
 
     if done.timed_out:
-        raise SandboxError(f"wall-clock timeout after {limits.wall_seconds} s", done.log_tail)
+        raise SandboxError("timeout", f"wall-clock limit of {limits.wall_seconds} s\n{done.log_tail}")
+    if done.killed_for:
+        raise SandboxError(done.killed_for, f"killed by the watchdog\n{done.log_tail}")
     if done.status != 0:
         error = None
         with contextlib.suppress(SandboxError):  # no (usable) error.json: the exit status alone explains
             error = read_json(workdir / "error.json")
-        raise SandboxError(_failure_reason(done, error, limits), done.log_tail)
+        raise SandboxError(_failure_code(done, error, limits), _detail(done, error))
     data = read_capped(workdir / "predictions.npz", rows * 16 + 1024**2)
     try:
         with np.load(io.BytesIO(data), allow_pickle=False) as npz:
             arrays = {k: npz[k] for k in ("y_pred", "y_score") if k in npz.files}
     except (OSError, ValueError) as exc:
-        raise SandboxError(f"unreadable predictions: {exc}") from exc
+        raise SandboxError("wrong_output_shape", f"unreadable predictions: {exc}") from None
     if not arrays:
-        raise SandboxError("the model wrote no predictions")
+        raise SandboxError("wrong_output_shape", "the model wrote no predictions")
     values = next(iter(arrays.values()))
     if values.ndim != 1 or len(values) != rows:
-        raise SandboxError(f"model produced {values.size} predictions for {rows} rows")
+        raise SandboxError("wrong_output_shape", f"model produced {values.size} predictions for {rows} rows")
     if "y_score" in arrays:
         y_score = arrays["y_score"].astype(np.float64) + 0.0
         if not (np.isfinite(y_score).all() and ((y_score >= 0) & (y_score <= 1)).all()):
-            raise SandboxError("model scores are not probabilities in [0, 1]")
+            raise SandboxError("wrong_output_shape", "model scores are not probabilities in [0, 1]")
         return (y_score >= threshold).astype(np.int64), y_score
     y_pred = arrays["y_pred"]
     if not (y_pred.dtype == bool or np.issubdtype(y_pred.dtype, np.integer)) or not np.isin(y_pred, (0, 1)).all():
-        raise SandboxError("model labels are not 0/1")
+        raise SandboxError("wrong_output_shape", "model labels are not 0/1")
     return y_pred.astype(np.int64), None
 
 
-def _failure_reason(done: ChildExit, error: dict | None, limits: SandboxLimits) -> str:
-    megabytes = limits.memory_bytes // 1024**2
+def _failure_code(done: ChildExit, error: dict | None, limits: SandboxLimits) -> str:
     kind = error.get("kind") if error else None
     if done.cpu_s >= limits.cpu_seconds or done.status == -signal.SIGXCPU:
-        return f"killed: CPU time limit of {limits.cpu_seconds} s exceeded"
-    if kind == "memory":
-        return f"memory limit of {megabytes} MB exceeded ({error['reason']})"
-    if kind == "file_size" or done.status == -signal.SIGXFSZ:
-        return f"file size limit of {limits.max_file_bytes} bytes exceeded"
-    if kind == "setup":
-        return f"the sandbox could not be set up: {error['reason']}"
+        return "timeout"
+    if kind in ("memory", "refused_format", "wrong_output_shape"):
+        return kind
+    return "crash"  # the model raised, a file grew past its cap, the setup failed, or a signal killed it
+
+
+def _detail(done: ChildExit, error: dict | None) -> str:
+    """What the child said about its failure: untrusted, for admins only."""
+    parts = [f"exit status {done.status}, {done.cpu_s:.1f} s of CPU"]
     if error:
-        return f"model failed: {error['reason']}"
-    if done.status < 0:
-        name = signal.Signals(-done.status).name if -done.status in signal.valid_signals() else str(-done.status)
-        return f"killed by {name}; the memory limit of {megabytes} MB can cause this"
-    return f"the sandbox exited with status {done.status} without a result"
+        parts.append(f"{error.get('kind')}: {error.get('detail') or error.get('reason', '')}")
+    if done.log_tail:
+        parts.append(done.log_tail[-2000:])
+    return "\n".join(parts)
 
 
 def read_capped(path: Path, cap: int) -> bytes:
@@ -357,14 +359,14 @@ def read_capped(path: Path, cap: int) -> bytes:
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK)
     except OSError as exc:
-        raise SandboxError(f"the sandbox left no readable {path.name} ({exc.strerror})") from exc
+        raise SandboxError("wrong_output_shape", f"the sandbox left no readable {path.name} ({exc.strerror})") from exc
     with os.fdopen(fd, "rb") as handle:
         info = os.fstat(handle.fileno())
         if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
-            raise SandboxError(f"{path.name} is not a plain file")
+            raise SandboxError("wrong_output_shape", f"{path.name} is not a plain file")
         data = handle.read(cap + 1)
     if len(data) > cap:
-        raise SandboxError(f"{path.name} is larger than {cap} bytes")
+        raise SandboxError("wrong_output_shape", f"{path.name} is larger than {cap} bytes")
     return data
 
 
@@ -373,7 +375,7 @@ def read_json(path: Path) -> dict:
     try:
         value = json.loads(read_capped(path, _JSON_CAP))
     except ValueError as exc:
-        raise SandboxError(f"{path.name} is not valid JSON") from exc
+        raise SandboxError("wrong_output_shape", f"{path.name} is not valid JSON") from exc
     if not isinstance(value, dict):
-        raise SandboxError(f"{path.name} is not a JSON object")
+        raise SandboxError("wrong_output_shape", f"{path.name} is not a JSON object")
     return {k: str(v)[:2000] for k, v in value.items()}

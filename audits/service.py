@@ -75,7 +75,7 @@ def _dependent_inputs(algorithm: Algorithm, dataset: ReferenceDataset, current: 
 
 
 def create_audit(session: Session, actor: User | None, request: dict[str, Any],
-                 enqueue: Callable[[int], Any]) -> tuple[Job, bool]:
+                 enqueue: Callable[[int], Any], *, allow_code: bool = False) -> tuple[Job, bool]:
     """Queue an audit (evaluators, admins). Returns (job, cached): an identical finished audit is reused.
 
     The launcher becomes the audit's evaluator of record, so an audit of an algorithm (a bias audit, or a
@@ -108,6 +108,11 @@ def create_audit(session: Session, actor: User | None, request: dict[str, Any],
             errors["dataset"] = ["this dataset declares no label column"]
         if version is not None and predictions is None and version.artifact_kind != "mlflow_model":
             errors["predictions"] = ["this version has no MLflow model: upload its predictions and pass their id"]
+    if (version is not None and predictions is None and version.artifact_kind == "mlflow_model"
+            and version.execution != "execute" and not allow_code):
+        raise ValidationFailed("this model is audited from uploaded predictions only", {"predictions": [
+            "this model carries code (see its execution reasons), so this instance never runs it: upload its "
+            "predictions on the dataset and pass their id"]}, code="model_not_executable")
     if data["kind"] == "drift" and data["columns"]:
         available = columns & ({c["name"] for c in current.columns} if current else set())
         missing = [c for c in data["columns"] if c not in available]
@@ -168,13 +173,18 @@ def get_audit(session: Session, actor: User | None, job_id: int) -> dict[str, An
     if not full and not _is_public(job):
         raise NotFound(f"audit job {job_id} not found")
     if full:
-        return audit_view(job, full=True)
+        return audit_view(job, full=True, admin=actor is not None and actor.role == Role.ADMIN)
     public = public_results(session, [job])
     return audit_view(store.get_job(session, job_id), full=False, public_result=public.get(job.id))
 
 
-def audit_view(job: Job, *, full: bool, public_result: dict[str, Any] | None = None) -> dict[str, Any]:
-    """The API document of an audit; the public one carries ``public_result`` (frozen), never ``job.result``."""
+def audit_view(job: Job, *, full: bool, public_result: dict[str, Any] | None = None,
+               admin: bool = False) -> dict[str, Any]:
+    """The API document of an audit; the public one carries ``public_result`` (frozen), never ``job.result``.
+
+    ``error`` is one of a fixed set of sentences; what the model itself said (``untrusted_detail``, which
+    can carry the rows it was given) is in admins' view only.
+    """
     result = job.result
     if not full and job.kind == AuditKind.BIAS and result is not None:
         if public_result is None:
@@ -185,7 +195,7 @@ def audit_view(job: Job, *, full: bool, public_result: dict[str, Any] | None = N
         provenance = {k: v for k, v in provenance.items() if k in PUBLIC_PROVENANCE}
     return {
         "id": job.id, "kind": job.kind.value, "status": job.status.value, "progress": job.progress,
-        "error": job.error, "attempts": job.attempts, "heartbeat_at": job.heartbeat_at,
+        "error": job.error, "error_code": job.error_code, "attempts": job.attempts, "heartbeat_at": job.heartbeat_at,
         "created_at": job.created_at, "started_at": job.started_at, "finished_at": job.finished_at,
         "algorithm": job.version.algorithm.slug if job.version else None,
         "version": job.version.version if job.version else None,
@@ -195,6 +205,7 @@ def audit_view(job: Job, *, full: bool, public_result: dict[str, Any] | None = N
         "params": job.params, "cached_from": job.cached_from_id, "view": "full" if full else "public",
         "evaluator": public_name(job.created_by), "independent": permissions.audit_is_independent(job),
         "result": result, "provenance": provenance, "has_report": job.report_sha256 is not None,
+        **({"untrusted_detail": job.untrusted_detail} if admin else {}),
     }
 
 

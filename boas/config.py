@@ -197,6 +197,11 @@ class Settings:
                                   _integer(64))
     sandbox_wall_seconds: int = _var("BOAS_SANDBOX_WALL_SECONDS", SandboxLimits.wall_seconds,
                                      "wall-clock time of the process that runs a model", _integer(1))
+    sandbox_allow_code: bool = _var("BOAS_SANDBOX_ALLOW_CODE", False,
+                                    "set to `1` to audit by execution models that carry code (pickles, custom "
+                                    "loaders, code directories, models from code), only ever inside bubblewrap "
+                                    "(refused where it is missing); off: such models are audited from uploaded "
+                                    "predictions", _flag, shown="off")
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
@@ -246,7 +251,7 @@ def persistent_secret(data_dir: Path) -> str:
     path = data_dir / "secret_key"
     if path.exists():
         return path.read_text().strip()
-    data_dir.mkdir(parents=True, exist_ok=True)
+    data_dir.mkdir(mode=0o700, parents=True, exist_ok=True)
     key = secrets.token_urlsafe(48)
     try:
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)

@@ -71,7 +71,7 @@ def _cohort(rows: int, seed: int, **kwargs):
 def _train(frame, kind: str, label_bias: tuple[str, str] | None = None):
     """A scikit-learn model on the cohort; ``label_bias`` under-records outcomes of one group."""
     import numpy as np
-    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.ensemble import GradientBoostingClassifier
     from sklearn.linear_model import LogisticRegression
 
     from audits.synth import split_features
@@ -84,18 +84,46 @@ def _train(frame, kind: str, label_bias: tuple[str, str] | None = None):
         hidden = (frame[column] == group).to_numpy() & (y.to_numpy() == 1) & (rng.random(len(y)) < 0.6)
         y[hidden] = 0
     model = (LogisticRegression(max_iter=1000) if kind == "logistic"
-             else HistGradientBoostingClassifier(max_iter=150, learning_rate=0.08, random_state=0))
+             else GradientBoostingClassifier(n_estimators=150, learning_rate=0.08, max_depth=3, random_state=0))
     return model.fit(X, y), X
 
 
-def _model_zip(model, X) -> bytes:
+def save_executable_model(model, X, path: Path) -> str:
+    """Save a fitted scikit-learn classifier in a format BOAS executes: skops, else ONNX. Returns which.
+
+    skops is tried first; its loader trusts only BOAS's list of types, so a model using others (trees)
+    is converted to ONNX with skl2onnx instead (README, "Model formats").
+    """
+    import mlflow.onnx
     import mlflow.sklearn
+    import numpy as np
     from mlflow.models import infer_signature
 
+    from boas.registry.artifacts.execution import untrusted_skops_types
+
+    signature = infer_signature(X.head(100), model.predict_proba(X.head(100))[:, 1])
+    with tempfile.TemporaryDirectory() as tmp:
+        try:
+            import skops.io
+
+            skops.io.dump(model, Path(tmp) / "probe.skops")
+            untrusted = untrusted_skops_types(Path(tmp) / "probe.skops")
+        except Exception:  # noqa: BLE001 - not serialisable by skops: ONNX it is
+            untrusted = ["<not serialisable by skops>"]
+    if not untrusted:
+        mlflow.sklearn.save_model(model, str(path), serialization_format="skops", signature=signature)
+        return "skops"
+    from skl2onnx import to_onnx
+
+    onx = to_onnx(model, X.head(1).to_numpy(np.float32), options={"zipmap": False}, target_opset=17)
+    mlflow.onnx.save_model(onx, str(path), signature=signature)
+    return "onnx"
+
+
+def _model_zip(model, X) -> bytes:
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / "model"
-        mlflow.sklearn.save_model(model, str(path), serialization_format="cloudpickle",
-                                  signature=infer_signature(X.head(100), model.predict_proba(X.head(100))[:, 1]))
+        save_executable_model(model, X, path)
         buf = io.BytesIO()
         with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
             for file in sorted(path.rglob("*")):
@@ -222,9 +250,9 @@ def seed_demo(demo: Demo) -> bool:
     _run_audit(demo, evaluator, {**bias_request, "algorithm": slug, "version": "1.0.0"})
     _publish(demo, people["claire"], slug, "1.0.0")
     _version(demo, people["claire"], slug, "1.1.0", model=_model_zip(boosted, X),
-             card=_card("Gradient boosting d'histogrammes (scikit-learn)", _metrics(boosted, holdout),
+             card=_card("Gradient boosting (scikit-learn, exporté en ONNX)", _metrics(boosted, holdout),
                         model_details={**load_example_card()["model_details"],
-                                       "model_type": "Gradient boosting d'histogrammes (scikit-learn)",
+                                       "model_type": "Gradient boosting (scikit-learn, exporté en ONNX)",
                                        "change_summary": "Passage à un gradient boosting ; AUC améliorée."}))
     _run_audit(demo, evaluator, {**bias_request, "algorithm": slug, "version": "1.1.0"})
     _publish(demo, people["claire"], slug, "1.1.0")

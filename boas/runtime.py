@@ -70,7 +70,8 @@ def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] 
         from audits.runner import JobRuntime, execute_job
 
         execute_job(JobRuntime(session_factory=factory, storage=storage, sandbox_limits=settings.sandbox,
-                               heartbeat_seconds=settings.job_heartbeat_seconds), job_id)
+                               heartbeat_seconds=settings.job_heartbeat_seconds,
+                               allow_code=settings.sandbox_allow_code), job_id)
 
     return Runtime(
         settings=settings, engine=engine, session_factory=session_factory, storage=storage,

@@ -20,6 +20,7 @@ from registry_db.errors import IntegrityFailure, TooLarge, ValidationFailed
 
 CHUNK = 1024 * 1024
 STAGING_PREFIX = "stage-"
+DIR_MODE, FILE_MODE = 0o700, 0o600  # the data directory is the service account's alone
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,24 @@ def _intact(path: Path, sha256: str) -> bool:
         return False
 
 
+def secure_tree(root: Path) -> None:
+    """Create ``root`` 0700 if needed, then make it and everything in it owner-only (links left alone)."""
+    old = os.umask(0o077)
+    try:
+        root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+    finally:
+        os.umask(old)
+    for dirpath, dirnames, filenames in os.walk(root):
+        for name, mode in [(".", DIR_MODE), *((d, DIR_MODE) for d in dirnames), *((f, FILE_MODE) for f in filenames)]:
+            path = os.path.join(dirpath, name)
+            try:
+                info = os.lstat(path)
+                if not os.path.islink(path) and info.st_mode & 0o077:
+                    os.chmod(path, mode)
+            except OSError:
+                continue
+
+
 def _newest_mtime(root: Path) -> float:
     """The latest modification time of a directory or anything under it (links not followed)."""
     newest = root.lstat().st_mtime
@@ -68,8 +87,14 @@ class BlobStore:
         self.tmp_root = self.root / "tmp"
 
     def ensure(self) -> None:
-        self.blob_root.mkdir(parents=True, exist_ok=True)
-        self.tmp_root.mkdir(parents=True, exist_ok=True)
+        """Create the store owner-only (0700), and take back any group or other access older files had.
+
+        The data directory holds the database and every reference dataset: nothing but the mount rules
+        of the model sandbox should keep other users away from it, so nothing does on permissions alone.
+        """
+        secure_tree(self.root)
+        for directory in (self.blob_root, self.tmp_root):
+            directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
     def path_for(self, sha256: str) -> Path:
         if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
@@ -137,7 +162,7 @@ class BlobStore:
         target.parent.mkdir(parents=True, exist_ok=True)
         with open(src, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(src, 0o444)
+        os.chmod(src, FILE_MODE)
         try:
             # link + unlink instead of rename: if another writer adopted the same content in
             # between, link fails and we keep theirs rather than silently replacing it.
@@ -159,7 +184,7 @@ class BlobStore:
         log.error("stored file %s does not match its digest: replaced by the new upload's intact copy", sha256)
         with open(src, "rb+") as fh:
             os.fsync(fh.fileno())
-        os.chmod(src, 0o444)
+        os.chmod(src, FILE_MODE)
         os.replace(src, target)
         _fsync_dir(target.parent)
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import os
 from typing import Final
 
 from sqlalchemy import Engine, create_engine, event
@@ -16,6 +18,7 @@ def make_engine(url: str, **kwargs) -> Engine:
     """Create an engine; SQLite gets WAL, a busy timeout and IMMEDIATE write transactions."""
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
+        _secure_sqlite_file(parsed.database)
         engine = create_engine(url, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_MS / 1000}, **kwargs)
         _configure_sqlite(engine)
         return engine
@@ -23,6 +26,22 @@ def make_engine(url: str, **kwargs) -> Engine:
         url = parsed.set(drivername="postgresql+psycopg").render_as_string(hide_password=False)
     kwargs.setdefault("pool_pre_ping", True)
     return create_engine(url, **kwargs)
+
+
+def _secure_sqlite_file(database: str | None) -> None:
+    """Create the SQLite file 0600 before SQLite does (its -wal and -shm files copy that mode); fix older ones."""
+    if not database or database == ":memory:" or database.startswith("file:"):
+        return
+    old = os.umask(0o077)
+    try:
+        with contextlib.suppress(FileNotFoundError):  # a missing directory: SQLite reports it on connect
+            os.close(os.open(database, os.O_RDWR | os.O_CREAT, 0o600))
+    finally:
+        os.umask(old)
+    for suffix in ("", "-wal", "-shm", "-journal"):
+        with contextlib.suppress(OSError):
+            if os.stat(database + suffix).st_mode & 0o077:
+                os.chmod(database + suffix, 0o600)
 
 
 def _configure_sqlite(engine: Engine) -> None:

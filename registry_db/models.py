@@ -190,6 +190,10 @@ class Version(Base):
     archive_sha256: Mapped[str | None] = mapped_column(String(64))
     archive_size: Mapped[int | None] = mapped_column(BigInteger)
     mlmodel: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
+    # How an MLflow model may be audited, decided at upload from its files: "execute" (skops, ONNX) or
+    # "predictions_only" (it carries code); the detail holds the format and the reasons.
+    execution: Mapped[str | None] = mapped_column(String(32))
+    execution_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
@@ -299,6 +303,9 @@ class Job(Base):
     progress: Mapped[int] = mapped_column(default=0)
     heartbeat_at: Mapped[datetime | None] = mapped_column()
     error: Mapped[str | None] = mapped_column(Text)
+    # A sandbox failure is one of a fixed set of reasons; what the model itself said goes to admins only.
+    error_code: Mapped[str | None] = mapped_column(String(32))
+    untrusted_detail: Mapped[str | None] = mapped_column(Text, deferred=True)
     attempts: Mapped[int] = mapped_column(default=0)
     max_attempts: Mapped[int] = mapped_column(default=2)
     worker_host: Mapped[str | None] = mapped_column(String(255))

@@ -147,7 +147,7 @@ def mlflow_model_dir(tmp_path_factory) -> Path:
     model = LogisticRegression().fit(X, y)
     path = tmp_path_factory.mktemp("mlflow") / "model"
     mlflow.sklearn.save_model(model, str(path), signature=infer_signature(X, model.predict(X)),
-                              serialization_format="cloudpickle")
+                              serialization_format="skops")
     return path
 
 

@@ -10,7 +10,7 @@ from audits import datasets
 from audits import service as audit_service
 from audits.schemas import AuditRequestSchema, DatasetMetaSchema, PredictionsMetaSchema, TableUploadSchema
 from boas.api.blueprint import Blueprint
-from boas.context import db_session, enqueue, storage
+from boas.context import db_session, enqueue, runtime, storage
 from boas.security import current_user, login_required, report_response
 
 blp = Blueprint("audits", __name__, url_prefix="/api/v1", description="Reference datasets and audits")
@@ -68,7 +68,11 @@ class AuditOut(Schema):
     kind = fields.String()
     status = fields.String()
     progress = fields.Integer()
-    error = fields.String(allow_none=True)
+    error = fields.String(allow_none=True, metadata={"description": "one of a fixed set of sentences"})
+    error_code = fields.String(allow_none=True, metadata={
+        "description": "timeout, memory, refused_format, crash or wrong_output_shape for a model's failure"})
+    untrusted_detail = fields.String(allow_none=True, metadata={
+        "description": "admins only: what the model itself printed or raised, truncated; never trust it"})
     attempts = fields.Integer()
     heartbeat_at = fields.DateTime(allow_none=True)
     created_at = fields.DateTime()
@@ -150,7 +154,8 @@ def create_predictions(form):
 @blp.arguments(AuditRequestSchema, unknown=RAISE)
 def create_audit(data):
     """Launch a bias audit or a drift report; answers 202 with the job to follow."""
-    job, _cached = audit_service.create_audit(db_session(), current_user(), data, enqueue)
+    job, _cached = audit_service.create_audit(db_session(), current_user(), data, enqueue,
+                                              allow_code=runtime().settings.sandbox_allow_code)
     return audit_service.audit_view(job, full=True)
 
 

@@ -11,7 +11,7 @@ from marshmallow import fields
 from audits import datasets
 from audits import service as audit_service
 from audits.schemas import AuditRequestSchema, DatasheetSchema
-from boas.context import db_session, enqueue, storage
+from boas.context import db_session, enqueue, runtime, storage
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.pages.card import audit_sections
@@ -162,7 +162,8 @@ def new_audit():
         data, errors = audit_request(request.form)
         if not errors:
             try:
-                job, _cached = audit_service.create_audit(session, user, data, enqueue)
+                job, _cached = audit_service.create_audit(session, user, data, enqueue,
+                                                          allow_code=runtime().settings.sandbox_allow_code)
             except ConflictOfInterest as exc:
                 refusal = conflict_message(exc)
             except ValidationFailed as exc:

@@ -37,6 +37,26 @@ STATES = {VersionState.DRAFT.value: _l("Draft"), VersionState.PUBLISHED.value: _
 ROLES = {Role.ADMIN.value: _l("Administrator"), Role.AUTHOR.value: _l("Author"), Role.EVALUATOR.value: _l("Evaluator")}
 JOB_STATUSES = {JobStatus.QUEUED.value: _l("Queued"), JobStatus.RUNNING.value: _l("Running"),
                 JobStatus.SUCCEEDED.value: _l("Finished"), JobStatus.FAILED.value: _l("Failed")}
+# A sandbox failure, as authors and the public read it: never the model's own words (audits.sandbox_child).
+FAILURES = {
+    "timeout": _l("the model ran past its time limit."),
+    "memory": _l("the model ran past its memory limit."),
+    "refused_format": _l("this model is not executed here: it carries code, or the isolation it needs is "
+                         "missing. Audit it from uploaded predictions."),
+    "crash": _l("the model failed while it was loaded or while it predicted."),
+    "wrong_output_shape": _l("the model did not give one 0/1 label or probability per row."),
+}
+# Why a model is audited from predictions only (boas.registry.artifacts.execution.REASONS).
+EXECUTION_REASONS = {
+    "pickle": _l("a file holds a pickle, which runs code when it is loaded"),
+    "python_source": _l("the model ships Python source or compiled code"),
+    "custom_loader": _l("it names its own loader module"),
+    "code_directory": _l("it carries a code directory"),
+    "model_from_code": _l("it is a model from code"),
+    "unsupported_format": _l("its serialisation is neither skops nor ONNX"),
+    "untrusted_type": _l("its skops file asks for a type outside BOAS’s trusted list"),
+    "unknown_flavour": _l("it uses an MLflow flavour BOAS does not execute"),
+}
 AUDIT_KINDS = {AuditKind.BIAS.value: _l("Bias audit"), AuditKind.DRIFT.value: _l("Drift report")}
 VERDICTS = {"pass": _l("Within tolerance"), "fail": _l("Outside tolerance"),
             "insufficient_evidence": _l("Insufficient evidence")}
@@ -191,5 +211,6 @@ def init_app(app: Flask) -> None:
     app.jinja_env.globals.update(
         vocab_label=vocab_label, vocab_choices=vocab_choices, switch_url=switch_url, LANGS=LANGS,
         ORGANISATION_KINDS=ORGANISATION_KINDS, KINDS=KINDS, STATES=STATES, ROLES=ROLES, JOB_STATUSES=JOB_STATUSES,
+        FAILURES=FAILURES, EXECUTION_REASONS=EXECUTION_REASONS,
         AUDIT_KINDS=AUDIT_KINDS, VERDICTS=VERDICTS, METRICS=METRICS, FILTER_TITLES=FILTER_TITLES, SORTS=SORTS,
     )

@@ -93,6 +93,8 @@ def create_version(
                 archive_sha256=staged.archive_sha256 if staged else None,
                 archive_size=staged.archive_size if staged else None,
                 mlmodel=staged.mlmodel if staged else None,
+                execution=staged.execution["mode"] if staged and staged.execution else None,
+                execution_detail=staged.execution if staged else None,
             ),
         )
         if staged:
@@ -104,7 +106,8 @@ def create_version(
         store.append_event(
             session, actor=author, action="version.created", object_type="version",
             object_ref=f"{slug}@{version}",
-            details={"archive_sha256": row.archive_sha256, "files": len(staged.files) if staged else 0},
+            details={"archive_sha256": row.archive_sha256, "files": len(staged.files) if staged else 0,
+                     "execution": row.execution},
         )
         session.commit()
     session.refresh(row)

@@ -51,6 +51,7 @@ SERVER_WRITTEN = {
     "api_token.kind": "'api' or 'session'",
     "algorithm_version.card_sha256": "sha256 hex", "algorithm_version.artifact_kind": "two constants",
     "algorithm_version.archive_sha256": "sha256 hex",
+    "algorithm_version.execution": "execute or predictions_only", "job.error_code": "the sandbox's five failure codes",
     "artifact_file.sha256": "sha256 hex", "artifact_file.path": "archive member names, capped by the archive reader",
     "audit_event.actor_email": "an account's e-mail", "audit_event.action": "constants",
     "audit_event.object_type": "constants", "audit_event.object_ref": "e-mails, slugs, slug@version, ids",

@@ -263,7 +263,7 @@ def cohort_models(tmp_path_factory):
     for name, labels in (("fair", y), ("biased", y_biased)):
         model = LogisticRegression(max_iter=1000).fit(X, labels)
         path = tmp_path_factory.mktemp(name) / "model"
-        mlflow.sklearn.save_model(model, str(path), serialization_format="cloudpickle",
+        mlflow.sklearn.save_model(model, str(path), serialization_format="skops",
                                   signature=infer_signature(X.head(20), model.predict_proba(X.head(20))[:, 1]))
         zips[name] = (zip_dir(path), model)
     return zips
@@ -302,7 +302,8 @@ def test_bias_audit_runs_the_model_in_the_sandbox_and_flags_exactly_the_injected
         assert prov["predictions"]["source"] == "model run in sandbox"
         assert prov["predictions"]["isolation"].endswith("audit-hook")
         assert prov["pickle_scan"]["ok"] is True and any(g.startswith("sklearn.") for g in prov["pickle_scan"]["globals"])
-        assert {f["path"] for f in prov["model"]["manifest"]} >= {"MLmodel", "model.pkl"}
+        assert {f["path"] for f in prov["model"]["manifest"]} >= {"MLmodel", "model.skops"}
+        assert prov["predictions"]["format"] == "skops"
         assert prov["crosscheck"]["max_abs_difference"] == 0.0 and prov["crosscheck"]["sample_rows"] == 30_000
         assert prov["predictions"]["uploaded"] is False and prov["code_archive_sha256"] is None
         assert prov["model"]["archive_sha256"] == prov["version"]["archive_sha256"]
@@ -351,7 +352,7 @@ def test_drift_report_matches_evidently_and_is_served_in_a_sandboxed_frame(live_
     assert_error(live_client.get(f"/api/v1/audits/{job['id']}/report"), 404)  # not attached to a released version
 
 
-def test_malicious_model_never_touches_the_host_and_the_job_fails_with_a_reason(
+def test_a_model_holding_a_pickle_is_audited_from_predictions_only_and_never_runs(
         live_client, live_account, mlflow_model_dir, tmp_path):
     import pickle
     import shutil
@@ -362,7 +363,7 @@ def test_malicious_model_never_touches_the_host_and_the_job_fails_with_a_reason(
 
     class Payload:
         """Writes a file when unpickled. picklescan only calls io.open suspicious, so the upload is
-        accepted (its imports recorded) and the job's allowlist gate is what must stop it."""
+        accepted (its imports recorded), as a model audited from predictions only."""
 
         def __reduce__(self):
             return (io.open, (str(marker), "w"))
@@ -375,13 +376,15 @@ def test_malicious_model_never_touches_the_host_and_the_job_fails_with_a_reason(
     slug = _ml_version(live_client, author, zip_dir(hostile))
     frame = generate_cohort(500, seed=41).assign(deprivation=lambda f: f["deprivation_quintile"])
     dataset = upload_dataset(live_client, evaluator, frame).get_json()
-    job = live_client.post("/api/v1/audits", headers=evaluator, json={
+    refused = live_client.post("/api/v1/audits", headers=evaluator, json={
         "kind": "bias", "algorithm": slug, "version": "1.0.0", "dataset": dataset["id"],
-        "sensitive_features": ["sex"], "n_boot": 10}).get_json()
-    job = live_client.get(f"/api/v1/audits/{job['id']}", headers=evaluator).get_json()
-    assert job["status"] == "failed"
-    assert "dangerous" in job["error"] and "open" in job["error"]
+        "sensitive_features": ["sex"], "n_boot": 10})
+    assert refused.status_code == 422 and refused.get_json()["code"] == "model_not_executable"
+    assert "predictions" in refused.get_json()["errors"]
     assert not marker.exists()
-    scan = live_client.get(f"/api/v1/algorithms/{slug}/versions/1.0.0", headers=evaluator).get_json()["mlmodel"]
+    version = live_client.get(f"/api/v1/algorithms/{slug}/versions/1.0.0", headers=evaluator).get_json()
+    assert version["execution"]["mode"] == "predictions_only"
+    assert {"code": "pickle", "path": "model.pkl"} in version["execution"]["reasons"]
+    scan = version["mlmodel"]
     assert scan["pickle_scan"]["ok"] is False  # shown to evaluators before they launch anything
     assert any(d.endswith(".open") for d in scan["pickle_scan"]["dangerous"])

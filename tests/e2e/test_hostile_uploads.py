@@ -164,5 +164,5 @@ def test_the_imports_of_an_uploaded_model_are_recorded_for_evaluators(client, ma
     _, author = make_account("author")
     algo = create_algorithm(client, author)
     scan = upload_version(client, author, algo["slug"], "1.0.0", model_zip).get_json()["mlmodel"]["pickle_scan"]
-    assert scan["files"] == ["model.pkl"] and scan["ok"] is True and scan["flagged"] == []
+    assert scan["files"] == ["model.skops"] and scan["ok"] is True and scan["flagged"] == []
     assert "sklearn.linear_model._logistic.LogisticRegression" in scan["globals"]

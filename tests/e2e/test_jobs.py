@@ -151,7 +151,7 @@ def slow_model_zip(tmp_path_factory) -> bytes:
     model = KNeighborsClassifier(n_neighbors=15, algorithm="brute").fit(X, y)
     path = tmp_path_factory.mktemp("knn") / "model"
     mlflow.sklearn.save_model(model, str(path), signature=infer_signature(X.head(50), model.predict(X.head(50))),
-                              serialization_format="cloudpickle")
+                              serialization_format="skops")
     return zip_dir(path)
 
 

@@ -1,0 +1,208 @@
+"""How an uploaded MLflow model may be executed, decided once at upload from what its files contain.
+
+Only formats that cannot run code when loaded are executed by default: scikit-learn saved by MLflow
+with ``serialization_format="skops"`` (loaded against the explicit list of types below, never a list
+the artifact supplies) and ONNX (run by onnxruntime). Anything that carries code is audited only from
+uploaded predictions: a pickle in *any* file (recognised by its bytes, also inside zip and compressed
+containers, never by its name or by what MLmodel declares), Python source, a custom ``loader_module``,
+a ``code:`` directory, a model from code. Standard library only: the sandbox child imports this
+module to re-check the same list before it loads anything.
+"""
+
+from __future__ import annotations
+
+import bz2
+import io
+import json
+import lzma
+import os
+import pickletools
+import zipfile
+import zlib
+from pathlib import Path
+from typing import Any
+
+EXECUTE = "execute"
+PREDICTIONS_ONLY = "predictions_only"
+SAFE_LOADERS = {"mlflow.sklearn": "skops", "mlflow.onnx": "onnx"}
+KNOWN_FLAVOURS = frozenset({"python_function", "sklearn", "onnx"})
+# Why a model is not executed: a fixed vocabulary, each translated on the card.
+REASONS = ("pickle", "python_source", "custom_loader", "code_directory", "model_from_code", "unsupported_format",
+           "untrusted_type", "unknown_flavour")
+# Every type a skops file may ask for. Trees are absent on purpose: skops itself warns that a crafted
+# sklearn Tree makes predict() read out of bounds. Such models go through ONNX.
+TRUSTED_SKOPS_TYPES = frozenset({
+    "builtins.dict", "builtins.list", "builtins.str", "builtins.tuple", "builtins.int", "builtins.float",
+    "builtins.bool", "builtins.slice", "builtins.NoneType",
+    "numpy.ndarray", "numpy.float64", "numpy.float32", "numpy.int64", "numpy.int32", "numpy.bool_",
+    "sklearn.linear_model._logistic.LogisticRegression",
+    "sklearn.linear_model._ridge.RidgeClassifier",
+    "sklearn.linear_model._stochastic_gradient.SGDClassifier",
+    "sklearn.naive_bayes.GaussianNB",
+    "sklearn.neighbors._classification.KNeighborsClassifier",  # brute force only: its trees are not listed
+    "sklearn.pipeline.Pipeline",
+    "sklearn.preprocessing._data.StandardScaler",
+    "sklearn.preprocessing._data.MinMaxScaler",
+    "sklearn.preprocessing._data.RobustScaler",
+    "sklearn.impute._base.SimpleImputer",
+})  # fmt: skip
+_PEEK = 1024 * 1024  # how much of a compressed or large file is inspected
+_MAX_DEPTH = 3  # containers inside containers
+_MAX_MEMBERS = 10_000
+_CODE_OPCODES = frozenset({"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD"})
+
+
+def decide_execution(model_dir: Path, info: dict[str, Any]) -> dict[str, Any]:
+    """``{"mode", "format", "reasons": [{"code", "path"?}]}`` for a model directory read by ``read_mlmodel``."""
+    model_dir = Path(model_dir)
+    flavours: dict[str, dict] = info.get("flavors") or {}
+    pyfunc = flavours.get("python_function") or {}
+    reasons: list[dict[str, str]] = []
+    for rel, kind in code_files(model_dir):
+        reasons.append({"code": kind, "path": rel})
+    loader = pyfunc.get("loader_module")
+    if loader not in SAFE_LOADERS:
+        reasons.append({"code": "custom_loader", "path": str(loader)[:200]})
+    if any(conf.get("code") for conf in flavours.values()):
+        reasons.append({"code": "code_directory"})
+    if any(key in conf for conf in flavours.values() for key in ("model_code_path", "python_model")):
+        reasons.append({"code": "model_from_code"})
+    for name in sorted(set(flavours) - KNOWN_FLAVOURS):
+        reasons.append({"code": "unknown_flavour", "path": name[:200]})
+    fmt = SAFE_LOADERS.get(loader) if isinstance(loader, str) else None
+    if fmt == "skops":
+        sklearn = flavours.get("sklearn") or {}
+        model_file = sklearn.get("pickled_model")
+        if str(sklearn.get("serialization_format", "")).lower() != "skops" or not isinstance(model_file, str):
+            reasons.append({"code": "unsupported_format"})
+        else:
+            untrusted = untrusted_skops_types(model_dir / model_file)
+            reasons += [{"code": "untrusted_type", "path": name[:200]} for name in untrusted[:20]]
+    elif fmt == "onnx":
+        data = (flavours.get("onnx") or {}).get("data")
+        if not isinstance(data, str) or not (model_dir / data).is_file():
+            reasons.append({"code": "unsupported_format"})
+    executable = fmt is not None and not reasons
+    return {"mode": EXECUTE if executable else PREDICTIONS_ONLY, "format": fmt if executable else "code",
+            "reasons": reasons}
+
+
+def model_file(info: dict[str, Any], fmt: str) -> str:
+    """The file the safe loader opens, relative to the model directory."""
+    flavours = info.get("flavors") or {}
+    return flavours["sklearn"]["pickled_model"] if fmt == "skops" else flavours["onnx"]["data"]
+
+
+def untrusted_skops_types(path: Path) -> list[str]:
+    """Types a skops file asks for that are not in ``TRUSTED_SKOPS_TYPES`` (an unreadable file is one)."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            info = archive.getinfo("schema.json")
+            if info.file_size > 64 * 1024**2:
+                return ["<schema.json too large>"]
+            stack: list = [json.loads(archive.read(info))]
+    except (OSError, KeyError, ValueError, zipfile.BadZipFile):
+        return ["<not a skops file>"]
+    found: set[str] = set()
+    while stack:
+        node = stack.pop()
+        if isinstance(node, dict):
+            if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
+                found.add(f"{node['__module__']}.{node['__class__']}")
+            stack.extend(node.values())
+        elif isinstance(node, list):
+            stack.extend(node)
+    return sorted(found - TRUSTED_SKOPS_TYPES)
+
+
+def code_files(model_dir: Path) -> list[tuple[str, str]]:
+    """(path, "pickle" | "python_source") for every file that would run code if a loader read it."""
+    found = []
+    for dirpath, dirnames, filenames in os.walk(model_dir):
+        dirnames.sort()
+        for name in sorted(filenames):
+            full = Path(dirpath, name)
+            if full.is_symlink() or not full.is_file():
+                continue
+            rel = full.relative_to(model_dir).as_posix()
+            if name.endswith((".py", ".pyc", ".pyw", ".so")):
+                found.append((rel, "python_source"))
+                continue
+            with open(full, "rb") as fh:
+                if _carries_pickle(fh, full.stat().st_size, 0):
+                    found.append((rel, "pickle"))
+    return found
+
+
+def _carries_pickle(fh: io.BufferedIOBase, size: int, depth: int) -> bool:
+    head = fh.read(16)
+    fh.seek(0)
+    if head[:1] == b"\x80" and len(head) > 1 and 1 <= head[1] <= 5:
+        return True  # PROTO opcode: pickle protocol 2 and later (joblib's and cloudpickle's too)
+    if head.startswith(b"\x93NUMPY"):
+        return b"'|O'" in fh.read(4096)  # an object array is stored as a pickle
+    if depth >= _MAX_DEPTH:
+        return False
+    if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
+        return _zip_carries_pickle(fh, depth)
+    inner = _decompressed_head(head, fh)
+    if inner is not None:
+        return _carries_pickle(io.BytesIO(inner), len(inner), depth + 1)
+    return _old_protocol_pickle(fh, size)
+
+
+def _zip_carries_pickle(fh: io.BufferedIOBase, depth: int) -> bool:
+    try:
+        with zipfile.ZipFile(fh) as archive:
+            members = archive.infolist()
+            if len(members) > _MAX_MEMBERS:
+                return True  # not inspectable: not vouched for
+            for member in members:
+                if member.is_dir():
+                    continue
+                if member.filename.endswith((".py", ".pyc", ".pkl", ".pickle", ".joblib")):
+                    return True
+                with archive.open(member) as entry:
+                    data = entry.read(_PEEK)
+                if _carries_pickle(io.BytesIO(data), member.file_size, depth + 1):
+                    return True
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, RuntimeError):
+        return True  # a container that cannot be read cannot be vouched for
+    return False
+
+
+def _decompressed_head(head: bytes, fh: io.BufferedIOBase) -> bytes | None:
+    """The first bytes of a gzip/zlib/bz2/xz stream (joblib's compressors), or None if it is none of them."""
+    data = fh.read(_PEEK)
+    fh.seek(0)
+    try:
+        if head.startswith(b"\x1f\x8b"):
+            return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, _PEEK)
+        if head[:1] == b"\x78" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda"):
+            return zlib.decompressobj().decompress(data, _PEEK)
+        if head.startswith(b"BZh"):
+            return bz2.BZ2Decompressor().decompress(data, _PEEK)
+        if head.startswith(b"\xfd7zXZ\x00"):
+            return lzma.LZMADecompressor().decompress(data, _PEEK)
+        if head.startswith((b"\x04\x22\x4d\x18", b"ZF0x")):
+            return b"\x80\x02"  # lz4 or joblib's legacy zlib container: not inspectable here, treated as pickle
+    except (zlib.error, OSError, EOFError, lzma.LZMAError):
+        return b"\x80\x02"  # corrupt compressed data: not vouched for
+    return None
+
+
+def _old_protocol_pickle(fh: io.BufferedIOBase, size: int) -> bool:
+    """Protocols 0 and 1 have no header: a file is one if it parses as opcodes up to STOP and imports."""
+    data = fh.read(_PEEK)
+    if not data or data[:1] not in b"(cSVIFLJKMNTU]})q.":
+        return False
+    imports = False
+    try:
+        for opcode, _arg, pos in pickletools.genops(io.BytesIO(data)):
+            if opcode.name in _CODE_OPCODES:
+                imports = True
+            if opcode.name == "STOP":
+                return imports and (pos + 1 == size or size > _PEEK)
+    except Exception:  # noqa: BLE001 - any parse failure: not a (complete) pickle
+        return imports and size > _PEEK and len(data) == _PEEK
+    return imports and size > _PEEK
