@@ -90,7 +90,7 @@ class Watchdog:
     def check(self) -> str | None:
         """A FAILURES code when a limit is passed (the caller kills the tree), else None."""
         pids = self.tree()
-        rss = cpu = 0
+        rss, cpu = 0, 0.0
         for pid in pids:
             rss += _rss(pid)
             cpu += _cpu(pid)

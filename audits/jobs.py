@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
+from audits.sandbox_child import SandboxError
 from registry_db import store
 from registry_db.models import Job, JobStatus, utcnow
 
@@ -133,7 +134,7 @@ def run_claimed(session_factory: Callable[[], Session], job_id: int, attempt: in
                        report_sha256=outcome.get("report_sha256"),
                        coarse_report_sha256=outcome.get("coarse_report_sha256"))
     except Exception as exc:  # noqa: BLE001 - every failure becomes a readable job error
-        if hasattr(exc, "untrusted_detail"):  # a sandbox failure: a fixed reason; the model's words to admins only
+        if isinstance(exc, SandboxError):  # a sandbox failure: a fixed reason; the model's words to admins only
             with session_factory() as session:
                 finish_job(session, job_id, attempt, error=exc.reason, error_code=exc.code,
                            untrusted_detail=f"{exc.untrusted_detail}\n{traceback.format_exc()[-2000:]}"[-6000:],

@@ -100,6 +100,13 @@ class _Inputs:
     predictions: dict[str, Any] | None
     version: dict[str, Any] | None = None  # the audited version, whichever way its predictions were obtained
 
+    def needed(self, part: str) -> dict[str, Any]:
+        """An input the job's kind requires (the service checked it at launch): its absence is a broken job."""
+        value = getattr(self, part)
+        if value is None:
+            raise ValidationFailed(f"the audit job has no {part}")
+        return value
+
 
 def _load_inputs(runtime: JobRuntime, job_id: int) -> _Inputs:
     def describe(ds) -> dict[str, Any]:
@@ -165,10 +172,11 @@ def _predict(runtime: JobRuntime, inputs: _Inputs, frame, work: Path) -> dict[st
                 "source": "uploaded predictions", "isolation": None, "scan": None, "format": None}
     from audits.sandbox import SandboxError, predict_in_sandbox
 
-    if inputs.model["execution"] != "execute" and not runtime.allow_code:
-        raise SandboxError("refused_format", f"version execution is {inputs.model['execution']!r}")
-    model_dir = _materialise_model(runtime.storage, inputs.model, work)
-    columns = inputs.model["inputs"]
+    model = inputs.needed("model")
+    if model["execution"] != "execute" and not runtime.allow_code:
+        raise SandboxError("refused_format", f"version execution is {model['execution']!r}")
+    model_dir = _materialise_model(runtime.storage, model, work)
+    columns = model["inputs"]
     if not columns:  # a model is handed only the columns its signature names, never the whole dataset
         raise SandboxError("refused_format", "the model has no input signature naming its columns")
     missing = [c for c in columns if c not in frame.columns]
@@ -259,10 +267,11 @@ def _drift(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jo
     from audits.drift_report import coarsen_report
     from audits.engine_adapter import engine_identity
 
-    current = _read_dataset(runtime.storage, inputs.current)
+    current_meta = inputs.needed("current")
+    current = _read_dataset(runtime.storage, current_meta)
     columns, skipped = _drift_columns(inputs, frame, current)
     reference_part, current_part = frame[columns].copy(), current[columns].copy()
-    prov: dict[str, Any] = {"current_dataset": {k: inputs.current[k] for k in ("id", "name", "sha256", "rows")},
+    prov: dict[str, Any] = {"current_dataset": {k: current_meta[k] for k in ("id", "name", "sha256", "rows")},
                             "skipped_columns": skipped}
     if inputs.model is not None:
         ref_pred = _predict(runtime, inputs, frame, work)
@@ -303,8 +312,9 @@ def _drift_columns(inputs: _Inputs, frame, current) -> tuple[list[str], dict[str
 
     if inputs.params.get("columns"):
         return list(inputs.params["columns"]), {}
-    keys = {inputs.dataset["row_key"], inputs.current["row_key"], inputs.dataset["label_column"],
-            inputs.current["label_column"]}
+    current_meta = inputs.needed("current")
+    keys = {inputs.dataset["row_key"], current_meta["row_key"], inputs.dataset["label_column"],
+            current_meta["label_column"]}
     columns, skipped = [], {}
     for name in sorted(set(frame.columns) & set(current.columns)):
         if name in keys:

@@ -192,7 +192,7 @@ def _run(workdir: Path, config: dict, limits: SandboxLimits, mode: str, hidden: 
         env = {**child_environment(inner), "HOME": "/tmp", "TMPDIR": "/tmp"}  # noqa: S108 - the sandbox's own tmpfs
     elif mode == "namespaces":
         config = {**config, "confine": {"uid": SANDBOX_UID, "gid": SANDBOX_GID}}
-        command = [_unshare(), *UNSHARE_FLAGS, "--", *boot, str(workdir)]
+        command = [_unshare() or "/usr/bin/unshare", *UNSHARE_FLAGS, "--", *boot, str(workdir)]  # probed before
     else:
         command = [*boot, str(workdir)]
     try:

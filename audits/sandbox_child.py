@@ -281,8 +281,8 @@ def _mounts() -> list[tuple[str, str]]:
 
 def _needed_paths() -> list[str]:
     """Directories the interpreter and its packages live in, outermost only."""
-    found = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path) if p}
-    found = sorted(p for p in found if os.path.isdir(p))
+    real = {os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sys.exec_prefix, *sys.path) if p}
+    found = sorted(p for p in real if os.path.isdir(p))
     return [p for p in found if not _under(p, [q for q in found if q != p])]
 
 

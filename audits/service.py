@@ -235,8 +235,22 @@ def public_results(session: Session, jobs: Sequence[Job]) -> dict[int, dict[str,
     sources = {source: store.get_job(session, source) for source in set(wanted.values())}
     missing = sorted(source for source, job in sources.items() if job.public_frozen_at is None)
     frozen = freeze_public_views(session, missing) if missing else {}
-    return {job_id: frozen[source] if source in frozen else sources[source].public_result
+    return {job_id: frozen[source] if source in frozen else _frozen_view(sources[source])
             for job_id, source in wanted.items()}
+
+
+def _frozen_view(job: Job) -> dict[str, Any]:
+    """The public view of a job marked frozen: the two are written together, so one without the other is a bug."""
+    if job.public_result is None:
+        raise RuntimeError(f"audit job {job.id} is marked frozen without its public view")
+    return job.public_result
+
+
+def _succeeded_result(job: Job) -> dict[str, Any]:
+    """The result of a succeeded job: ``finish_job`` writes the status and the result together."""
+    if job.result is None:
+        raise RuntimeError(f"audit job {job.id} succeeded without a result")
+    return job.result
 
 
 def _record(job: Job, *, public: dict[str, Any] | None) -> AuditRecord:
@@ -245,7 +259,7 @@ def _record(job: Job, *, public: dict[str, Any] | None) -> AuditRecord:
     predictions = (provenance.get("predictions") or {}).get("sha256")
     model = provenance.get("model") or {}
     scores = model.get("archive_sha256") if job.predictions_id is None else None  # the model run here, thresholded
-    return AuditRecord(id=str(job.id), result=job.result, predictions=predictions or f"job:{job.id}",
+    return AuditRecord(id=str(job.id), result=_succeeded_result(job), predictions=predictions or f"job:{job.id}",
                        scores=scores, threshold=(job.params or {}).get("threshold"), public=public)
 
 
@@ -271,7 +285,7 @@ def freeze_public_views(session: Session, job_ids: Sequence[int]) -> dict[int, d
                 session.rollback()  # a fresh read of what is frozen now
             job = store.get_job_fresh_for_update(session, job_id) if locked else store.get_job(session, job_id)
             if job.public_frozen_at is not None:
-                views[job_id] = job.public_result
+                views[job_id] = _frozen_view(job)
                 session.commit()
                 break
             if job.kind != AuditKind.BIAS or job.status != JobStatus.SUCCEEDED or job.cached_from_id is not None:
@@ -326,7 +340,7 @@ def open_report(session: Session, actor: User | None, storage: Storage, job_id: 
     owners get its coarsened copy (``audits.drift_report``); the public sees the per-column summary only.
     """
     job = store.get_job(session, job_id)
-    if not _can_see_full(actor, job):
+    if actor is None or not _can_see_full(actor, job):
         raise NotFound(f"no report for audit job {job_id}")
     sha256 = job.report_sha256 if actor.role == Role.ADMIN else job.coarse_report_sha256
     if sha256 is None:

@@ -209,3 +209,12 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if item.path.resolve().relative_to(ROOT).as_posix().startswith(SLOW_PATHS):
             item.add_marker(pytest.mark.slow)
+
+
+@pytest.fixture(scope="session")
+def bubblewrap() -> None:
+    """The sandbox tests need a working bubblewrap (Debian's package): its absence fails them, never skips them."""
+    from audits.sandbox import bwrap_support
+
+    usable, why = bwrap_support()
+    assert usable, f"bubblewrap is required here (apt-get install bubblewrap): {why}"

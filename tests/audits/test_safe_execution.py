@@ -25,7 +25,7 @@ import pytest
 from mlflow.models import infer_signature
 from sklearn.linear_model import LogisticRegression
 
-from audits.sandbox import SandboxError, SandboxLimits, bwrap_support, predict_in_sandbox
+from audits.sandbox import SandboxError, SandboxLimits, predict_in_sandbox
 from audits.sandbox_child import FAILURES
 from boas.registry.artifacts.execution import decide_execution
 from boas.registry.artifacts.mlmodel import read_mlmodel
@@ -216,7 +216,7 @@ def test_the_data_directory_is_owner_only_and_older_modes_are_fixed(tmp_path):
 
 # -- the opt-in path: models that carry code, under bubblewrap only ----------------------------------
 
-needs_bwrap = pytest.mark.skipif(not bwrap_support()[0], reason="models that carry code run only under bubblewrap")
+needs_bwrap = pytest.mark.usefixtures("bubblewrap")  # fails, never skips, without it
 
 
 def _code_model(root: Path, body: str) -> Path:

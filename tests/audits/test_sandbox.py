@@ -42,7 +42,7 @@ COLUMNS = ["age", "bmi", "systolic_bp"]
 HAS_BWRAP = sandbox.bwrap_support()[0]
 EXPECTED_ISOLATION = (ISOLATION_BWRAP if HAS_BWRAP else
                       ISOLATION_NAMESPACES if os.geteuid() == 0 and shutil.which("unshare") else ISOLATION_RLIMITS)
-needs_bwrap = pytest.mark.skipif(not HAS_BWRAP, reason="models that carry code run only under bubblewrap")
+needs_bwrap = pytest.mark.usefixtures("bubblewrap")  # fails, never skips, without it
 pytestmark = pytest.mark.slow
 OUTSIDE_DIR = Path(sandbox.__file__).resolve().parents[2]  # the project's parent directory, on the host
 

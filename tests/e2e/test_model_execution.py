@@ -19,7 +19,6 @@ import pandas as pd
 import pytest
 from mlflow.models import infer_signature
 
-from audits.sandbox import bwrap_support
 from audits.synth import generate_cohort
 from boas.registry import accounts
 from tests.conftest import BACKENDS, zip_dir
@@ -71,9 +70,7 @@ def test_the_execution_decision_is_recorded_shown_and_stated_on_the_card(plain_a
 
 
 @pytest.fixture(params=BACKENDS)
-def opted_in(request, tmp_path):
-    if not bwrap_support()[0]:
-        pytest.skip("models that carry code run only under bubblewrap")
+def opted_in(request, tmp_path, bubblewrap):
     app, close = committed_app(tmp_path, request.param, sandbox_allow_code=True)
     yield app
     close()

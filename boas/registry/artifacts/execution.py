@@ -202,7 +202,7 @@ def _old_protocol_pickle(fh: io.BufferedIOBase, size: int) -> bool:
             if opcode.name in _CODE_OPCODES:
                 imports = True
             if opcode.name == "STOP":
-                return imports and (pos + 1 == size or size > _PEEK)
+                return imports and ((pos is not None and pos + 1 == size) or size > _PEEK)
     except Exception:  # noqa: BLE001 - any parse failure: not a (complete) pickle
         return imports and size > _PEEK and len(data) == _PEEK
     return imports and size > _PEEK
