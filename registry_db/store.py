@@ -164,6 +164,18 @@ def audited_algorithm_ids(session: Session, ids: Sequence[int]) -> set[int]:
                .scalars())
 
 
+def public_bias_jobs(session: Session, algorithm_ids: Sequence[int]) -> list[tuple[int, Job]]:
+    """(algorithm id, job) of every succeeded bias audit of a released version of these algorithms, in one query."""
+    if not algorithm_ids:
+        return []
+    rows = session.execute(
+        select(Version.algorithm_id, Job).join(Version, Job.version_id == Version.id)
+        .where(Version.algorithm_id.in_(list(algorithm_ids)), Version.state != VersionState.DRAFT,
+               Job.kind == AuditKind.BIAS, Job.status == JobStatus.SUCCEEDED)
+        .order_by(Job.id))
+    return [(algorithm_id, job) for algorithm_id, job in rows]
+
+
 def _has_published_version():
     return exists().where(Version.algorithm_id == Algorithm.id, Version.state == VersionState.PUBLISHED)
 

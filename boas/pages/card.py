@@ -8,7 +8,7 @@ from flask import g, render_template, request
 
 from audits import service as audit_service
 from boas.context import db_session, policy
-from boas.pages import charts, verdict_text
+from boas.pages import charts, summary, verdict_text
 from boas.pages.auth import page_user
 from boas.pages.blueprint import bp
 from boas.registry import cards
@@ -51,11 +51,13 @@ def card(slug: str, version: str):
     document = shown.document
     baseline = cards.baseline_report(session, user, policy(), slug, version, view=shown)
     coverage = cards.compliance(session, user, policy(), slug, version, view=shown)["frameworks"]
-    audits = audit_sections(audit_service.list_version_audits(session, user, slug, version))
+    listed = audit_service.list_version_audits(session, user, slug, version)
+    outcome = summary.audit_outcome(summary.bias_results(listed))
     versions = version_service.list_versions(session, user, slug)
     return render_template(
         "pages/card.html", row=shown.version, document=document, view=_without_manifest(card_view(document, g.lang)),
-        baseline=baseline, coverage=coverage, audits=audits, versions=versions, exports=EXPORTS,
+        baseline=baseline, coverage=coverage, audits=audit_sections(listed), versions=versions, exports=EXPORTS,
+        outcome=outcome, outcome_text=summary.outcome_text(outcome), documentation=summary.documentation_text(baseline),
         previous=(document.get("version") or {}).get("previous_version"),
     )
 

@@ -89,7 +89,8 @@ def test_numbers_and_dates_follow_the_locale(site_app, content):
     en = unescape(client.get(f"/en/algorithms/{content.rule_slug}/1.0.0").get_data(as_text=True))
     assert "Personnes dans le jeu de référence : 1\u202f500" in fr
     assert "People in the reference dataset: 1,500" in en
-    assert re.search(r"publiée le \d{1,2} \w+ 20\d\d", fr) and re.search(r"published on \w+ \d{1,2}, 20\d\d", en)
+    assert re.search(r"Publiée le \d{1,2} \w+ 20\d\d", fr) and re.search(r"Published on \w+ \d{1,2}, 20\d\d", en)
+    assert "Publiée Publiée" not in fr and "publiée le" not in fr  # the state is said once
 
 
 def test_root_redirects_by_cookie_then_accept_language(site_app):

@@ -48,7 +48,7 @@ def test_catalogue_results_show_version_and_badges_and_sort(site_app, content):
     client = site_app.test_client()
     page = text_of(client.get(f"/en/algorithms?q={content.ml_slug[-6:]}&sort=name"))
     assert "Latest version 1.2.0" in page and "Latest version 1.0.0" in page
-    assert "Bias audit published" in page and "No published bias audit" in page
+    assert "Bias audit: " in page and "No published bias audit" in page  # the outcome, never just "audited"
     assert "Validated" in page and "Being validated" in page
     by_name = result_names(client.get(f"/en/algorithms?q={content.ml_slug[-6:]}&sort=name"))
     assert by_name == sorted(by_name)
@@ -307,3 +307,35 @@ def test_the_card_page_builds_the_card_document_once_per_request(site_app, conte
     author = signed_in("author")
     assert author.get(f"/en/algorithms/{content.ml_slug}/2.0.0-rc.1").status_code == 200
     assert built == ["2.0.0-rc.1"]  # a draft: the live document, built once for the card, checklist and coverage
+
+
+def test_the_card_opens_on_a_summary_with_separate_signals_and_the_audits_first(site_app, content):
+    client = site_app.test_client()
+    page = text_of(client.get(f"/en/algorithms/{content.rule_slug}/1.0.0"))
+    summary = page[page.index('<section class="summary"'):page.index("</section>", page.index('<section class="summary"'))]
+    assert "Identifie les personnes traitées pour un diabète" in summary  # what it does
+    assert "Status" in summary and "Published on" in summary
+    assert 'id="audit-summary"' in summary and 'id="documentation-summary"' in summary  # two signals
+    assert re.search(r'badge-outcome-(failed|insufficient|passed)"><span class="badge-icon" aria-hidden="true">'
+                     r"[✗?✓]</span> Bias audit: ", summary)  # colour, icon and text
+    assert "Documentation: " in summary and "quality baseline items are filled in" in summary
+    assert page.index('id="audits"') < page.index('id="facts"') < page.index('id="baseline"')
+    baseline = page[page.index('id="baseline"'):page.index('id="artifacts"')]
+    assert baseline.count("<details") >= 2  # pillars and frameworks fold away
+    never = client.get(f"/en/algorithms/{content.ml_slug}/1.2.0").get_data(as_text=True)
+    assert "badge-outcome-not_audited" in never and "No published bias audit" in never
+
+
+def test_result_badges_follow_the_public_outcome(site_app, content):
+    client = site_app.test_client()
+    audit = client.get(f"/api/v1/algorithms/{content.rule_slug}/versions/1.0.0/audits").get_json()
+    failed = [a for a in audit if a["kind"] == "bias" and a["result"]["verdicts"]["fail"]]
+    for url in (f"/en/algorithms?q={content.ml_slug[-6:]}", "/en/"):
+        page = text_of(client.get(url))
+        item = page[page.index(f"/en/algorithms/{content.rule_slug}\""):]
+        item = item[:item.index("</li>\n", item.index('class="result-outcome"'))]
+        expected = "badge-outcome-failed" if failed else "badge-outcome-"
+        assert expected in item and "badge-audited" not in item, url
+        assert "(version 1.0.0)" in item
+        if failed:
+            assert "badge-outcome-passed" not in item  # a failed audit is never green
