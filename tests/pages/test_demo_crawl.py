@@ -48,3 +48,27 @@ def test_no_link_reachable_from_the_demo_home_page_fails(demo_app):
     _check(seen)
     assert len(seen) > 40
     assert not [url for url in seen if url.endswith("/report")]  # the detailed report is not public
+
+
+def test_every_french_demo_page_reads_in_french_with_french_typography(demo_app):
+    """Crawled from /fr/: no English sentinel, and no high punctuation, guillemet or apostrophe set the English way."""
+    from tests.pages.french import english_in, typography_faults
+
+    app, _messages = demo_app
+    client = app.test_client()
+    english, typography, pages = {}, {}, 0
+    for url, (status, _referrer) in crawl(client, "/fr/").items():
+        if not url.startswith("/fr/") or status != 200:
+            continue
+        response = client.get(url)
+        if response.mimetype != "text/html":
+            continue
+        pages += 1
+        html = response.get_data(as_text=True)
+        if found := english_in(html):
+            english[url] = found[:5]
+        if found := typography_faults(html):
+            typography[url] = found[:5]
+    assert pages > 20
+    assert english == {}
+    assert typography == {}
