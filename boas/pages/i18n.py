@@ -181,8 +181,8 @@ def select_locale() -> str:
 def _remember_language(response: Response) -> Response:
     """The language of the last page read is where "/" sends the visitor next time; pages are per visitor."""
     lang = g.get("lang")
-    shared = response.headers.get("Cache-Control", "").startswith("public")  # no cookie on a cacheable page
-    if lang and request.cookies.get(COOKIE) != lang and not shared:
+    # On a cacheable public card too: the cookie says only the URL's language, the same for every reader.
+    if lang and request.cookies.get(COOKIE) != lang:
         response.set_cookie(COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
                             secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
     response.headers.setdefault("Cache-Control", "private, no-cache")

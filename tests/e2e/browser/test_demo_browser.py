@@ -56,3 +56,41 @@ def test_the_biased_model_shows_its_failed_audit_above_the_fold(browser, demo_ur
         screenshot(page, f"demo-biased-card-{lang}-{viewport}", full_page=False)
     finally:
         context.close()
+
+
+SMALLEST_LABEL = """() => Math.min(1e9, ...[...document.querySelectorAll('svg text')].filter(t => t.getClientRects().length)
+    .map(t => parseFloat(getComputedStyle(t).fontSize) * t.closest('svg').getScreenCTM().a))"""
+
+
+def test_no_page_scrolls_sideways_on_a_phone(browser, demo_url):
+    """Every page crawled from the home page, in both languages, at 390 px: no horizontal scroll, chart labels
+    of at least 12 px, and the catalogue's filters folded away."""
+    from tests.pages.test_crawl import crawl
+
+    url, app = demo_url
+    pages = [u for u, (status, _r) in crawl(app.test_client(), "/").items()
+             if status == 200 and u.startswith(("/fr/", "/en/")) and "/exports/" not in u and "feed" not in u]
+    assert len(pages) > 40
+    context = browser.new_context(locale="fr-FR", viewport={"width": 390, "height": 844})
+    page = context.new_page()
+    wide, small = {}, {}
+    try:
+        for path in pages:
+            response = page.goto(url + path)
+            if not response or "text/html" not in (response.headers.get("content-type") or ""):
+                continue
+            sizes = page.evaluate("[document.documentElement.scrollWidth, innerWidth]")
+            if sizes[0] > sizes[1]:
+                wide[path] = sizes
+            if page.locator("svg text").count():
+                smallest = page.evaluate(SMALLEST_LABEL)
+                if smallest < 12:
+                    small[path] = smallest
+        page.goto(url + "/fr/algorithms")
+        assert not page.locator("#filter-objective").is_visible()
+        assert page.locator("ul.results").bounding_box()["y"] < 844  # results before the fold, filters folded
+        screenshot(page, "demo-catalogue-fr-mobile", full_page=False)
+    finally:
+        context.close()
+    assert wide == {}
+    assert small == {}

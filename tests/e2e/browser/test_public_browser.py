@@ -25,6 +25,8 @@ def test_search_filter_card_chart_download_and_language_switch(page, server):
     page.wait_for_url("**/fr/algorithms?q=*")
     assert page.locator("p.count").inner_text().startswith("1 algorithme trouvé")
     page.fill("#q", "")
+    assert not page.locator("#filter-clinical_domain").is_visible()  # the filters fold behind a button
+    page.click("details.filters-fold > summary")
     page.select_option("#filter-clinical_domain", "diabetes")
     page.select_option("#filter-audited", "yes")
     page.click("text=Appliquer les filtres")
