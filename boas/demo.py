@@ -7,7 +7,6 @@ accounts have no password, so the demo adds no way to sign in: create your own w
 
 from __future__ import annotations
 
-import copy
 import io
 import json
 import tempfile
@@ -21,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from audits import datasets
 from audits import service as audit_service
+from boas.demo_cards import card_for
 from boas.registry import accounts, algorithms, lifecycle, versions
 from boas.registry.policy import Policy
 from boas.registry.storage import Storage, Upload
@@ -128,14 +128,25 @@ def _metrics(model, frame) -> list[dict[str, Any]]:
     return out
 
 
-def _card(model_type: str, metrics: list[dict[str, Any]], **changes: Any) -> str:
-    card = copy.deepcopy(load_example_card())
+def _card(slug: str, model_type: str, metrics: list[dict[str, Any]], **changes: Any) -> str:
+    """The card of one demo algorithm (``boas.demo_cards``), with its model and its own measured performance."""
+    card = card_for(slug, load_example_card())
     card.pop("derived", None)
-    card["model_details"]["model_type"] = model_type
+    details = card["model_details"]
+    details.update(model_type=model_type, architecture=model_type, hyperparameters={})
+    details.pop("change_summary", None)  # the example's history is not the demo's
+    details.update(changes.pop("model_details", {}))
     card["performance_metrics"] = metrics
-    for key, value in changes.items():
-        card[key] = value
+    card.update(changes)
     return json.dumps(card)
+
+
+def _change_summary(change: str, before: list[dict[str, Any]], after: list[dict[str, Any]]) -> str:
+    """A change summary whose words follow the measured ROC AUC of both versions."""
+    old, new = (next(m["value"] for m in metrics if m["name"] == "ROC AUC") for metrics in (before, after))
+    trend = "améliorée" if new > old + 0.001 else ("en baisse" if new < old - 0.001 else "inchangée")
+    as_fr = lambda value: f"{value:.4f}".replace(".", ",")  # noqa: E731 - French decimal comma
+    return f"{change}\u202f; ROC AUC {trend} ({as_fr(old)} → {as_fr(new)})."
 
 
 def _zip_text(files: dict[str, str]) -> bytes:
@@ -217,15 +228,15 @@ def seed_demo(demo: Demo) -> bool:
                "Probabilité d’une hospitalisation non programmée dans l’année, pour prioriser la prévention.",
                AlgorithmKind.ML_MODEL, objective="risk_prediction", clinical_domain="ageing", data_source="snds_base_principale",
                language="python", validation_status="validated", maintenance_status="scheduled")
+    first, second = _metrics(logistic, holdout), _metrics(boosted, holdout)
     _version(demo, people["claire"], slug, "1.0.0", model=_model_zip(logistic, X),
-             card=_card("Régression logistique (scikit-learn)", _metrics(logistic, holdout)))
+             card=_card(slug, "Régression logistique (scikit-learn)", first))
     _run_audit(demo, evaluator, {**bias_request, "algorithm": slug, "version": "1.0.0"})
     _publish(demo, people["claire"], slug, "1.0.0")
     _version(demo, people["claire"], slug, "1.1.0", model=_model_zip(boosted, X),
-             card=_card("Gradient boosting d’histogrammes (scikit-learn)", _metrics(boosted, holdout),
-                        model_details={**load_example_card()["model_details"],
-                                       "model_type": "Gradient boosting d’histogrammes (scikit-learn)",
-                                       "change_summary": "Passage à un gradient boosting ; AUC améliorée."}))
+             card=_card(slug, "Gradient boosting d’histogrammes (scikit-learn)", second,
+                        model_details={"change_summary": _change_summary("Passage à un gradient boosting", first,
+                                                                         second)}))
     _run_audit(demo, evaluator, {**bias_request, "algorithm": slug, "version": "1.1.0"})
     _publish(demo, people["claire"], slug, "1.1.0")
     _run_audit(demo, evaluator, {"kind": "drift", "algorithm": slug, "version": "1.1.0", "dataset": audit_id,
@@ -240,7 +251,7 @@ def seed_demo(demo: Demo) -> bool:
                data_source="hospital_data_warehouse", language="python", validation_status="being_validated",
                maintenance_status="ad_hoc")
     _version(demo, people["karim"], slug, "0.9.0", model=_model_zip(biased, X),
-             card=_card("Régression logistique (scikit-learn)", _metrics(biased, holdout),
+             card=_card(slug, "Régression logistique (scikit-learn)", _metrics(biased, holdout),
                         limitations="Entraîné sur des données où les réhospitalisations des femmes sont sous-codées : "
                                     "**l’audit de biais montre une sensibilité nettement plus faible chez les femmes**."))
     _run_audit(demo, evaluator, {**bias_request, "algorithm": slug, "version": "0.9.0"})
@@ -259,17 +270,23 @@ def seed_demo(demo: Demo) -> bool:
                                   "  from er_pha_f where substr(pha_atc_c07, 1, 3) = 'A10'\n"
                                   "  group by ben_nir_psa having n >= 3; quit;\n",
            "README.md": "# Ciblage du diabète traité\n\nAlgorithme de ciblage sur le DCIR (SNDS).\n"}
-    rule_card = _card("Algorithme à base de règles (SAS)", [
+    rule_card = _card(slug, "Algorithme à base de règles (SAS)", [
         {"name": "sensibilité", "value": 0.92, "ci_low": 0.9, "ci_high": 0.94, "level": 0.95,
          "dataset": "cohorte synthétique de référence"},
         {"name": "valeur prédictive positive", "value": 0.95, "ci_low": 0.93, "ci_high": 0.97, "level": 0.95,
          "dataset": "cohorte synthétique de référence"}])
-    _version(demo, people["léa"], slug, "1.0.0", code=_zip_text(sas), card=rule_card)
+    # 1.0.0 kept oral antidiabetics only (A10B): the bug its withdrawal names, fixed in 1.0.1.
+    first_sas = {**sas, "ciblage_diabete.sas": sas["ciblage_diabete.sas"].replace("substr(pha_atc_c07, 1, 3) = 'A10'",
+                                                                                  "substr(pha_atc_c07, 1, 4) = 'A10B'")}
+    _version(demo, people["léa"], slug, "1.0.0", code=_zip_text(first_sas), card=rule_card)
     _publish(demo, people["léa"], slug, "1.0.0")
     with demo.session() as session:
         lifecycle.yank_version(session, people["léa"], slug, "1.0.0",
                               "Liste de codes ATC incomplète (insulines A10A omises) : utiliser 1.0.1.")
-    _version(demo, people["léa"], slug, "1.0.1", code=_zip_text(sas), card=rule_card)
+    fixed = json.loads(rule_card)
+    fixed["model_details"]["change_summary"] = ("Toutes les délivrances ATC A10 sont comptées, insulines (A10A) "
+                                                "comprises, et non plus les seuls antidiabétiques oraux (A10B).")
+    _version(demo, people["léa"], slug, "1.0.1", code=_zip_text(sas), card=json.dumps(fixed))
     _publish(demo, people["léa"], slug, "1.0.1")
     _rule_based_audit(demo, evaluator, slug, "1.0.1")
 
@@ -282,11 +299,36 @@ def seed_demo(demo: Demo) -> bool:
                code_repository_url="https://gitlab.example.org/boas-demo/cartographie-irc", code_commit="a1b2c3d4e5f6")
     sql = {"irc.sql": "-- Insuffisance rénale chronique : dialyse, greffe ou ALD 19\n"
                       "select distinct ben_nir_psa from t_mco_d where dgn_pal like 'N18%';\n"}
-    _version(demo, people["léa"], slug, "0.9.0", code=_zip_text(sql), card=rule_card)
+    _version(demo, people["léa"], slug, "0.9.0", code=_zip_text(sql),
+             card=_card(slug, "Requête SQL à base de règles", _query_metrics(), limitations=(
+                 "Évaluée seulement sur une cohorte synthétique dont l’insuffisance rénale est connue : la "
+                 "sensibilité sur le PMSI réel reste à mesurer.")))
     _publish(demo, people["léa"], slug, "0.9.0")
     _version(demo, people["léa"], slug, "1.0.0-rc.1", code=_zip_text(sql), card="")
     demo.log("demo content ready")
     return True
+
+
+def _query_metrics() -> list[dict[str, Any]]:
+    """Sensitivity and PPV of the kidney-disease query, run (simulated) on a synthetic cohort whose truth is known."""
+    import numpy as np
+
+    frame = _cohort(20_000, 9)
+    rng = np.random.default_rng(909)  # not the cohort's seed: its draws would replay those that made "ckd"
+    truth = frame["ckd"].to_numpy() == 1
+    found = truth & (rng.random(len(frame)) < 0.85) | ~truth & (rng.random(len(frame)) < 0.004)
+    out = []
+    for name, hits, pool in (("sensibilité", found & truth, truth), ("valeur prédictive positive", found & truth, found)):
+        value = hits.sum() / pool.sum()
+        boots = []
+        for _ in range(200):
+            idx = rng.integers(0, len(frame), len(frame))
+            boots.append(hits[idx].sum() / max(1, pool[idx].sum()))
+        low, high = np.percentile(boots, [2.5, 97.5])
+        out.append({"name": name, "value": round(float(value), 4), "ci_low": round(float(low), 4),
+                    "ci_high": round(float(high), 4), "level": 0.95,
+                    "dataset": "cohorte synthétique, insuffisance rénale connue"})
+    return out
 
 
 def _table(frame, name: str) -> dict[str, Any]:
@@ -318,7 +360,7 @@ def _rule_based_audit(demo: Demo, evaluator: User, slug: str, version: str) -> N
     import numpy as np
 
     frame = _cohort(20_000, 8)
-    rng = np.random.default_rng(8)
+    rng = np.random.default_rng(808)  # not the cohort's seed: its draws would replay those that made "diabetes"
     truth = frame["diabetes"].to_numpy()
     frame["prediction"] = ((truth == 1) & (rng.random(len(frame)) < 0.92)
                            | (truth == 0) & (rng.random(len(frame)) < 0.006)).astype(int)
