@@ -27,7 +27,7 @@ SECTIONS: tuple[tuple[str, tuple[str, str], tuple[Row, ...]], ...] = (
         Row("intended_use.primary_uses", ("Usages prévus", "Primary uses")),
         Row("intended_use.primary_users", ("Utilisateurs prévus", "Primary users")),
         Row("intended_use.decision_role", ("Rôle dans la décision", "Decision role"), "vocab:decision_role"),
-        Row("intended_use.instructions", ("Mode d'emploi", "Instructions for use")),
+        Row("intended_use.instructions", ("Mode d’emploi", "Instructions for use")),
         Row("intended_use.out_of_scope_uses", ("Usages exclus", "Out-of-scope uses")),
     )),
     ("intended_population", ("Population et contexte", "Population and setting"), (
@@ -47,15 +47,15 @@ SECTIONS: tuple[tuple[str, tuple[str, str], tuple[Row, ...]], ...] = (
         Row("model_details.release_date", ("Date de mise à disposition", "Release date"), "text"),
         Row("model_details.change_summary", ("Changements depuis la version précédente", "Changes since previous")),
     )),
-    ("training_data", ("Données d'entraînement", "Training data"), (
+    ("training_data", ("Données d’entraînement", "Training data"), (
         Row("training_data.name", ("Jeu de données", "Dataset"), "text"),
         Row("training_data.source", ("Source", "Source"), "vocab:data_source"),
         Row("training_data.description", ("Description", "Description")),
         Row("training_data.period_start", ("Début de période", "Period start"), "text"),
         Row("training_data.period_end", ("Fin de période", "Period end"), "text"),
         Row("training_data.size", ("Effectif", "Size"), "text"),
-        Row("training_data.inclusion_criteria", ("Critères d'inclusion", "Inclusion criteria")),
-        Row("training_data.exclusion_criteria", ("Critères d'exclusion", "Exclusion criteria")),
+        Row("training_data.inclusion_criteria", ("Critères d’inclusion", "Inclusion criteria")),
+        Row("training_data.exclusion_criteria", ("Critères d’exclusion", "Exclusion criteria")),
         Row("training_data.label_definition", ("Définition de la cible", "Label definition")),
         Row("training_data.preprocessing", ("Prétraitements", "Preprocessing")),
         Row("training_data.extraction", ("Extraction", "Extraction")),
@@ -93,12 +93,12 @@ SECTIONS: tuple[tuple[str, tuple[str, str], tuple[Row, ...]], ...] = (
         Row("maintenance.schedule", ("Calendrier", "Schedule"), "text"),
         Row("maintenance.update_policy", ("Politique de mise à jour", "Update policy")),
         Row("maintenance.monitoring", ("Surveillance de la performance", "Performance monitoring")),
-        Row("maintenance.fairness_monitoring", ("Surveillance de l'équité", "Fairness monitoring")),
+        Row("maintenance.fairness_monitoring", ("Surveillance de l’équité", "Fairness monitoring")),
         Row("maintenance.expected_lifetime", ("Durée de vie prévue", "Expected lifetime"), "text"),
         Row("maintenance.contact", ("Contact maintenance", "Maintenance contact"), "text"),
     )),
     ("dependencies", ("Dépendances", "Dependencies"), (
-        Row("dependencies.runtime", ("Environnement d'exécution", "Runtime"), "list"),
+        Row("dependencies.runtime", ("Environnement d’exécution", "Runtime"), "list"),
         Row("dependencies.hardware", ("Matériel", "Hardware")),
     )),
     ("regulatory", ("Statut réglementaire", "Regulatory status"), (
@@ -109,7 +109,7 @@ SECTIONS: tuple[tuple[str, tuple[str, str], tuple[Row, ...]], ...] = (
     )),
     ("governance", ("Financement et parties prenantes", "Funding and stakeholders"), (
         Row("funding", ("Financement", "Funding")),
-        Row("conflicts_of_interest", ("Liens d'intérêts", "Conflicts of interest")),
+        Row("conflicts_of_interest", ("Liens d’intérêts", "Conflicts of interest")),
         Row("patient_public_involvement", ("Implication des patients et du public", "Patient and public involvement")),
     )),
 )
@@ -164,7 +164,7 @@ def _text(value: Any, kind: str, lang: str) -> str:
     return number(value, lang) if isinstance(value, (int, float)) and not isinstance(value, bool) else str(value)
 
 
-_KINDS = {"ml_model": ("Modèle d'apprentissage", "Machine-learning model"),
+_KINDS = {"ml_model": ("Modèle d’apprentissage", "Machine-learning model"),
           "rule_based": ("Algorithme à base de règles", "Rule-based algorithm")}
 
 
@@ -184,16 +184,36 @@ def _facts(document: dict[str, Any], lang: str) -> list[tuple[str, str]]:
         (("Licence", "License"), a.get("license")),
         (("Objectif", "Objective"), label("objective", a.get("objective"), lang)),
         (("Domaine", "Clinical domain"), label("clinical_domain", a.get("clinical_domain"), lang)),
-        (("Données d'application", "Data of application"), label("data_source", a.get("data_source"), lang)),
+        (("Données d’application", "Data of application"), label("data_source", a.get("data_source"), lang)),
         (("Langage", "Language"), label("language", a.get("language"), lang)),
         (("Validation", "Validation status"), label("validation_status", a.get("validation_status"), lang)),
         (("Maintenance", "Maintenance status"), label("maintenance_status", a.get("maintenance_status"), lang)),
         (("Dépôt de code", "Code repository"), a.get("code_repository_url")),
         (("Commit", "Commit"), a.get("code_commit")),
-        (("Empreinte de l'archive (SHA-256)", "Archive digest (SHA-256)"), art.get("archive_sha256")),
+        (("Empreinte de l’archive (SHA-256)", "Archive digest (SHA-256)"), art.get("archive_sha256")),
         (("Adresse citable", "Citable URL"), v.get("url")),
     ]
     return [(names[i], str(value)) for names, value in facts if docpath.filled(value)]
+
+
+# The words of the audit table: kinds, statuses and verdict counts, in French and English.
+AUDIT_WORDS = {
+    "bias": ("audit de biais", "bias audit"), "drift": ("rapport de dérive", "drift report"),
+    "succeeded": ("terminé", "finished"), "failed": ("échoué", "failed"), "queued": ("en attente", "queued"),
+    "running": ("en cours", "running"), "pass": ("dans la tolérance", "within tolerance"),
+    "fail": ("hors tolérance", "outside tolerance"), "insufficient_evidence": ("preuves insuffisantes",
+                                                                               "insufficient evidence"),
+    "fail_unadjusted": ("hors tolérance sans ajustement", "outside tolerance without adjustment"),
+}
+
+
+def _audit_summary(summary: dict[str, Any], lang: str) -> str:
+    """Verdict counts as words ("hors tolérance : 13 · …"); keys without words are left out."""
+    fr = lang == "fr"
+    colon = "\u202f: " if fr else ": "
+    order = ("fail", "insufficient_evidence", "pass", "fail_unadjusted")
+    return " · ".join(f"{AUDIT_WORDS[key][0 if fr else 1]}{colon}{number(summary[key], lang)}"
+                      for key in order if isinstance(summary.get(key), int))
 
 
 def _tables(section_id: str, document: dict[str, Any], lang: str, derived: set[str]) -> list[dict[str, Any]]:
@@ -229,9 +249,10 @@ def _tables(section_id: str, document: dict[str, Any], lang: str, derived: set[s
     if section_id == "fairness":
         attributes = [[str(a.get("name", "")), yes_no.get(a.get("used_as_input"), ""), ", ".join(a.get("groups") or []),
                        str(a.get("rationale", "")).replace("\n", " ")] for a in card.get("sensitive_attributes") or []]
-        audits = [[str(x.get("kind", "")), str(x.get("status", "")), str((x.get("dataset") or {}).get("name", "")),
-                   str(x.get("finished_at") or "")[:10],
-                   ", ".join(f"{k}: {v}" for k, v in sorted((x.get("summary") or {}).items()))]
+        audits = [[AUDIT_WORDS.get(str(x.get("kind", "")), ("", ""))[0 if fr else 1] or str(x.get("kind", "")),
+                   AUDIT_WORDS.get(str(x.get("status", "")), ("", ""))[0 if fr else 1] or str(x.get("status", "")),
+                   str((x.get("dataset") or {}).get("name", "")), str(x.get("finished_at") or "")[:10],
+                   _audit_summary(x.get("summary") or {}, lang)]
                   for x in document.get("audits") or []]
         return [
             table(("Attributs sensibles", "Sensitive attributes"),

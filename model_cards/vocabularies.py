@@ -37,7 +37,7 @@ CARD_VOCABULARIES: dict[str, dict[str, tuple[str, str]]] = {
         "both": ("Interne et externe", "Internal and external"),
     },
     "evaluation_data": {
-        "same_source": ("Données de même source que l'entraînement", "Same source as training data"),
+        "same_source": ("Données de même source que l’entraînement", "Same source as training data"),
         "external": ("Données externes", "External data"),
         "local": ("Données locales du site de déploiement", "Local data of a deploying site"),
     },
@@ -49,14 +49,14 @@ CARD_VOCABULARIES: dict[str, dict[str, tuple[str, str]]] = {
     "regulatory_status": {
         "not_medical_device": ("Hors dispositif médical", "Not a medical device"),
         "research_only": ("Usage de recherche uniquement", "Research use only"),
-        "under_assessment": ("En cours d'évaluation réglementaire", "Under regulatory assessment"),
+        "under_assessment": ("En cours d’évaluation réglementaire", "Under regulatory assessment"),
         "ce_marked": ("Marquage CE (dispositif médical)", "CE-marked medical device"),
         "other": ("Autre", "Other"),
     },
     "reference_kind": {
         "publication": ("Publication", "Publication"),
         "validation_study": ("Étude de validation", "Validation study"),
-        "outcome_evaluation": ("Évaluation d'impact sur les résultats de santé", "Outcome evaluation"),
+        "outcome_evaluation": ("Évaluation d’impact sur les résultats de santé", "Outcome evaluation"),
         "clinical_trial": ("Essai clinique", "Clinical trial"),
         "protocol": ("Protocole", "Protocol"),
         "registration": ("Enregistrement", "Registration"),

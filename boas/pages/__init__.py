@@ -13,7 +13,7 @@ import re
 from flask import Flask
 from markupsafe import Markup
 
-from boas.pages import i18n
+from boas.pages import i18n, summary
 from model_cards.render import render_markdown
 
 
@@ -38,7 +38,8 @@ def init_app(app: Flask) -> None:
     app.register_blueprint(site)
     errors.init_app(app)
     app.jinja_env.globals.update(csrf_field=auth.csrf_field, csrf_token=auth.csrf_token,
-                                 dataset_choices=_dataset_choices, external_url=public.external_url)
+                                 dataset_choices=_dataset_choices, external_url=public.external_url,
+                                 outcome_text=summary.outcome_text)
     app.jinja_env.filters.update(markdown=_markdown, zip_pairs=lambda values: [(v, v) for v in values],
                                  json_text=lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True))
     app.jinja_env.tests["isodate"] = lambda value: isinstance(value, str) and bool(ISO_DATE.match(value))

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import g, render_template, request
+from flask import Response, current_app, g, render_template, request, session
 
 from audits import service as audit_service
 from boas.context import db_session, policy
-from boas.pages import charts, verdict_text
+from boas.pages import charts, page_cache, summary, verdict_text
 from boas.pages.auth import page_user
 from boas.pages.blueprint import bp
 from boas.registry import cards
@@ -43,21 +43,48 @@ def _without_manifest(view: dict[str, Any]) -> dict[str, Any]:
     return view
 
 
-@bp.route("/algorithms/<slug>/<version>")
-def card(slug: str, version: str):
-    """A version's card: a published one from its frozen snapshot, a draft as a preview for its owners."""
-    user, session = page_user(), db_session()
-    shown = cards.get_document(session, user, policy(), slug, version)
+def render_card(user, session_, slug: str, version: str) -> str:
+    """The card page of a version as ``user`` may see it."""
+    shown = cards.get_document(session_, user, policy(), slug, version)
     document = shown.document
-    baseline = cards.baseline_report(session, user, policy(), slug, version, view=shown)
-    coverage = cards.compliance(session, user, policy(), slug, version, view=shown)["frameworks"]
-    audits = audit_sections(audit_service.list_version_audits(session, user, slug, version))
-    versions = version_service.list_versions(session, user, slug)
+    baseline = cards.baseline_report(session_, user, policy(), slug, version, view=shown)
+    coverage = cards.compliance(session_, user, policy(), slug, version, view=shown)["frameworks"]
+    listed = audit_service.list_version_audits(session_, user, slug, version)
+    outcome = summary.audit_outcome(summary.bias_results(listed))
+    versions = version_service.list_versions(session_, user, slug)
     return render_template(
         "pages/card.html", row=shown.version, document=document, view=_without_manifest(card_view(document, g.lang)),
-        baseline=baseline, coverage=coverage, audits=audits, versions=versions, exports=EXPORTS,
+        baseline=baseline, coverage=coverage, audits=audit_sections(listed), versions=versions, exports=EXPORTS,
+        outcome=outcome, outcome_text=summary.outcome_text(outcome), documentation=summary.documentation_text(baseline),
         previous=(document.get("version") or {}).get("previous_version"),
     )
+
+
+def _page_cache() -> page_cache.PageCache:
+    return current_app.extensions.setdefault("boas_page_cache", page_cache.PageCache())
+
+
+@bp.route("/algorithms/<slug>/<version>")
+def card(slug: str, version: str):
+    """A version's card: a published one from its frozen snapshot, a draft as a preview for its owners.
+
+    Anonymous readers of a released card get it from the page cache, with validators (see page_cache).
+    """
+    user, db = page_user(), db_session()
+    anonymous = user is None and request.method == "GET" and not request.args and "_flashes" not in session
+    stamp = page_cache.card_stamp(db, slug, version, g.lang) if anonymous else None
+    if stamp is None:
+        return render_card(user, db, slug, version)
+    cache = _page_cache()
+    body = cache.get(stamp.etag)
+    if body is None:
+        body = render_card(None, db, slug, version).encode()
+        cache.put(stamp.etag, body)
+    response = Response(body, mimetype="text/html")
+    response.set_etag(stamp.etag)
+    response.last_modified = stamp.last_modified
+    response.headers["Cache-Control"] = f"public, max-age={page_cache.MAX_AGE}"
+    return response.make_conditional(request)
 
 
 @bp.route("/algorithms/<slug>/<version>/diff")

@@ -13,7 +13,7 @@ from typing import Any
 
 from flask_babel import gettext as _
 
-from boas.pages.i18n import METRICS, VERDICTS, fnumber, fpercent
+from boas.pages.i18n import METRICS, VERDICTS, attribute_label, fnumber, fpercent
 from boas.pages.verdict_text import fpvalue, note_text, reason_text
 
 WIDTH, LABEL_END, PLOT_START, PLOT_END, ROW, TOP, BOTTOM = 720, 176, 186, 560, 26, 30, 36
@@ -109,7 +109,7 @@ def metric_chart(feature: dict[str, Any], metric: str, band: tuple[float, float]
     counts = {key: sum(1 for r in rows if r["verdict"] == key and not r["masked"]) for key in VERDICTS}
     masked = sum(1 for r in rows if r["masked"])
     name, reference = METRICS.get(metric, metric), feature["reference_group"]
-    title = _("%(metric)s by %(feature)s: ratio to the reference group", metric=name, feature=feature["name"])
+    title = _("%(metric)s by %(feature)s: ratio to the reference group", metric=name, feature=attribute_label(feature["name"]))
     desc = _(
         "Ratio of each group's %(metric)s to the reference group %(reference)s, with %(level)s intervals, on a "
         "log scale. Tolerance band from %(low)s to %(high)s. Within tolerance: %(passed)s; outside: %(failed)s; "

@@ -78,7 +78,15 @@ FILTER_TITLES = {
     "validation_status": _l("Validation status"),
     "maintenance_status": _l("Maintenance status"),
 }
+# Display names of the sensitive attributes the synthetic cohorts and most datasets use; others show as named.
+ATTRIBUTES = {"sex": _l("sex"), "age_band": _l("age band"), "region": _l("region"),
+              "deprivation_quintile": _l("deprivation quintile"), "age": _l("age")}
 SORTS = {"name": _l("Name (A to Z)"), "recent": _l("Latest publication first"), "created": _l("Newest first")}
+
+
+def attribute_label(name: str) -> str:
+    """A sensitive attribute or column in the page's language ("sex" -> "sexe"), each part of an intersection."""
+    return " × ".join(str(ATTRIBUTES.get(part.strip(), part.strip())) for part in str(name).split("×"))
 
 
 def current_lang() -> str:
@@ -193,6 +201,7 @@ def select_locale() -> str:
 def _remember_language(response: Response) -> Response:
     """The language of the last page read is where "/" sends the visitor next time; pages are per visitor."""
     lang = g.get("lang")
+    # On a cacheable public card too: the cookie says only the URL's language, the same for every reader.
     if lang and request.cookies.get(COOKIE) != lang:
         response.set_cookie(COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
                             secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
@@ -207,7 +216,7 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale)
-    app.jinja_env.filters.update(fdate=fdate, fdatetime=fdatetime, fnumber=fnumber, fpercent=fpercent, pair=pair)
+    app.jinja_env.filters.update(attribute=attribute_label, fdate=fdate, fdatetime=fdatetime, fnumber=fnumber, fpercent=fpercent, pair=pair)
     app.jinja_env.globals.update(
         vocab_label=vocab_label, vocab_choices=vocab_choices, switch_url=switch_url, LANGS=LANGS,
         ORGANISATION_KINDS=ORGANISATION_KINDS, KINDS=KINDS, STATES=STATES, ROLES=ROLES, JOB_STATUSES=JOB_STATUSES,

@@ -7,7 +7,9 @@ from urllib.parse import urlsplit
 
 from flask import Response, g, redirect, render_template, request, url_for
 
+from audits.outcomes import public_bias_outcomes
 from boas.context import db_session, policy
+from boas.pages import summary
 from boas.pages.auth import page_user
 from boas.pages.blueprint import LANGS, bp, site
 from boas.pages.i18n import ORGANISATION_KINDS, SORTS, preferred_language
@@ -26,6 +28,16 @@ KIND_VALUES = tuple(kind.value for kind in AlgorithmKind)
 
 
 latest_version = algorithms.latest_version  # one definition, shared with the API
+
+
+def result_outcomes(items) -> dict[str, tuple[summary.Outcome, str | None]]:
+    """slug -> (outcome of its public bias audits, the version they audit), for a list of results.
+
+    Result lists are public pages: only the frozen public views count, whoever reads them.
+    """
+    found = public_bias_outcomes(db_session(), items)
+    return {a.slug: (summary.audit_outcome(found[a.slug].results), found[a.slug].version) if a.slug in found
+            else (summary.audit_outcome([]), None) for a in items}
 
 
 def catalogue_query(args) -> dict[str, Any]:
@@ -91,7 +103,8 @@ def citable(slug: str, version: str | None = None):
 def home():
     """The home page: search, the latest publications and entry points into the catalogue."""
     recent = algorithms.list_algorithms(db_session(), None, filters={}, q=None, page=1, per_page=6, sort="recent")
-    return render_template("pages/home.html", recent=recent, latest_version=latest_version)
+    return render_template("pages/home.html", recent=recent, latest_version=latest_version,
+                           outcomes=result_outcomes(recent.items))
 
 
 @bp.route("/algorithms")
@@ -102,7 +115,8 @@ def catalogue():
     pages = max(1, -(-result.total // PER_PAGE))
     args = catalogue_args(query)
     return render_template("pages/catalogue.html", result=result, query=query, pages=pages, args=args,
-                           latest_version=latest_version, filter_names=CATALOGUE_FILTERS[1:])
+                           latest_version=latest_version, filter_names=CATALOGUE_FILTERS[1:],
+                           outcomes=result_outcomes(result.items))
 
 
 @bp.route("/algorithms/<slug>")

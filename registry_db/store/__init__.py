@@ -52,6 +52,8 @@ from registry_db.store.catalogue import (
     get_version,
     get_version_for_update,
     list_versions,
+    public_bias_jobs,
+    public_page_state,
     query_algorithms,
 )
 from registry_db.store.staging import (
@@ -105,6 +107,8 @@ __all__ = [
     "list_waiting_jobs",
     "lock_blob",
     "lock_public_views",
+    "public_bias_jobs",
+    "public_page_state",
     "query_algorithms",
     "revoke_user_tokens",
     "staged_write",

@@ -20,6 +20,7 @@ from registry_db.models import (
     User,
     Version,
     VersionState,
+    algorithm_owner,
 )
 from registry_db.store.base import _add_or_conflict
 
@@ -58,6 +59,37 @@ def audited_algorithm_ids(session: Session, ids: Sequence[int]) -> set[int]:
         return set()
     return set(session.execute(select(Algorithm.id).where(Algorithm.id.in_(list(ids)), _has_public_bias_audit()))
                .scalars())
+
+
+def public_bias_jobs(session: Session, algorithm_ids: Sequence[int]) -> list[tuple[int, Job]]:
+    """(algorithm id, job) of every succeeded bias audit of a released version of these algorithms, in one query."""
+    if not algorithm_ids:
+        return []
+    rows = session.execute(
+        select(Version.algorithm_id, Job).join(Version, Job.version_id == Version.id)
+        .where(Version.algorithm_id.in_(list(algorithm_ids)), Version.state != VersionState.DRAFT,
+               Job.kind == AuditKind.BIAS, Job.status == JobStatus.SUCCEEDED)
+        .order_by(Job.id))
+    return [(algorithm_id, job) for algorithm_id, job in rows]
+
+
+def public_page_state(session: Session, slug: str) -> dict[str, Any] | None:
+    """Plain columns that decide how an algorithm's released pages look, in three small queries (no ORM rows):
+    its released versions, its owners and organisation, and the audits of its released versions."""
+    versions = session.execute(
+        select(Version.id, Version.version, Version.state, Version.card_sha256, Version.updated_at,
+               Version.published_at, Version.yanked_at, Algorithm.id, Algorithm.organisation_id)
+        .join(Algorithm, Version.algorithm_id == Algorithm.id)
+        .where(Algorithm.slug == slug, Version.state != VersionState.DRAFT)).all()
+    if not versions:
+        return None
+    owners: Sequence[int] = session.execute(select(algorithm_owner.c.user_id).where(algorithm_owner.c.algorithm_id == versions[0][7])
+                             .order_by(algorithm_owner.c.user_id)).scalars().all()
+    jobs = session.execute(
+        select(Job.version_id, Job.id, Job.kind, Job.status, Job.cached_from_id, Job.created_by_id, Job.finished_at,
+               Job.report_sha256).where(Job.version_id.in_([v[0] for v in versions])).order_by(Job.id)).all()
+    return {"versions": [tuple(v[:7]) for v in versions], "organisation_id": versions[0][8], "owners": list(owners),
+            "jobs": [tuple(j) for j in jobs]}
 
 
 def _has_published_version():
@@ -113,9 +145,13 @@ def query_algorithms(
               Version.state == VersionState.PUBLISHED).scalar_subquery())
     order = {"recent": (latest.desc().nulls_last(), Algorithm.id.desc()),
              "created": (Algorithm.created_at.desc(), Algorithm.id.desc())}.get(sort, (Algorithm.name, Algorithm.id))
-    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one()
-    rows = session.execute(stmt.order_by(*order).offset((page - 1) * per_page).limit(per_page))
-    return rows.scalars().all(), total
+    # The total rides along each row (a window count), so a page costs one query, not a count and a query.
+    rows = session.execute(stmt.add_columns(func.count().over().label("total")).order_by(*order)
+                           .offset((page - 1) * per_page).limit(per_page)).all()
+    if rows:
+        return [row[0] for row in rows], rows[0][1]
+    total = session.execute(select(func.count()).select_from(stmt.subquery())).scalar_one() if page > 1 else 0
+    return [], total
 
 
 def _escape_like(term: str) -> str:

@@ -166,7 +166,7 @@ def test_an_empty_card_lists_every_mandatory_item_with_sentences_in_both_languag
     missing_paths = {m["path"] for m in report.missing}
     assert {p for p in ML_MANDATORY if p.startswith(("card.", "audits"))} == missing_paths
     assert all(m["message"]["fr"].endswith(".") and m["message"]["en"].endswith(".") for m in report.missing)
-    assert report.errors("fr")["card.limitations"] == ["Décrivez les limites connues de l'algorithme."]
+    assert report.errors("fr")["card.limitations"] == ["Décrivez les limites connues de l’algorithme."]
 
 
 def test_an_unknown_kind_gets_the_stricter_model_rules():
@@ -185,7 +185,7 @@ def test_the_report_is_json_with_four_pillars():
                                      "technical_documentation"]
     item = data["pillars"]["traceability"]["items"][0]
     assert set(item) == {"id", "pillar", "path", "mandatory", "satisfied", "label", "message"}
-    assert item["label"] == {"fr": "Nom de l'algorithme", "en": "Algorithm name"}
+    assert item["label"] == {"fr": "Nom de l’algorithme", "en": "Algorithm name"}
 
 
 def test_card_path_check_refuses_typos():

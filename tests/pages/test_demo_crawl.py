@@ -48,3 +48,50 @@ def test_no_link_reachable_from_the_demo_home_page_fails(demo_app):
     _check(seen)
     assert len(seen) > 40
     assert not [url for url in seen if url.endswith("/report")]  # the detailed report is not public
+
+
+def test_every_french_demo_page_reads_in_french_with_french_typography(demo_app):
+    """Crawled from /fr/: no English sentinel, and no high punctuation, guillemet or apostrophe set the English way."""
+    from tests.pages.french import english_in, typography_faults
+
+    app, _messages = demo_app
+    client = app.test_client()
+    english, typography, pages = {}, {}, 0
+    for url, (status, _referrer) in crawl(client, "/fr/").items():
+        if not url.startswith("/fr/") or status != 200:
+            continue
+        response = client.get(url)
+        if response.mimetype != "text/html":
+            continue
+        pages += 1
+        html = response.get_data(as_text=True)
+        if found := english_in(html):
+            english[url] = found[:5]
+        if found := typography_faults(html):
+            typography[url] = found[:5]
+    assert pages > 20
+    assert english == {}
+    assert typography == {}
+
+
+def test_each_demo_card_describes_its_own_algorithm_and_its_changes_follow_the_numbers(demo_app):
+    app, _messages = demo_app
+    client = app.test_client()
+    cards = {}
+    for slug, version in (("hospitalisation-non-programmee", "1.1.0"), ("readmission-30-jours", "0.9.0"),
+                          ("ciblage-diabete-traite", "1.0.1"), ("cartographie-insuffisance-renale", "0.9.0")):
+        document = client.get(f"/api/v1/algorithms/{slug}/versions/{version}/exports/card.json").get_json()
+        cards[slug] = document.get("card") or document
+    uses = {slug: card["intended_use"]["primary_uses"] for slug, card in cards.items()}
+    assert len(set(uses.values())) == 4, uses  # four algorithms, four intended uses
+    assert "30 jours" in uses["readmission-30-jours"] and "DCIR" in uses["ciblage-diabete-traite"]
+    assert "rénale" in uses["cartographie-insuffisance-renale"]
+    assert cards["readmission-30-jours"]["intended_population"]["setting"] == "hospital"
+    # the change summary's words follow the two versions' measured ROC AUC
+    before = client.get("/api/v1/algorithms/hospitalisation-non-programmee/versions/1.0.0/exports/card.json").get_json()
+    auc = [next(m["value"] for m in (c.get("card") or c)["performance_metrics"] if m["name"] == "ROC AUC")
+           for c in (before, cards["hospitalisation-non-programmee"])]
+    summary = cards["hospitalisation-non-programmee"]["model_details"]["change_summary"]
+    expected = "améliorée" if auc[1] > auc[0] + 0.001 else ("en baisse" if auc[1] < auc[0] - 0.001 else "inchangée")
+    assert expected in summary and f"{auc[1]:.4f}".replace(".", ",") in summary, (auc, summary)
+    assert "A10A" in cards["ciblage-diabete-traite"]["model_details"]["change_summary"]

@@ -71,7 +71,7 @@ def test_key_pages_read_in_both_languages(site_app, content):
         assert french in fr and english not in fr, pattern
         assert english in en and french not in en, pattern
     card_fr = unescape(client.get(f"/fr/algorithms/{content.ml_slug}/1.2.0").get_data(as_text=True))
-    assert "Usage prévu" in card_fr and "Données d'entraînement" in card_fr  # card sections in French too
+    assert "Usage prévu" in card_fr and "Données d’entraînement" in card_fr  # card sections in French too
 
 
 def test_numbers_and_dates_follow_the_locale(site_app, content):
@@ -87,9 +87,10 @@ def test_numbers_and_dates_follow_the_locale(site_app, content):
     client = site_app.test_client()
     fr = unescape(client.get(f"/fr/algorithms/{content.rule_slug}/1.0.0").get_data(as_text=True))
     en = unescape(client.get(f"/en/algorithms/{content.rule_slug}/1.0.0").get_data(as_text=True))
-    assert "Personnes dans le jeu de référence : 1\u202f500" in fr
+    assert "Personnes dans le jeu de référence\u202f: 1\u202f500" in fr
     assert "People in the reference dataset: 1,500" in en
-    assert re.search(r"publiée le \d{1,2} \w+ 20\d\d", fr) and re.search(r"published on \w+ \d{1,2}, 20\d\d", en)
+    assert re.search(r"Publiée le \d{1,2} \w+ 20\d\d", fr) and re.search(r"Published on \w+ \d{1,2}, 20\d\d", en)
+    assert "Publiée Publiée" not in fr and "publiée le" not in fr  # the state is said once
 
 
 def test_root_redirects_by_cookie_then_accept_language(site_app):
@@ -113,3 +114,18 @@ def test_the_language_switch_keeps_the_page_and_its_query(site_app, content):
     card = client.get(f"/en/algorithms/{content.ml_slug}/1.2.0").get_data(as_text=True)
     assert f'href="/fr/algorithms/{content.ml_slug}/1.2.0" hreflang="fr"' in card
     assert client.get("/de/algorithms").status_code == 404
+
+
+def test_french_messages_follow_french_typography():
+    """A no-break space before : ; ? ! and inside « », and ’ for apostrophes, in every French message."""
+    from tests.pages.french import BAD_HIGH, STRAIGHT_APOSTROPHE
+
+    with open(CATALOG / "messages.po", "rb") as fh:
+        po = read_po(fh, locale="fr")
+    faults = []
+    for message in po:
+        strings = message.string if isinstance(message.string, (tuple, list)) else (message.string,)
+        for text in strings:
+            if message.id and text and (BAD_HIGH.search(text) or STRAIGHT_APOSTROPHE.search(text) or "“" in text):
+                faults.append(text)
+    assert faults == []

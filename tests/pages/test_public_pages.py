@@ -48,7 +48,7 @@ def test_catalogue_results_show_version_and_badges_and_sort(site_app, content):
     client = site_app.test_client()
     page = text_of(client.get(f"/en/algorithms?q={content.ml_slug[-6:]}&sort=name"))
     assert "Latest version 1.2.0" in page and "Latest version 1.0.0" in page
-    assert "Bias audit published" in page and "No published bias audit" in page
+    assert "Bias audit: " in page and "No published bias audit" in page  # the outcome, never just "audited"
     assert "Validated" in page and "Being validated" in page
     by_name = result_names(client.get(f"/en/algorithms?q={content.ml_slug[-6:]}&sort=name"))
     assert by_name == sorted(by_name)
@@ -86,7 +86,7 @@ def test_algorithm_page_shows_owners_organisation_versions_and_yank_reason(site_
     for version in ("1.0.0", "1.1.0", "1.2.0"):
         assert f"/fr/algorithms/{content.ml_slug}/{version}" in page
     assert "2.0.0-rc.1" not in page  # the draft stays private
-    assert "Dernière fiche : version 1.2.0" in page
+    assert "Dernière fiche\u202f: version 1.2.0" in page
     assert "Recalibrée sur 2022." in page  # the latest card's sections
 
 
@@ -127,13 +127,13 @@ def test_public_card_page_suppresses_small_groups(site_app, content, signed_in):
     assert 'role="img"' in page and "<title id=" in page and "<desc id=" in page
     assert "tolerance band" in page
     for region, count in content.small_groups.items():
-        rows = re.findall(rf"<th scope=\"row\">{re.escape(region)}</th>\s*<td>(.*?)</td>", page, re.S)
+        rows = re.findall(rf"<th scope=\"row\"[^>]*>{re.escape(region)}</th>\s*<td>(.*?)</td>", page, re.S)
         assert rows, region
         assert all("masked" in cell and not re.search(r"\d", cell) for cell in rows), (region, rows[:1])
         assert f">{count}<" not in "".join(rows)
     evaluator_view = text_of(signed_in("evaluator").get(f"/en/workspace/jobs/{content.job_id}"))
     region, count = next(iter(content.small_groups.items()))
-    full_rows = re.findall(rf"<th scope=\"row\">{re.escape(region)}</th>\s*<td>(.*?)</td>", evaluator_view, re.S)
+    full_rows = re.findall(rf"<th scope=\"row\"[^>]*>{re.escape(region)}</th>\s*<td>(.*?)</td>", evaluator_view, re.S)
     assert full_rows and full_rows[0].strip() == str(count)
 
 
@@ -158,7 +158,7 @@ def test_card_states_the_verdict_rule_and_each_reason_in_both_languages(site_app
     assert "{'code'" not in en and "interval_straddles" not in en  # data rendered, never dumped
     # A masked row's reason writes out no figure computed from its cells.
     for region in content.small_groups:
-        for row in re.findall(rf"<th scope=\"row\">{re.escape(region)}</th>(.*?)</tr>", en, re.S):
+        for row in re.findall(rf"<th scope=\"row\"[^>]*>{re.escape(region)}</th>(.*?)</tr>", en, re.S):
             why = re.findall(r"<td>(.*?)</td>", row, re.S)[-1]
             assert not re.search(r"\d", why.replace("30 people", "").replace("11 people", "")), why  # thresholds only
 
@@ -307,3 +307,35 @@ def test_the_card_page_builds_the_card_document_once_per_request(site_app, conte
     author = signed_in("author")
     assert author.get(f"/en/algorithms/{content.ml_slug}/2.0.0-rc.1").status_code == 200
     assert built == ["2.0.0-rc.1"]  # a draft: the live document, built once for the card, checklist and coverage
+
+
+def test_the_card_opens_on_a_summary_with_separate_signals_and_the_audits_first(site_app, content):
+    client = site_app.test_client()
+    page = text_of(client.get(f"/en/algorithms/{content.rule_slug}/1.0.0"))
+    summary = page[page.index('<section class="summary"'):page.index("</section>", page.index('<section class="summary"'))]
+    assert "Identifie les personnes traitées pour un diabète" in summary  # what it does
+    assert "Status" in summary and "Published on" in summary
+    assert 'id="audit-summary"' in summary and 'id="documentation-summary"' in summary  # two signals
+    assert re.search(r'badge-outcome-(failed|insufficient|passed)"><span class="badge-icon" aria-hidden="true">'
+                     r"[✗?✓]</span> Bias audit: ", summary)  # colour, icon and text
+    assert "Documentation: " in summary and "quality baseline items are filled in" in summary
+    assert page.index('id="audits"') < page.index('id="facts"') < page.index('id="baseline"')
+    baseline = page[page.index('id="baseline"'):page.index('id="artifacts"')]
+    assert baseline.count("<details") >= 2  # pillars and frameworks fold away
+    never = client.get(f"/en/algorithms/{content.ml_slug}/1.2.0").get_data(as_text=True)
+    assert "badge-outcome-not_audited" in never and "No published bias audit" in never
+
+
+def test_result_badges_follow_the_public_outcome(site_app, content):
+    client = site_app.test_client()
+    audit = client.get(f"/api/v1/algorithms/{content.rule_slug}/versions/1.0.0/audits").get_json()
+    failed = [a for a in audit if a["kind"] == "bias" and a["result"]["verdicts"]["fail"]]
+    for url in (f"/en/algorithms?q={content.ml_slug[-6:]}", "/en/"):
+        page = text_of(client.get(url))
+        item = page[page.index(f"/en/algorithms/{content.rule_slug}\""):]
+        item = item[:item.index("</li>\n", item.index('class="result-outcome"'))]
+        expected = "badge-outcome-failed" if failed else "badge-outcome-"
+        assert expected in item and "badge-audited" not in item, url
+        assert "(version 1.0.0)" in item
+        if failed:
+            assert "badge-outcome-passed" not in item  # a failed audit is never green

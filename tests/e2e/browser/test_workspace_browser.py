@@ -31,7 +31,7 @@ def test_author_creates_uploads_fixes_the_checklist_and_publishes(page, server, 
     page.fill("#algorithm-summary", "Publié depuis Chromium")
     page.fill("#algorithm-license", "Apache-2.0")
     page.select_option("#algorithm-clinical_domain", "cardiovascular")
-    page.click("text=Enregistrer l'algorithme")
+    page.click("text=Enregistrer l’algorithme")
     page.wait_for_url(f"**/workspace/algorithms/{slug}/versions/new")
 
     page.fill("#upload-version", "1.0.0")
@@ -59,7 +59,7 @@ def test_author_creates_uploads_fixes_the_checklist_and_publishes(page, server, 
     assert page.locator("text=Tous les éléments obligatoires sont documentés").is_visible()
     page.click("text=Publier la version 1.0.0")
     page.wait_for_url(f"**/fr/algorithms/{slug}/1.0.0")
-    assert page.locator("main .badge-published").first.inner_text() == "Publiée"
+    assert page.locator("main .badge-published").first.inner_text().startswith("Publiée le ")  # the state and its date, said once
     screenshot(page, "published-card-fr")
     assert page.problems.csp_violations() == []
 
@@ -94,7 +94,7 @@ def test_evaluator_uploads_a_dataset_launches_an_audit_and_follows_it(page, serv
     assert page.locator("#audit-target").input_value() == f"{content.rule_slug}@1.0.0"
     page.fill("#audit-sensitive_features", "sex, region")
     page.fill("#audit-n_boot", "100")
-    page.click("text=Lancer l'audit")
+    page.click("text=Lancer l’audit")
     page.wait_for_url(re.compile(r".*/workspace/jobs/\d+$"))
     job_id = int(page.url.rsplit("/", 1)[1])
     assert page.locator("[data-job-status]").inner_text() == "En attente"
