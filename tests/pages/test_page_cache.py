@@ -84,3 +84,30 @@ def test_a_catalogue_page_counts_its_results_in_the_query_that_lists_them(site_a
     assert page.status_code == 200 and "2 algorithmes trouvés" in page.get_data(as_text=True)
     counts = [s for s in statements if "count(" in s]
     assert len(counts) == 1 and "over (" in counts[0], counts
+
+
+def test_hostile_conditional_headers_get_the_page_or_a_304_never_an_error(site_app, content):
+    client = site_app.test_client()
+    url = f"/en/algorithms/{content.rule_slug}/1.0.0"
+    first = client.get(url)
+    etag = first.headers["ETag"]
+    hostile = [
+        {"If-None-Match": "*"},  # any representation: a 304 is a correct answer
+        {"If-None-Match": f'W/{etag}, "x", {etag}'},
+        {"If-None-Match": '"' + "a" * 8000 + '"'},
+        {"If-None-Match": "\x7f\x01garbage"},
+        {"If-Modified-Since": "not a date"},
+        {"If-Modified-Since": "Tue, 31 Feb 99999 25:61:61 GMT"},
+        {"If-Modified-Since": "Thu, 01 Jan 1970 00:00:00 GMT"},
+        {"If-Modified-Since": "Fri, 31 Dec 9999 23:59:59 GMT", "If-None-Match": '"other"'},
+    ]
+    for headers in hostile:
+        response = client.get(url, headers=headers)
+        assert response.status_code in (200, 304), (headers, response.status_code)
+        if response.status_code == 200:
+            assert response.get_data() == first.get_data(), headers
+        else:
+            assert response.get_data() == b"", headers
+    # A validator that does not match never gets a 304, whatever the date says (If-None-Match wins).
+    stale = client.get(url, headers={"If-None-Match": '"other"', "If-Modified-Since": first.headers["Last-Modified"]})
+    assert stale.status_code == 200
