@@ -56,12 +56,14 @@ def bwrap_command(workdir: Path, project_root: str, hidden: list[str]) -> list[s
         elif os.path.isdir(top):
             command += ["--ro-bind", top, top]
     command += ["--ro-bind-try", "/etc/ld.so.cache", "/etc/ld.so.cache"]
+    # The sandbox's own /tmp comes before the interpreter's paths, which may lie under the host's /tmp
+    # (a checkout or a virtualenv there): a later mount covers an earlier one, never the reverse.
+    command += ["--size", str(TMPFS_BYTES), "--tmpfs", "/tmp"]  # noqa: S108 - the sandbox's own tmpfs
     mounted = ["/usr"]
     for path in _python_paths(project_root):
         command += ["--ro-bind", path, path]
         mounted.append(path)
-    command += ["--size", str(TMPFS_BYTES), "--tmpfs", "/tmp",  # noqa: S108 - the sandbox's own tmpfs
-                "--bind", str(workdir), SANDBOX_ROOT,
+    command += ["--bind", str(workdir), SANDBOX_ROOT,
                 "--ro-bind", str(workdir / "model"), f"{SANDBOX_ROOT}/model",
                 "--ro-bind", str(workdir / "data.parquet"), f"{SANDBOX_ROOT}/data.parquet"]
     for path in hidden:  # never mounted; covered if a mounted directory happens to contain it
