@@ -8,14 +8,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from registry_db.errors import NotFound
 from registry_db.models import (
     ApiToken,
     Organisation,
     User,
     utcnow,
 )
-from registry_db.store.base import _add_or_conflict
+from registry_db.store.base import _add_or_conflict, get_or_not_found
 
 # -- users, organisations, tokens ----------------------------------------------------------
 
@@ -25,10 +24,7 @@ def get_user_by_email(session: Session, email: str) -> User | None:
 
 
 def get_user(session: Session, user_id: int) -> User:
-    user = session.get(User, user_id)
-    if user is None:
-        raise NotFound(f"user {user_id} not found")
-    return user
+    return get_or_not_found(session, User, user_id, "user")
 
 
 def list_users(session: Session) -> Sequence[User]:
@@ -66,10 +62,7 @@ def get_active_token(session: Session, token_hash: str) -> ApiToken | None:
 
 
 def get_token(session: Session, token_id: int) -> ApiToken:
-    token = session.get(ApiToken, token_id)
-    if token is None:
-        raise NotFound(f"token {token_id} not found")
-    return token
+    return get_or_not_found(session, ApiToken, token_id, "token")
 
 
 def revoke_user_tokens(session: Session, user_id: int, kinds: Sequence[str], *, keep_hash: str | None = None,

@@ -17,13 +17,11 @@ from registry_db.models import (
     PredictionSet,
     ReferenceDataset,
 )
+from registry_db.store.base import get_or_not_found
 
 
 def get_dataset(session: Session, dataset_id: int) -> ReferenceDataset:
-    dataset = session.get(ReferenceDataset, dataset_id)
-    if dataset is None:
-        raise NotFound(f"dataset {dataset_id} not found")
-    return dataset
+    return get_or_not_found(session, ReferenceDataset, dataset_id, "dataset")
 
 
 def list_datasets(session: Session) -> Sequence[ReferenceDataset]:
@@ -31,17 +29,11 @@ def list_datasets(session: Session) -> Sequence[ReferenceDataset]:
 
 
 def get_prediction_set(session: Session, predictions_id: int) -> PredictionSet:
-    row = session.get(PredictionSet, predictions_id)
-    if row is None:
-        raise NotFound(f"prediction set {predictions_id} not found")
-    return row
+    return get_or_not_found(session, PredictionSet, predictions_id, "prediction set")
 
 
 def get_job(session: Session, job_id: int) -> Job:
-    job = session.get(Job, job_id)
-    if job is None:
-        raise NotFound(f"audit job {job_id} not found")
-    return job
+    return get_or_not_found(session, Job, job_id, "audit job")
 
 
 def get_job_for_update(session: Session, job_id: int) -> Job:

@@ -2,11 +2,23 @@
 
 from __future__ import annotations
 
+from typing import TypeVar
+
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from registry_db.engine import WRITE_OPTION
-from registry_db.errors import Conflict
+from registry_db.errors import Conflict, NotFound
+
+Row = TypeVar("Row")
+
+
+def get_or_not_found(session: Session, model: type[Row], row_id: int, what: str) -> Row:
+    """The row with this primary key, or the domain's NotFound naming it ("audit job 7 not found")."""
+    row = session.get(model, row_id)
+    if row is None:
+        raise NotFound(f"{what} {row_id} not found")
+    return row
 
 # -- transactions --------------------------------------------------------------------------
 
