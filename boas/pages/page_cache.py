@@ -71,9 +71,11 @@ def card_stamp(session: Session, slug: str, version: str, lang: str) -> Stamp | 
         "versions": [(v[0], v[1], v[2].value, v[3], _iso(v[4])) for v in state["versions"]],
         "owners": state["owners"], "organisation": state["organisation_id"],
         "audits": [(a[0], a[1].value, a[2].value, a[3], a[4], _iso(a[5]), a[6]) for a in audits],
+        "accounts": state["accounts"][0] if state["accounts"] else None,  # the last change to an account
     }
     etag = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
     moments = [_aware(m) for v in state["versions"] for m in (v[4], v[5], v[6])] + [_aware(a[5]) for a in audits]
+    moments += [_aware(state["accounts"][1])] if state["accounts"] else []
     return Stamp(etag=etag, last_modified=max(m for m in moments if m is not None).replace(microsecond=0))
 
 

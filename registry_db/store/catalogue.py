@@ -12,6 +12,7 @@ from registry_db.errors import NotFound
 from registry_db.models import (
     Algorithm,
     ArtifactFile,
+    AuditEvent,
     AuditKind,
     Job,
     JobStatus,
@@ -73,6 +74,9 @@ def public_bias_jobs(session: Session, algorithm_ids: Sequence[int]) -> list[tup
     return [(algorithm_id, job) for algorithm_id, job in rows]
 
 
+ACCOUNT_CHANGES = ("user.updated", "organisation.created", "organisation.updated")
+
+
 def public_page_state(session: Session, slug: str) -> dict[str, Any] | None:
     """Plain columns that decide how an algorithm's released pages look, in three small queries (no ORM rows):
     its released versions, its owners and organisation, and the audits of its released versions."""
@@ -88,8 +92,12 @@ def public_page_state(session: Session, slug: str) -> dict[str, Any] | None:
     jobs = session.execute(
         select(Job.version_id, Job.id, Job.kind, Job.status, Job.cached_from_id, Job.created_by_id, Job.finished_at,
                Job.report_sha256).where(Job.version_id.in_([v[0] for v in versions])).order_by(Job.id)).all()
+    # A page names evaluators of record and judges their independence from their organisation: any change
+    # to an account (name, role, organisation) is a new page. Account changes are rare; sign-ins are not counted.
+    accounts = session.execute(select(AuditEvent.id, AuditEvent.at).where(AuditEvent.action.in_(ACCOUNT_CHANGES))
+                               .order_by(AuditEvent.id.desc()).limit(1)).first()
     return {"versions": [tuple(v[:7]) for v in versions], "organisation_id": versions[0][8], "owners": list(owners),
-            "jobs": [tuple(j) for j in jobs]}
+            "jobs": [tuple(j) for j in jobs], "accounts": tuple(accounts) if accounts else None}
 
 
 def _has_published_version():

@@ -5,7 +5,7 @@ from __future__ import annotations
 import io
 import uuid
 
-from boas.registry import algorithms, lifecycle, versions
+from boas.registry import accounts, algorithms, lifecycle, versions
 from boas.registry.storage import Upload
 from tests.pages.conftest import sign_in
 from tests.pages.content import bias_audit, card_json, code_zip, make_user
@@ -64,6 +64,13 @@ def test_an_audit_or_a_yank_changes_the_etag_and_the_page(site_app):
     lifecycle.yank_version(s, author, slug, "1.0.1", "Erreur de test")
     yanked = client.get(url, headers={"If-None-Match": after.headers["ETag"]})  # the history lists 1.0.1 withdrawn
     assert yanked.status_code == 200 and yanked.headers["ETag"] != after.headers["ETag"]
+    # The evaluator of record renamed by an admin: the cached page would name them wrongly.
+    admin = make_user(s, "admin")
+    accounts.update_user(s, admin, evaluator.id, name=f"Renommée {suffix}")
+    renamed = client.get(url, headers={"If-None-Match": yanked.headers["ETag"],
+                                       "If-Modified-Since": yanked.headers["Last-Modified"]})
+    assert renamed.status_code == 200 and renamed.headers["ETag"] != yanked.headers["ETag"]
+    assert f"Renommée {suffix}" in renamed.get_data(as_text=True)
     s.close()
 
 
