@@ -168,7 +168,14 @@ def draft(slug: str, version: str):
 @bp.route("/workspace/algorithms/<slug>/<version>/publish", methods=["POST"])
 @login_required
 def publish(slug: str, version: str):
-    """Publish a draft; below the baseline the checklist says what is still missing."""
+    """Publish a draft once the author has ticked the confirmation; below the baseline the checklist says what is missing.
+
+    Publishing cannot be undone (a version can be withdrawn, never changed), so the form asks for an explicit
+    confirmation, checked here too: a form posted without it publishes nothing.
+    """
+    if request.form.get("confirm") != "1":
+        flash(_("Tick the confirmation to publish: a published version can be withdrawn, never changed."), "error")
+        return redirect(url_for("pages.draft", slug=slug, version=version, _anchor="publish"), 303)
     try:
         lifecycle.publish_version(db_session(), page_user(), policy(), slug, version)
     except ValidationFailed:

@@ -71,7 +71,11 @@ def test_author_creates_uploads_fixes_the_checklist_and_publishes(signed_in, sit
     page = _page(client.get(draft_url))
     assert not re.findall(r'<strong>\(mandatory\)</strong>', page.split('id="audit-help"')[0])
     assert "Publish version 1.0.0" in page
-    published = client.post(f"{draft_url}/publish", data={"csrf_token": token})
+    unconfirmed = client.post(f"{draft_url}/publish", data={"csrf_token": token})
+    assert unconfirmed.status_code == 303 and unconfirmed.headers["Location"].endswith("/1.0.0#publish")
+    assert "Tick the confirmation to publish" in client.get(unconfirmed.headers["Location"]).get_data(as_text=True)
+    assert site_app.test_client().get(f"/en/algorithms/{slug}/1.0.0").status_code == 404  # nothing published
+    published = client.post(f"{draft_url}/publish", data={"csrf_token": token, "confirm": "1"})
     assert published.status_code == 303 and published.headers["Location"].endswith(f"/en/algorithms/{slug}/1.0.0")
     public = site_app.test_client().get(f"/en/algorithms/{slug}/1.0.0")
     assert public.status_code == 200 and "Published" in _page(public)

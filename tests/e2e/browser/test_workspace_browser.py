@@ -57,6 +57,7 @@ def test_author_creates_uploads_fixes_the_checklist_and_publishes(page, server, 
     page.locator("fieldset button[type=submit]").first.click()
     page.wait_for_url("**/1.0.0#checklist")
     assert page.locator("text=Tous les éléments obligatoires sont documentés").is_visible()
+    page.check("#publish-confirm")  # publishing cannot be undone: the form asks for a confirmation
     page.click("text=Publier la version 1.0.0")
     page.wait_for_url(f"**/fr/algorithms/{slug}/1.0.0")
     assert page.locator("main .badge-published").first.inner_text().startswith("Publiée le ")  # the state and its date, said once
