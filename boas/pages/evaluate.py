@@ -99,9 +99,11 @@ def new_predictions():
         slug, _sep, version = values.get("target", "").partition("@")
         metadata = {"dataset": values.get("dataset") or None, "algorithm": slug, "version": version,
                     "description": values.get("description", "")}
+        if not slug or not version:  # nothing is preselected: the evaluator picks the version
+            errors["target"] = [_("Choose the algorithm version these predictions come from.")]
         if upload is None or not upload.filename:
-            errors = {"file": [_("Choose a CSV or Parquet file.")]}
-        else:
+            errors["file"] = [_("Choose a CSV or Parquet file.")]
+        if not errors:
             try:
                 created = datasets.create_prediction_set(session, user, storage(), stream=upload.stream,
                                                          filename=upload.filename, metadata=metadata)

@@ -150,6 +150,11 @@ def test_evaluator_uploads_a_dataset_predictions_and_launches_an_audit(signed_in
     dataset_id = int(re.search(r"dataset=(\d+)", uploaded.headers["Location"]).group(1))
     assert "Cohorte page" in _page(client.get("/en/workspace/datasets"))
     predictions = frame[["row_id", "prediction"]].to_csv(index=False).encode()
+    empty_form = _page(client.get("/en/workspace/predictions/new"))  # no version is chosen for the evaluator
+    assert '<option value="" selected>— choose —</option>' in empty_form and "@1.0.0\" selected" not in empty_form
+    unchosen = client.post("/en/workspace/predictions/new", content_type="multipart/form-data", data={
+        "csrf_token": token, "target": "", "dataset": str(dataset_id), "file": (io.BytesIO(predictions), "p.csv")})
+    assert unchosen.status_code == 422 and "predictions-target-error" in _page(unchosen)
     posted = client.post("/en/workspace/predictions/new", content_type="multipart/form-data", data={
         "csrf_token": token, "target": f"{content.rule_slug}@1.0.0", "dataset": str(dataset_id),
         "file": (io.BytesIO(predictions), "predictions.csv")})
