@@ -38,6 +38,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -279,6 +280,23 @@ def _unshare() -> str | None:
     return shutil.which("unshare", path="/usr/bin:/bin")
 
 
+def _self_test(mode: str, config: dict, prepare: Callable[[Path], None],
+               hidden: tuple[str, ...] = ()) -> tuple[dict, str]:
+    """Run the child's probe under ``mode``: (what it reported, "") if it exited 0, else ({}, why it failed)."""
+    workdir = Path(tempfile.mkdtemp(prefix="boas-sandbox-probe-"))
+    try:
+        prepare(workdir)
+        done = _run(workdir, config, SandboxLimits(cpu_seconds=60, wall_seconds=60), mode, hidden)
+        if done.status == 0:
+            return read_json(workdir / "result.json"), ""
+        error = read_json(workdir / "error.json") if (workdir / "error.json").exists() else {}
+        return {}, error.get("detail") or done.log_tail[-500:] or f"status {done.status}"
+    except (OSError, SandboxError) as exc:
+        return {}, getattr(exc, "untrusted_detail", "") or str(exc)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+
+
 @functools.cache
 def _namespace_support() -> tuple[bool, str]:
     """Whether namespaces can confine the child here: probed once per process, with a self-test inside."""
@@ -286,18 +304,11 @@ def _namespace_support() -> tuple[bool, str]:
         return False, "namespaces need root on Linux"
     if not _unshare():
         return False, "no unshare binary in /usr/bin or /bin"
-    workdir = Path(tempfile.mkdtemp(prefix="boas-sandbox-probe-"))
-    try:
-        os.chown(workdir, SANDBOX_UID, SANDBOX_GID)
-        done = _run(workdir, {"mode": "probe"}, SandboxLimits(cpu_seconds=60, wall_seconds=60), "namespaces")
-        if done.status == 0 and read_json(workdir / "result.json").get("uid") == str(SANDBOX_UID):
-            return True, "namespaces work"
-        error = read_json(workdir / "error.json") if (workdir / "error.json").exists() else {}
-        reason = error.get("reason") or done.log_tail[-500:] or f"status {done.status}"
-    except (OSError, SandboxError) as exc:
-        reason = getattr(exc, "untrusted_detail", "") or str(exc)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+    report, reason = _self_test("namespaces", {"mode": "probe"},
+                                lambda workdir: os.chown(workdir, SANDBOX_UID, SANDBOX_GID))
+    if report.get("uid") == str(SANDBOX_UID):
+        return True, "namespaces work"
+    reason = reason or f"the sandbox still runs as uid {report.get('uid')}"
     log.warning("model sandbox runs without namespaces (%s): %s", ISOLATION_RLIMITS, reason)
     return False, reason
 
@@ -311,23 +322,15 @@ def bwrap_support(hidden: tuple[str, ...] = ()) -> tuple[bool, str]:
 def _bwrap_probe(hidden: tuple[str, ...]) -> tuple[bool, str]:
     if not sys.platform.startswith("linux") or bwrap_binary() is None:
         return False, "bubblewrap (bwrap) is not installed"
-    workdir = Path(tempfile.mkdtemp(prefix="boas-sandbox-probe-"))
-    try:
+    def prepare(workdir: Path) -> None:
         (workdir / "model").mkdir()
         (workdir / "data.parquet").write_bytes(b"")
-        config = {"mode": "probe", "confine": None, "hidden": list(hidden)}
-        done = _run(workdir, config, SandboxLimits(cpu_seconds=60, wall_seconds=60), "bwrap", hidden)
-        if done.status == 0:
-            uid = read_json(workdir / "result.json").get("euid")
-            if uid == str(SANDBOX_UID):
-                return True, "bubblewrap works"
-            return False, f"the sandbox still runs as uid {uid}"
-        error = read_json(workdir / "error.json") if (workdir / "error.json").exists() else {}
-        reason = error.get("detail") or done.log_tail[-500:] or f"status {done.status}"
-    except (OSError, SandboxError) as exc:
-        reason = getattr(exc, "untrusted_detail", "") or str(exc)
-    finally:
-        shutil.rmtree(workdir, ignore_errors=True)
+
+    report, reason = _self_test("bwrap", {"mode": "probe", "confine": None, "hidden": list(hidden)}, prepare, hidden)
+    if report.get("euid") == str(SANDBOX_UID):
+        return True, "bubblewrap works"
+    if not reason:
+        return False, f"the sandbox still runs as uid {report.get('euid')}"
     log.warning("bubblewrap is unusable, models that carry code are refused: %s", reason)
     return False, reason
 

@@ -3,7 +3,7 @@
 ``audits.sandbox`` starts it as ``python -I -B -c <boot> <project root> <workdir> <config json>``,
 with a scrubbed environment and resource limits already applied. It locks itself down, loads the
 model, predicts and leaves only files inside ``workdir``: ``result.json`` + ``predictions.npz`` on
-success, ``error.json`` (``{"reason", "kind"}``) on failure. The reading side of that file protocol
+success, ``error.json`` (``{"detail", "kind"}``) on failure. The reading side of that file protocol
 (``collect``) lives here too, so both halves change together. Only the standard library is
 imported before the confinement is in place.
 """
