@@ -79,7 +79,9 @@ class ProgressBar:
             return
         self._shown = step
         filled = self.width * percent // 100
-        line = f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {percent:3d}% {_size(done)} / {_size(total)}"
+        line = (
+            f"{self.label} [{'#' * filled}{'.' * (self.width - filled)}] {percent:3d}% {_size(done)} / {_size(total)}"
+        )
         self.stream.write(("\r" + line + ("\n" if percent == 100 else "")) if self.tty else line + "\n")
         self.stream.flush()
 
@@ -89,7 +91,9 @@ def _size(n: int) -> str:
 
 
 @click.command("login")
-@click.option("--server", envvar=SERVER_ENV, required=True, help="the registry's address, e.g. https://boas.example.org")
+@click.option(
+    "--server", envvar=SERVER_ENV, required=True, help="the registry's address, e.g. https://boas.example.org"
+)
 @click.option("--token", default=None, help="an API token (prompted, hidden, when omitted)")
 def login(server: str, token: str | None) -> None:
     """Check an API token against the server and store both for push and pull (a 0600 file)."""
@@ -138,14 +142,27 @@ def _print_checklist(report: dict[str, Any]) -> None:
 @click.argument("model_dir", type=click.Path(path_type=Path))
 @click.option("--algorithm", "slug", required=True, help="the algorithm's slug (registered beforehand)")
 @click.option("--version", required=True, help="the new version, X.Y.Z")
-@click.option("--card", "card_path", type=click.Path(path_type=Path), default=None,
-              help="a YAML (or JSON) file of card fields, applied as a JSON merge patch")
+@click.option(
+    "--card",
+    "card_path",
+    type=click.Path(path_type=Path),
+    default=None,
+    help="a YAML (or JSON) file of card fields, applied as a JSON merge patch",
+)
 @click.option("--code", is_flag=True, help="the directory is a rule_based algorithm's code, not an MLflow model")
 @click.option("--server", envvar=SERVER_ENV, default=None, help="defaults to the server of 'boas login'")
-@click.option("--no-local-check", is_flag=True, help="upload without checking the directory first (the server "
-              "checks it anyway)")
-def push(model_dir: Path, slug: str, version: str, card_path: Path | None, code: bool, server: str | None,
-         no_local_check: bool) -> None:
+@click.option(
+    "--no-local-check", is_flag=True, help="upload without checking the directory first (the server checks it anyway)"
+)
+def push(
+    model_dir: Path,
+    slug: str,
+    version: str,
+    card_path: Path | None,
+    code: bool,
+    server: str | None,
+    no_local_check: bool,
+) -> None:
     """Check a model directory as the server would, upload it as a draft version, apply its card."""
     try:
         card = _load_card(card_path) if card_path else None
@@ -158,10 +175,13 @@ def push(model_dir: Path, slug: str, version: str, card_path: Path | None, code:
                 checked = check_model_directory(model_dir, archive, mlflow=not code)
                 how = (checked.execution or {}).get("mode", "code archive")
                 click.echo(f"checked {model_dir}: {checked.files} files, as the server would ({how})", err=True)
-            created = client.upload_version(slug, version, archive, field="code" if code else "model",
-                                            progress=ProgressBar("uploading"))
-        click.echo(f"created {slug}@{created.get('version')} ({created.get('state')}, "
-                   f"{len(created.get('manifest') or [])} files)")
+            created = client.upload_version(
+                slug, version, archive, field="code" if code else "model", progress=ProgressBar("uploading")
+            )
+        click.echo(
+            f"created {slug}@{created.get('version')} ({created.get('state')}, "
+            f"{len(created.get('manifest') or [])} files)"
+        )
         if card is not None:
             client.patch_card(slug, version, card)
             click.echo(f"card applied from {card_path} ({len(card)} fields)")

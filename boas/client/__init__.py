@@ -10,8 +10,8 @@ This package imports neither Flask nor the database layer (an import-linter cont
 from __future__ import annotations
 
 from boas.client.api import BoasClient
-from boas.client.errors import ApiError, ClientError, error_lines
 from boas.client.credentials import Credentials, credentials_path, load_credentials, save_credentials
+from boas.client.errors import ApiError, ClientError, error_lines
 from boas.client.local import LocalCheck, check_model_directory, pack_directory
 
 __all__ = [

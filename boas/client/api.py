@@ -73,8 +73,9 @@ class BoasClient:
     fields) or ``ClientError`` (unreachable server, a download that does not match its manifest).
     """
 
-    def __init__(self, server: str, token: str | None = None, *, timeout: float = 300.0,
-                 session: requests.Session | None = None):
+    def __init__(
+        self, server: str, token: str | None = None, *, timeout: float = 300.0, session: requests.Session | None = None
+    ):
         self.server = normalise_server(server)
         self.timeout = timeout
         self._http = session or requests.Session()
@@ -99,29 +100,43 @@ class BoasClient:
         """A version with its card and manifest (drafts only for their owners)."""
         return cast(Version, self._json("GET", f"/algorithms/{_seg(slug)}/versions/{_seg(version)}"))
 
-    def upload_version(self, slug: str, version: str, archive: Path, *, field: str = "model",
-                       card: str | None = None, progress: Progress | None = None) -> Version:
+    def upload_version(
+        self,
+        slug: str,
+        version: str,
+        archive: Path,
+        *,
+        field: str = "model",
+        card: str | None = None,
+        progress: Progress | None = None,
+    ) -> Version:
         """Create a draft from an archive (zip or tar.gz), streamed from disk as multipart/form-data."""
         fields = {"version": version, **({"card": card} if card is not None else {})}
         body = _MultipartBody(fields, field, Path(archive), progress)
         try:
-            return cast(Version, self._json(
-                "POST", f"/algorithms/{_seg(slug)}/versions", data=body,
-                headers={"Content-Type": body.content_type, "Content-Length": str(len(body))}))
+            return cast(
+                Version,
+                self._json(
+                    "POST",
+                    f"/algorithms/{_seg(slug)}/versions",
+                    data=body,
+                    headers={"Content-Type": body.content_type, "Content-Length": str(len(body))},
+                ),
+            )
         finally:
             body.close()
 
     def patch_card(self, slug: str, version: str, patch: dict[str, Any]) -> Version:
         """Apply a JSON merge patch (RFC 7396) to a draft's card: ``None`` removes a field."""
-        return cast(Version, self._json("PATCH", f"/algorithms/{_seg(slug)}/versions/{_seg(version)}/card",
-                                        json=patch))
+        return cast(Version, self._json("PATCH", f"/algorithms/{_seg(slug)}/versions/{_seg(version)}/card", json=patch))
 
     def baseline(self, slug: str, version: str) -> Baseline:
         """The quality-baseline checklist: score, publishable, and every missing item."""
         return cast(Baseline, self._json("GET", f"/algorithms/{_seg(slug)}/versions/{_seg(version)}/baseline"))
 
-    def download_version(self, slug: str, version: str, dest: Path, *,
-                         progress: Progress | None = None) -> list[ManifestEntry]:
+    def download_version(
+        self, slug: str, version: str, dest: Path, *, progress: Progress | None = None
+    ) -> list[ManifestEntry]:
         """Download every file of the manifest into the new directory ``dest``, verifying each digest.
 
         All or nothing: files land in a temporary sibling directory renamed to ``dest`` once every
@@ -152,8 +167,10 @@ class BoasClient:
                         if progress:
                             progress(done, total)
                 if size != entry["size"] or digest.hexdigest() != entry["sha256"]:
-                    raise ClientError(f"{entry['path']} does not match the manifest (sha256 {entry['sha256']}, "
-                                      f"{entry['size']} bytes): download refused, nothing kept")
+                    raise ClientError(
+                        f"{entry['path']} does not match the manifest (sha256 {entry['sha256']}, "
+                        f"{entry['size']} bytes): download refused, nothing kept"
+                    )
             os.chmod(work, 0o755)  # noqa: S103 - a model directory like any other, not a secret
             if dest.exists():
                 dest.rmdir()
@@ -170,13 +187,16 @@ class BoasClient:
             try:
                 return response.json()
             except ValueError as exc:
-                raise ClientError(f"{self.server} answered {response.status_code} with something that is not "
-                                  "JSON: is it a BOAS server?") from exc
+                raise ClientError(
+                    f"{self.server} answered {response.status_code} with something that is not "
+                    "JSON: is it a BOAS server?"
+                ) from exc
 
     def _request(self, method: str, path: str, **kwargs: Any) -> requests.Response:
         try:
-            response = self._http.request(method, f"{self.server}/api/v1{path}", timeout=self.timeout,
-                                          allow_redirects=False, **kwargs)
+            response = self._http.request(
+                method, f"{self.server}/api/v1{path}", timeout=self.timeout, allow_redirects=False, **kwargs
+            )
         except requests.RequestException as exc:
             raise ClientError(f"cannot reach {self.server}: {_reason(exc)}") from exc
         if response.status_code >= 300:
@@ -238,8 +258,10 @@ class _MultipartBody:
             f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n'.encode() + value.encode() + b"\r\n"
             for name, value in fields.items()
         )
-        head += (f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
-                 f'filename="{_quoted(path.name)}"\r\nContent-Type: application/octet-stream\r\n\r\n').encode()
+        head += (
+            f'--{boundary}\r\nContent-Disposition: form-data; name="{file_field}"; '
+            f'filename="{_quoted(path.name)}"\r\nContent-Type: application/octet-stream\r\n\r\n'
+        ).encode()
         tail = f"\r\n--{boundary}--\r\n".encode()
         self._file: IO[bytes] = open(path, "rb")  # noqa: SIM115 - closed when read to the end
         size = os.fstat(self._file.fileno()).st_size

@@ -31,7 +31,9 @@ def error_lines(message: str, errors: dict[str, list[str]]) -> list[str]:
     key is one line per field. The same function words the server's refusals and the local checks', so the
     two can be compared line for line.
     """
-    fields = {field: [messages] if isinstance(messages, str) else [str(m) for m in messages]
-              for field, messages in errors.items()}
+    fields = {
+        field: [messages] if isinstance(messages, str) else [str(m) for m in messages]
+        for field, messages in errors.items()
+    }
     lines = [] if any(messages == [message] for messages in fields.values()) else [message]
     return lines + [f"{field}: {'; '.join(messages)}" for field, messages in fields.items()]

@@ -59,13 +59,17 @@ def pack_directory(directory: Path, archive: Path, *, field: str = "model") -> i
                 rel = path.relative_to(directory).as_posix()
                 mode = path.lstat().st_mode
                 if stat.S_ISLNK(mode):
-                    raise ValidationFailed(f"{rel!r} is a symbolic link", {field: [
-                        f"{rel!r} is a symbolic link: copy the file it points to into the model directory"]})
+                    raise ValidationFailed(
+                        f"{rel!r} is a symbolic link",
+                        {field: [f"{rel!r} is a symbolic link: copy the file it points to into the model directory"]},
+                    )
                 if stat.S_ISDIR(mode):
                     continue
                 if not stat.S_ISREG(mode):
-                    raise ValidationFailed(f"{rel!r} is not a regular file", {field: [
-                        f"{rel!r} is not a regular file (device, socket or pipe)"]})
+                    raise ValidationFailed(
+                        f"{rel!r} is not a regular file",
+                        {field: [f"{rel!r} is not a regular file (device, socket or pipe)"]},
+                    )
                 info = zipfile.ZipInfo(rel, date_time=_ZIP_EPOCH)
                 info.compress_type = zipfile.ZIP_DEFLATED
                 info.external_attr = 0o644 << 16
@@ -94,8 +98,13 @@ def manifest_parts(name: object) -> tuple[str, ...]:
     """
     if not isinstance(name, str) or not name:
         raise ClientError(f"the manifest names a file {name!r}: refused")
-    bad = ("\x00" in name or "\\" in name or name.startswith("/") or _DRIVE.match(name)
-           or any(ord(c) < 32 or ord(c) == 127 for c in name))
+    bad = (
+        "\x00" in name
+        or "\\" in name
+        or name.startswith("/")
+        or _DRIVE.match(name)
+        or any(ord(c) < 32 or ord(c) == 127 for c in name)
+    )
     parts = PurePosixPath(name).parts
     if bad or any(p in ("", "..", ".") for p in name.split("/")) or not parts:
         raise ClientError(f"the manifest names a file outside the destination ({name!r}): refused, nothing written")

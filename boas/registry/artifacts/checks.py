@@ -48,8 +48,10 @@ def check_tree(tree: Path, *, field: str, mlflow: bool) -> dict[str, Any] | None
     pickles = [path for path, kind in code_files(tree) if kind == "pickle"] if info else []
     scan = scan_pickles(tree, sorted({*(info["pickled_files"] if info else []), *pickles}))
     if scan.flagged:
-        raise ValidationFailed("the archive holds a malicious pickle", {field: [
-            f"serialised files would run {', '.join(scan.flagged)} when loaded: refused"]})
+        raise ValidationFailed(
+            "the archive holds a malicious pickle",
+            {field: [f"serialised files would run {', '.join(scan.flagged)} when loaded: refused"]},
+        )
     if info is not None:
         info["pickle_scan"] = scan.as_dict()
     return info
@@ -59,9 +61,21 @@ def require_signature(info: dict[str, Any]) -> None:
     """A model is handed only the columns its input signature names, so it must name them."""
     inputs = (info.get("signature") or {}).get("inputs")
     if not inputs:
-        raise ValidationFailed("an ml_model needs an MLflow input signature", {"signature": [
-            "the MLmodel has no input signature: save the model with signature=infer_signature(X, ...) so that "
-            "it is given only the columns it names"]})
+        raise ValidationFailed(
+            "an ml_model needs an MLflow input signature",
+            {
+                "signature": [
+                    "the MLmodel has no input signature: save the model with signature=infer_signature(X, ...) so that "
+                    "it is given only the columns it names"
+                ]
+            },
+        )
     if not isinstance(inputs, list) or not all(isinstance(c, dict) and c.get("name") for c in inputs):
-        raise ValidationFailed("the model's input signature does not name its columns", {"signature": [
-            "every input of the signature must be a named column (a DataFrame signature), not a bare tensor"]})
+        raise ValidationFailed(
+            "the model's input signature does not name its columns",
+            {
+                "signature": [
+                    "every input of the signature must be a named column (a DataFrame signature), not a bare tensor"
+                ]
+            },
+        )
