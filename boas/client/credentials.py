@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import stat
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -27,8 +28,8 @@ class Credentials:
 
 def credentials_path(env: dict[str, str] | None = None) -> Path:
     """``$XDG_CONFIG_HOME/boas/credentials``, or ``~/.config/boas/credentials``."""
-    env = os.environ if env is None else env
-    base = env.get("XDG_CONFIG_HOME") or str(Path(env.get("HOME") or Path.home()) / ".config")
+    environ: Mapping[str, str] = os.environ if env is None else env
+    base = environ.get("XDG_CONFIG_HOME") or str(Path(environ.get("HOME") or Path.home()) / ".config")
     return Path(base) / "boas" / "credentials"
 
 

@@ -63,8 +63,9 @@ def _stop(proc: subprocess.Popen) -> None:
         proc.wait(timeout=10)
 
 
-def _wait_until_ready(base_url: str, proc: subprocess.Popen, log_path: Path, workers: int,
-                      deadline_s: float = 90) -> None:
+def _wait_until_ready(
+    base_url: str, proc: subprocess.Popen, log_path: Path, workers: int, deadline_s: float = 90
+) -> None:
     """Health answers 200 and all the workers have booted; fail with the server log otherwise."""
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
@@ -87,7 +88,11 @@ def gunicorn(env: dict[str, str], log_path: Path, workers: int) -> Iterator[str]
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [str(GUNICORN), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            cwd=PROJECT_ROOT,
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
         )
     try:
         base_url = f"http://127.0.0.1:{port}"
@@ -130,7 +135,14 @@ def deploy(backend: str, tmp: Path, workers: int) -> Iterator[Deployment]:
         secret = run_boas(env, "tokens", "create", "--email", AUTHOR_EMAIL).strip()
         assert secret.startswith("boas_")
         with gunicorn(env, tmp / "gunicorn.log", workers) as base_url:
-            yield Deployment(backend, base_url, database_url, data_dir, tmp / "gunicorn.log",
-                             {"Authorization": f"Bearer {secret}"}, env)
+            yield Deployment(
+                backend,
+                base_url,
+                database_url,
+                data_dir,
+                tmp / "gunicorn.log",
+                {"Authorization": f"Bearer {secret}"},
+                env,
+            )
     finally:
         cleanup()

@@ -53,16 +53,24 @@ class Author:
         self.env.update({"HOME": str(home), "XDG_CONFIG_HOME": str(self.config)})
 
     def boas(self, *args: str, stdin: str | None = None, **env: str) -> subprocess.CompletedProcess:
-        return subprocess.run([str(BOAS), *args], env={**self.env, **env}, cwd=self.home, input=stdin,
-                              capture_output=True, text=True, timeout=HTTP_TIMEOUT)
+        return subprocess.run(
+            [str(BOAS), *args],
+            env={**self.env, **env},
+            cwd=self.home,
+            input=stdin,
+            capture_output=True,
+            text=True,
+            timeout=HTTP_TIMEOUT,
+        )
 
     def login(self) -> None:
         result = self.boas("login", "--server", self.dep.base_url, "--token", self.dep.token)
         assert result.returncode == 0, result.stderr
 
     def new_algorithm(self) -> str:
-        response = requests.post(self.dep.api("/algorithms"), json=algorithm_payload(), headers=self.dep.author,
-                                 timeout=HTTP_TIMEOUT)
+        response = requests.post(
+            self.dep.api("/algorithms"), json=algorithm_payload(), headers=self.dep.author, timeout=HTTP_TIMEOUT
+        )
         assert response.status_code == 201, response.text
         return response.json()["slug"]
 
@@ -116,42 +124,57 @@ def test_a_bad_token_is_one_clear_line_and_nothing_is_stored(author: Author, mlf
     assert not (author.config / "boas" / "credentials").exists()
 
     slug = author.new_algorithm()
-    pushed = author.boas("push", str(mlflow_model_dir), "--algorithm", slug, "--version", "1.0.0",
-                         "--server", author.dep.base_url, BOAS_TOKEN="boas_revoked-or-mistyped")
+    pushed = author.boas(
+        "push",
+        str(mlflow_model_dir),
+        "--algorithm",
+        slug,
+        "--version",
+        "1.0.0",
+        "--server",
+        author.dep.base_url,
+        BOAS_TOKEN="boas_revoked-or-mistyped",
+    )
     assert pushed.returncode == 1 and len(_errors(pushed)) == 1 and "refused the token" in pushed.stderr
-    assert requests.get(author.dep.api(f"/algorithms/{slug}/versions/1.0.0"), headers=author.dep.author,
-                        timeout=HTTP_TIMEOUT).status_code == 404
+    assert (
+        requests.get(
+            author.dep.api(f"/algorithms/{slug}/versions/1.0.0"), headers=author.dep.author, timeout=HTTP_TIMEOUT
+        ).status_code
+        == 404
+    )
 
 
 def test_push_without_login_says_how_to_log_in(author: Author, mlflow_model_dir: Path):
     result = author.boas("push", str(mlflow_model_dir), "--algorithm", "x", "--version", "1.0.0")
     assert result.returncode == 1 and _errors(result) == [
-        "error: no server: pass --server URL, set BOAS_SERVER_URL, or run 'boas login --server URL'"]
+        "error: no server: pass --server URL, set BOAS_SERVER_URL, or run 'boas login --server URL'"
+    ]
 
 
 # -- push -----------------------------------------------------------------------------------
 
 
-def test_push_creates_the_version_applies_the_card_and_prints_what_is_missing(author: Author,
-                                                                              mlflow_model_dir: Path):
+def test_push_creates_the_version_applies_the_card_and_prints_what_is_missing(author: Author, mlflow_model_dir: Path):
     author.login()
     slug = author.new_algorithm()
     card = _card_yaml(author.home / "card.yaml")
-    result = author.boas("push", str(mlflow_model_dir), "--algorithm", slug, "--version", "1.0.0", "--card",
-                         str(card))
+    result = author.boas("push", str(mlflow_model_dir), "--algorithm", slug, "--version", "1.0.0", "--card", str(card))
     assert result.returncode == 0, result.stderr
     assert "uploading [" in result.stderr and "100%" in result.stderr  # the progress bar
     assert f"created {slug}@1.0.0 (draft, {len(_files(mlflow_model_dir))} files)" in result.stdout
 
-    version = requests.get(author.dep.api(f"/algorithms/{slug}/versions/1.0.0"), headers=author.dep.author,
-                           timeout=HTTP_TIMEOUT).json()
+    version = requests.get(
+        author.dep.api(f"/algorithms/{slug}/versions/1.0.0"), headers=author.dep.author, timeout=HTTP_TIMEOUT
+    ).json()
     assert version["state"] == "draft" and version["execution"]["mode"] == "execute"
     assert version["card"]["limitations"] == load_example_card()["limitations"]  # the card was applied
     assert {f["path"] for f in version["manifest"]} == set(_files(mlflow_model_dir))
-    baseline = requests.get(author.dep.api(f"/algorithms/{slug}/versions/1.0.0/baseline"),
-                            headers=author.dep.author, timeout=HTTP_TIMEOUT).json()
-    printed = {line.split("] ", 1)[1].split(":", 1)[0] for line in result.stdout.splitlines()
-               if line.startswith("  missing [")}
+    baseline = requests.get(
+        author.dep.api(f"/algorithms/{slug}/versions/1.0.0/baseline"), headers=author.dep.author, timeout=HTTP_TIMEOUT
+    ).json()
+    printed = {
+        line.split("] ", 1)[1].split(":", 1)[0] for line in result.stdout.splitlines() if line.startswith("  missing [")
+    }
     assert LEFT_OUT in printed and printed == {item["path"] for item in baseline["missing"]}
     assert "not publishable yet" in result.stdout
 
@@ -167,8 +190,12 @@ def test_card_errors_are_one_line_per_field(author: Author, mlflow_model_dir: Pa
     bad.write_text("limitations: 12\nperformance_metrics:\n  - name: auc\n    value: 'high'\n")
     result = author.boas("card", f"{slug}@1.0.0", str(bad))
     assert result.returncode == 2
-    response = requests.patch(author.dep.api(f"/algorithms/{slug}/versions/1.0.0/card"),
-                              json=yaml.safe_load(bad.read_text()), headers=author.dep.author, timeout=HTTP_TIMEOUT)
+    response = requests.patch(
+        author.dep.api(f"/algorithms/{slug}/versions/1.0.0/card"),
+        json=yaml.safe_load(bad.read_text()),
+        headers=author.dep.author,
+        timeout=HTTP_TIMEOUT,
+    )
     body = response.json()
     assert response.status_code == 422 and len(body["errors"]) >= 2
     fields = [line.removeprefix("error: ").split(": ", 1)[0] for line in _errors(result)]
@@ -219,8 +246,12 @@ def test_a_directory_the_server_refuses_is_refused_locally_first_with_the_same_l
 
     local = author.boas("push", str(model), "--algorithm", slug, "--version", "1.0.0")
     assert local.returncode == 2 and "uploading" not in local.stderr  # nothing was sent
-    assert requests.get(author.dep.api(f"/algorithms/{slug}/versions/1.0.0"), headers=author.dep.author,
-                        timeout=HTTP_TIMEOUT).status_code == 404
+    assert (
+        requests.get(
+            author.dep.api(f"/algorithms/{slug}/versions/1.0.0"), headers=author.dep.author, timeout=HTTP_TIMEOUT
+        ).status_code
+        == 404
+    )
     remote = author.boas("push", str(model), "--algorithm", slug, "--version", "1.0.0", "--no-local-check")
     assert remote.returncode == 2 and "100%" in remote.stderr  # the server saw it and refused it
     assert _errors(local) == _errors(remote) and expected in local.stderr
@@ -309,17 +340,22 @@ def _traversing_manifest(path: str, body: bytes) -> bytes:
     return json.dumps(version).encode()
 
 
-@pytest.mark.parametrize(("alter", "message"), [
-    (_flip_artifact, "MLmodel does not match the manifest"),
-    (_traversing_manifest, "the manifest names a file outside the destination ('../escaped.txt')"),
-])
-def test_a_download_altered_on_the_way_is_refused_and_nothing_is_kept(author: Author, mlflow_model_dir: Path,
-                                                                      alter, message: str):
+@pytest.mark.parametrize(
+    ("alter", "message"),
+    [
+        (_flip_artifact, "MLmodel does not match the manifest"),
+        (_traversing_manifest, "the manifest names a file outside the destination ('../escaped.txt')"),
+    ],
+)
+def test_a_download_altered_on_the_way_is_refused_and_nothing_is_kept(
+    author: Author, mlflow_model_dir: Path, alter, message: str
+):
     slug = _pushed(author, mlflow_model_dir)
     (author.home / "work").mkdir()
     with _TamperingProxy(author.dep.base_url, alter) as proxy:
-        result = author.boas("pull", f"{slug}@1.0.0", "--dest", "work/out", "--server", proxy,
-                             BOAS_TOKEN=author.dep.token)
+        result = author.boas(
+            "pull", f"{slug}@1.0.0", "--dest", "work/out", "--server", proxy, BOAS_TOKEN=author.dep.token
+        )
     assert result.returncode == 1 and len(_errors(result)) == 1 and message in result.stderr
     assert list((author.home / "work").iterdir()) == [] and not (author.home / "escaped.txt").exists()
 
@@ -327,8 +363,9 @@ def test_a_download_altered_on_the_way_is_refused_and_nothing_is_kept(author: Au
 # -- the importable client ------------------------------------------------------------------
 
 
-def test_the_client_module_creates_uploads_patches_and_pulls(deployment: Deployment, mlflow_model_dir: Path,
-                                                             tmp_path: Path):
+def test_the_client_module_creates_uploads_patches_and_pulls(
+    deployment: Deployment, mlflow_model_dir: Path, tmp_path: Path
+):
     from boas.client import check_model_directory
 
     client = BoasClient(deployment.base_url, deployment.token)
@@ -336,7 +373,9 @@ def test_the_client_module_creates_uploads_patches_and_pulls(deployment: Deploym
     slug = client.create_algorithm(**algorithm_payload())["slug"]
     checked = check_model_directory(mlflow_model_dir, tmp_path / "model.zip")
     seen: list[tuple[int, int]] = []
-    created = client.upload_version(slug, "2.0.0", checked.archive, progress=lambda done, total: seen.append((done, total)))
+    created = client.upload_version(
+        slug, "2.0.0", checked.archive, progress=lambda done, total: seen.append((done, total))
+    )
     assert created["state"] == "draft" and created["version"] == "2.0.0"
     assert len(seen) > 1 and seen[-1][0] == seen[-1][1] > checked.archive.stat().st_size  # the whole body, in steps
     patched = client.patch_card(slug, "2.0.0", {"limitations": "Not validated outside mainland France."})
