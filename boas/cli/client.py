@@ -183,7 +183,16 @@ def push(
             f"{len(created.get('manifest') or [])} files)"
         )
         if card is not None:
-            client.patch_card(slug, version, card)
+            try:
+                client.patch_card(slug, version, card)
+            except ApiError:
+                # The draft exists now: pushing again would be a conflict, so say how to finish.
+                click.echo(
+                    f"the draft {slug}@{version} was created but its card was refused: fix {card_path}, "
+                    f"then run 'boas card {slug}@{version} {card_path}'",
+                    err=True,
+                )
+                raise
             click.echo(f"card applied from {card_path} ({len(card)} fields)")
         _print_checklist(dict(client.baseline(slug, version)))
     except (ClientError, BoasError) as exc:

@@ -182,14 +182,14 @@ def test_push_creates_the_version_applies_the_card_and_prints_what_is_missing(au
     assert again.returncode == 2 and len(_errors(again)) >= 1 and "1.0.0" in again.stderr  # 409, one line
 
 
-def test_card_errors_are_one_line_per_field(author: Author, mlflow_model_dir: Path):
+def test_a_refused_card_is_one_line_per_field_and_can_be_applied_again(author: Author, mlflow_model_dir: Path):
     author.login()
     slug = author.new_algorithm()
-    assert author.boas("push", str(mlflow_model_dir), "--algorithm", slug, "--version", "1.0.0").returncode == 0
     bad = author.home / "bad.yaml"
     bad.write_text("limitations: 12\nperformance_metrics:\n  - name: auc\n    value: 'high'\n")
-    result = author.boas("card", f"{slug}@1.0.0", str(bad))
+    result = author.boas("push", str(mlflow_model_dir), "--algorithm", slug, "--version", "1.0.0", "--card", str(bad))
     assert result.returncode == 2
+    assert f"run 'boas card {slug}@1.0.0 {bad}'" in result.stderr  # the draft exists: how to finish it
     response = requests.patch(
         author.dep.api(f"/algorithms/{slug}/versions/1.0.0/card"),
         json=yaml.safe_load(bad.read_text()),
@@ -198,9 +198,12 @@ def test_card_errors_are_one_line_per_field(author: Author, mlflow_model_dir: Pa
     )
     body = response.json()
     assert response.status_code == 422 and len(body["errors"]) >= 2
-    fields = [line.removeprefix("error: ").split(": ", 1)[0] for line in _errors(result)]
-    assert set(body["errors"]) <= set(fields)  # every field the server names has its own line
-    assert len(fields) == len(set(fields))
+    lines = [line.removeprefix("error: ") for line in _errors(result)]
+    assert lines == [body["message"]] + [f"{field}: {'; '.join(found)}" for field, found in body["errors"].items()]
+
+    fixed = author.boas("card", f"{slug}@1.0.0", str(_card_yaml(author.home / "card.yaml")))
+    assert fixed.returncode == 0, fixed.stderr
+    assert "card applied" in fixed.stdout and f"  missing [transparency_of_training] {LEFT_OUT}:" in fixed.stdout
 
 
 # -- refused locally first, in the server's words --------------------------------------------
