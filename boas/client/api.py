@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import re
 import shutil
 import tempfile
 import uuid
@@ -241,8 +242,15 @@ def _api_error(response: requests.Response, server: str) -> ClientError:
 
 
 def _reason(exc: requests.RequestException) -> str:
-    text = str(exc.args[0] if exc.args else exc)
-    return text.split("(Caused by ")[-1].rstrip(")")[:300] or type(exc).__name__
+    """What the socket said ("Connection refused", "Name or service not known"), not urllib3's wrapping."""
+    if isinstance(exc, requests.Timeout):
+        return "no answer in time"
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "the TLS certificate could not be verified"
+    errno_text = re.search(r"\[Errno -?\d+\] ([^'\")\]]+)", str(exc))
+    if errno_text:
+        return errno_text.group(1).strip()
+    return "the connection failed" if isinstance(exc, requests.ConnectionError) else type(exc).__name__
 
 
 class _MultipartBody:

@@ -7,6 +7,7 @@ other users can read is refused rather than used, as ssh refuses a private key w
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import os
 import stat
@@ -16,8 +17,6 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from boas.client.errors import ClientError
-
-_LOOPBACK = ("127.", "::1", "localhost")
 
 
 @dataclass(frozen=True)
@@ -41,9 +40,17 @@ def normalise_server(url: str) -> str:
         raise ClientError(f"the server must be an http(s) URL such as https://boas.example.org, not {url!r}")
     if parts.query or parts.fragment or parts.username or parts.password:
         raise ClientError("the server URL must not carry a query, a fragment or a user name")
-    if parts.scheme == "http" and not parts.hostname.startswith(_LOOPBACK):
+    if parts.scheme == "http" and not _loopback(parts.hostname):
         raise ClientError(f"refusing to send a token over plain HTTP to {parts.hostname}: use https://")
     return url
+
+
+def _loopback(host: str) -> bool:
+    """This machine: a loopback address or ``localhost``, not a name that merely starts like one."""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host == "localhost" or host.endswith(".localhost")
 
 
 def save_credentials(credentials: Credentials, path: Path | None = None) -> Path:

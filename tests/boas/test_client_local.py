@@ -44,6 +44,8 @@ def test_a_credentials_file_others_can_read_is_refused(tmp_path: Path):
     ("url", "problem"),
     [
         ("http://boas.example.org", "plain HTTP"),
+        ("http://localhost.example.org", "plain HTTP"),
+        ("http://127.0.0.1.nip.io", "plain HTTP"),
         ("ftp://boas.example.org", "http"),
         ("boas.example.org", "http"),
         ("https://user:pw@boas.example.org", "user name"),
@@ -53,6 +55,8 @@ def test_a_token_is_never_sent_to_a_doubtful_address(url: str, problem: str):
     with pytest.raises(ClientError, match=problem):
         normalise_server(url)
     assert normalise_server("http://127.0.0.1:8000/") == "http://127.0.0.1:8000"
+    assert normalise_server("http://[::1]:8000") == "http://[::1]:8000"
+    assert normalise_server("http://localhost") == "http://localhost"
     assert normalise_server("https://boas.example.org/") == "https://boas.example.org"
 
 

@@ -391,3 +391,25 @@ def test_the_client_module_creates_uploads_patches_and_pulls(
     assert (refused.value.status, refused.value.code) == (401, "unauthenticated")
     with pytest.raises(ClientError, match="plain HTTP"):
         BoasClient("http://boas.example.org", deployment.token)
+
+
+def test_an_unreachable_server_is_one_line_and_no_directory(tmp_path: Path):
+    import socket
+
+    with socket.socket() as sock:  # a port nobody listens on once closed
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("BOAS_")}
+    env["XDG_CONFIG_HOME"] = str(tmp_path / "config")
+    result = subprocess.run(
+        [str(BOAS), "pull", "algo@1.0.0", "--server", f"http://127.0.0.1:{port}"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=HTTP_TIMEOUT,
+    )
+    assert result.returncode == 1 and "Traceback" not in result.stderr
+    assert _errors(result) == result.stderr.splitlines() and len(_errors(result)) == 1
+    assert _errors(result)[0].startswith(f"error: cannot reach http://127.0.0.1:{port}: ")
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
