@@ -143,9 +143,9 @@ class BoasClient:
         All or nothing: files land in a temporary sibling directory renamed to ``dest`` once every
         digest matched; on any mismatch, refusal or interruption nothing is left behind. Returns the manifest.
         """
-        dest = Path(dest)
+        given, dest = dest, Path(dest).absolute()
         if dest.exists() and (not dest.is_dir() or any(dest.iterdir())):
-            raise ClientError(f"{dest} already exists and is not an empty directory")
+            raise ClientError(f"{given} already exists and is not an empty directory")
         manifest = self.get_version(slug, version).get("manifest") or []
         plan = _plan(manifest)
         total, done = sum(int(entry["size"]) for entry in manifest), 0
@@ -212,6 +212,8 @@ def _seg(value: str) -> str:
 
 def _plan(manifest: list[ManifestEntry]) -> list[tuple[ManifestEntry, tuple[str, ...]]]:
     """Every manifest path checked before anything is written: inside the destination, no clashes."""
+    if not isinstance(manifest, list) or not all(isinstance(entry, dict) for entry in manifest):
+        raise ClientError("the server's manifest is not a list of files: refused")
     plan, seen = [], set()
     for entry in manifest:
         parts = manifest_parts(entry.get("path"))
