@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from boas.cli import accounts, data, server
+from boas.cli import accounts, client, data, server
 from boas.cli.common import OneLineErrors
 
 
@@ -18,6 +18,6 @@ def main() -> None:
     """BOAS, the open library of health algorithms."""
 
 
-for _module in (data, accounts, server):
+for _module in (data, accounts, server, client):
     for _command in _module.COMMANDS:
         main.add_command(_command)
