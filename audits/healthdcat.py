@@ -39,6 +39,8 @@ THEME_HEALTH = f"{EU}data-theme/HEAL"
 SYNTHETIC = f"{EU}dataset-type/SYNTHETIC_DATA"
 FILE_TYPES = {"csv": f"{EU}file-type/CSV", "parquet": f"{EU}file-type/PARQUET"}
 PROFILE = "https://healthdcat-ap.github.io/"
+# HealthDCAT-AP makes applicable legislation mandatory for health datasets: the EHDS regulation.
+EHDS = "http://data.europa.eu/eli/reg/2025/327/oj"
 
 
 @dataclass(frozen=True)
@@ -112,6 +114,7 @@ def _dataset(facts: DatasetFacts, base_url: str) -> dict[str, Any]:
             "vcard:hasURL": {"@id": base_url.rstrip("/") + "/"},
         },
         "dct:accessRights": {"@id": NON_PUBLIC},
+        "dcatap:applicableLegislation": {"@id": EHDS},
         "dcat:theme": {"@id": THEME_HEALTH},
         "dct:issued": _literal(facts.created_at, "xsd:dateTime"),
         "dct:modified": _literal(facts.created_at, "xsd:dateTime"),  # a stored dataset never changes

@@ -3,7 +3,8 @@
 The field list and where each comes from are those of the CHAI coverage table
 (``framework_tables.CHAI_SECTIONS``), so the export and the compliance page cannot disagree. Every field
 is ``{"value", "source", "status"}``: ``source`` names the document path(s) the value was read from; a
-field the card does not fill is ``null`` with status "missing" (never a guess), and a field BOAS does
+field the card does not fill is ``null`` with status "missing" (never a guess), one made of several
+card fields of which some are empty is "partial" with those parts ``null``, and a field BOAS does
 not hold by design is ``null`` with status "out_of_scope" and the reason. Key metrics follow CHAI's
 shape, an estimate with its interval ``{estimate, lower, upper, level}``.
 """
@@ -51,8 +52,15 @@ def _field(row: Row, document: dict[str, Any], release: Release) -> dict[str, An
         return _KEY_METRICS[item_id](document)
     found = {path: _value(document, path) for path in paths}
     filled = {path: value for path, value in found.items() if value is not None}
-    if not filled or (mode == "all" and len(filled) < len(paths)):
+    if not filled:
         return {"value": None, "source": paths, "status": "missing"}
+    if mode == "all" and len(filled) < len(paths):  # what is there, and null for each part that is not
+        return {
+            "value": {path.rsplit(".", 1)[-1]: found[path] for path in paths},
+            "source": paths,
+            "status": "partial",
+            "missing": [path for path in paths if path not in filled],
+        }
     if len(paths) == 1 or mode == "any":
         path = next(iter(filled))
         return {"value": filled[path], "source": [path], "status": "covered"}

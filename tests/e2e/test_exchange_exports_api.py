@@ -107,6 +107,7 @@ def test_drafts_have_no_exchange_export(client, make_account, model_zip):
 def test_chai_fields_name_their_source_and_missing_ones_are_null(client, make_account, model_zip):
     card = load_example_card()
     card.pop("funding", None)
+    card["training_data"].pop("representativeness", None)  # optional in the baseline: half of CHAI's item
     card["performance_metrics"] = [
         {"name": "AUROC", "value": 0.81, "ci_low": 0.78, "ci_high": 0.84, "level": 0.95},
         {"name": "AUROC", "value": 0.74, "ci_low": 0.69, "ci_high": 0.79, "level": 0.95, "subgroup": "femmes"},
@@ -123,6 +124,9 @@ def test_chai_fields_name_their_source_and_missing_ones_are_null(client, make_ac
     }
     assert chai["basic_info"]["developer_contact"]["value"] == card["model_details"]["contact"]
     assert chai["trust_ingredients"]["funding"] == {"value": None, "source": ["card.funding"], "status": "missing"}
+    development = chai["trust_ingredients"]["development_data"]
+    assert development["status"] == "partial" and development["missing"] == ["card.training_data.representativeness"]
+    assert development["value"] == {"description": card["training_data"]["description"], "representativeness": None}
     assert chai["trust_ingredients"]["foundation_models"]["status"] == "out_of_scope"
     assert chai["trust_ingredients"]["foundation_models"]["value"] is None
     assert chai["key_metrics"]["usefulness"]["value"] == [
@@ -154,4 +158,5 @@ def test_chai_fields_name_their_source_and_missing_ones_are_null(client, make_ac
         if isinstance(field, dict) and "status" in field
     ]
     assert every and all(f["status"] != "missing" or f["value"] is None for f in every)
+    assert {f["status"] for f in every} == {"covered", "missing", "partial", "out_of_scope"}
     assert all(f["source"] or f["status"] == "out_of_scope" for f in every)

@@ -58,6 +58,9 @@ def test_a_dataset_is_described_with_the_required_healthdcat_properties(client, 
     assert graph.value(node, DCT.identifier) == Literal(str(node))
     assert graph.value(node, DCT.accessRights) == NON_PUBLIC
     assert graph.value(node, DCAT.theme) == HEAL
+    assert graph.value(node, URIRef("http://data.europa.eu/r5r/applicableLegislation")) == URIRef(
+        "http://data.europa.eu/eli/reg/2025/327/oj"
+    )
     assert graph.value(node, HEALTH.populationCoverage) == Literal(DATASHEET["population"])
     assert graph.value(node, DCT.issued).datatype == XSD.dateTime
     assert graph.value(node, DCT.modified) is not None
