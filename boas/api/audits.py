@@ -141,7 +141,7 @@ JSONLD_RESPONSE = {"content": {JSONLD: {"schema": {"type": "object", "required":
 def _jsonld(document: dict, filename: str) -> Response:
     body = json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
     response = Response(body, mimetype=JSONLD)
-    response.headers["Content-Disposition"] = f'inline; filename="{filename}"'
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
     return response
 
 

@@ -103,7 +103,6 @@ def _document_reference(
             {
                 "attachment": {
                     "contentType": "application/json",
-                    "language": "en",
                     "data": base64.b64encode(data).decode(),
                     "size": str(len(data)),  # integer64 travels as a JSON string in R5
                     "hash": base64.b64encode(hashlib.sha1(data, usedforsecurity=False).digest()).decode(),

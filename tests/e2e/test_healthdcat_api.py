@@ -43,6 +43,7 @@ def _upload(client, headers, rows: int, seed: int) -> tuple[dict, bytes]:
 def _graph(response) -> Graph:
     assert response.status_code == 200, response.get_json()
     assert response.mimetype == "application/ld+json"
+    assert response.headers["Content-Disposition"].startswith("attachment; ")
     assert isinstance(response.get_json(force=True)["@context"], dict)  # inline: nothing to fetch
     return Graph().parse(data=response.data.decode(), format="json-ld")
 
