@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import fields
 
 from audits import datasets
 from audits import service as audit_service
 from audits.schemas import AuditRequestSchema, DatasheetSchema
-from boas.context import db_session, enqueue, runtime, storage
+from boas.context import db_session, enqueue, policy, runtime, storage
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.pages.card import audit_sections
@@ -58,6 +59,28 @@ def _targets(user) -> list[tuple[str, str]]:
 def datasets_list():
     """Reference datasets: schema, size and digest (never downloadable)."""
     return render_template("pages/evaluate/datasets.html", datasets=datasets.list_datasets(db_session(), page_user()))
+
+
+def _jsonld(document: dict[str, Any], filename: str) -> Response:
+    response = Response(json.dumps(document, ensure_ascii=False, indent=2) + "\n", mimetype="application/ld+json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.route("/workspace/datasets/healthdcat-ap.jsonld")
+@login_required
+def datasets_healthdcat():
+    """The datasets' metadata as a HealthDCAT-AP catalogue, for signed-in evaluators (the API's service)."""
+    document = datasets.catalogue_healthdcat(db_session(), page_user(), policy().public_base_url)
+    return _jsonld(document, "boas-datasets-healthdcat-ap.jsonld")
+
+
+@bp.route("/workspace/datasets/<int:dataset_id>/healthdcat-ap.jsonld")
+@login_required
+def dataset_healthdcat(dataset_id: int):
+    """One dataset's metadata (never its rows) as HealthDCAT-AP JSON-LD, for signed-in evaluators."""
+    document = datasets.dataset_healthdcat(db_session(), page_user(), dataset_id, policy().public_base_url)
+    return _jsonld(document, f"dataset-{dataset_id}-healthdcat-ap.jsonld")
 
 
 @bp.route("/workspace/datasets/new", methods=["GET", "POST"])
