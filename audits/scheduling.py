@@ -112,6 +112,7 @@ def schedule_view(session: Session, schedule: AuditSchedule, *, now: datetime, w
     cal = calendar_of(schedule)
     runs = store.list_runs(session, [schedule.id])
     success = max((r.schedule_slot for r in runs if r.status == JobStatus.SUCCEEDED and r.schedule_slot), default=None)
+    last = max((r.schedule_slot for r in runs if r.schedule_slot is not None), default=None)
     overdue = schedules.overdue_since(cal, success, now) if schedule.active else None
     view: dict[str, Any] = {
         "id": schedule.id, "kind": schedule.kind.value, "period": schedule.period, "every_days": schedule.every_days,
@@ -119,7 +120,8 @@ def schedule_view(session: Session, schedule: AuditSchedule, *, now: datetime, w
         "follow_latest": schedule.follow_latest, "active": schedule.active, "audit": schedule.request,
         "algorithm": schedule.version.algorithm.slug if schedule.version else None,
         "version": schedule.version.version if schedule.version else None,
-        "next_slot": schedules.next_slot(cal, now) if schedule.active else None,
+        # the slot waiting for its run if one is due, else the next one to come
+        "next_slot": (schedules.due_slot(cal, last, now) or schedules.next_slot(cal, now)) if schedule.active else None,
         "last_success_slot": success, "overdue_since": overdue, "created_at": schedule.created_at,
     }
     if with_runs:
