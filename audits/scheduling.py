@@ -260,10 +260,9 @@ def version_trend(session: Session, actor: User | None, slug: str, version: str)
     points = []
     for run in runs:
         result = run.result if full[run.id] else (public.get(run.id) if run.kind == AuditKind.BIAS else run.result)
-        if result is None:
-            continue
-        points.append({"job": run.id, "schedule": run.schedule_id, "slot": run.schedule_slot, "kind": run.kind.value,
-                       "result": result, "verdict_change": bool((run.verdict_change or {}).get("changes"))})
+        if result is not None:
+            points.append({"job": run.id, "schedule": run.schedule_id, "slot": run.schedule_slot,
+                           "kind": run.kind.value, "result": result})
     return {"algorithm": slug, "version": version, "series": trend_series(points)}
 
 
@@ -274,7 +273,11 @@ def _ratio(d: dict[str, Any]) -> dict[str, Any]:
 
 def trend_series(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     """Series over the runs: per schedule, feature and metric the group furthest from parity in the latest run;
-    per drift schedule the share of drifted columns. A point whose value is masked is kept with no value."""
+    per drift schedule the share of drifted columns. A point whose value is masked is kept with no value.
+
+    ``verdict_change`` marks a point whose verdict differs from the series' previous known verdict: read
+    from the points themselves, so a public trend shows only changes its suppressed views show.
+    """
     series: dict[tuple[Any, ...], dict[str, Any]] = {}
     latest_bias: dict[int, dict[str, Any]] = {}
     for point in points:
@@ -292,7 +295,7 @@ def trend_series(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                 if key not in key_groups or distance > key_groups[key][1]:
                     key_groups[key] = (d.get("key") or d["group"], distance)
     for point in points:
-        at = {"job": point["job"], "slot": point["slot"], "verdict_change": point["verdict_change"]}
+        at = {"job": point["job"], "slot": point["slot"]}
         if point["kind"] == "drift":
             s = series.setdefault((point["schedule"], "drift"), {"schedule": point["schedule"], "kind": "drift",
                                                                   "feature": None, "metric": "share_drifted",
@@ -309,10 +312,16 @@ def trend_series(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
                     continue
                 s = series.setdefault((point["schedule"], feature["name"], d["metric"]), {
                     "schedule": point["schedule"], "kind": "bias", "feature": feature["name"], "metric": d["metric"],
-                    "group": d["group"], "reference_group": feature.get("reference_group"), "points": []})
+                    "group": d["group"], "reference_group": feature.get("reference_group"),
+                    "band": point["result"].get("tolerance_band"), "points": []})
                 masked = bool(d.get("suppressed"))
                 ratio = _ratio(d) if not masked else {"value": None, "ci_low": None, "ci_high": None}
                 s["points"].append({**at, **ratio, "verdict": d.get("verdict")})
+    for found in series.values():
+        previous = None
+        for p in found["points"]:
+            p["verdict_change"] = previous is not None and p["verdict"] is not None and p["verdict"] != previous
+            previous = p["verdict"] if p["verdict"] is not None else previous
     return list(series.values())
 
 

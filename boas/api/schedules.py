@@ -51,7 +51,7 @@ class TrendPointOut(Schema):
     ci_low = fields.Float(allow_none=True)
     ci_high = fields.Float(allow_none=True)
     verdict = fields.String(allow_none=True)
-    verdict_change = fields.Boolean()
+    verdict_change = fields.Boolean(metadata={"description": "the verdict differs from the series' previous run"})
 
 
 class TrendSeriesOut(Schema):
@@ -61,6 +61,7 @@ class TrendSeriesOut(Schema):
     metric = fields.String()
     group = fields.String(allow_none=True)
     reference_group = fields.String(allow_none=True)
+    band = fields.List(fields.Float(), allow_none=True, metadata={"description": "the audit's tolerance band"})
     points = fields.List(fields.Nested(TrendPointOut))
 
 
