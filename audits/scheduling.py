@@ -388,3 +388,18 @@ def list_catalogue(session: Session, actor: User | None, *, now: datetime, to_re
     filtered on it when ``to_review`` is given."""
     stale = stale_algorithm_ids(session, now=now)
     return algorithms.list_algorithms(session, actor, stale_ids=stale, to_review=to_review, **query)
+
+
+def cards_to_review(session: Session, *, now: datetime, limit: int) -> list[dict[str, Any]]:
+    """The latest published card of each algorithm "to review" now, with why (the public Atom feed)."""
+    stale = stale_algorithm_ids(session, now=now)
+    page = algorithms.list_algorithms(session, None, filters={}, q=None, page=1, per_page=limit, sort="recent",
+                                      stale_ids=stale, to_review=True)
+    entries = []
+    for algorithm in page.items:
+        number = algorithms.latest_version(algorithm)
+        version = next((v for v in algorithm.versions if v.version == number), None)
+        if version is not None:
+            entries.append({"algorithm": algorithm, "version": version,
+                            "staleness": staleness(session, version, now=now)})
+    return entries
