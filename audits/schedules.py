@@ -54,8 +54,11 @@ def slot(cal: Calendar, index: int) -> datetime:
 
 def period_length(cal: Calendar) -> timedelta:
     """The nominal length of a period (a quarter counts 92 days): how long a run's result stays current."""
-    return timedelta(days=cal.every_days or 1) if cal.period == "days" else timedelta(
-        days=31 if cal.period == "monthly" else 92)
+    return (
+        timedelta(days=cal.every_days or 1)
+        if cal.period == "days"
+        else timedelta(days=31 if cal.period == "monthly" else 92)
+    )
 
 
 def latest_slot(cal: Calendar, now: datetime) -> datetime | None:
@@ -133,7 +136,9 @@ def _drift_verdicts(result: dict[str, Any] | None) -> dict[tuple[str, str, str],
             found[("drift", name, "drift")] = {"group": name, "verdict": "drift" if column["drifted"] else "no_drift"}
     if result and "dataset_drifted" in result:
         found[("drift", "*", "dataset_drift")] = {
-            "group": "*", "verdict": "drift" if result["dataset_drifted"] else "no_drift"}
+            "group": "*",
+            "verdict": "drift" if result["dataset_drifted"] else "no_drift",
+        }
     return found
 
 
@@ -151,6 +156,5 @@ def verdict_changes(kind: str, previous: dict[str, Any] | None, current: dict[st
         old, new = (before.get(key) or {}).get("verdict"), (after.get(key) or {}).get("verdict")
         if old != new:
             label = (after.get(key) or before.get(key) or {}).get("group")
-            changes.append({"feature": key[0], "group": label, "key": key[1], "metric": key[2],
-                            "from": old, "to": new})
+            changes.append({"feature": key[0], "group": label, "key": key[1], "metric": key[2], "from": old, "to": new})
     return changes

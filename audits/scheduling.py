@@ -38,15 +38,21 @@ log = logging.getLogger(__name__)
 
 
 def calendar_of(schedule: AuditSchedule) -> schedules.Calendar:
-    return schedules.Calendar(period=schedule.period, starts_at=schedule.starts_at, every_days=schedule.every_days,
-                              ends_at=schedule.ends_at, grace_days=schedule.grace_days)
+    return schedules.Calendar(
+        period=schedule.period,
+        starts_at=schedule.starts_at,
+        every_days=schedule.every_days,
+        ends_at=schedule.ends_at,
+        grace_days=schedule.grace_days,
+    )
 
 
 # -- attach, list, stop ------------------------------------------------------------------------
 
 
-def create_schedule(session: Session, actor: User | None, request: dict[str, Any], *, now: datetime,
-                    allow_code: bool = False) -> AuditSchedule:
+def create_schedule(
+    session: Session, actor: User | None, request: dict[str, Any], *, now: datetime, allow_code: bool = False
+) -> AuditSchedule:
     """Attach a re-audit schedule (evaluators, admins); refused exactly when launching the audit now would be.
 
     A bias audit must name a published version: a draft changes, a yanked version is withdrawn.
@@ -59,22 +65,41 @@ def create_schedule(session: Session, actor: User | None, request: dict[str, Any
         raise ValidationFailed(exc.message, {f"audit.{k}": v for k, v in exc.errors.items()}, code=exc.code) from exc
     version = checked.version
     if version is not None and version.state != VersionState.PUBLISHED:
-        raise ValidationFailed("invalid schedule", {"audit.version": ["re-audits are scheduled for published versions"]})
+        raise ValidationFailed(
+            "invalid schedule", {"audit.version": ["re-audits are scheduled for published versions"]}
+        )
     starts_at = data["starts_at"] or now
     if data["ends_at"] is not None and data["ends_at"] <= starts_at:
         raise ValidationFailed("invalid schedule", {"ends_at": ["must be after starts_at"]})
     store.begin_write(session)
     schedule = AuditSchedule(
-        kind=AuditKind(checked.data["kind"]), version_id=version.id if version else None,
-        request=dict(request["audit"]), period=data["period"], every_days=data["every_days"],
-        grace_days=data["grace_days"], starts_at=starts_at.astimezone(UTC),
-        ends_at=data["ends_at"].astimezone(UTC) if data["ends_at"] else None, follow_latest=data["follow_latest"],
-        active=True, created_by_id=checked.evaluator.id, created_at=now)
+        kind=AuditKind(checked.data["kind"]),
+        version_id=version.id if version else None,
+        request=dict(request["audit"]),
+        period=data["period"],
+        every_days=data["every_days"],
+        grace_days=data["grace_days"],
+        starts_at=starts_at.astimezone(UTC),
+        ends_at=data["ends_at"].astimezone(UTC) if data["ends_at"] else None,
+        follow_latest=data["follow_latest"],
+        active=True,
+        created_by_id=checked.evaluator.id,
+        created_at=now,
+    )
     store.add_row(session, schedule)
-    store.append_event(session, actor=checked.evaluator, action="schedule.created", object_type="schedule",
-                       object_ref=str(schedule.id), details={
-                           "kind": schedule.kind.value, "period": schedule.period, "every_days": schedule.every_days,
-                           "version": f"{version.algorithm.slug}@{version.version}" if version else None})
+    store.append_event(
+        session,
+        actor=checked.evaluator,
+        action="schedule.created",
+        object_type="schedule",
+        object_ref=str(schedule.id),
+        details={
+            "kind": schedule.kind.value,
+            "period": schedule.period,
+            "every_days": schedule.every_days,
+            "version": f"{version.algorithm.slug}@{version.version}" if version else None,
+        },
+    )
     session.commit()
     return schedule
 
@@ -101,13 +126,21 @@ def stop_schedule(session: Session, actor: User | None, schedule_id: int, *, now
         raise Forbidden("only the schedule's creator or an admin may stop it")
     if schedule.active:
         schedule.active = False
-        store.append_event(session, actor=user, action="schedule.stopped", object_type="schedule",
-                           object_ref=str(schedule.id), details={})
+        store.append_event(
+            session,
+            actor=user,
+            action="schedule.stopped",
+            object_type="schedule",
+            object_ref=str(schedule.id),
+            details={},
+        )
     session.commit()
     return schedule_view(session, schedule, now=now)
 
 
-def schedule_view(session: Session, schedule: AuditSchedule, *, now: datetime, with_runs: bool = False) -> dict[str, Any]:
+def schedule_view(
+    session: Session, schedule: AuditSchedule, *, now: datetime, with_runs: bool = False
+) -> dict[str, Any]:
     """The API document of a schedule."""
     cal = calendar_of(schedule)
     runs = store.list_runs(session, [schedule.id])
@@ -115,18 +148,29 @@ def schedule_view(session: Session, schedule: AuditSchedule, *, now: datetime, w
     last = max((r.schedule_slot for r in runs if r.schedule_slot is not None), default=None)
     overdue = schedules.overdue_since(cal, success, now) if schedule.active else None
     view: dict[str, Any] = {
-        "id": schedule.id, "kind": schedule.kind.value, "period": schedule.period, "every_days": schedule.every_days,
-        "grace_days": schedule.grace_days, "starts_at": schedule.starts_at, "ends_at": schedule.ends_at,
-        "follow_latest": schedule.follow_latest, "active": schedule.active, "audit": schedule.request,
+        "id": schedule.id,
+        "kind": schedule.kind.value,
+        "period": schedule.period,
+        "every_days": schedule.every_days,
+        "grace_days": schedule.grace_days,
+        "starts_at": schedule.starts_at,
+        "ends_at": schedule.ends_at,
+        "follow_latest": schedule.follow_latest,
+        "active": schedule.active,
+        "audit": schedule.request,
         "algorithm": schedule.version.algorithm.slug if schedule.version else None,
         "version": schedule.version.version if schedule.version else None,
         # the slot waiting for its run if one is due, else the next one to come
         "next_slot": (schedules.due_slot(cal, last, now) or schedules.next_slot(cal, now)) if schedule.active else None,
-        "last_success_slot": success, "overdue_since": overdue, "created_at": schedule.created_at,
+        "last_success_slot": success,
+        "overdue_since": overdue,
+        "created_at": schedule.created_at,
     }
     if with_runs:
-        view["runs"] = [{"job": r.id, "slot": r.schedule_slot, "status": r.status.value,
-                         "verdict_change": r.verdict_change} for r in runs]
+        view["runs"] = [
+            {"job": r.id, "slot": r.schedule_slot, "status": r.status.value, "verdict_change": r.verdict_change}
+            for r in runs
+        ]
     return view
 
 
@@ -151,8 +195,9 @@ def _run_request(session: Session, schedule: AuditSchedule) -> dict[str, Any]:
     return request
 
 
-def enqueue_due_runs(session: Session, enqueue: Callable[[int], Any], *, now: datetime,
-                     allow_code: bool = False) -> list[int]:
+def enqueue_due_runs(
+    session: Session, enqueue: Callable[[int], Any], *, now: datetime, allow_code: bool = False
+) -> list[int]:
     """Launch the due run of every active schedule; the jobs created (queued, reused or refused).
 
     Safe to call from several workers at once: a slot's run is inserted under a unique (schedule, slot)
@@ -180,13 +225,15 @@ def enqueue_due_runs(session: Session, enqueue: Callable[[int], Any], *, now: da
     return launched
 
 
-def _launch(session: Session, schedule: AuditSchedule, slot: datetime, enqueue: Callable[[int], Any], *,
-            allow_code: bool) -> Job:
+def _launch(
+    session: Session, schedule: AuditSchedule, slot: datetime, enqueue: Callable[[int], Any], *, allow_code: bool
+) -> Job:
     creator = schedule.created_by
     try:
         request = _run_request(session, schedule)
-        job, _cached = audit_service.create_audit(session, creator, request, enqueue, allow_code=allow_code,
-                                                  schedule_slot=(schedule.id, slot))
+        job, _cached = audit_service.create_audit(
+            session, creator, request, enqueue, allow_code=allow_code, schedule_slot=(schedule.id, slot)
+        )
         return job
     except Conflict:
         raise
@@ -195,14 +242,30 @@ def _launch(session: Session, schedule: AuditSchedule, slot: datetime, enqueue: 
         reason = f"scheduled run refused at launch: {exc.message}"
         errors = dict(exc.errors)
         store.begin_write(session)
-        job = Job(kind=schedule.kind, status=JobStatus.FAILED, error=reason[:4000], error_code="schedule_refused",
-                  version_id=schedule.version_id, dataset_id=int(schedule.request["dataset"]), params={},
-                  cache_key="", created_by_id=creator.id, schedule_id=schedule.id, schedule_slot=slot,
-                  finished_at=slot, provenance={"schedule": schedule.id, "refused": errors})
+        job = Job(
+            kind=schedule.kind,
+            status=JobStatus.FAILED,
+            error=reason[:4000],
+            error_code="schedule_refused",
+            version_id=schedule.version_id,
+            dataset_id=int(schedule.request["dataset"]),
+            params={},
+            cache_key="",
+            created_by_id=creator.id,
+            schedule_id=schedule.id,
+            schedule_slot=slot,
+            finished_at=slot,
+            provenance={"schedule": schedule.id, "refused": errors},
+        )
         store.add_scheduled_job(session, job)
-        store.append_event(session, actor=None, action="schedule.run_refused", object_type="schedule",
-                           object_ref=str(schedule.id), details={"job": job.id, "reason": exc.message,
-                                                                 "slot": slot.isoformat()})
+        store.append_event(
+            session,
+            actor=None,
+            action="schedule.run_refused",
+            object_type="schedule",
+            object_ref=str(schedule.id),
+            details={"job": job.id, "reason": exc.message, "slot": slot.isoformat()},
+        )
         session.commit()
         return job
 
@@ -237,10 +300,19 @@ def notify_verdict_change(session: Session, schedule: AuditSchedule, previous_jo
     schedule's evaluator are wired here. Runs inside the caller's transaction (the caller commits).
     """
     changes = (current_job.verdict_change or {}).get("changes") or []
-    store.append_event(session, actor=None, action="schedule.verdict_changed", object_type="job",
-                       object_ref=str(current_job.id), details={
-                           "schedule": schedule.id, "previous_job": previous_job.id, "changes": len(changes),
-                           "to_fail": sum(1 for c in changes if c["to"] in ("fail", "drift"))})
+    store.append_event(
+        session,
+        actor=None,
+        action="schedule.verdict_changed",
+        object_type="job",
+        object_ref=str(current_job.id),
+        details={
+            "schedule": schedule.id,
+            "previous_job": previous_job.id,
+            "changes": len(changes),
+            "to_fail": sum(1 for c in changes if c["to"] in ("fail", "drift")),
+        },
+    )
 
 
 # -- trends ---------------------------------------------------------------------------------
@@ -261,8 +333,15 @@ def version_trend(session: Session, actor: User | None, slug: str, version: str)
     for run in runs:
         result = run.result if full[run.id] else (public.get(run.id) if run.kind == AuditKind.BIAS else run.result)
         if result is not None:
-            points.append({"job": run.id, "schedule": run.schedule_id, "slot": run.schedule_slot,
-                           "kind": run.kind.value, "result": result})
+            points.append(
+                {
+                    "job": run.id,
+                    "schedule": run.schedule_id,
+                    "slot": run.schedule_slot,
+                    "kind": run.kind.value,
+                    "result": result,
+                }
+            )
     return {"algorithm": slug, "version": version, "series": trend_series(points)}
 
 
@@ -297,23 +376,47 @@ def trend_series(points: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
     for point in points:
         at = {"job": point["job"], "slot": point["slot"]}
         if point["kind"] == "drift":
-            s = series.setdefault((point["schedule"], "drift"), {"schedule": point["schedule"], "kind": "drift",
-                                                                  "feature": None, "metric": "share_drifted",
-                                                                  "group": None, "points": []})
+            s = series.setdefault(
+                (point["schedule"], "drift"),
+                {
+                    "schedule": point["schedule"],
+                    "kind": "drift",
+                    "feature": None,
+                    "metric": "share_drifted",
+                    "group": None,
+                    "points": [],
+                },
+            )
             result = point["result"]
             share = result.get("share_drifted_any", result.get("share_drifted"))
-            s["points"].append({**at, "value": share, "ci_low": None, "ci_high": None,
-                                "verdict": "drift" if result.get("dataset_drifted") else "no_drift"})
+            s["points"].append(
+                {
+                    **at,
+                    "value": share,
+                    "ci_low": None,
+                    "ci_high": None,
+                    "verdict": "drift" if result.get("dataset_drifted") else "no_drift",
+                }
+            )
             continue
         for feature in point["result"].get("features") or []:
             for d in feature.get("disparities") or []:
                 chosen = key_groups.get((point["schedule"], feature["name"], d["metric"]))
                 if chosen is None or (d.get("key") or d["group"]) != chosen[0]:
                     continue
-                s = series.setdefault((point["schedule"], feature["name"], d["metric"]), {
-                    "schedule": point["schedule"], "kind": "bias", "feature": feature["name"], "metric": d["metric"],
-                    "group": d["group"], "reference_group": feature.get("reference_group"),
-                    "band": point["result"].get("tolerance_band"), "points": []})
+                s = series.setdefault(
+                    (point["schedule"], feature["name"], d["metric"]),
+                    {
+                        "schedule": point["schedule"],
+                        "kind": "bias",
+                        "feature": feature["name"],
+                        "metric": d["metric"],
+                        "group": d["group"],
+                        "reference_group": feature.get("reference_group"),
+                        "band": point["result"].get("tolerance_band"),
+                        "points": [],
+                    },
+                )
                 masked = bool(d.get("suppressed"))
                 ratio = _ratio(d) if not masked else {"value": None, "ci_low": None, "ci_high": None}
                 s["points"].append({**at, **ratio, "verdict": d.get("verdict")})
@@ -352,8 +455,9 @@ def staleness(session: Session, version: Version, *, now: datetime) -> dict[str,
     return {"to_review": bool(reasons), "next_review": review.isoformat() if review else None, "reasons": reasons}
 
 
-def version_staleness(session: Session, actor: User | None, slug: str, version: str, *,
-                      now: datetime) -> dict[str, Any]:
+def version_staleness(
+    session: Session, actor: User | None, slug: str, version: str, *, now: datetime
+) -> dict[str, Any]:
     """The "to review" state of a version's card as ``actor`` may see the version."""
     return staleness(session, versions.get_version(session, actor, slug, version), now=now)
 
@@ -372,8 +476,7 @@ def stale_algorithm_ids(session: Session, *, now: datetime) -> set[int]:
     for algorithm_id, version_id, number, review in store.published_review_dates(session):
         if algorithm_id not in latest or semver.sort_key(number) > semver.sort_key(latest[algorithm_id][1]):
             latest[algorithm_id] = (version_id, number, review)
-    stale = {a for a, (_v, _n, review) in latest.items()
-             if (d := _review_date(review)) is not None and d < now.date()}
+    stale = {a for a, (_v, _n, review) in latest.items() if (d := _review_date(review)) is not None and d < now.date()}
     by_version = {v: a for a, (v, _n, _r) in latest.items()}
     for schedule in store.list_schedules(session, active=True, version_ids=list(by_version)):
         algorithm_id = by_version[schedule.version_id]  # type: ignore[index]
@@ -382,8 +485,9 @@ def stale_algorithm_ids(session: Session, *, now: datetime) -> set[int]:
     return stale
 
 
-def list_catalogue(session: Session, actor: User | None, *, now: datetime, to_review: bool | None = None,
-                   **query: Any) -> algorithms.Page:
+def list_catalogue(
+    session: Session, actor: User | None, *, now: datetime, to_review: bool | None = None, **query: Any
+) -> algorithms.Page:
     """The catalogue (``boas.registry.algorithms.list_algorithms``) with each result's "to review" state,
     filtered on it when ``to_review`` is given."""
     stale = stale_algorithm_ids(session, now=now)
@@ -393,13 +497,15 @@ def list_catalogue(session: Session, actor: User | None, *, now: datetime, to_re
 def cards_to_review(session: Session, *, now: datetime, limit: int) -> list[dict[str, Any]]:
     """The latest published card of each algorithm "to review" now, with why (the public Atom feed)."""
     stale = stale_algorithm_ids(session, now=now)
-    page = algorithms.list_algorithms(session, None, filters={}, q=None, page=1, per_page=limit, sort="recent",
-                                      stale_ids=stale, to_review=True)
+    page = algorithms.list_algorithms(
+        session, None, filters={}, q=None, page=1, per_page=limit, sort="recent", stale_ids=stale, to_review=True
+    )
     entries = []
     for algorithm in page.items:
         number = algorithms.latest_version(algorithm)
         version = next((v for v in algorithm.versions if v.version == number), None)
         if version is not None:
-            entries.append({"algorithm": algorithm, "version": version,
-                            "staleness": staleness(session, version, now=now)})
+            entries.append(
+                {"algorithm": algorithm, "version": version, "staleness": staleness(session, version, now=now)}
+            )
     return entries

@@ -265,8 +265,10 @@ class MaintenanceSchema(StrictSchema):
     schedule = _line()
     # The declared review: the card shows "to review" once this date has passed (audits.scheduling).
     next_review = fields.Date(format="iso", metadata={"description": "date by which the card is next reviewed"})
-    review_interval_months = fields.Integer(validate=validate.Range(min=1, max=60), metadata={
-        "description": "months between reviews of the card and the algorithm"})
+    review_interval_months = fields.Integer(
+        validate=validate.Range(min=1, max=60),
+        metadata={"description": "months between reviews of the card and the algorithm"},
+    )
     update_policy = _md()
     monitoring = _md()
     fairness_monitoring = _md()

@@ -19,8 +19,12 @@ class ScheduleRunOut(Schema):
     job = fields.Integer()
     slot = fields.DateTime()
     status = fields.String()
-    verdict_change = fields.Dict(allow_none=True, metadata={
-        "description": "{previous_job, changes: [{feature, group, key, metric, from, to}]} since the previous run"})
+    verdict_change = fields.Dict(
+        allow_none=True,
+        metadata={
+            "description": "{previous_job, changes: [{feature, group, key, metric, from, to}]} since the previous run"
+        },
+    )
 
 
 class ScheduleOut(Schema):
@@ -38,8 +42,12 @@ class ScheduleOut(Schema):
     version = fields.String(allow_none=True)
     next_slot = fields.DateTime(allow_none=True)
     last_success_slot = fields.DateTime(allow_none=True)
-    overdue_since = fields.DateTime(allow_none=True, metadata={
-        "description": "when a due run failed to succeed within its grace period (the card is then 'to review')"})
+    overdue_since = fields.DateTime(
+        allow_none=True,
+        metadata={
+            "description": "when a due run failed to succeed within its grace period (the card is then 'to review')"
+        },
+    )
     created_at = fields.DateTime()
     runs = fields.List(fields.Nested(ScheduleRunOut))
 
@@ -92,8 +100,9 @@ class StalenessOut(Schema):
 @blp.arguments(ScheduleRequestSchema, unknown=RAISE)
 def create_schedule(_data):
     """Attach a re-audit schedule to a published version, a dataset or a pair of datasets (evaluators, admins)."""
-    schedule = scheduling.create_schedule(db_session(), current_user(), request.get_json(), now=now(),
-                                          allow_code=runtime().settings.sandbox_allow_code)
+    schedule = scheduling.create_schedule(
+        db_session(), current_user(), request.get_json(), now=now(), allow_code=runtime().settings.sandbox_allow_code
+    )
     return scheduling.schedule_view(db_session(), schedule, now=now())
 
 

@@ -15,8 +15,8 @@ from boas.pages.blueprint import bp
 from boas.registry import cards
 from boas.registry import versions as version_service
 from model_cards.exports import FORMATS
-from registry_db.errors import NotFound
 from model_cards.sections import card_view
+from registry_db.errors import NotFound
 
 EXPORTS = tuple((fmt.name, fmt.label) for fmt in FORMATS.values())
 

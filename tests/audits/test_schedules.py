@@ -61,16 +61,25 @@ def test_invalid_calendars_are_refused():
 
 
 def _bias(verdicts: dict[str, str]) -> dict:
-    return {"features": [{"name": "sex", "disparities": [
-        {"group": group, "key": f'{{"sex":"{group}"}}', "metric": "selection_rate", "verdict": verdict}
-        for group, verdict in verdicts.items()]}]}
+    return {
+        "features": [
+            {
+                "name": "sex",
+                "disparities": [
+                    {"group": group, "key": f'{{"sex":"{group}"}}', "metric": "selection_rate", "verdict": verdict}
+                    for group, verdict in verdicts.items()
+                ],
+            }
+        ]
+    }
 
 
 def test_verdict_changes_are_listed_per_feature_group_and_metric():
     before, after = _bias({"F": "pass", "X": "pass"}), _bias({"F": "fail", "X": "pass"})
     changes = verdict_changes("bias", before, after)
-    assert changes == [{"feature": "sex", "group": "F", "key": '{"sex":"F"}', "metric": "selection_rate",
-                        "from": "pass", "to": "fail"}]
+    assert changes == [
+        {"feature": "sex", "group": "F", "key": '{"sex":"F"}', "metric": "selection_rate", "from": "pass", "to": "fail"}
+    ]
     assert verdict_changes("bias", after, after) == []
 
 
@@ -78,5 +87,7 @@ def test_drift_changes_per_column_and_for_the_dataset():
     before = {"columns": [{"column": "age", "drifted": False}], "dataset_drifted": False}
     after = {"columns": [{"column": "age", "drifted": True}], "dataset_drifted": True}
     changes = verdict_changes("drift", before, after)
-    assert {(c["group"], c["from"], c["to"]) for c in changes} == {("age", "no_drift", "drift"),
-                                                                   ("*", "no_drift", "drift")}
+    assert {(c["group"], c["from"], c["to"]) for c in changes} == {
+        ("age", "no_drift", "drift"),
+        ("*", "no_drift", "drift"),
+    }

@@ -15,10 +15,23 @@ import pytest
 
 from audits.synth import BiasSpec, generate_cohort
 from tests.e2e.test_audits_api import _rule_based_version, upload_dataset, upload_predictions
-from tests.e2e.test_jobs import REDIS_URL, deployment  # noqa: F401 - the fixture, one deployment per backend
+from tests.e2e.test_jobs import REDIS_URL, Deployment
 
 pytestmark = pytest.mark.slow
 T0 = datetime(2026, 12, 1, 8, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+def deployment(request, tmp_path, settings):
+    """A fresh database, its app (which only enqueues) and worker processes, on (backend, queue)."""
+    import redis
+
+    backend, queue = request.param
+    if queue == "redis":
+        redis.Redis.from_url(REDIS_URL).flushdb()
+    dep = Deployment(backend, REDIS_URL if queue == "redis" else "sqlite", tmp_path, settings)
+    yield dep
+    dep.close()
 
 
 def _runs(dep, headers, schedule_id: int, count: int, timeout: float = 120) -> list[dict]:
@@ -34,8 +47,12 @@ def _runs(dep, headers, schedule_id: int, count: int, timeout: float = 120) -> l
     raise AssertionError(f"runs {runs} after {timeout}s\n{dep.logs.read_text()[-3000:]}")
 
 
-@pytest.mark.parametrize("deployment", [("sqlite", "sqlite"), ("postgresql", "redis")], indirect=True,
-                         ids=["embedded-queue", "redis-postgresql"])
+@pytest.mark.parametrize(
+    "deployment",
+    [("sqlite", "sqlite"), ("postgresql", "redis")],
+    indirect=True,
+    ids=["embedded-queue", "redis-postgresql"],
+)
 def test_a_schedule_runs_through_the_real_queue_and_a_verdict_change_reaches_the_trend(deployment):
     dep = deployment
     evaluator, author = dep.account("evaluator"), dep.account("author")
@@ -44,11 +61,26 @@ def test_a_schedule_runs_through_the_real_queue_and_a_verdict_change_reaches_the
     dataset = upload_dataset(dep.client, evaluator, frame).get_json()
     predictions = upload_predictions(dep.client, evaluator, dataset["id"], slug, frame).get_json()
     assert dep.client.post(f"/api/v1/algorithms/{slug}/versions/1.0.0/publish", headers=author).status_code == 200
-    created = dep.client.post("/api/v1/schedules", headers=evaluator, json={
-        "audit": {"kind": "bias", "algorithm": slug, "version": "1.0.0", "dataset": dataset["id"],
-                  "predictions": predictions["id"], "sensitive_features": ["sex"], "reference_group": {"sex": "M"},
-                  "n_boot": 50},
-        "period": "days", "every_days": 30, "starts_at": T0.isoformat(), "grace_days": 3})
+    created = dep.client.post(
+        "/api/v1/schedules",
+        headers=evaluator,
+        json={
+            "audit": {
+                "kind": "bias",
+                "algorithm": slug,
+                "version": "1.0.0",
+                "dataset": dataset["id"],
+                "predictions": predictions["id"],
+                "sensitive_features": ["sex"],
+                "reference_group": {"sex": "M"},
+                "n_boot": 50,
+            },
+            "period": "days",
+            "every_days": 30,
+            "starts_at": T0.isoformat(),
+            "grace_days": 3,
+        },
+    )
     assert created.status_code == 201, created.get_json()
     schedule_id = created.get_json()["id"]
     runtime = dep.app.extensions["boas"]
@@ -87,8 +119,9 @@ def test_both_queues_register_the_periodic_scheduler(settings, tmp_path):
     from boas.runtime import build_runtime
 
     for url in ("sqlite", REDIS_URL):
-        runtime = build_runtime(dataclasses.replace(settings, queue_url=url, data_dir=tmp_path / url[:5]),
-                                session_factory=lambda: None)  # type: ignore[arg-type,return-value]
+        runtime = build_runtime(
+            dataclasses.replace(settings, queue_url=url, data_dir=tmp_path / url[:5]), session_factory=lambda: None
+        )  # type: ignore[arg-type,return-value]
         assert isinstance(runtime.queue, SqliteHuey if url == "sqlite" else RedisHuey)
         periodic = runtime.queue._registry.periodic_tasks
         assert [t.name for t in periodic] == ["tick_audit_schedules_periodic"]

@@ -54,26 +54,57 @@ def _published_with_data(client, live_account, rows=4000, seed=4):
     predictions = upload_predictions(client, evaluator, dataset["id"], slug, frame).get_json()
     published = client.post(f"/api/v1/algorithms/{slug}/versions/1.0.0/publish", headers=author)
     assert published.status_code == 200, published.get_json()
-    audit = {"kind": "bias", "algorithm": slug, "version": "1.0.0", "dataset": dataset["id"],
-             "predictions": predictions["id"], "sensitive_features": ["sex"], "reference_group": {"sex": "M"},
-             "n_boot": 50, "seed": 3}
+    audit = {
+        "kind": "bias",
+        "algorithm": slug,
+        "version": "1.0.0",
+        "dataset": dataset["id"],
+        "predictions": predictions["id"],
+        "sensitive_features": ["sex"],
+        "reference_group": {"sex": "M"},
+        "n_boot": 50,
+        "seed": 3,
+    }
     return slug, evaluator, author, audit
 
 
 def test_schedules_are_validated_field_by_field_with_the_launch_rules(live_client, live_account, clock):
-    slug, evaluator, author, audit = _published_with_data(live_client, live_account, rows=600)
-    body = assert_error(live_client.post("/api/v1/schedules", headers=evaluator, json={
-        "audit": audit, "period": "days"}), 422)
+    _slug, evaluator, author, audit = _published_with_data(live_client, live_account, rows=600)
+    body = assert_error(
+        live_client.post("/api/v1/schedules", headers=evaluator, json={"audit": audit, "period": "days"}), 422
+    )
     assert "every_days" in body["errors"]
-    body = assert_error(live_client.post("/api/v1/schedules", headers=evaluator, json={
-        "audit": audit, "period": "days", "every_days": 400, "grace_days": -1}), 422)
+    body = assert_error(
+        live_client.post(
+            "/api/v1/schedules",
+            headers=evaluator,
+            json={"audit": audit, "period": "days", "every_days": 400, "grace_days": -1},
+        ),
+        422,
+    )
     assert {"every_days", "grace_days"} <= set(body["errors"])
-    body = assert_error(live_client.post("/api/v1/schedules", headers=evaluator, json={
-        "audit": {**audit, "sensitive_features": ["ethnicity"]}, "period": "monthly"}), 422)
+    body = assert_error(
+        live_client.post(
+            "/api/v1/schedules",
+            headers=evaluator,
+            json={"audit": {**audit, "sensitive_features": ["ethnicity"]}, "period": "monthly"},
+        ),
+        422,
+    )
     assert "audit.sensitive_features" in body["errors"]
-    body = assert_error(live_client.post("/api/v1/schedules", headers=evaluator, json={
-        "audit": audit, "period": "monthly", "starts_at": "2027-01-01T00:00:00+00:00",
-        "ends_at": "2026-01-01T00:00:00+00:00"}), 422)
+    body = assert_error(
+        live_client.post(
+            "/api/v1/schedules",
+            headers=evaluator,
+            json={
+                "audit": audit,
+                "period": "monthly",
+                "starts_at": "2027-01-01T00:00:00+00:00",
+                "ends_at": "2026-01-01T00:00:00+00:00",
+            },
+        ),
+        422,
+    )
     assert "ends_at" in body["errors"]
     # separation of duties: the algorithm's author may not schedule its audit
     assert_error(live_client.post("/api/v1/schedules", headers=author, json={"audit": audit, "period": "monthly"}), 403)
@@ -94,12 +125,22 @@ def test_an_owner_organisation_member_cannot_schedule_its_audit(live, live_clien
     dataset = upload_dataset(live_client, evaluator, frame).get_json()
     predictions = upload_predictions(live_client, evaluator, dataset["id"], slug, frame).get_json()
     assert live_client.post(f"/api/v1/algorithms/{slug}/versions/1.0.0/publish", headers=author).status_code == 200
-    audit = {"kind": "bias", "algorithm": slug, "version": "1.0.0", "dataset": dataset["id"],
-             "predictions": predictions["id"], "sensitive_features": ["sex"], "n_boot": 0}
-    assert_error(live_client.post("/api/v1/schedules", headers=colleague, json={"audit": audit, "period": "monthly"}),
-                 403)
-    assert live_client.post("/api/v1/schedules", headers=evaluator,
-                            json={"audit": audit, "period": "monthly"}).status_code == 201
+    audit = {
+        "kind": "bias",
+        "algorithm": slug,
+        "version": "1.0.0",
+        "dataset": dataset["id"],
+        "predictions": predictions["id"],
+        "sensitive_features": ["sex"],
+        "n_boot": 0,
+    }
+    assert_error(
+        live_client.post("/api/v1/schedules", headers=colleague, json={"audit": audit, "period": "monthly"}), 403
+    )
+    assert (
+        live_client.post("/api/v1/schedules", headers=evaluator, json={"audit": audit, "period": "monthly"}).status_code
+        == 201
+    )
 
 
 def test_a_draft_version_cannot_be_scheduled(live_client, live_account, clock):
@@ -109,17 +150,36 @@ def test_a_draft_version_cannot_be_scheduled(live_client, live_account, clock):
     frame = generate_cohort(600, seed=2)
     dataset = upload_dataset(live_client, evaluator, frame).get_json()
     predictions = upload_predictions(live_client, evaluator, dataset["id"], slug, frame).get_json()
-    body = assert_error(live_client.post("/api/v1/schedules", headers=evaluator, json={"period": "monthly", "audit": {
-        "kind": "bias", "algorithm": slug, "version": "1.0.0", "dataset": dataset["id"],
-        "predictions": predictions["id"], "sensitive_features": ["sex"]}}), 422)
+    body = assert_error(
+        live_client.post(
+            "/api/v1/schedules",
+            headers=evaluator,
+            json={
+                "period": "monthly",
+                "audit": {
+                    "kind": "bias",
+                    "algorithm": slug,
+                    "version": "1.0.0",
+                    "dataset": dataset["id"],
+                    "predictions": predictions["id"],
+                    "sensitive_features": ["sex"],
+                },
+            },
+        ),
+        422,
+    )
     assert "audit.version" in body["errors"]
 
 
-def test_a_verdict_change_between_scheduled_runs_is_recorded_and_shown_on_the_trend(live, live_client, live_account,
-                                                                                     clock):
-    slug, evaluator, author, audit = _published_with_data(live_client, live_account)
-    created = live_client.post("/api/v1/schedules", headers=evaluator, json={
-        "audit": audit, "period": "days", "every_days": 30, "starts_at": T0.isoformat(), "grace_days": 3})
+def test_a_verdict_change_between_scheduled_runs_is_recorded_and_shown_on_the_trend(
+    live, live_client, live_account, clock
+):
+    slug, evaluator, _author, audit = _published_with_data(live_client, live_account)
+    created = live_client.post(
+        "/api/v1/schedules",
+        headers=evaluator,
+        json={"audit": audit, "period": "days", "every_days": 30, "starts_at": T0.isoformat(), "grace_days": 3},
+    )
     assert created.status_code == 201, created.get_json()
     schedule = created.get_json()
     assert schedule["next_slot"].startswith("2026-12-01T08:00")
@@ -148,8 +208,9 @@ def test_a_verdict_change_between_scheduled_runs_is_recorded_and_shown_on_the_tr
     change = detail["runs"][1]["verdict_change"]
     assert change["previous_job"] == first[0]
     assert any(c["feature"] == "sex" and c["group"] == "F" and c["to"] == "fail" for c in change["changes"])
-    events = live_client.get("/api/v1/audit-log", query_string={"object_ref": str(second[0])},
-                             headers=live_account("admin")[1]).get_json()["items"]
+    events = live_client.get(
+        "/api/v1/audit-log", query_string={"object_ref": str(second[0])}, headers=live_account("admin")[1]
+    ).get_json()["items"]
     assert "schedule.verdict_changed" in [e["action"] for e in events]
 
     trend = live_client.get(f"/api/v1/algorithms/{slug}/versions/1.0.0/trend").get_json()  # the public's view
@@ -169,9 +230,12 @@ def test_a_verdict_change_between_scheduled_runs_is_recorded_and_shown_on_the_tr
 def test_two_schedulers_ticking_at_once_enqueue_a_slot_once(live, live_client, live_account, clock):
     from audits.scheduling import enqueue_due_runs
 
-    slug, evaluator, _author, audit = _published_with_data(live_client, live_account, rows=600)
-    live_client.post("/api/v1/schedules", headers=evaluator, json={
-        "audit": {**audit, "n_boot": 0}, "period": "monthly", "starts_at": T0.isoformat()})
+    _slug, evaluator, _author, audit = _published_with_data(live_client, live_account, rows=600)
+    live_client.post(
+        "/api/v1/schedules",
+        headers=evaluator,
+        json={"audit": {**audit, "n_boot": 0}, "period": "monthly", "starts_at": T0.isoformat()},
+    )
     factory, queued = live.extensions["boas"].session_factory, []
     barrier, results = threading.Barrier(4), []
 
@@ -191,7 +255,8 @@ def test_two_schedulers_ticking_at_once_enqueue_a_slot_once(live, live_client, l
 
 
 def test_a_lapsed_schedule_makes_the_card_to_review_in_the_api_the_pages_and_the_feed(
-        live, live_client, live_account, clock):
+    live, live_client, live_account, clock
+):
     slug, evaluator, _author, audit = _published_with_data(live_client, live_account, rows=600)
     api = f"/api/v1/algorithms/{slug}/versions/1.0.0/staleness"
     assert live_client.get(api).get_json() == {"to_review": False, "next_review": "2027-03-31", "reasons": []}
@@ -199,8 +264,11 @@ def test_a_lapsed_schedule_makes_the_card_to_review_in_the_api_the_pages_and_the
     assert "To review" not in fresh_page
     # The schedule's evaluator leaves (account deactivated): its first run is refused at launch, so the
     # schedule never succeeds within its period and grace.
-    created = live_client.post("/api/v1/schedules", headers=evaluator, json={
-        "audit": {**audit, "n_boot": 0}, "period": "monthly", "starts_at": T0.isoformat(), "grace_days": 2})
+    created = live_client.post(
+        "/api/v1/schedules",
+        headers=evaluator,
+        json={"audit": {**audit, "n_boot": 0}, "period": "monthly", "starts_at": T0.isoformat(), "grace_days": 2},
+    )
     assert created.status_code == 201
     _deactivate_latest_evaluator(live)
     tick(live, clock.advance(hours=1))

@@ -19,8 +19,11 @@ def upgrade() -> None:
     op.create_table(
         "audit_schedule",
         sa.Column("id", sa.Integer(), nullable=False),
-        sa.Column("kind", sa.Enum("bias", "drift", name="audit_kind", native_enum=False, create_constraint=True,
-                                  length=32), nullable=False),
+        sa.Column(
+            "kind",
+            sa.Enum("bias", "drift", name="audit_kind", native_enum=False, create_constraint=True, length=32),
+            nullable=False,
+        ),
         sa.Column("version_id", sa.Integer(), nullable=True),
         sa.Column("request", sa.JSON(), nullable=False),
         sa.Column("period", sa.String(length=16), nullable=False),
@@ -32,10 +35,12 @@ def upgrade() -> None:
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("created_by_id", sa.Integer(), nullable=False),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
-        sa.ForeignKeyConstraint(["version_id"], ["algorithm_version.id"],
-                                name=op.f("fk_audit_schedule_version_id_algorithm_version")),
-        sa.ForeignKeyConstraint(["created_by_id"], ["user_account.id"],
-                                name=op.f("fk_audit_schedule_created_by_id_user_account")),
+        sa.ForeignKeyConstraint(
+            ["version_id"], ["algorithm_version.id"], name=op.f("fk_audit_schedule_version_id_algorithm_version")
+        ),
+        sa.ForeignKeyConstraint(
+            ["created_by_id"], ["user_account.id"], name=op.f("fk_audit_schedule_created_by_id_user_account")
+        ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_audit_schedule")),
     )
     with op.batch_alter_table("audit_schedule", schema=None) as batch_op:
@@ -46,10 +51,12 @@ def upgrade() -> None:
         batch_op.add_column(sa.Column("schedule_slot", sa.DateTime(timezone=True), nullable=True))
         batch_op.add_column(sa.Column("verdict_change", sa.JSON(), nullable=True))
         batch_op.create_index(batch_op.f("ix_job_schedule_id"), ["schedule_id"], unique=False)
-        batch_op.create_foreign_key(batch_op.f("fk_job_schedule_id_audit_schedule"), "audit_schedule",
-                                    ["schedule_id"], ["id"])
-        batch_op.create_unique_constraint(batch_op.f("uq_job_schedule_id_schedule_slot"),
-                                          ["schedule_id", "schedule_slot"])
+        batch_op.create_foreign_key(
+            batch_op.f("fk_job_schedule_id_audit_schedule"), "audit_schedule", ["schedule_id"], ["id"]
+        )
+        batch_op.create_unique_constraint(
+            batch_op.f("uq_job_schedule_id_schedule_slot"), ["schedule_id", "schedule_slot"]
+        )
 
 
 def downgrade() -> None:
