@@ -276,11 +276,13 @@ def record_run_outcome(session: Session, job_id: int) -> dict[str, Any] | None:
     Writes ``verdict_change`` on the run (once) and, when a verdict changed, calls ``notify_verdict_change``.
     Returns the change record (None for an unscheduled, unfinished or first run).
     """
+    if store.get_job(session, job_id).schedule_id is None:
+        return None  # an ordinary launch: no write transaction for it
     store.begin_write(session)
     job = store.get_job_for_update(session, job_id)
-    if job.schedule_id is None or job.status != JobStatus.SUCCEEDED or job.verdict_change is not None:
+    if job.status != JobStatus.SUCCEEDED or job.verdict_change is not None:
         session.commit()
-        return job.verdict_change if job.schedule_id is not None else None
+        return job.verdict_change
     previous = store.previous_success(session, job)
     if previous is None:
         session.commit()
