@@ -303,6 +303,8 @@ def test_a_lapsed_review_date_is_never_served_fresh_from_the_page_cache(live, li
     clock.now = datetime(2027, 4, 1, tzinfo=UTC)  # the declared review date, 2027-03-31, has passed
     html = live_client.get(url).get_data(as_text=True)
     assert "To review" in html
+    staleness = live_client.get(f"/api/v1/algorithms/{slug}/versions/1.0.0/staleness").get_json()
+    assert staleness["reasons"] == [{"code": "review_date_passed", "date": "2027-03-31"}]
     feed = live_client.get("/en/to-review.atom").get_data(as_text=True)
     assert f"/algorithms/{slug}/1.0.0" in feed
 
@@ -316,3 +318,21 @@ def _deactivate_latest_evaluator(live):
         last = s.execute(select(User.id).where(User.role == Role.EVALUATOR).order_by(User.id.desc())).scalar()
         s.execute(update(User).where(User.id == last).values(active=False))
         s.commit()
+
+
+def test_only_its_creator_or_an_admin_stops_a_schedule_and_a_stopped_schedule_never_runs(
+    live, live_client, live_account, clock
+):
+    _slug, evaluator, author, audit = _published_with_data(live_client, live_account, rows=600)
+    created = live_client.post(
+        "/api/v1/schedules",
+        headers=evaluator,
+        json={"audit": {**audit, "n_boot": 0}, "period": "quarterly", "starts_at": T0.isoformat()},
+    ).get_json()
+    assert_error(live_client.get("/api/v1/schedules", headers=author), 403)
+    _, other = live_account("evaluator")
+    assert_error(live_client.post(f"/api/v1/schedules/{created['id']}/stop", headers=other), 403)
+    stopped = live_client.post(f"/api/v1/schedules/{created['id']}/stop", headers=evaluator).get_json()
+    assert stopped["active"] is False and stopped["next_slot"] is None
+    tick(live, T0 + timedelta(days=1))
+    assert run_ids(live_client, evaluator, created["id"]) == []
