@@ -280,7 +280,8 @@ def record_run_outcome(session: Session, job_id: int) -> dict[str, Any] | None:
         return None  # an ordinary launch: no write transaction for it
     store.begin_write(session)
     job = store.get_job_for_update(session, job_id)
-    if job.status != JobStatus.SUCCEEDED or job.verdict_change is not None:
+    schedule_id = job.schedule_id
+    if schedule_id is None or job.status != JobStatus.SUCCEEDED or job.verdict_change is not None:
         session.commit()
         return job.verdict_change
     previous = store.previous_success(session, job)
@@ -290,7 +291,7 @@ def record_run_outcome(session: Session, job_id: int) -> dict[str, Any] | None:
     changes = schedules.verdict_changes(job.kind.value, previous.result, job.result)
     job.verdict_change = {"previous_job": previous.id, "changes": changes}
     if changes:
-        notify_verdict_change(session, store.get_schedule(session, job.schedule_id), previous, job)
+        notify_verdict_change(session, store.get_schedule(session, schedule_id), previous, job)
     session.commit()
     return job.verdict_change
 
