@@ -292,10 +292,40 @@ class PredictionSet(Base):
     uploaded_by: Mapped[User] = relationship(lazy="joined")
 
 
+class AuditSchedule(Base):
+    """A re-audit on a calendar: the audit request an evaluator launches again at every due slot.
+
+    ``request`` is the audit request as the launch service validates it (``AuditRequestSchema``); each
+    run re-submits it, as the schedule's creator, through that same service.
+    """
+
+    __tablename__ = "audit_schedule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AuditKind] = mapped_column(_enum(AuditKind, "audit_kind"))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("algorithm_version.id"), index=True)
+    request: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    period: Mapped[str] = mapped_column(String(16))  # monthly | quarterly | days
+    every_days: Mapped[int | None] = mapped_column()
+    grace_days: Mapped[int] = mapped_column(default=7)
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime | None] = mapped_column()
+    # Each run audits the newest upload of the request's datasets' names (a refreshed extraction is
+    # uploaded under the same name), with the predictions uploaded for it; otherwise the same rows again.
+    follow_latest: Mapped[bool] = mapped_column(default=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    version: Mapped[Version | None] = relationship(lazy="joined")
+    created_by: Mapped[User] = relationship(lazy="joined")
+
+
 class Job(Base):
     """An audit run as a job. This row, not the queue, is the source of truth for its state."""
 
     __tablename__ = "job"
+    __table_args__ = (UniqueConstraint("schedule_id", "schedule_slot"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[AuditKind] = mapped_column(_enum(AuditKind, "audit_kind"))
@@ -330,6 +360,12 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # A scheduled re-audit: its schedule and the due slot it runs for. The pair is unique, so two
+    # workers ticking at once can never enqueue the same slot twice (NULLs: ordinary launches).
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("audit_schedule.id"), index=True)
+    schedule_slot: Mapped[datetime | None] = mapped_column()
+    # What changed in the verdicts since the schedule's previous run (audits.schedules.verdict_changes).
+    verdict_change: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     version: Mapped[Version | None] = relationship(lazy="joined")
     dataset: Mapped[ReferenceDataset] = relationship(foreign_keys=[dataset_id], lazy="joined")

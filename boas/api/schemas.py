@@ -78,6 +78,8 @@ class AlgorithmOut(Schema):
 class AlgorithmPage(Schema):
     items = fields.List(fields.Nested(AlgorithmOut))
     audited = fields.Function(lambda page: sorted(page.audited), metadata={"description": "slugs with a bias audit"})
+    to_review = fields.Function(lambda page: sorted(page.to_review), metadata={
+        "description": "slugs whose latest published card is 'to review' (review date passed or re-audit overdue)"})
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()

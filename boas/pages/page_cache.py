@@ -16,9 +16,10 @@ import json
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy.orm import Session
 
@@ -58,8 +59,12 @@ def _iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def card_stamp(session: Session, slug: str, version: str, lang: str) -> Stamp | None:
-    """The fingerprint of a released card page as the public sees it; None for a draft or an unknown version."""
+def card_stamp(session: Session, slug: str, version: str, lang: str, extra: Any = None) -> Stamp | None:
+    """The fingerprint of a released card page as the public sees it; None for a draft or an unknown version.
+
+    ``extra`` is what the page shows that depends on the clock rather than on rows (its "to review" state):
+    it is part of the key, so a card that lapses by the passing of time is never served from before.
+    """
     state = public_page_state(session, slug)
     row = next((v for v in state["versions"] if v[1] == version), None) if state else None
     if row is None:
@@ -72,11 +77,24 @@ def card_stamp(session: Session, slug: str, version: str, lang: str) -> Stamp | 
         "owners": state["owners"], "organisation": state["organisation_id"],
         "audits": [(a[0], a[1].value, a[2].value, a[3], a[4], _iso(a[5]), a[6]) for a in audits],
         "accounts": state["accounts"][0] if state["accounts"] else None,  # the last change to an account
+        "clock": extra,
     }
     etag = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
     moments = [_aware(m) for v in state["versions"] for m in (v[4], v[5], v[6])] + [_aware(a[5]) for a in audits]
     moments += [_aware(state["accounts"][1])] if state["accounts"] else []
+    moments += _lapse_moments(extra)
     return Stamp(etag=etag, last_modified=max(m for m in moments if m is not None).replace(microsecond=0))
+
+
+def _lapse_moments(extra: Any) -> list[datetime]:
+    """When the card became "to review": a page that changed then must not answer 304 to an older copy."""
+    found = []
+    for reason in (extra or {}).get("reasons") or []:
+        if reason.get("since"):
+            found.append(datetime.fromisoformat(reason["since"]))
+        elif reason.get("date"):  # the day after the declared review date
+            found.append(datetime.fromisoformat(reason["date"]).replace(tzinfo=UTC) + timedelta(days=1))
+    return [_aware(m) for m in found if m is not None]  # type: ignore[misc]
 
 
 class PageCache:

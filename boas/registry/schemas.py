@@ -149,6 +149,8 @@ AlgorithmQuerySchema = TextInputSchema.from_dict({
     "author_type": fields.String(validate=choice(OrganisationKind),
                                  metadata={"description": "kind of the owning organisation"}),
     "audited": fields.Boolean(metadata={"description": "has a completed bias audit on a released version"}),
+    "to_review": fields.Boolean(metadata={"description": "its latest published card is 'to review': its declared "
+                                          "review date has passed, or a scheduled re-audit is overdue"}),
     "sort": fields.String(load_default="name", validate=choice(("name", "recent", "created"))),
     "page": fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000)),
     "per_page": fields.Integer(load_default=20, validate=validate.Range(min=1, max=100)),

@@ -20,6 +20,7 @@ from registry_db.models import (
     ApiToken,
     ArtifactFile,
     AuditEvent,
+    AuditSchedule,
     Base,
     Job,
     Organisation,
@@ -43,6 +44,7 @@ WRITES = [
     (audit_schemas.DatasetMetaSchema, ReferenceDataset, {}),
     (audit_schemas.PredictionsMetaSchema, PredictionSet, {"algorithm": Algorithm.slug, "version": Version.version}),
     (audit_schemas.AuditRequestSchema, Job, {"algorithm": Algorithm.slug, "version": Version.version}),
+    (audit_schemas.ScheduleRequestSchema, AuditSchedule, {}),
 ]
 # String columns no user types directly: digests, prefixes, states, hosts; each with where its value comes from.
 SERVER_WRITTEN = {
@@ -51,7 +53,8 @@ SERVER_WRITTEN = {
     "api_token.kind": "'api' or 'session'",
     "algorithm_version.card_sha256": "sha256 hex", "algorithm_version.artifact_kind": "two constants",
     "algorithm_version.archive_sha256": "sha256 hex",
-    "algorithm_version.execution": "execute or predictions_only", "job.error_code": "the sandbox's five failure codes",
+    "algorithm_version.execution": "execute or predictions_only", "job.error_code": "the sandbox's five failure codes, and schedule_refused",
+    "audit_schedule.kind": "the kind of its audit request, validated by AuditRequestSchema",
     "artifact_file.sha256": "sha256 hex", "artifact_file.path": "archive member names, capped by the archive reader",
     "audit_event.actor_email": "an account's e-mail", "audit_event.action": "constants",
     "audit_event.object_type": "constants", "audit_event.object_ref": "e-mails, slugs, slug@version, ids",
