@@ -20,6 +20,8 @@ from registry_db.store.accounts import (
 )
 from registry_db.store.audit_log import (
     append_event,
+    chain_head,
+    iter_chain,
     list_events,
 )
 from registry_db.store.audits import (
@@ -78,6 +80,7 @@ __all__ = [
     "audited_algorithm_ids",
     "begin_write",
     "blob_in_use",
+    "chain_head",
     "count_algorithms",
     "discard_new_blobs",
     "find_cached_job",
@@ -95,6 +98,7 @@ __all__ = [
     "get_user_by_email",
     "get_version",
     "get_version_for_update",
+    "iter_chain",
     "list_datasets",
     "list_events",
     "list_frozen_bias_jobs",
