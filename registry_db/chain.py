@@ -64,15 +64,34 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
 
 
-def canonical_bytes(*, id: int, seq: int, at: datetime, actor_id: int | None, actor_email: str | None,
-                    action: str, object_type: str, object_ref: str, details: dict[str, Any],
-                    prev_hash: str) -> bytes:
+def canonical_bytes(
+    *,
+    id: int,
+    seq: int,
+    at: datetime,
+    actor_id: int | None,
+    actor_email: str | None,
+    action: str,
+    object_type: str,
+    object_ref: str,
+    details: dict[str, Any],
+    prev_hash: str,
+) -> bytes:
     """The bytes an event's hash is taken over: its immutable fields, including the previous hash."""
-    return canonical_json({
-        "action": action, "actor_email": actor_email, "actor_id": actor_id, "at": format_time(at),
-        "details": details, "id": id, "object_ref": object_ref, "object_type": object_type,
-        "prev_hash": prev_hash, "seq": seq,
-    }).encode("ascii")
+    return canonical_json(
+        {
+            "action": action,
+            "actor_email": actor_email,
+            "actor_id": actor_id,
+            "at": format_time(at),
+            "details": details,
+            "id": id,
+            "object_ref": object_ref,
+            "object_type": object_type,
+            "prev_hash": prev_hash,
+            "seq": seq,
+        }
+    ).encode("ascii")
 
 
 def event_hash(**fields: Any) -> str:
@@ -82,9 +101,18 @@ def event_hash(**fields: Any) -> str:
 
 def content_hash(event: ChainedEvent) -> str:
     """What ``event.hash`` must be, recomputed from the event's other fields."""
-    return event_hash(id=event.id, seq=event.seq, at=event.at, actor_id=event.actor_id,
-                      actor_email=event.actor_email, action=event.action, object_type=event.object_type,
-                      object_ref=event.object_ref, details=event.details, prev_hash=event.prev_hash)
+    return event_hash(
+        id=event.id,
+        seq=event.seq,
+        at=event.at,
+        actor_id=event.actor_id,
+        actor_email=event.actor_email,
+        action=event.action,
+        object_type=event.object_type,
+        object_ref=event.object_ref,
+        details=event.details,
+        prev_hash=event.prev_hash,
+    )
 
 
 class Problem(enum.StrEnum):
@@ -120,8 +148,9 @@ class ChainReport:
         return self.broken is None
 
 
-def verify_chain(events: Iterable[ChainedEvent], *, expect_head: str | None = None,
-                 expect_count: int | None = None) -> ChainReport:
+def verify_chain(
+    events: Iterable[ChainedEvent], *, expect_head: str | None = None, expect_count: int | None = None
+) -> ChainReport:
     """Walk events in ``seq`` order and return the first broken link, or the verified count and head.
 
     Each event must hash to its stored hash (else CONTENT), sit at the next position (else MISSING:
@@ -138,43 +167,68 @@ def verify_chain(events: Iterable[ChainedEvent], *, expect_head: str | None = No
     for event in events:
         expected_seq = count + 1
         if content_hash(event) != event.hash:
-            broken = ChainBreak(Problem.CONTENT, event.seq, event.id,
-                                f"event {event.id} does not hash to its stored hash {event.hash}: "
-                                "its fields were changed after it was written")
+            broken = ChainBreak(
+                Problem.CONTENT,
+                event.seq,
+                event.id,
+                f"event {event.id} does not hash to its stored hash {event.hash}: "
+                "its fields were changed after it was written",
+            )
             return ChainReport(count, _head(count, head), head_at, broken)
         if event.seq != expected_seq:
-            detail = (f"no event at position {expected_seq}: the chain jumps to event {event.id} at position "
-                      f"{event.seq}" if event.seq > expected_seq else
-                      f"event {event.id} claims position {event.seq}, expected {expected_seq}")
+            detail = (
+                f"no event at position {expected_seq}: the chain jumps to event {event.id} at position {event.seq}"
+                if event.seq > expected_seq
+                else f"event {event.id} claims position {event.seq}, expected {expected_seq}"
+            )
             problem = Problem.MISSING if event.seq > expected_seq else Problem.PREV
             return ChainReport(count, _head(count, head), head_at, ChainBreak(problem, expected_seq, event.id, detail))
         if event.prev_hash != head:
-            broken = ChainBreak(Problem.PREV, event.seq, event.id,
-                                f"event {event.id} names {event.prev_hash} as the previous hash, but the event "
-                                f"before it hashes to {head}")
+            broken = ChainBreak(
+                Problem.PREV,
+                event.seq,
+                event.id,
+                f"event {event.id} names {event.prev_hash} as the previous hash, but the event "
+                f"before it hashes to {head}",
+            )
             return ChainReport(count, _head(count, head), head_at, broken)
         count, head, head_at = event.seq, event.hash, event.at
         if expect_head is not None and head == expect_head:
             if expect_count is not None and count != expect_count:
-                broken = ChainBreak(Problem.ANCHOR, count, event.id,
-                                    f"the anchored head {expect_head} is event {event.id} at position {count}, "
-                                    f"not at the anchored count {expect_count}")
+                broken = ChainBreak(
+                    Problem.ANCHOR,
+                    count,
+                    event.id,
+                    f"the anchored head {expect_head} is event {event.id} at position {count}, "
+                    f"not at the anchored count {expect_count}",
+                )
                 return ChainReport(count, head, head_at, broken)
             seen_anchor = True
         elif expect_head is not None and expect_count is not None and count == expect_count:
-            broken = ChainBreak(Problem.ANCHOR, count, event.id,
-                                f"event {event.id} at the anchored position {count} hashes to {head}, "
-                                f"not to the anchored head {expect_head}")
+            broken = ChainBreak(
+                Problem.ANCHOR,
+                count,
+                event.id,
+                f"event {event.id} at the anchored position {count} hashes to {head}, "
+                f"not to the anchored head {expect_head}",
+            )
             return ChainReport(count, head, head_at, broken)
     if expect_count is not None and count < expect_count:
-        broken = ChainBreak(Problem.MISSING, count + 1, None,
-                            f"the chain ends at position {count} but {expect_count} events were anchored: "
-                            f"positions {count + 1} to {expect_count} are missing")
+        broken = ChainBreak(
+            Problem.MISSING,
+            count + 1,
+            None,
+            f"the chain ends at position {count} but {expect_count} events were anchored: "
+            f"positions {count + 1} to {expect_count} are missing",
+        )
         return ChainReport(count, _head(count, head), head_at, broken)
     if not seen_anchor:
-        broken = ChainBreak(Problem.MISSING, count + 1, None,
-                            f"the anchored head {expect_head} is not in the chain: the events up to it were "
-                            "removed or rewritten")
+        broken = ChainBreak(
+            Problem.MISSING,
+            count + 1,
+            None,
+            f"the anchored head {expect_head} is not in the chain: the events up to it were removed or rewritten",
+        )
         return ChainReport(count, _head(count, head), head_at, broken)
     return ChainReport(count, _head(count, head), head_at)
 

@@ -35,8 +35,9 @@ def audit_log(args):
 
 
 @blp.route("/audit-log/head")
-@blp.response(200, AuditHeadOut, headers={"Cache-Control": {"description": "always no-store",
-                                                           "schema": {"type": "string"}}})
+@blp.response(
+    200, AuditHeadOut, headers={"Cache-Control": {"description": "always no-store", "schema": {"type": "string"}}}
+)
 def audit_log_head():
     """The hash chain's head: its hash, the event count and its time, for outsiders to anchor.
 

@@ -20,11 +20,20 @@ def audit_log_group() -> None:
 
 
 @audit_log_group.command("verify")
-@click.option("--expect-head", default=None, metavar="HASH",
-              help="a head hash anchored earlier (GET /api/v1/audit-log/head): it must still be in the chain")
-@click.option("--expect-count", default=None, type=int, metavar="N",
-              help="an event count anchored earlier: the chain must still hold at least N events "
-                   "(with --expect-head, event N must be that head)")
+@click.option(
+    "--expect-head",
+    default=None,
+    metavar="HASH",
+    help="a head hash anchored earlier (GET /api/v1/audit-log/head): it must still be in the chain",
+)
+@click.option(
+    "--expect-count",
+    default=None,
+    type=int,
+    metavar="N",
+    help="an event count anchored earlier: the chain must still hold at least N events "
+    "(with --expect-head, event N must be that head)",
+)
 def verify(expect_head: str | None, expect_count: int | None) -> None:
     """Walk the hash chain: print OK with the count and head hash, or the first broken link (exit 3).
 
@@ -46,8 +55,10 @@ def verify(expect_head: str | None, expect_count: int | None) -> None:
     assert broken is not None
     where = f"event {broken.event_id}" if broken.event_id is not None else "the tail"
     click.echo(f"BROKEN at {where}, position {broken.seq}: {broken.problem.value}: {broken.detail}")
-    click.echo(f"{report.count} events verified before the break"
-               + (f", last good hash {report.head_hash}" if report.head_hash else ""))
+    click.echo(
+        f"{report.count} events verified before the break"
+        + (f", last good hash {report.head_hash}" if report.head_hash else "")
+    )
     sys.exit(BROKEN_EXIT)
 
 

@@ -40,8 +40,9 @@ def get_chain_head(session: Session) -> ChainHead:
     return ChainHead(count=head.seq, head_hash=head.hash, head_at=head.at)
 
 
-def verify_audit_log(session: Session, *, expect_head: str | None = None,
-                     expect_count: int | None = None) -> ChainReport:
+def verify_audit_log(
+    session: Session, *, expect_head: str | None = None, expect_count: int | None = None
+) -> ChainReport:
     """Walk the whole chain from the database and report the first broken link, if any.
 
     ``expect_head`` and ``expect_count`` are an anchor taken earlier (``GET /api/v1/audit-log/head``):

@@ -47,8 +47,9 @@ def append_event(
     """
     dialect = session.get_bind().dialect.name
     if dialect == "postgresql":
-        session.execute(text("SELECT pg_advisory_xact_lock(:k1, :k2)"),
-                        {"k1": CHAIN_LOCK_KEYS[0], "k2": CHAIN_LOCK_KEYS[1]})
+        session.execute(
+            text("SELECT pg_advisory_xact_lock(:k1, :k2)"), {"k1": CHAIN_LOCK_KEYS[0], "k2": CHAIN_LOCK_KEYS[1]}
+        )
     head = session.execute(select(AuditEvent.seq, AuditEvent.hash).order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev_hash = (head.seq + 1, head.hash) if head else (1, chain.GENESIS)
     event_id: int
@@ -59,9 +60,16 @@ def append_event(
     # Hash what will be read back: JSON turns tuples into lists and keys into strings.
     stored_details = json.loads(chain.canonical_json(details or {}))
     fields = {
-        "id": event_id, "seq": seq, "at": at or utcnow(), "actor_id": actor.id if actor else None,
-        "actor_email": actor.email if actor else None, "action": action, "object_type": object_type,
-        "object_ref": object_ref, "details": stored_details, "prev_hash": prev_hash,
+        "id": event_id,
+        "seq": seq,
+        "at": at or utcnow(),
+        "actor_id": actor.id if actor else None,
+        "actor_email": actor.email if actor else None,
+        "action": action,
+        "object_type": object_type,
+        "object_ref": object_ref,
+        "details": stored_details,
+        "prev_hash": prev_hash,
     }
     event = AuditEvent(**fields, hash=chain.event_hash(**fields))
     session.add(event)
@@ -82,10 +90,22 @@ def iter_chain(session: Session, batch: int = 1000) -> Iterator[chain.ChainedEve
     last = 0
     while True:
         rows = session.execute(
-            select(AuditEvent.id, AuditEvent.seq, AuditEvent.at, AuditEvent.actor_id, AuditEvent.actor_email,
-                   AuditEvent.action, AuditEvent.object_type, AuditEvent.object_ref, AuditEvent.details,
-                   AuditEvent.prev_hash, AuditEvent.hash)
-            .where(AuditEvent.seq > last).order_by(AuditEvent.seq).limit(batch)
+            select(
+                AuditEvent.id,
+                AuditEvent.seq,
+                AuditEvent.at,
+                AuditEvent.actor_id,
+                AuditEvent.actor_email,
+                AuditEvent.action,
+                AuditEvent.object_type,
+                AuditEvent.object_ref,
+                AuditEvent.details,
+                AuditEvent.prev_hash,
+                AuditEvent.hash,
+            )
+            .where(AuditEvent.seq > last)
+            .order_by(AuditEvent.seq)
+            .limit(batch)
         ).all()
         for row in rows:
             yield chain.ChainedEvent(**row._asdict())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import threading
 from datetime import UTC, datetime, timedelta
 
@@ -30,7 +31,7 @@ def test_events_written_by_services_form_a_verifiable_chain(session):
     assert head.count == before + 8 == len(events)
     assert [e.seq for e in events] == list(range(1, head.count + 1))
     assert events[0].prev_hash == GENESIS
-    assert all(e.prev_hash == p.hash for p, e in zip(events, events[1:], strict=False))
+    assert all(e.prev_hash == p.hash for p, e in itertools.pairwise(events))
     assert all(content_hash(e) == e.hash for e in events)
     report = chain_service.verify_audit_log(session)
     assert report.ok and report.count == head.count and report.head_hash == head.head_hash == events[-1].hash
@@ -44,8 +45,14 @@ def test_a_malformed_anchor_is_refused_with_its_field(session):
 
 
 def _raw_event(**overrides) -> AuditEvent:
-    fields = {"at": datetime.now(UTC), "action": "forged", "object_type": "user", "object_ref": "x", "details": {},
-              "hash": "f" * 64}
+    fields = {
+        "at": datetime.now(UTC),
+        "action": "forged",
+        "object_type": "user",
+        "object_ref": "x",
+        "details": {},
+        "hash": "f" * 64,
+    }
     return AuditEvent(**{**fields, **overrides})
 
 
@@ -82,16 +89,33 @@ def test_the_migration_chains_the_events_already_logged(backend, tmp_path):
     engine = make_engine(url)
     try:
         upgrade(engine, "0005s")
-        old = sa.table("audit_event", sa.column("at", sa.DateTime(timezone=True)), sa.column("actor_id"),
-                       sa.column("actor_email"), sa.column("action"), sa.column("object_type"),
-                       sa.column("object_ref"), sa.column("details", sa.JSON()))
+        old = sa.table(
+            "audit_event",
+            sa.column("at", sa.DateTime(timezone=True)),
+            sa.column("actor_id"),
+            sa.column("actor_email"),
+            sa.column("action"),
+            sa.column("object_type"),
+            sa.column("object_ref"),
+            sa.column("details", sa.JSON()),
+        )
         t0 = datetime(2026, 11, 1, 8, 30, 0, 250000, tzinfo=UTC)
         with engine.begin() as conn:
-            conn.execute(old.insert(), [
-                {"at": t0 + timedelta(minutes=n), "actor_id": None, "actor_email": None, "action": f"old.{n}",
-                 "object_type": "user", "object_ref": f"r{n}", "details": {"n": n, "name": "Zoé", "l": [1, "é"]}}
-                for n in range(2500)  # more than one batch of the backfill
-            ])
+            conn.execute(
+                old.insert(),
+                [
+                    {
+                        "at": t0 + timedelta(minutes=n),
+                        "actor_id": None,
+                        "actor_email": None,
+                        "action": f"old.{n}",
+                        "object_type": "user",
+                        "object_ref": f"r{n}",
+                        "details": {"n": n, "name": "Zoé", "l": [1, "é"]},
+                    }
+                    for n in range(2500)  # more than one batch of the backfill
+                ],
+            )
         upgrade(engine)
         with make_session_factory(engine)() as session:
             report = chain_service.verify_audit_log(session)
@@ -127,8 +151,14 @@ def test_concurrent_appends_never_fork_the_chain(backend, tmp_path):
                 for n in range(per_thread):
                     with factory() as session:
                         store.begin_write(session)
-                        store.append_event(session, actor=None, action="test.concurrent", object_type="client",
-                                           object_ref=f"w{worker}", details={"n": n})
+                        store.append_event(
+                            session,
+                            actor=None,
+                            action="test.concurrent",
+                            object_type="client",
+                            object_ref=f"w{worker}",
+                            details={"n": n},
+                        )
                         session.commit()
             except BaseException as exc:  # noqa: BLE001 - reported by the main thread
                 failures.append(exc)
@@ -143,8 +173,9 @@ def test_concurrent_appends_never_fork_the_chain(backend, tmp_path):
             report = chain_service.verify_audit_log(session)
             assert report.ok, report.broken
             assert report.count == threads * per_thread
-            per_worker = session.execute(sa.select(AuditEvent.object_ref, sa.func.count())
-                                         .group_by(AuditEvent.object_ref)).all()
+            per_worker = session.execute(
+                sa.select(AuditEvent.object_ref, sa.func.count()).group_by(AuditEvent.object_ref)
+            ).all()
             assert dict(per_worker) == {f"w{w}": per_thread for w in range(threads)}  # nothing lost
     finally:
         engine.dispose()

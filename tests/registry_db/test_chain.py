@@ -17,9 +17,18 @@ T0 = datetime(2026, 11, 29, 15, 0, 0, 123456, tzinfo=UTC)
 def _chain(n: int) -> list[ChainedEvent]:
     events, prev = [], GENESIS
     for seq in range(1, n + 1):
-        fields = {"id": 100 + 3 * seq, "seq": seq, "at": T0 + timedelta(seconds=seq), "actor_id": seq % 2 or None,
-                  "actor_email": "a@example.org" if seq % 2 else None, "action": "user.created", "object_type": "user",
-                  "object_ref": f"u{seq}@example.org", "details": {"role": "author", "n": seq}, "prev_hash": prev}
+        fields = {
+            "id": 100 + 3 * seq,
+            "seq": seq,
+            "at": T0 + timedelta(seconds=seq),
+            "actor_id": seq % 2 or None,
+            "actor_email": "a@example.org" if seq % 2 else None,
+            "action": "user.created",
+            "object_type": "user",
+            "object_ref": f"u{seq}@example.org",
+            "details": {"role": "author", "n": seq},
+            "prev_hash": prev,
+        }
         prev = event_hash(**fields)
         events.append(ChainedEvent(**fields, hash=prev))
     return events
@@ -27,13 +36,24 @@ def _chain(n: int) -> list[ChainedEvent]:
 
 def test_the_canonical_form_is_the_documented_byte_string():
     # Written out by hand from the README's rules, so a change of format cannot pass unnoticed.
-    expected = (b'{"action":"card.updated","actor_email":"\\u00e9ve@example.org","actor_id":7,'
-                b'"at":"2026-11-29T15:00:00.123456Z","details":{"a":[1,2.5,null],"z":"\\u00e0"},"id":42,'
-                b'"object_ref":"algo@1.0.0","object_type":"version","prev_hash":"' + GENESIS.encode() + b'","seq":1}')
+    expected = (
+        b'{"action":"card.updated","actor_email":"\\u00e9ve@example.org","actor_id":7,'
+        b'"at":"2026-11-29T15:00:00.123456Z","details":{"a":[1,2.5,null],"z":"\\u00e0"},"id":42,'
+        b'"object_ref":"algo@1.0.0","object_type":"version","prev_hash":"' + GENESIS.encode() + b'","seq":1}'
+    )
     paris = T0.astimezone(ZoneInfo("Europe/Paris"))  # any offset: written in UTC
-    fields = {"id": 42, "seq": 1, "at": paris, "actor_id": 7, "actor_email": "\u00e9ve@example.org",
-              "action": "card.updated", "object_type": "version", "object_ref": "algo@1.0.0",
-              "details": {"z": "\u00e0", "a": [1, 2.5, None]}, "prev_hash": GENESIS}
+    fields = {
+        "id": 42,
+        "seq": 1,
+        "at": paris,
+        "actor_id": 7,
+        "actor_email": "\u00e9ve@example.org",
+        "action": "card.updated",
+        "object_type": "version",
+        "object_ref": "algo@1.0.0",
+        "details": {"z": "\u00e0", "a": [1, 2.5, None]},
+        "prev_hash": GENESIS,
+    }
     assert canonical_bytes(**fields) == expected
     assert event_hash(**fields) == hashlib.sha256(expected).hexdigest()
 
@@ -117,8 +137,9 @@ def test_a_rewritten_history_is_caught_only_through_the_anchor():
     anchor = events[-1].hash
     rewritten, prev = [], GENESIS
     for event in events:
-        changed = dataclasses.replace(event, prev_hash=prev,
-                                      object_ref="x@example.org" if event.seq == 2 else event.object_ref)
+        changed = dataclasses.replace(
+            event, prev_hash=prev, object_ref="x@example.org" if event.seq == 2 else event.object_ref
+        )
         prev = content_hash(changed)
         rewritten.append(dataclasses.replace(changed, hash=prev))
     assert verify_chain(rewritten).ok

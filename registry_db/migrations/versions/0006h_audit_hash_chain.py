@@ -55,21 +55,42 @@ def _chain_existing_events() -> None:
     """Chain the events already logged in id order, the order they were appended in."""
     bind = op.get_bind()
     if bind.dialect.name == "postgresql":  # the lock appenders take (registry_db.store.audit_log)
-        bind.execute(sa.text("SELECT pg_advisory_xact_lock(:k1, :k2)"),
-                     {"k1": int.from_bytes(b"boas", "big"), "k2": 1})
+        bind.execute(sa.text("SELECT pg_advisory_xact_lock(:k1, :k2)"), {"k1": int.from_bytes(b"boas", "big"), "k2": 1})
     event = sa.table(
-        "audit_event", sa.column("id", sa.Integer()), sa.column("at", sa.DateTime(timezone=True)),
-        sa.column("actor_id", sa.Integer()), sa.column("actor_email", sa.String()), sa.column("action", sa.String()),
-        sa.column("object_type", sa.String()), sa.column("object_ref", sa.String()),
-        sa.column("details", sa.JSON()), sa.column("seq", sa.Integer()), sa.column("prev_hash", sa.String()),
+        "audit_event",
+        sa.column("id", sa.Integer()),
+        sa.column("at", sa.DateTime(timezone=True)),
+        sa.column("actor_id", sa.Integer()),
+        sa.column("actor_email", sa.String()),
+        sa.column("action", sa.String()),
+        sa.column("object_type", sa.String()),
+        sa.column("object_ref", sa.String()),
+        sa.column("details", sa.JSON()),
+        sa.column("seq", sa.Integer()),
+        sa.column("prev_hash", sa.String()),
         sa.column("hash", sa.String()),
     )
-    update = (event.update().where(event.c.id == sa.bindparam("_id"))
-              .values(seq=sa.bindparam("_seq"), prev_hash=sa.bindparam("_prev"), hash=sa.bindparam("_hash")))
+    update = (
+        event.update()
+        .where(event.c.id == sa.bindparam("_id"))
+        .values(seq=sa.bindparam("_seq"), prev_hash=sa.bindparam("_prev"), hash=sa.bindparam("_hash"))
+    )
     last_id, seq, prev = None, 0, GENESIS
     while True:
-        query = sa.select(event.c.id, event.c.at, event.c.actor_id, event.c.actor_email, event.c.action,
-                          event.c.object_type, event.c.object_ref, event.c.details).order_by(event.c.id).limit(BATCH)
+        query = (
+            sa.select(
+                event.c.id,
+                event.c.at,
+                event.c.actor_id,
+                event.c.actor_email,
+                event.c.action,
+                event.c.object_type,
+                event.c.object_ref,
+                event.c.details,
+            )
+            .order_by(event.c.id)
+            .limit(BATCH)
+        )
         if last_id is not None:
             query = query.where(event.c.id > last_id)
         rows = bind.execute(query).all()
@@ -79,9 +100,18 @@ def _chain_existing_events() -> None:
         for row in rows:
             seq += 1
             at = row.at if row.at.tzinfo else row.at.replace(tzinfo=UTC)  # SQLite keeps no offset: it is UTC
-            digest = event_hash(id=row.id, seq=seq, at=at, actor_id=row.actor_id, actor_email=row.actor_email,
-                                action=row.action, object_type=row.object_type, object_ref=row.object_ref,
-                                details=row.details if row.details is not None else {}, prev_hash=prev)
+            digest = event_hash(
+                id=row.id,
+                seq=seq,
+                at=at,
+                actor_id=row.actor_id,
+                actor_email=row.actor_email,
+                action=row.action,
+                object_type=row.object_type,
+                object_ref=row.object_ref,
+                details=row.details if row.details is not None else {},
+                prev_hash=prev,
+            )
             updates.append({"_id": row.id, "_seq": seq, "_prev": prev, "_hash": digest})
             prev = digest
         bind.execute(update, updates)
