@@ -145,3 +145,11 @@ def test_a_rewritten_history_is_caught_only_through_the_anchor():
     assert verify_chain(rewritten).ok
     report = verify_chain(rewritten, expect_head=anchor)
     assert report.broken is not None and report.broken.problem is Problem.MISSING
+
+
+def test_a_row_that_cannot_be_canonicalised_is_a_content_mismatch_not_a_crash():
+    events = _chain(3)
+    events[1] = dataclasses.replace(events[1], details={"x": float("nan")})
+    report = verify_chain(events)
+    assert report.broken is not None
+    assert (report.broken.problem, report.broken.event_id) == (Problem.CONTENT, events[1].id)
