@@ -40,7 +40,9 @@ def append_event(
     PostgreSQL by a transaction-scoped advisory lock, held until commit so the next appender's read
     of the head sees this event; on SQLite by the database write lock that the service's
     ``begin_write`` (BEGIN IMMEDIATE) already holds. Should a writer ever skip both, the unique
-    constraints on ``seq`` and ``prev_hash`` refuse the second event instead of forking.
+    constraints on ``seq`` and ``prev_hash`` refuse the second event instead of forking. The lock is
+    the last one a transaction takes (services append right before their commit, after any blob or
+    dataset lock), so it cannot close a deadlock cycle, and it is held only for the commit.
 
     The id is drawn before the insert because it is part of the hashed content, and the triggers make
     the row unchangeable once inserted.
