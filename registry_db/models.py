@@ -9,6 +9,7 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Enum,
@@ -22,6 +23,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from registry_db.chain import GENESIS
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -225,9 +228,21 @@ class ArtifactFile(Base):
 
 
 class AuditEvent(Base):
-    """Append-only log of state changes; UPDATE and DELETE are refused by database triggers."""
+    """Append-only log of state changes; UPDATE and DELETE are refused by database triggers.
+
+    The events form a hash chain (``registry_db.chain``): ``seq`` is the position, ``prev_hash`` the
+    hash of the event before, ``hash`` the SHA-256 of this event's canonical form. Unique ``seq`` and
+    ``prev_hash`` make a fork impossible in the database itself; the genesis check pins the first event
+    (and only it) to the GENESIS sentinel, which, being a value and not NULL, is unique as well.
+    """
 
     __tablename__ = "audit_event"
+    __table_args__ = (
+        UniqueConstraint("seq"),
+        UniqueConstraint("prev_hash"),
+        CheckConstraint(f"(seq = 1 AND prev_hash = '{GENESIS}') OR (seq > 1 AND prev_hash <> '{GENESIS}')",
+                        name="genesis"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -237,6 +252,9 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_ref: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seq: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class JobStatus(enum.StrEnum):

@@ -135,6 +135,15 @@ class AuditEventPage(Schema):
     per_page = fields.Integer()
 
 
+class AuditHeadOut(Schema):
+    count = fields.Integer(required=True, metadata={
+        "description": "The head's position in the chain: the number of events of an intact log (0 when empty)."})
+    head_hash = fields.String(required=True, allow_none=True, metadata={
+        "description": "SHA-256 (lowercase hex) of the head event's canonical form; null when the log is empty."})
+    head_at = fields.DateTime(required=True, allow_none=True, metadata={
+        "description": "When the head event was logged (UTC); null when the log is empty."})
+
+
 # -- card reports: baseline, framework coverage, diff, the card's JSON Schema ------------------
 
 

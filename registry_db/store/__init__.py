@@ -20,6 +20,8 @@ from registry_db.store.accounts import (
 )
 from registry_db.store.audit_log import (
     append_event,
+    chain_head,
+    iter_chain,
     list_events,
 )
 from registry_db.store.audits import (
@@ -89,6 +91,7 @@ __all__ = [
     "audited_algorithm_ids",
     "begin_write",
     "blob_in_use",
+    "chain_head",
     "count_algorithms",
     "discard_new_blobs",
     "find_cached_job",
@@ -107,6 +110,7 @@ __all__ = [
     "get_user_by_email",
     "get_version",
     "get_version_for_update",
+    "iter_chain",
     "latest_dataset_named",
     "latest_prediction_set",
     "list_datasets",

@@ -58,6 +58,7 @@ SERVER_WRITTEN = {
     "artifact_file.sha256": "sha256 hex", "artifact_file.path": "archive member names, capped by the archive reader",
     "audit_event.actor_email": "an account's e-mail", "audit_event.action": "constants",
     "audit_event.object_type": "constants", "audit_event.object_ref": "e-mails, slugs, slug@version, ids",
+    "audit_event.prev_hash": "sha256 hex", "audit_event.hash": "sha256 hex",
     "reference_dataset.sha256": "sha256 hex", "reference_dataset.format": "csv or parquet",
     "prediction_set.sha256": "sha256 hex",
     "algorithm_version.state": "the lifecycle's states", "job.status": "the job's states",
