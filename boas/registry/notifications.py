@@ -158,7 +158,7 @@ def _send_outbox(session: Session) -> None:
     mailer = session.info.get(MAILER_KEY) or Mailer(None)
     try:
         mailer.send(mails)
-    except Exception:  # noqa: BLE001 - the change is committed; a mail problem must not turn it into an error
+    except Exception:
         log.warning("sending %s notification e-mail(s) failed", len(mails), exc_info=True)
 
 

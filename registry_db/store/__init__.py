@@ -18,6 +18,10 @@ from registry_db.store.accounts import (
     list_users,
     revoke_user_tokens,
 )
+from registry_db.store.audit_log import (
+    append_event,
+    list_events,
+)
 from registry_db.store.audit_requests import (
     active_request_for,
     add_audit_request,
@@ -34,10 +38,6 @@ from registry_db.store.audit_requests import (
     mark_read,
     request_of_job,
     version_ids_of,
-)
-from registry_db.store.audit_log import (
-    append_event,
-    list_events,
 )
 from registry_db.store.audits import (
     find_cached_job,
