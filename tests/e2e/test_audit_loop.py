@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import email
+import email.policy
 import io
 import json
 import logging
@@ -35,7 +36,7 @@ class Inbox:
         self.messages: list[email.message.Message] = []
 
     async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
-        self.messages.append(email.message_from_bytes(envelope.content))
+        self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
 
