@@ -35,7 +35,7 @@ class Inbox:
     def __init__(self):
         self.messages: list[email.message.Message] = []
 
-    async def handle_DATA(self, server, session, envelope):  # noqa: N802 - aiosmtpd's hook name
+    async def handle_DATA(self, server, session, envelope):
         self.messages.append(email.message_from_bytes(envelope.content, policy=email.policy.default))
         return "250 OK"
 
@@ -74,7 +74,7 @@ def world(live, live_client, live_account, model_zip):
         "slug": org, "name": "Laboratoire Auteur", "kind": "research_body"}).status_code == 201
     author_user, author = live_account("author", organisation=org)
     evaluator_user, evaluator = live_account("evaluator")
-    colleague_user, colleague = live_account("evaluator", organisation=org)
+    _colleague_user, colleague = live_account("evaluator", organisation=org)
     with live.extensions["boas"].session_factory() as s:
         for user in (author_user, evaluator_user):
             accounts.set_password(s, None, user.id, PASSWORD, bootstrap=True)
@@ -218,7 +218,7 @@ def test_notification_mail_goes_through_a_real_smtp_server_after_commit(live_cli
     assert mail["From"] == "boas@example.org"
     assert "Audit demandé" in mail["Subject"] and "Audit requested" in mail["Subject"]
     body = mail.get_payload(decode=True).decode()
-    assert f"Les propriétaires de" in body and "The owners of" in body and "/workspace/requests" in body
+    assert "Les propriétaires de" in body and "The owners of" in body and "/workspace/requests" in body
     # a refused request mails nobody
     before = len(inbox.messages)
     assert live_client.post(_request_url(world["slug"]), headers=world["author"], json={}).status_code == 409
