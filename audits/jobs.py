@@ -175,6 +175,8 @@ def reap_stale_jobs(session: Session, *, stale_after: float, requeue: Callable[[
                          f" after {job.attempts} attempt(s)")
         store.append_event(session, actor=None, action="audit.reaped", object_type="job", object_ref=str(job.id),
                            details={"status": job.status.value, "attempts": job.attempts})
+        if job.status == JobStatus.FAILED:
+            audit_requests.job_finished(session, job)  # the owners who asked for it are told it failed
     session.commit()
     if requeue is None:  # nothing was re-queued above
         return requeued

@@ -11,9 +11,10 @@ from boas.context import db_session
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.pages.i18n import conflict_message
-from boas.registry import notifications
+from boas.registry import notifications, versions
 from boas.registry.permissions import ConflictOfInterest
 from registry_db.errors import Conflict, ValidationFailed
+from registry_db.models import VersionState
 
 AUDIT_STATES = {
     audit_requests.NOT_REQUESTED: _l("Audit not requested"),
@@ -39,6 +40,7 @@ def _field_errors(exc: ValidationFailed) -> str:
 @login_required
 def request_audit(slug: str, version: str):
     """Ask independent evaluators to audit this version, with an optional message."""
+    row = versions.get_version(db_session(), page_user(), slug, version)
     try:
         audit_requests.request_audit(
             db_session(), page_user(), slug, version, {"message": request.form.get("message", "")}
@@ -49,6 +51,8 @@ def request_audit(slug: str, version: str):
         flash(_("This version already has an audit request in progress."), "error")
     else:
         flash(_("The audit is requested: independent evaluators are notified."), "success")
+    if row.state != VersionState.DRAFT:  # a release's status is on its algorithm's page
+        return redirect(url_for("pages.manage_algorithm", slug=slug, _anchor=f"audit-status-{version}"), 303)
     return redirect(url_for("pages.draft", slug=slug, version=version, _anchor="audit-status"), 303)
 
 

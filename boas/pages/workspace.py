@@ -93,7 +93,8 @@ def manage_algorithm(slug: str):
     }
     versions = version_service.list_versions(session, user, slug)
     return render_template("pages/workspace/algorithm_form.html", algorithm=found, values=values, errors=errors,
-                           versions=versions), 422 if errors else 200
+                           versions=versions, statuses=audit_requests.audit_statuses(session, user, versions)), \
+        422 if errors else 200
 
 
 @bp.route("/workspace/algorithms/<slug>/versions/new", methods=["GET", "POST"])
