@@ -287,3 +287,26 @@ def test_the_pages_close_the_loop_in_french(live, world):
     assert "Cohorte synthétique" in _page_text(form)
     empty = evaluator.get("/fr/workspace/audits/new").get_data(as_text=True)
     assert 'id="prefill-sensitive"' not in empty
+
+
+def test_a_published_version_is_requested_from_its_algorithm_page_and_a_withdrawn_one_is_not(live, world):
+    slug = world["slug"]
+    api = live.test_client()
+    assert api.post(f"/api/v1/algorithms/{slug}/versions/1.0.0/publish", headers=world["author"]).status_code == 200
+    author = live.test_client()
+    token = _sign_in(author, world["author_user"].email, "en")
+    page = author.get(f"/en/workspace/algorithms/{slug}")
+    assert 'id="request-audit-1.0.0"' in page.get_data(as_text=True) and "Audit not requested" in _page_text(page)
+    sent = author.post(f"/en/workspace/algorithms/{slug}/1.0.0/request-audit",
+                       data={"csrf_token": token, "message": "Please"})
+    assert sent.status_code == 303 and sent.headers["Location"].endswith(f"/workspace/algorithms/{slug}#audit-status-1.0.0")
+    page = author.get(f"/en/workspace/algorithms/{slug}")
+    assert "Audit requested" in _page_text(page) and 'id="request-audit-1.0.0"' not in page.get_data(as_text=True)
+
+    request_id = api.get("/api/v1/audit-requests", headers=world["evaluator"]).get_json()[0]["id"]
+    assert api.post(f"/api/v1/audit-requests/{request_id}/decline", headers=world["evaluator"],
+                    json={"reason": "No suitable dataset."}).status_code == 200
+    assert api.post(f"/api/v1/algorithms/{slug}/versions/1.0.0/yank", headers=world["author"],
+                    json={"reason": "wrong cohort"}).status_code == 200
+    body = assert_error(api.post(_request_url(slug), headers=world["author"], json={}), 422)
+    assert set(body["errors"]) == {"version"} and "withdrawn" in body["errors"]["version"][0]
