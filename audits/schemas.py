@@ -127,3 +127,18 @@ class ScheduleRequestSchema(StrictSchema):
                 errors["ends_at"] = ["a schedule ends within ten years of its start"]
         if errors:
             raise ValidationError(errors)
+
+
+MESSAGE_MAX = 2000  # characters of a request's message or a decline's reason
+
+
+class AuditRequestCreateSchema(StrictSchema):
+    """An owner's request for an audit: an optional message to the evaluators, screened for identifiers."""
+
+    message = fields.String(load_default="", validate=validate.Length(max=MESSAGE_MAX))
+
+
+class AuditRequestDeclineSchema(StrictSchema):
+    """Why an evaluator declines a request: required, shown to the owners, screened for identifiers."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=MESSAGE_MAX))

@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from audits import datasets
+from audits import requests as audit_requests
 from audits.schemas import AuditRequestSchema
 from audits.suppression import MIN_CELL, AuditRecord, Frozen, freeze_public_view
 from boas.registry import permissions, versions
@@ -177,6 +178,7 @@ def create_audit(session: Session, actor: User | None, request: dict[str, Any],
         store.add_row(session, job)
     else:
         store.add_scheduled_job(session, job)
+    audit_requests.link_job(session, job)
     store.append_event(session, actor=evaluator, action="audit.launched", object_type="job", object_ref=str(job.id),
                        details={"kind": data["kind"], "cache_key": key, "cached_from": job.cached_from_id,
                                 "version": f"{data['algorithm']}@{data['version']}" if version else None,

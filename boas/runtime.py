@@ -19,6 +19,8 @@ from sqlalchemy.orm import Session
 
 from audits.queue import make_queue, register_schedule_tick, register_task
 from boas.config import Settings
+from boas.registry.mail import Mailer
+from boas.registry.notifications import BASE_URL_KEY, MAILER_KEY
 from boas.registry.policy import Policy
 from boas.registry.storage import Storage
 from registry_db.blobs import BlobStore
@@ -60,6 +62,18 @@ def build_storage(settings: Settings) -> Storage:
     return Storage(blobs=blobs, limits=settings.archive_limits, max_upload_bytes=settings.max_upload_bytes)
 
 
+def _with_mailer(session_factory: Callable[[], Session], mailer: Mailer, base_url: str) -> Callable[[], Session]:
+    """Sessions that carry the process's mailer: notifications queue e-mails on them, sent after commit."""
+
+    def factory() -> Session:
+        session = session_factory()
+        session.info[MAILER_KEY] = mailer
+        session.info[BASE_URL_KEY] = base_url
+        return session
+
+    return factory
+
+
 def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] | None = None,
                   immediate_jobs: bool = False) -> Runtime:
     """Wire a process from its settings; tests may pass their own session factory and run jobs in-process."""
@@ -69,7 +83,7 @@ def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] 
         session_factory = make_session_factory(engine)
     storage = build_storage(settings)
     queue = make_queue(settings.queue_url, settings.data_dir, immediate=immediate_jobs)
-    factory = session_factory
+    factory = _with_mailer(session_factory, Mailer(settings.mail), settings.public_base_url)
 
     def run_job(job_id: int) -> None:
         # Runs only in workers, the demo, or in-process when tests ask for immediate jobs.
@@ -90,7 +104,7 @@ def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] 
             return enqueue_due_runs(session, enqueue, now=moment, allow_code=settings.sandbox_allow_code)
 
     return Runtime(
-        settings=settings, engine=engine, session_factory=session_factory, storage=storage,
+        settings=settings, engine=engine, session_factory=factory, storage=storage,
         policy=Policy(require_bias_audit=settings.require_bias_audit, public_base_url=settings.public_base_url),
         queue=queue, enqueue=enqueue, run_job=run_job, enqueue_tick=register_schedule_tick(queue, tick),
     )

@@ -14,12 +14,14 @@ from sqlalchemy import (
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
@@ -391,3 +393,59 @@ class Job(Base):
     predictions: Mapped[PredictionSet | None] = relationship(lazy="joined")
     # The evaluator of record: whoever launched the audit (a reused result gets its own launcher).
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id], lazy="joined")
+
+
+class AuditRequestStatus(enum.StrEnum):
+    OPEN = "open"  # waiting in the evaluators' queue
+    CLAIMED = "claimed"  # an evaluator took it; their audits of the version are linked to it
+    DONE = "done"  # a bias audit of the version launched by the claimer succeeded
+    DECLINED = "declined"  # an evaluator declined it, with a reason
+
+
+ACTIVE_REQUEST_STATUSES = (AuditRequestStatus.OPEN.value, AuditRequestStatus.CLAIMED.value)
+
+
+class AuditRequest(Base):
+    """An owner's request that an independent evaluator audit one version; at most one active per version.
+
+    The partial unique index (open or claimed) lets the database, not a check-then-insert, refuse a second
+    active request for a version.
+    """
+
+    __tablename__ = "audit_request"
+    __table_args__ = (
+        Index("uq_audit_request_active_version", "version_id", unique=True,
+              sqlite_where=text("status IN ('open', 'claimed')"),
+              postgresql_where=text("status IN ('open', 'claimed')")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("algorithm_version.id"), index=True)
+    status: Mapped[AuditRequestStatus] = mapped_column(_enum(AuditRequestStatus, "audit_request_status"), index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    # The latest audit the claimer launched for it: its progress is the request's progress.
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+    version: Mapped[Version] = relationship(lazy="joined")
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id], lazy="joined")
+    job: Mapped[Job | None] = relationship(lazy="joined")
+
+
+class Notification(Base):
+    """One in-app notification: a kind and its parameters, rendered at read time in the reader's language."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column()
