@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from audits import datasets, schedules
 from audits import service as audit_service
 from audits.schemas import ScheduleRequestSchema
-from boas.registry import algorithms, versions
+from boas.registry import algorithms, notifications, versions
 from boas.registry.schemas import load
 from registry_db import store
 from registry_db.errors import BoasError, Conflict, Forbidden, ValidationFailed
@@ -299,10 +299,16 @@ def record_run_outcome(session: Session, job_id: int) -> dict[str, Any] | None:
 def notify_verdict_change(session: Session, schedule: AuditSchedule, previous_job: Job, current_job: Job) -> None:
     """A scheduled re-audit's verdicts changed since the previous run: tell whoever must know.
 
-    Today this writes the audit-log event only; in-app notifications of the algorithm's owners and of the
-    schedule's evaluator are wired here. Runs inside the caller's transaction (the caller commits).
+    The change is logged, and the algorithm's owners and the schedule's evaluator are notified (in the
+    app, and by e-mail after the commit). Runs inside the caller's transaction (the caller commits).
     """
     changes = (current_job.verdict_change or {}).get("changes") or []
+    version = current_job.version
+    if version is not None:  # a drift schedule on datasets alone concerns no algorithm's owners
+        notifications.notify(session, [schedule.created_by, *version.algorithm.owners], "verdict_changed", {
+            "algorithm": version.algorithm.slug, "algorithm_name": version.algorithm.name,
+            "version": version.version, "job": current_job.id, "changes": len(changes),
+            "to_fail": sum(1 for c in changes if c["to"] in ("fail", "drift"))})
     store.append_event(
         session,
         actor=None,

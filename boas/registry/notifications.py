@@ -77,6 +77,12 @@ KINDS: dict[str, Kind] = {
         _l("%(evaluator)s declined your audit request for version %(version)s of %(algorithm_name)s. "
            "Reason: %(reason)s"),
         "/workspace/algorithms/%(algorithm)s/%(version)s"),
+    "verdict_changed": Kind(
+        _l("Verdict changed: %(algorithm_name)s %(version)s"),
+        _l("The scheduled re-audit no. %(job)s of version %(version)s of %(algorithm_name)s changed "
+           "%(changes)s verdicts since the previous run, %(to_fail)s of them to a failure. "
+           "The card shows the trend."),
+        "/algorithms/%(algorithm)s/%(version)s"),
 }
 # Parameter values that are words of the interface, by parameter, translated when rendered.
 VOCABULARY: dict[str, dict[str, str]] = {

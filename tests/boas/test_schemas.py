@@ -59,6 +59,8 @@ SERVER_WRITTEN = {
     "audit_event.actor_email": "an account's e-mail", "audit_event.action": "constants",
     "audit_event.object_type": "constants", "audit_event.object_ref": "e-mails, slugs, slug@version, ids",
     "audit_event.prev_hash": "sha256 hex", "audit_event.hash": "sha256 hex",
+    "notification.kind": "a key of boas.registry.notifications.KINDS",
+    "audit_request.status": "an AuditRequestStatus value, set by the loop's services",
     "reference_dataset.sha256": "sha256 hex", "reference_dataset.format": "csv or parquet",
     "prediction_set.sha256": "sha256 hex",
     "algorithm_version.state": "the lifecycle's states", "job.status": "the job's states",

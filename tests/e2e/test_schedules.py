@@ -174,7 +174,7 @@ def test_a_draft_version_cannot_be_scheduled(live_client, live_account, clock):
 def test_a_verdict_change_between_scheduled_runs_is_recorded_and_shown_on_the_trend(
     live, live_client, live_account, clock
 ):
-    slug, evaluator, _author, audit = _published_with_data(live_client, live_account)
+    slug, evaluator, author, audit = _published_with_data(live_client, live_account)
     created = live_client.post(
         "/api/v1/schedules",
         headers=evaluator,
@@ -212,6 +212,11 @@ def test_a_verdict_change_between_scheduled_runs_is_recorded_and_shown_on_the_tr
         "/api/v1/audit-log", query_string={"object_ref": str(second[0])}, headers=live_account("admin")[1]
     ).get_json()["items"]
     assert "schedule.verdict_changed" in [e["action"] for e in events]
+    for reader in (author, evaluator):  # the owner and the schedule's evaluator are told, once
+        told = [n for n in live_client.get("/api/v1/notifications", headers=reader).get_json()["items"]
+                if n["kind"] == "verdict_changed"]
+        assert len(told) == 1 and told[0]["params"]["job"] == second[0], told
+        assert told[0]["params"]["to_fail"] >= 1 and told[0]["path"] == f"/algorithms/{slug}/1.0.0"
 
     trend = live_client.get(f"/api/v1/algorithms/{slug}/versions/1.0.0/trend").get_json()  # the public's view
     series = [s for s in trend["series"] if s["feature"] == "sex"]
