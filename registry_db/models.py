@@ -207,6 +207,10 @@ class Version(Base):
     files: Mapped[list[ArtifactFile]] = relationship(
         back_populates="version", lazy="select", order_by="ArtifactFile.path"
     )
+    # The reports this version says it fixes (approved reports on the algorithm's other versions).
+    fixes: Mapped[list[IncidentReport]] = relationship(
+        secondary="report_fix", viewonly=True, lazy="select", order_by="IncidentReport.id"
+    )
 
 
 class ArtifactFile(Base):

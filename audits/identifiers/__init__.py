@@ -48,6 +48,7 @@ from audits.identifiers.screen import (
     screen_column,
     screen_file_metadata,
     screen_table,
+    screen_text,
 )
 
 __all__ = [
@@ -62,4 +63,5 @@ __all__ = [
     "screen_column",
     "screen_file_metadata",
     "screen_table",
+    "screen_text",
 ]

@@ -1,6 +1,6 @@
 """Store functions: queries and writes on a Session. They add and flush; services commit.
 
-One module per aggregate (``accounts``, ``catalogue``, ``audit_log``, ``audits``) plus ``base`` (transactions)
+One module per aggregate (``accounts``, ``catalogue``, ``audit_log``, ``audits``, ``reports``) plus ``base`` (transactions)
 and ``staging`` (blobs written inside a transaction); callers import the package: ``store.get_version(...)``.
 """
 
@@ -56,6 +56,17 @@ from registry_db.store.catalogue import (
     public_page_state,
     query_algorithms,
 )
+from registry_db.store.reports import (
+    add_answer,
+    add_report,
+    fixed_report_ids,
+    get_report,
+    list_reports,
+    list_reports_to_moderate,
+    public_state_counts,
+    report_stamp,
+    set_fixed_reports,
+)
 from registry_db.store.staging import (
     Staging,
     blob_in_use,
@@ -68,8 +79,10 @@ __all__ = [
     "MAX_SEARCH_TERMS",
     "Staging",
     "add_algorithm",
+    "add_answer",
     "add_artifact_files",
     "add_organisation",
+    "add_report",
     "add_row",
     "add_token",
     "add_user",
@@ -81,6 +94,7 @@ __all__ = [
     "count_algorithms",
     "discard_new_blobs",
     "find_cached_job",
+    "fixed_report_ids",
     "get_active_token",
     "get_algorithm",
     "get_artifact_file",
@@ -90,6 +104,7 @@ __all__ = [
     "get_job_fresh_for_update",
     "get_organisation_by_slug",
     "get_prediction_set",
+    "get_report",
     "get_token",
     "get_user",
     "get_user_by_email",
@@ -100,6 +115,8 @@ __all__ = [
     "list_frozen_bias_jobs",
     "list_jobs",
     "list_organisations",
+    "list_reports",
+    "list_reports_to_moderate",
     "list_stale_jobs",
     "list_tokens",
     "list_users",
@@ -109,7 +126,10 @@ __all__ = [
     "lock_public_views",
     "public_bias_jobs",
     "public_page_state",
+    "public_state_counts",
     "query_algorithms",
+    "report_stamp",
     "revoke_user_tokens",
+    "set_fixed_reports",
     "staged_write",
 ]
