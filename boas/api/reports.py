@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from audits import incidents
 from boas.api.blueprint import Blueprint
 from boas.api.schemas import FiledReportOut, FixedReportsOut, ReportOut, VersionReportsOut
 from boas.context import db_session
-from boas.registry import reports, schemas
+from boas.registry import schemas
 from boas.security import current_user, login_required
 
 blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Incident and feedback reports")
@@ -18,7 +19,7 @@ blp = Blueprint("reports", __name__, url_prefix="/api/v1", description="Incident
 @blp.arguments(schemas.ReportCreateSchema)
 def file_report(data, slug, version):
     """Report a problem with a released version; public once an admin approves it, held if it carries identifiers."""
-    return reports.file_report(db_session(), current_user(), slug, version, data)
+    return incidents.file_report(db_session(), current_user(), slug, version, data)
 
 
 @blp.route("/algorithms/<slug>/versions/<version>/reports")
@@ -26,7 +27,7 @@ def file_report(data, slug, version):
 @blp.errors(401, 404, 429)
 def list_reports(slug, version):
     """A version's reports as the caller may see them, with the counts of approved reports per state."""
-    return reports.list_version_reports(db_session(), current_user(), slug, version)
+    return incidents.list_version_reports(db_session(), current_user(), slug, version)
 
 
 @blp.route("/algorithms/<slug>/versions/<version>/fixes")
@@ -34,7 +35,7 @@ def list_reports(slug, version):
 @blp.errors(401, 404, 429)
 def get_fixed_reports(slug, version):
     """The reports this version fixes."""
-    found = reports.fixed_reports(db_session(), current_user(), slug, version)
+    found = incidents.fixed_reports(db_session(), current_user(), slug, version)
     return {"fixes_reports": [r.id for r in found]}
 
 
@@ -45,7 +46,7 @@ def get_fixed_reports(slug, version):
 @blp.arguments(schemas.FixedReportsSchema)
 def set_fixed_reports(data, slug, version):
     """Say which reports a draft version fixes (replaces the list)."""
-    return {"fixes_reports": reports.set_fixed_reports(db_session(), current_user(), slug, version, data)}
+    return {"fixes_reports": incidents.set_fixed_reports(db_session(), current_user(), slug, version, data)}
 
 
 @blp.route("/reports")
@@ -54,7 +55,7 @@ def set_fixed_reports(data, slug, version):
 @login_required
 def moderation_queue():
     """Admins: reports awaiting moderation, and reports with an answer awaiting moderation."""
-    return reports.list_reports_to_moderate(db_session(), current_user())
+    return incidents.list_reports_to_moderate(db_session(), current_user())
 
 
 @blp.route("/reports/<int:report_id>")
@@ -62,7 +63,7 @@ def moderation_queue():
 @blp.errors(401, 404, 429)
 def get_report(report_id):
     """One report as the caller may see it."""
-    return reports.get_report(db_session(), current_user(), report_id)
+    return incidents.get_report(db_session(), current_user(), report_id)
 
 
 @blp.route("/reports/<int:report_id>/moderation", methods=["POST"])
@@ -72,7 +73,7 @@ def get_report(report_id):
 @blp.arguments(schemas.ReportModerationSchema)
 def moderate_report(data, report_id):
     """Admins: approve (public) or reject a pending report; a held report needs override_screening."""
-    return reports.moderate_report(db_session(), current_user(), report_id, data)
+    return incidents.moderate_report(db_session(), current_user(), report_id, data)
 
 
 @blp.route("/reports/<int:report_id>/state", methods=["POST"])
@@ -82,7 +83,7 @@ def moderate_report(data, report_id):
 @blp.arguments(schemas.ReportStateSchema)
 def change_state(data, report_id):
     """Owners and admins: move an approved report along open -> acknowledged -> resolved | declined."""
-    return reports.change_report_state(db_session(), current_user(), report_id, data)
+    return incidents.change_report_state(db_session(), current_user(), report_id, data)
 
 
 @blp.route("/reports/<int:report_id>/answers", methods=["POST"])
@@ -92,7 +93,7 @@ def change_state(data, report_id):
 @blp.arguments(schemas.ReportAnswerSchema)
 def answer_report(data, report_id):
     """Owners and admins: answer an approved report (public with it unless the screening holds it)."""
-    return reports.answer_report(db_session(), current_user(), report_id, data)
+    return incidents.answer_report(db_session(), current_user(), report_id, data)
 
 
 @blp.route("/reports/<int:report_id>/answers/<int:answer_id>/moderation", methods=["POST"])
@@ -102,4 +103,4 @@ def answer_report(data, report_id):
 @blp.arguments(schemas.ReportModerationSchema)
 def moderate_answer(data, report_id, answer_id):
     """Admins: approve (with override_screening) or reject an answer the screening held."""
-    return reports.moderate_answer(db_session(), current_user(), report_id, answer_id, data)
+    return incidents.moderate_answer(db_session(), current_user(), report_id, answer_id, data)

@@ -6,6 +6,7 @@ from typing import Any
 
 from flask import Response, current_app, g, render_template, request, session
 
+from audits import incidents
 from audits import service as audit_service
 from boas.context import db_session, policy
 from boas.pages import charts, page_cache, summary, verdict_text
@@ -52,11 +53,13 @@ def render_card(user, session_, slug: str, version: str) -> str:
     listed = audit_service.list_version_audits(session_, user, slug, version)
     outcome = summary.audit_outcome(summary.bias_results(listed))
     versions = version_service.list_versions(session_, user, slug)
+    listing = incidents.list_version_reports(session_, user, slug, version)
+    fixes = incidents.fixed_reports(session_, user, slug, version)
     return render_template(
         "pages/card.html", row=shown.version, document=document, view=_without_manifest(card_view(document, g.lang)),
         baseline=baseline, coverage=coverage, audits=audit_sections(listed), versions=versions, exports=EXPORTS,
         outcome=outcome, outcome_text=summary.outcome_text(outcome), documentation=summary.documentation_text(baseline),
-        previous=(document.get("version") or {}).get("previous_version"),
+        previous=(document.get("version") or {}).get("previous_version"), listing=listing, fixes=fixes,
     )
 
 

@@ -178,9 +178,23 @@ def test_choices_come_from_the_models_enums():
 
 
 def test_page_labels_cover_every_value_of_the_models_enums():
+    from audits.identifiers import DETECTORS
     from boas.pages import i18n
-    from registry_db.models import AlgorithmKind, AuditKind, JobStatus, OrganisationKind, Role, VersionState
+    from registry_db.models import (
+        AlgorithmKind,
+        AuditKind,
+        JobStatus,
+        Moderation,
+        OrganisationKind,
+        ReportKind,
+        ReportState,
+        Role,
+        VersionState,
+    )
 
     for labels, enum in ((i18n.ROLES, Role), (i18n.KINDS, AlgorithmKind), (i18n.ORGANISATION_KINDS, OrganisationKind),
-                         (i18n.STATES, VersionState), (i18n.JOB_STATUSES, JobStatus), (i18n.AUDIT_KINDS, AuditKind)):
+                         (i18n.STATES, VersionState), (i18n.JOB_STATUSES, JobStatus), (i18n.AUDIT_KINDS, AuditKind),
+                         (i18n.REPORT_KINDS, ReportKind), (i18n.REPORT_STATES, ReportState),
+                         (i18n.MODERATIONS, Moderation)):
         assert set(labels) == {member.value for member in enum}, enum
+    assert set(i18n.DETECTOR_LABELS) == set(DETECTORS)  # a report's writer is told what any detector found

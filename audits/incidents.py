@@ -1,6 +1,7 @@
 """Incident and feedback reports on released versions: filing, screening, moderation, states, answers, fixes.
 
-The API and the pages call these same services. Free text (a report's title and text, an answer) may
+These services live in the audits layer, above the registry's, because they screen free text with the
+identifier detectors (``audits.identifiers``) as dataset uploads do. The API and the pages call them. Free text (a report's title and text, an answer) may
 carry personal data, so:
 
 - every text is screened with the identifier detectors (``audits.identifiers.screen_text``); what
@@ -187,6 +188,11 @@ def public_reports(session: Session, slug: str, version: str) -> list[ReportView
     row = get_version(session, None, slug, version)
     approved = store.list_reports(session, row.id, moderation=Moderation.APPROVED)
     return sorted((_view(None, r) for r in approved), key=lambda r: r.updated_at, reverse=True)
+
+
+def report_stamp(session: Session, version_id: int) -> tuple[int, datetime | None]:
+    """(number of reports, last change to any) of a version: what its cached card page depends on."""
+    return store.report_stamp(session, version_id)
 
 
 def get_report(session: Session, actor: User | None, report_id: int) -> ReportView:
