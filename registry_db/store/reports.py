@@ -59,7 +59,7 @@ def public_state_counts(session: Session, version_id: int) -> dict[ReportState, 
             IncidentReport.version_id == version_id, IncidentReport.moderation == Moderation.APPROVED)
         .group_by(IncidentReport.state)).all()
     counts = dict.fromkeys(ReportState, 0)
-    counts.update(dict(rows))  # type: ignore[arg-type]
+    counts.update(dict(rows))
     return counts
 
 

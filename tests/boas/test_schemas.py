@@ -21,6 +21,7 @@ from registry_db.models import (
     ArtifactFile,
     AuditEvent,
     Base,
+    IncidentReport,
     Job,
     Organisation,
     PredictionSet,
@@ -43,6 +44,8 @@ WRITES = [
     (audit_schemas.DatasetMetaSchema, ReferenceDataset, {}),
     (audit_schemas.PredictionsMetaSchema, PredictionSet, {"algorithm": Algorithm.slug, "version": Version.version}),
     (audit_schemas.AuditRequestSchema, Job, {"algorithm": Algorithm.slug, "version": Version.version}),
+    (schemas.ReportCreateSchema, IncidentReport, {}),
+    (schemas.ReportStateSchema, IncidentReport, {}),
 ]
 # String columns no user types directly: digests, prefixes, states, hosts; each with where its value comes from.
 SERVER_WRITTEN = {
@@ -58,6 +61,7 @@ SERVER_WRITTEN = {
     "reference_dataset.sha256": "sha256 hex", "reference_dataset.format": "csv or parquet",
     "prediction_set.sha256": "sha256 hex",
     "algorithm_version.state": "the lifecycle's states", "job.status": "the job's states",
+    "incident_report.moderation": "pending, approved or rejected", "report_answer.moderation": "the same",
     "job.worker_host": "the worker's host name", "job.cache_key": "sha256 hex", "job.report_sha256": "sha256 hex", "job.coarse_report_sha256": "sha256 hex",
 }
 
