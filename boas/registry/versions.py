@@ -70,9 +70,12 @@ def create_version(
     model: Upload | None = None,
     code: Upload | None = None,
     card_from: str | None = None,
-    fixes_reports: Sequence[int] | None = None,
+    fixes_reports: Sequence[int | str] | None = None,
 ) -> Version:
-    """Create a draft version with its optional artifact; all-or-nothing on rows and files."""
+    """Create a draft version with its optional artifact; all-or-nothing on rows and files.
+
+    ``fixes_reports``: ids of approved reports on the algorithm's other versions, as sent (the schema loads them).
+    """
     algorithm = get_algorithm(session, actor, slug)
     author = permissions.require_manage_algorithm(actor, algorithm)
     given = {"version": version, "card": card_json or None, "model": model, "code": code, "card_from": card_from,

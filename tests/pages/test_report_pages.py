@@ -3,6 +3,7 @@ English, held reports, the version's Atom feed, and who may do what."""
 
 from __future__ import annotations
 
+import io
 import re
 import xml.etree.ElementTree as ET
 from html import unescape
@@ -148,3 +149,27 @@ def test_empty_or_oversized_reports_are_shown_next_to_their_field(signed_in, con
     assert refused.status_code == 422
     page = _page(refused)
     assert 'id="report-title-error"' in page and 'id="report-body-error"' in page
+
+
+def test_an_uploaded_version_names_the_reports_it_fixes(signed_in, site_app, content, model_zip):
+    reader, admin, author = signed_in("evaluator"), signed_in("admin"), signed_in("author")
+    report_id = _report_id(_file(reader, content.ml_slug, "Seuil mal documenté", "Le seuil de décision manque.",
+                                 kind="documentation"))
+    _moderate(admin, report_id, "approve")
+    url = f"/fr/workspace/algorithms/{content.ml_slug}/versions/new"
+
+    def upload(version: str, fixes: str):
+        return author.post(url, content_type="multipart/form-data", data={
+            "csrf_token": csrf_of(author.get(url)), "version": version, "fixes_reports": fixes,
+            "artifact": (io.BytesIO(model_zip), "model.zip")})
+
+    refused = upload("3.0.0", "abc, 999999")
+    assert refused.status_code == 422 and 'id="upload-fixes_reports-error"' in _page(refused)
+    created = upload("3.0.0", f"{report_id}")
+    assert created.status_code == 303, _page(created)[:2000]
+    preview = _page(author.get(f"/fr/algorithms/{content.ml_slug}/3.0.0"))
+    assert f"signalement n°\u00a0{report_id} sur la version 1.0.0" in preview
+    report = _page(author.get(f"/fr/algorithms/{content.ml_slug}/1.0.0"))
+    assert "Corrigé dans la version 3.0.0." in report  # its owner sees the draft that fixes it
+    assert "Corrigé dans la version 3.0.0." not in _page(site_app.test_client().get(
+        f"/fr/algorithms/{content.ml_slug}/1.0.0"))  # the public, once it is released
