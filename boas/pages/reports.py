@@ -25,7 +25,7 @@ def _card_anchor(slug: str, version: str, anchor: str = "reports"):
     return redirect(url_for("pages.card", slug=slug, version=version, _anchor=anchor), 303)
 
 
-@bp.route("/algorithms/<slug>/<version>/report", methods=["GET", "POST"])
+@bp.route("/algorithms/<slug>/<version>/reports/new", methods=["GET", "POST"])
 @login_required
 def new_report(slug: str, version: str):
     """Report a problem with a released version: kind, title and text, screened and moderated before publication."""

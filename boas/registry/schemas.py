@@ -35,6 +35,7 @@ SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$"
 ORGANISATION_SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 MAX_CARD_BYTES = 1024 * 1024
 MAX_FIXED_REPORTS = 100
+MAX_ID = 2**31 - 1  # row ids are 32-bit integers on every backend: a larger one is a 422, not an overflow
 
 
 def column_length(attribute: Any) -> int:
@@ -169,7 +170,7 @@ class VersionUploadSchema(StrictSchema):
     code = File(metadata={"description": "code archive as zip or tar.gz (rule_based)"})
     card_from = fields.String(validate=fits(Version.version),
                               metadata={"description": "start from this earlier version's card"})
-    fixes_reports = fields.List(fields.Integer(validate=validate.Range(min=1)),
+    fixes_reports = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)),
                                 validate=validate.Length(max=MAX_FIXED_REPORTS),
                                 metadata={"description": "ids of approved reports on earlier versions that this "
                                           "version fixes (repeat the field for several)"})
@@ -247,7 +248,7 @@ class ReportAnswerSchema(StrictSchema):
 class FixedReportsSchema(StrictSchema):
     """The reports a draft version fixes (replaces the list)."""
 
-    fixes_reports = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1)), required=True,
+    fixes_reports = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)), required=True,
                                 validate=validate.Length(max=MAX_FIXED_REPORTS),
                                 metadata={"description": "ids of approved reports on this algorithm's versions"})
 

@@ -210,3 +210,14 @@ def test_a_version_links_the_reports_it_fixes_on_both_sides(client, make_account
     assert client.get(f"/api/v1/reports/{report_id}").get_json()["fixed_in"] == ["1.1.0"]
     assert client.get(fixes).get_json() == {"fixes_reports": [report_id]}
     _error(client.put(fixes, json={"fixes_reports": []}, headers=author), 409, "already_published")
+
+
+def test_report_ids_past_32_bits_are_field_errors_not_overflows(client, make_account, model_zip):
+    _, author = make_account("author")
+    slug = _published(client, author, model_zip)
+    assert upload_version(client, author, slug, "1.1.0", model_zip).status_code == 201
+    response = client.put(f"/api/v1/algorithms/{slug}/versions/1.1.0/fixes", json={"fixes_reports": [2**40]},
+                          headers=author)
+    assert "fixes_reports.0" in _error(response, 422)["errors"]
+    _error(upload_version(client, author, slug, "1.2.0", model_zip, fixes_reports=[str(2**40)]), 422)
+    _error(client.get(f"/api/v1/reports/{2**40}"), 404)

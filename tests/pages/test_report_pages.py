@@ -25,9 +25,9 @@ def _flashes(client, lang: str = "fr") -> str:
 
 
 def _file(client, slug: str, title: str, body: str, kind: str = "performance", version: str = "1.0.0"):
-    form = client.get(f"/fr/algorithms/{slug}/{version}/report")
+    form = client.get(f"/fr/algorithms/{slug}/{version}/reports/new")
     assert form.status_code == 200
-    return client.post(f"/fr/algorithms/{slug}/{version}/report", data={
+    return client.post(f"/fr/algorithms/{slug}/{version}/reports/new", data={
         "csrf_token": csrf_of(form), "kind": kind, "title": title, "body": body})
 
 
@@ -119,7 +119,7 @@ def test_a_report_carrying_a_nir_is_held_back_with_a_warning(signed_in, site_app
 
 def test_report_forms_need_a_session_and_the_right_account(signed_in, site_app, content):
     public = site_app.test_client()
-    form = public.get(f"/fr/algorithms/{content.ml_slug}/1.0.0/report")
+    form = public.get(f"/fr/algorithms/{content.ml_slug}/1.0.0/reports/new")
     assert form.status_code == 302 and "/fr/login" in form.headers["Location"]
     assert public.post("/fr/reports/1/answers", data={"body": "x"}).status_code == 400  # no CSRF token, no session
 
