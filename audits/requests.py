@@ -8,7 +8,7 @@ evaluator or admin who is not an owner and not a member of an owning organisatio
 each evaluator only the requests they may take. Every audit the claimer launches for the version is
 linked to the request (its progress is the request's), and its end is notified to the owners.
 Messages and reasons are read by other people: they are screened for direct identifiers
-(``audits.identifiers.screen_text``) and refused, naming the detector, when one is found.
+(``audits.identifiers.screen_message``) and refused, naming the detector, when one is found.
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ NOT_REQUESTED, REQUESTED, IN_PROGRESS, AUDITED, DECLINED = "not_requested", "req
 
 def _screened(data: dict[str, Any], field: str) -> str:
     text = data[field].strip()
-    found = identifiers.describe(identifiers.screen_text(text, field=field))
+    found = identifiers.describe(identifiers.screen_message(text, field=field))
     if found:
         raise ValidationFailed(f"the {field} was refused: it seems to contain a direct identifier",
                                {field: list(found.values())}, code="identifier_in_text")

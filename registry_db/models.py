@@ -212,6 +212,10 @@ class Version(Base):
     files: Mapped[list[ArtifactFile]] = relationship(
         back_populates="version", lazy="select", order_by="ArtifactFile.path"
     )
+    # The reports this version says it fixes (approved reports on the algorithm's other versions).
+    fixes: Mapped[list[IncidentReport]] = relationship(
+        secondary="report_fix", viewonly=True, lazy="select", order_by="IncidentReport.id"
+    )
 
 
 class ArtifactFile(Base):
@@ -449,3 +453,94 @@ class Notification(Base):
     params: Mapped[dict[str, Any]] = mapped_column(default=dict)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     read_at: Mapped[datetime | None] = mapped_column()
+
+
+# -- incident and feedback reports on released versions -------------------------------------------
+
+
+class ReportKind(enum.StrEnum):
+    PERFORMANCE = "performance"
+    BIAS = "bias"
+    SAFETY = "safety"
+    DOCUMENTATION = "documentation"
+    OTHER = "other"
+
+
+class ReportState(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    DECLINED = "declined"
+
+
+class Moderation(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+report_fix = Table(
+    "report_fix",
+    Base.metadata,
+    Column("version_id", ForeignKey("algorithm_version.id", ondelete="CASCADE"), primary_key=True),
+    Column("report_id", ForeignKey("incident_report.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class IncidentReport(Base):
+    """A user's report on a released version. Its free text is public only once an admin approved it.
+
+    ``detected`` lists the identifier detectors that fired on the title or the text (ids only, never a
+    value): such a report is held, and an admin may publish it only by overriding the screening.
+    """
+
+    __tablename__ = "incident_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("algorithm_version.id"), index=True)
+    kind: Mapped[ReportKind] = mapped_column(_enum(ReportKind, "report_kind"))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[ReportState] = mapped_column(_enum(ReportState, "report_state"), default=ReportState.OPEN)
+    moderation: Mapped[Moderation] = mapped_column(_enum(Moderation, "moderation"), default=Moderation.PENDING,
+                                                   index=True)
+    detected: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Every change (state, moderation, an answer) moves it: the card page's cache key reads it.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    moderated_at: Mapped[datetime | None] = mapped_column()
+
+    version: Mapped[Version] = relationship(lazy="joined", innerjoin=True)
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id], lazy="joined")
+    answers: Mapped[list[ReportAnswer]] = relationship(
+        back_populates="report", lazy="selectin", order_by="ReportAnswer.id"
+    )
+    fixed_in: Mapped[list[Version]] = relationship(secondary=report_fix, lazy="selectin", order_by=Version.id,
+                                                   viewonly=True)
+
+    @property
+    def held(self) -> bool:
+        return bool(self.detected)
+
+
+class ReportAnswer(Base):
+    """An owner's (or admin's) answer to a report: public with the report, unless the screening held it."""
+
+    __tablename__ = "report_answer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("incident_report.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    moderation: Mapped[Moderation] = mapped_column(_enum(Moderation, "moderation"), default=Moderation.APPROVED)
+    detected: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    report: Mapped[IncidentReport] = relationship(back_populates="answers")
+    created_by: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def held(self) -> bool:
+        return bool(self.detected)

@@ -47,6 +47,7 @@ from audits.identifiers.screen import (
     find_identifier_columns,
     screen_column,
     screen_file_metadata,
+    screen_message,
     screen_table,
     screen_text,
 )
@@ -62,6 +63,7 @@ __all__ = [
     "fold",
     "screen_column",
     "screen_file_metadata",
+    "screen_message",
     "screen_table",
     "screen_text",
 ]

@@ -288,6 +288,22 @@ def _json_leaves(node: object, depth: int = 0) -> list[object]:
     return [] if node is None or isinstance(node, bool) else [node]
 
 
+def screen_text(text: str, *, limit: int = SAMPLE_LIMIT) -> list[str]:
+    """The detectors that fire on a piece of free text (a report, an answer), in ``DETECTORS`` order; ids only.
+
+    The text is screened as the values of a column, in overlapping pieces short enough to be screened
+    whole (as a file's metadata is), so a single NIR, e-mail or "vu par le Dr Martin" is enough. No
+    column name is read, and what a value looks like is never returned.
+    """
+    if not text.strip():
+        return []
+    import pandas as pd
+
+    found = screen_column("text", pd.Series(_chunks(text), dtype=object), row_key=True, limit=limit)
+    fired = {f.detector for f in found if f.detector != "oversized_values"}
+    return [detector for detector in DETECTORS if detector in fired]
+
+
 def describe(findings: Iterable[Finding]) -> dict[str, str]:
     """One message per column, naming the column and every detector that fired on it (never a value).
 
@@ -328,8 +344,11 @@ def find_identifier_columns(frame: pd.DataFrame, *, row_key: str | None = None,
     return describe(screen_table(frame, row_key=row_key, exempt=exempt))
 
 
-def screen_text(text: str, *, field: str = "message") -> list[Finding]:
-    """Direct identifiers written in a free text (a message to an evaluator, a reason): strong detectors only.
+def screen_message(text: str, *, field: str = "message") -> list[Finding]:
+    """Direct identifiers written in a short message (to an evaluator, a reason): strong detectors only.
+
+    Unlike ``screen_text`` (reports, which are held for a moderator when anything fires), a message
+    found here is refused outright, so only detectors that one match is enough for are used.
 
     The text is screened whole, line by line and as runs of up to six words, by the detectors one match
     is enough for (NIR, e-mail, written phone number, IBAN, RIB, street address). Person names are not

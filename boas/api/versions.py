@@ -80,6 +80,7 @@ def create_version(form, slug):
         db_session(), current_user(), storage(), slug,
         version=form.get("version"), card_json=form.get("card"),
         model=_upload(form.get("model")), code=_upload(form.get("code")), card_from=form.get("card_from"),
+        fixes_reports=form.get("fixes_reports"),
     )
 
 

@@ -30,7 +30,18 @@ def _dataset_choices(datasets) -> list[tuple[int, str]]:
 
 def init_app(app: Flask) -> None:
     """Register Babel, the page blueprints, HTML error pages and the template helpers."""
-    from boas.pages import account, admin, auth, card, errors, evaluate, public, requests, workspace  # noqa: F401 - routes
+    from boas.pages import (  # noqa: F401 - routes
+        account,
+        admin,
+        auth,
+        card,
+        errors,
+        evaluate,
+        public,
+        reports,
+        requests,
+        workspace,
+    )
     from boas.pages.blueprint import bp, site
 
     i18n.init_app(app)

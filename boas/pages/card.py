@@ -6,7 +6,7 @@ from typing import Any
 
 from flask import Response, current_app, g, render_template, request, session
 
-from audits import scheduling
+from audits import incidents, scheduling
 from audits import service as audit_service
 from boas.context import db_session, now, policy
 from boas.pages import charts, page_cache, summary, verdict_text
@@ -56,12 +56,14 @@ def render_card(user, session_, slug: str, version: str) -> str:
     versions = version_service.list_versions(session_, user, slug)
     trend = scheduling.version_trend(session_, user, slug, version)
     staleness = scheduling.staleness(session_, shown.version, now=now())
+    listing = incidents.list_version_reports(session_, user, slug, version)
+    fixes = incidents.fixed_reports(session_, user, slug, version)
     return render_template(
         "pages/card.html", row=shown.version, document=document, view=_without_manifest(card_view(document, g.lang)),
         baseline=baseline, coverage=coverage, audits=audit_sections(listed), versions=versions, exports=EXPORTS,
         outcome=outcome, outcome_text=summary.outcome_text(outcome), documentation=summary.documentation_text(baseline),
         previous=(document.get("version") or {}).get("previous_version"),
-        trend=charts.trend_charts(trend), staleness=staleness,
+        trend=charts.trend_charts(trend), staleness=staleness, listing=listing, fixes=fixes,
     )
 
 

@@ -1,7 +1,7 @@
 """Published cards rendered once and served from memory, with validators for browsers and proxies.
 
 A released card page depends only on its frozen snapshot, the algorithm's released versions, the
-version's audits, its owners (an audit's independence), the page language and the code that renders
+version's audits and users' reports, its owners (an audit's independence), the page language and the code that renders
 it (templates, translations). The cache key is a digest of all of these, read fresh on every request
 in a few indexed queries: a new audit, a frozen public view, a yank or a new translation makes a new
 key, so nothing is ever invalidated by hand and a stale page cannot be served. The same digest is the
@@ -23,6 +23,7 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from audits.incidents import report_stamp
 from audits.outcomes import public_page_state
 
 MAX_PAGES = 512  # rendered pages kept per process (a 200 KB card: about 100 MB at most)
@@ -71,6 +72,7 @@ def card_stamp(session: Session, slug: str, version: str, lang: str, extra: Any 
         return None
     version_id = row[0]
     audits = [job[1:] for job in state["jobs"] if job[0] == version_id]
+    report_count, reports_changed = report_stamp(session, version_id)
     parts = {
         "code": code_digest(), "lang": lang, "slug": slug, "version": version,
         "versions": [(v[0], v[1], v[2].value, v[3], _iso(v[4])) for v in state["versions"]],
@@ -78,11 +80,14 @@ def card_stamp(session: Session, slug: str, version: str, lang: str, extra: Any 
         "audits": [(a[0], a[1].value, a[2].value, a[3], a[4], _iso(a[5]), a[6]) for a in audits],
         "accounts": state["accounts"][0] if state["accounts"] else None,  # the last change to an account
         "clock": extra,
+        # Users' reports: every change to one (filed, moderated, state, answer) moves its updated_at.
+        "reports": (report_count, _iso(reports_changed)),
     }
     etag = hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()[:32]
     moments = [_aware(m) for v in state["versions"] for m in (v[4], v[5], v[6])] + [_aware(a[5]) for a in audits]
     moments += [_aware(state["accounts"][1])] if state["accounts"] else []
     moments += _lapse_moments(extra)
+    moments += [_aware(reports_changed)]
     return Stamp(etag=etag, last_modified=max(m for m in moments if m is not None).replace(microsecond=0))
 
 

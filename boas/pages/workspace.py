@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
@@ -114,9 +115,12 @@ def upload_version(slug: str):
             created = version_service.create_version(
                 session, user, storage(), slug, version=values.get("version", "").strip(),
                 card_json=values.get("card") or None, card_from=values.get("card_from") or None,
-                model=artifact if is_model else None, code=None if is_model else artifact)
+                model=artifact if is_model else None, code=None if is_model else artifact,
+                fixes_reports=re.findall(r"[^,;\s]+", values.get("fixes_reports", "")))
         except ValidationFailed as exc:
-            errors = {("artifact" if key in ("model", "code") else key): msgs for key, msgs in exc.errors.items()}
+            for key, msgs in exc.errors.items():
+                field = "artifact" if key in ("model", "code") else key.split(".")[0]
+                errors.setdefault(field, []).extend(msgs)
         else:
             flash(_("Version %(version)s is uploaded as a draft. Complete its card.", version=created.version),
                   "success")

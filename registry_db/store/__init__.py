@@ -1,6 +1,6 @@
 """Store functions: queries and writes on a Session. They add and flush; services commit.
 
-One module per aggregate (``accounts``, ``catalogue``, ``audit_log``, ``audits``) plus ``base`` (transactions)
+One module per aggregate (``accounts``, ``catalogue``, ``audit_log``, ``audits``, ``reports``) plus ``base`` (transactions)
 and ``staging`` (blobs written inside a transaction); callers import the package: ``store.get_version(...)``.
 """
 
@@ -75,6 +75,17 @@ from registry_db.store.catalogue import (
     public_page_state,
     query_algorithms,
 )
+from registry_db.store.reports import (
+    add_answer,
+    add_report,
+    fixed_report_ids,
+    get_report,
+    list_reports,
+    list_reports_to_moderate,
+    public_state_counts,
+    report_stamp,
+    set_fixed_reports,
+)
 from registry_db.store.schedules import (
     add_scheduled_job,
     get_schedule,
@@ -98,10 +109,12 @@ __all__ = [
     "Staging",
     "active_request_for",
     "add_algorithm",
+    "add_answer",
     "add_artifact_files",
     "add_audit_request",
     "add_notifications",
     "add_organisation",
+    "add_report",
     "add_row",
     "add_scheduled_job",
     "add_token",
@@ -117,6 +130,7 @@ __all__ = [
     "count_unread",
     "discard_new_blobs",
     "find_cached_job",
+    "fixed_report_ids",
     "get_active_token",
     "get_algorithm",
     "get_artifact_file",
@@ -128,6 +142,7 @@ __all__ = [
     "get_notification",
     "get_organisation_by_slug",
     "get_prediction_set",
+    "get_report",
     "get_schedule",
     "get_token",
     "get_user",
@@ -147,6 +162,8 @@ __all__ = [
     "list_jobs",
     "list_notifications",
     "list_organisations",
+    "list_reports",
+    "list_reports_to_moderate",
     "list_runs",
     "list_schedules",
     "list_stale_jobs",
@@ -160,10 +177,13 @@ __all__ = [
     "previous_success",
     "public_bias_jobs",
     "public_page_state",
+    "public_state_counts",
     "published_review_dates",
     "query_algorithms",
+    "report_stamp",
     "request_of_job",
     "revoke_user_tokens",
+    "set_fixed_reports",
     "staged_write",
     "version_ids_of",
 ]

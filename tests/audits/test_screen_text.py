@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from audits.identifiers import describe, screen_text
+from audits.identifiers import describe, screen_message
 
 
 @pytest.mark.parametrize(("text", "detector"), [
@@ -15,7 +15,7 @@ from audits.identifiers import describe, screen_text
     ("il habite 12 rue de la Paix", "postal_address"),
 ])
 def test_an_identifier_in_a_message_is_found_and_named(text, detector):
-    found = screen_text(text, field="message")
+    found = screen_message(text, field="message")
     assert detector in {f.detector for f in found}
     message = describe(found)["message"]
     assert f"[{detector}" in message or f", {detector}" in message
@@ -27,4 +27,4 @@ def test_an_identifier_in_a_message_is_found_and_named(text, detector):
     "AUC 0,73 sur 10000 séjours du 2024-01-01 au 2024-12-31 ; seuil 0.5",
 ])
 def test_ordinary_messages_pass(text):
-    assert screen_text(text) == []
+    assert screen_message(text) == []
