@@ -2,7 +2,11 @@
 
 Only formats that cannot run code when loaded are executed by default: scikit-learn saved by MLflow
 with ``serialization_format="skops"`` (loaded against the explicit list of types below, never a list
-the artifact supplies) and ONNX (run by onnxruntime). Anything that carries code is audited only from
+the artifact supplies), ONNX (run by onnxruntime), and the native files MLflow's ``xgboost`` flavour
+(JSON or UBJSON, for a Booster or an XGBoost classifier) and ``lightgbm`` flavour (LightGBM's text
+model, for a Booster only) write. Those two are read by XGBoost's and LightGBM's own parsers, never by
+MLflow's loaders (``mlflow.xgboost`` imports the class MLmodel names; a LightGBM scikit-learn model is
+a skops or pickle file of LightGBM's types, so it is audited from predictions). Anything that carries code is audited only from
 uploaded predictions: a pickle in *any* file (recognised by its bytes, also inside zip and compressed
 containers, never by its name or by what MLmodel declares), Python source, a custom ``loader_module``,
 a ``code:`` directory, a model from code. Standard library only: the sandbox child imports this
@@ -24,8 +28,18 @@ from typing import Any
 
 EXECUTE = "execute"
 PREDICTIONS_ONLY = "predictions_only"
-SAFE_LOADERS = {"mlflow.sklearn": "skops", "mlflow.onnx": "onnx"}
-KNOWN_FLAVOURS = frozenset({"python_function", "sklearn", "onnx"})
+SAFE_LOADERS = {"mlflow.sklearn": "skops", "mlflow.onnx": "onnx", "mlflow.xgboost": "xgboost",
+                "mlflow.lightgbm": "lightgbm"}
+KNOWN_FLAVOURS = frozenset({"python_function", "sklearn", "onnx", "xgboost", "lightgbm"})
+# The flavour, and its key naming the model file, each executed format is read from.
+MODEL_FILE_KEYS = {"skops": ("sklearn", "pickled_model"), "onnx": ("onnx", "data"), "xgboost": ("xgboost", "data"),
+                   "lightgbm": ("lightgbm", "data")}
+# Whatever the class MLmodel names, the file is loaded into a Booster: these are the ones whose Booster
+# predicts what the class itself would (the probability of class 1 for a binary objective).
+XGBOOST_CLASSES = frozenset({"xgboost.core.Booster", "xgboost.sklearn.XGBClassifier",
+                             "xgboost.sklearn.XGBRFClassifier"})
+XGBOOST_FORMATS = frozenset({"json", "ubj"})  # XGBoost's deprecated binary format is not accepted
+LIGHTGBM_CLASSES = frozenset({"lightgbm.basic.Booster"})  # its scikit-learn models are skops or pickle files
 # Why a model is not executed: a fixed vocabulary, each translated on the card.
 REASONS = ("pickle", "python_source", "custom_loader", "code_directory", "model_from_code", "unsupported_format",
            "untrusted_type", "unknown_flavour")
@@ -82,6 +96,8 @@ def decide_execution(model_dir: Path, info: dict[str, Any]) -> dict[str, Any]:
         data = (flavours.get("onnx") or {}).get("data")
         if not isinstance(data, str) or not (model_dir / data).is_file():
             reasons.append({"code": "unsupported_format"})
+    elif fmt in ("xgboost", "lightgbm"):
+        reasons += native_format_problems(model_dir, fmt, flavours.get(fmt) or {})
     executable = fmt is not None and not reasons
     return {"mode": EXECUTE if executable else PREDICTIONS_ONLY, "format": fmt if executable else "code",
             "reasons": reasons}
@@ -89,8 +105,42 @@ def decide_execution(model_dir: Path, info: dict[str, Any]) -> dict[str, Any]:
 
 def model_file(info: dict[str, Any], fmt: str) -> str:
     """The file the safe loader opens, relative to the model directory."""
-    flavours = info.get("flavors") or {}
-    return flavours["sklearn"]["pickled_model"] if fmt == "skops" else flavours["onnx"]["data"]
+    flavour, key = MODEL_FILE_KEYS[fmt]
+    return (info.get("flavors") or {})[flavour][key]
+
+
+def native_format_problems(model_dir: Path, fmt: str, conf: dict[str, Any]) -> list[dict[str, str]]:
+    """Why an ``xgboost``/``lightgbm`` flavour is not one of the native files executed ([] when it is).
+
+    The flavour's fields are checked against what MLflow writes for a native model, and the file's
+    first bytes against the format it claims: a native parser is then the only thing that reads it.
+    """
+    data, model_class = conf.get("data"), conf.get("model_class")
+    if fmt == "xgboost":
+        classes, declared = XGBOOST_CLASSES, str(conf.get("model_format", "")).lower()
+        if declared not in XGBOOST_FORMATS:
+            return [{"code": "unsupported_format", "path": f"model_format: {declared}"[:200]}]
+    else:
+        classes = LIGHTGBM_CLASSES
+    if model_class not in classes:
+        return [{"code": "unsupported_format", "path": f"model_class: {model_class}"[:200]}]
+    if not isinstance(data, str) or not (model_dir / data).is_file() or (model_dir / data).is_symlink():
+        return [{"code": "unsupported_format", "path": str(data)[:200]}]
+    if not native_header_ok(model_dir / data, fmt):
+        return [{"code": "unsupported_format", "path": data[:200]}]
+    return []
+
+
+def native_header_ok(path: Path, fmt: str) -> bool:
+    """Whether a file starts as the native format says: a JSON or UBJSON object, or LightGBM's text model."""
+    try:
+        with open(path, "rb") as fh:
+            head = fh.read(64)
+    except OSError:
+        return False
+    if fmt == "xgboost":
+        return head.lstrip(b" \t\r\n")[:1] == b"{"  # JSON and UBJSON objects both open with "{"
+    return head.startswith(b"tree\n") or head.startswith(b"tree\r\n")  # LightGBM's text model
 
 
 def untrusted_skops_types(path: Path) -> list[str]:
