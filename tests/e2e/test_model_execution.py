@@ -278,10 +278,11 @@ def test_xgboost_and_lightgbm_versions_are_audited_by_execution_with_the_models_
 
 
 def test_hostile_xgboost_and_lightgbm_uploads_are_refused_or_predictions_only(client, make_account, tmp_path):
+    import pickle
+
     import lightgbm
     import mlflow.lightgbm
     import mlflow.xgboost
-    import pickle
     import xgboost
 
     from audits.synth import split_features
