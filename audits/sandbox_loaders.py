@@ -9,6 +9,7 @@ loaders (which unpickle) only on the opt-in bubblewrap path.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -97,7 +98,7 @@ def _native_file(path: Path, fmt: str) -> None:
         raise RefusedFormat(f"the model file is not a native {fmt} model")
 
 
-def _in_model_order(frame: Any, names: list[str] | None, count: int) -> Any:
+def _in_model_order(frame: Any, names: Sequence[str] | None, count: int) -> Any:
     """The frame's columns in the order the model was trained on (by name when it kept them)."""
     if names and list(names) != [f"Column_{i}" for i in range(len(names))]:  # LightGBM's names for unnamed ones
         missing = [name for name in names if name not in frame.columns]
