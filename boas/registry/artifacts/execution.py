@@ -21,6 +21,7 @@ import json
 import lzma
 import os
 import pickletools
+import re
 import zipfile
 import zlib
 from pathlib import Path
@@ -63,7 +64,10 @@ TRUSTED_SKOPS_TYPES = frozenset({
 _PEEK = 1024 * 1024  # how much of a compressed or large file is inspected
 _MAX_DEPTH = 3  # containers inside containers
 _MAX_MEMBERS = 10_000
-_CODE_OPCODES = frozenset({"GLOBAL", "STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD"})
+# Opcodes that make the unpickler import or look up a callable; GLOBAL and INST also need a dotted name.
+_IMPORT_OPCODES = frozenset({"STACK_GLOBAL", "EXT1", "EXT2", "EXT4"})
+_OPCODE_BYTES = frozenset(ord(code) for code in pickletools.code2op)
+_DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
 def decide_execution(model_dir: Path, info: dict[str, Any]) -> dict[str, Any]:
@@ -187,10 +191,10 @@ def code_files(model_dir: Path) -> list[tuple[str, str]]:
 def _carries_pickle(fh: io.BufferedIOBase, size: int, depth: int) -> bool:
     head = fh.read(16)
     fh.seek(0)
-    if head[:1] == b"\x80" and len(head) > 1 and 1 <= head[1] <= 5:
-        return True  # PROTO opcode: pickle protocol 2 and later (joblib's and cloudpickle's too)
+    if head[:1] == b"\x80" and len(head) > 1 and 0 <= head[1] <= 5:
+        return True  # PROTO opcode (0 is accepted by the unpickler too): joblib's and cloudpickle's streams
     if head.startswith(b"\x93NUMPY"):
-        return b"'|O'" in fh.read(4096)  # an object array is stored as a pickle
+        return _npy_holds_objects(fh.read(65536 + 10))
     if depth >= _MAX_DEPTH:
         return False
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
@@ -198,15 +202,37 @@ def _carries_pickle(fh: io.BufferedIOBase, size: int, depth: int) -> bool:
     inner = _decompressed_head(head, fh)
     if inner is not None:
         return _carries_pickle(io.BytesIO(inner), len(inner), depth + 1)
-    return _old_protocol_pickle(fh, size)
+    if _opens_as_zip(fh):  # a zip with bytes in front of it (zipfile reads archives from their end)
+        return _zip_carries_pickle(fh, depth, vouch_unreadable=True)
+    return _headerless_pickle(fh, size)
 
 
-def _zip_carries_pickle(fh: io.BufferedIOBase, depth: int) -> bool:
+def _npy_holds_objects(header: bytes) -> bool:
+    """Whether a .npy header's dtype has an object field, stored as a pickle ("|O", "O", "<O8"...)."""
+    text = header[8:].decode("latin-1")
+    if "descr" not in text:
+        return True  # not a header numpy writes: not vouched for
+    return re.search(r"""['"][<>|=]?O\d*['"]""", text) is not None
+
+
+def _opens_as_zip(fh: io.BufferedIOBase) -> bool:
+    try:
+        with zipfile.ZipFile(fh):
+            return True
+    except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, RuntimeError):
+        return False
+    finally:
+        fh.seek(0)
+
+
+def _zip_carries_pickle(fh: io.BufferedIOBase, depth: int, vouch_unreadable: bool = False) -> bool:
+    """A zip's members, by name and by content; one that cannot be read is not vouched for, unless the
+    file is no zip by its first bytes (an Office document or any binary that merely ends like a zip)."""
     try:
         with zipfile.ZipFile(fh) as archive:
             members = archive.infolist()
             if len(members) > _MAX_MEMBERS:
-                return True  # not inspectable: not vouched for
+                return not vouch_unreadable  # not inspectable: not vouched for
             for member in members:
                 if member.is_dir():
                     continue
@@ -217,7 +243,7 @@ def _zip_carries_pickle(fh: io.BufferedIOBase, depth: int) -> bool:
                 if _carries_pickle(io.BytesIO(data), member.file_size, depth + 1):
                     return True
     except (zipfile.BadZipFile, OSError, ValueError, NotImplementedError, EOFError, RuntimeError):
-        return True  # a container that cannot be read cannot be vouched for
+        return not vouch_unreadable  # a container that cannot be read cannot be vouched for
     return False
 
 
@@ -241,18 +267,29 @@ def _decompressed_head(head: bytes, fh: io.BufferedIOBase) -> bytes | None:
     return None
 
 
-def _old_protocol_pickle(fh: io.BufferedIOBase, size: int) -> bool:
-    """Protocols 0 and 1 have no header: a file is one if it parses as opcodes up to STOP and imports."""
+def _headerless_pickle(fh: io.BufferedIOBase, size: int) -> bool:
+    """A stream without a PROTO header (protocols 0 and 1, or any opcodes written by hand) is still a pickle.
+
+    The unpickler accepts any opcode first and ignores what follows STOP, so the file is parsed as opcodes
+    from its first byte: it is one if it imports a name (GLOBAL/INST with a dotted name, STACK_GLOBAL, an
+    extension code) before a STOP, or before the inspected prefix of a larger file ends.
+    Text files fail within a few bytes: a GLOBAL whose module or name is not a dotted identifier ends it.
+    """
     data = fh.read(_PEEK)
-    if not data or data[:1] not in b"(cSVIFLJKMNTU]})q.":
+    if not data or data[0] not in _OPCODE_BYTES:
         return False
     imports = False
     try:
-        for opcode, _arg, pos in pickletools.genops(io.BytesIO(data)):
-            if opcode.name in _CODE_OPCODES:
+        for opcode, arg, _pos in pickletools.genops(io.BytesIO(data)):
+            if opcode.name in ("GLOBAL", "INST"):
+                module, _, name = str(arg).partition(" ")
+                if not (_DOTTED.fullmatch(module) and _DOTTED.fullmatch(name)):
+                    return imports  # the unpickler fails here, after whatever it already ran
+                imports = True
+            elif opcode.name in _IMPORT_OPCODES:
                 imports = True
             if opcode.name == "STOP":
-                return imports and ((pos is not None and pos + 1 == size) or size > _PEEK)
-    except Exception:  # noqa: BLE001 - any parse failure: not a (complete) pickle
+                return imports
+    except Exception:  # noqa: BLE001 - any parse failure ends the stream the unpickler would run
         return imports and size > _PEEK and len(data) == _PEEK
     return imports and size > _PEEK
