@@ -66,7 +66,7 @@ _MAX_DEPTH = 3  # containers inside containers
 _MAX_MEMBERS = 10_000
 # Opcodes that make the unpickler import or look up a callable; GLOBAL and INST also need a dotted name.
 _IMPORT_OPCODES = frozenset({"STACK_GLOBAL", "EXT1", "EXT2", "EXT4"})
-_OPCODE_BYTES = frozenset(ord(code) for code in pickletools.code2op)
+_OPCODE_BYTES = frozenset(ord(op.code) for op in pickletools.opcodes)
 _DOTTED = re.compile(r"[A-Za-z_][A-Za-z0-9_]*(\.[A-Za-z_][A-Za-z0-9_]*)*")
 
 
