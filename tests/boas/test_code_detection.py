@@ -86,22 +86,25 @@ def test_a_pickle_written_any_way_is_found_by_its_bytes(name, tmp_path):
     assert code_files(tmp_path) == [(name, "pickle")]
 
 
+def _numbers() -> bytes:
+    buffer = io.BytesIO()
+    np.save(buffer, np.arange(12.0).reshape(3, 4))
+    return buffer.getvalue()
+
+
 TEXTS = {
     "NOTICE": b"Playwright\nCopyright (c) Microsoft Corporation.\n\nThis software incorporates material.\n",
     "README": b"Packages which used to use the tclConfig.sh to find the tcl (or tk) headers.\n",
     "conda.yaml": b"channels:\n- conda-forge\ndependencies:\n- python=3.11.7\n- pip:\n  - mlflow==3.17.2\n",
     "requirements.txt": b"mlflow==3.17.2\nscikit-learn==1.9.1\n",
     "notes.txt": b"cos\nsin and tan are trigonometric functions.\n",  # starts like a GLOBAL, is not one
-    "numbers.npy": b"",  # filled below: a numeric array, no pickle
+    "numbers.npy": _numbers(),  # a numeric array: no pickle
     "office.xlsx": _zip({"[Content_Types].xml": b"<Types/>", "xl/workbook.xml": b"<workbook/>"}),
     "junk-ending-like-a-zip.bin": b"\xd0\xcf\x11\xe0" + bytes(200) + b"PK\x05\x06" + bytes(18),
 }
 
 
 def test_text_files_numeric_arrays_and_zips_without_pickles_are_not_mistaken_for_one(tmp_path):
-    buffer = io.BytesIO()
-    np.save(buffer, np.arange(12.0).reshape(3, 4))
-    TEXTS["numbers.npy"] = buffer.getvalue()
     for name, data in TEXTS.items():
         (tmp_path / name).write_bytes(data)
     assert code_files(tmp_path) == []
@@ -132,3 +135,40 @@ def test_the_files_mlflow_writes_for_the_executed_formats_are_not_mistaken_for_p
         assert code_files(tmp_path / name) == [], name
     Path(tmp_path / "lightgbm" / "model.lgb").write_bytes(CALL)  # the control: the same place, a pickle
     assert code_files(tmp_path / "lightgbm") == [("model.lgb", "pickle")]
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    import tarfile
+
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w") as archive:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            archive.addfile(info, io.BytesIO(data))
+    return buffer.getvalue()
+
+
+def test_pickles_in_tar_archives_and_in_containers_nested_past_the_inspected_depth_are_found(tmp_path):
+    import tarfile
+
+    nested = b"\x80\x02" + CALL
+    for _ in range(5):  # zip in gzip in zip in gzip in zip: deeper than the detector opens
+        nested = gzip.compress(_zip({"layer": nested}))
+    files = {
+        "legacy-torch.tar": _tar({"storages": bytes(64), "pickle": b"\x80\x02" + CALL}),
+        "tar-of-text-pickle.bin": _tar({"a/b": CALL + b"\n"}),
+        "deeply-nested.bin": nested,
+    }
+    with tarfile.open(fileobj=io.BytesIO(files["legacy-torch.tar"])) as archive:
+        entry = archive.extractfile("pickle")
+        assert entry is not None
+        pickle.loads(entry.read())
+    for name, data in files.items():
+        (tmp_path / name).write_bytes(data)
+    assert code_files(tmp_path) == [(name, "pickle") for name in sorted(files)]
+    harmless = tmp_path / "harmless"
+    harmless.mkdir()
+    (harmless / "docs.tar").write_bytes(_tar({"README": b"Plain text.\n", "data.npy": _numbers()}))
+    (harmless / "shallow.bin").write_bytes(gzip.compress(_zip({"inner": b"just bytes"})))
+    assert code_files(harmless) == []

@@ -22,6 +22,7 @@ import lzma
 import os
 import pickletools
 import re
+import tarfile
 import zipfile
 import zlib
 from pathlib import Path
@@ -64,6 +65,8 @@ TRUSTED_SKOPS_TYPES = frozenset({
 _PEEK = 1024 * 1024  # how much of a compressed or large file is inspected
 _MAX_DEPTH = 3  # containers inside containers
 _MAX_MEMBERS = 10_000
+# gzip, bzip2, xz, then lz4 and joblib's legacy zlib container (whose contents are not inspected here).
+_COMPRESSED = (b"\x1f\x8b", b"BZh", b"\xfd7zXZ\x00", b"\x04\x22\x4d\x18", b"ZF0x")
 # Opcodes that make the unpickler import or look up a callable; GLOBAL and INST also need a dotted name.
 _IMPORT_OPCODES = frozenset({"STACK_GLOBAL", "EXT1", "EXT2", "EXT4"})
 _OPCODE_BYTES = frozenset(ord(op.code) for op in pickletools.opcodes)
@@ -195,16 +198,51 @@ def _carries_pickle(fh: io.BufferedIOBase, size: int, depth: int) -> bool:
         return True  # PROTO opcode (0 is accepted by the unpickler too): joblib's and cloudpickle's streams
     if head.startswith(b"\x93NUMPY"):
         return _npy_holds_objects(fh.read(65536 + 10))
-    if depth >= _MAX_DEPTH:
-        return False
+    tar = _is_tar(fh)
+    if depth >= _MAX_DEPTH:  # a container this deep is not opened, so not vouched for
+        container = head.startswith((b"PK\x03\x04", b"PK\x05\x06", *_COMPRESSED)) or tar or _is_zlib(head)
+        return container or _headerless_pickle(fh, size)
     if head.startswith(b"PK\x03\x04") or head.startswith(b"PK\x05\x06"):
         return _zip_carries_pickle(fh, depth)
+    if tar:
+        return _tar_carries_pickle(fh, depth)
     inner = _decompressed_head(head, fh)
     if inner is not None:
         return _carries_pickle(io.BytesIO(inner), len(inner), depth + 1)
     if _opens_as_zip(fh):  # a zip with bytes in front of it (zipfile reads archives from their end)
         return _zip_carries_pickle(fh, depth, vouch_unreadable=True)
     return _headerless_pickle(fh, size)
+
+
+def _is_tar(fh: io.BufferedIOBase) -> bool:
+    """A POSIX or GNU tar archive (torch's legacy format is one), by the magic at offset 257."""
+    fh.seek(257)
+    magic = fh.read(8)
+    fh.seek(0)
+    return magic.startswith(b"ustar")
+
+
+def _tar_carries_pickle(fh: io.BufferedIOBase, depth: int) -> bool:
+    try:
+        with tarfile.open(fileobj=fh, mode="r:") as archive:
+            for count, member in enumerate(archive):
+                if count >= _MAX_MEMBERS:
+                    return True  # not inspectable: not vouched for
+                if not member.isfile():
+                    continue
+                if member.name.endswith((".py", ".pyc", ".pkl", ".pickle", ".joblib")):
+                    return True
+                entry = archive.extractfile(member)
+                data = entry.read(_PEEK) if entry is not None else b""
+                if _carries_pickle(io.BytesIO(data), member.size, depth + 1):
+                    return True
+    except (tarfile.TarError, OSError, ValueError, EOFError):
+        return True  # a tar that cannot be read cannot be vouched for
+    return False
+
+
+def _is_zlib(head: bytes) -> bool:
+    return head[:1] == b"\x78" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda")
 
 
 def _npy_holds_objects(header: bytes) -> bool:
@@ -254,13 +292,13 @@ def _decompressed_head(head: bytes, fh: io.BufferedIOBase) -> bytes | None:
     try:
         if head.startswith(b"\x1f\x8b"):
             return zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(data, _PEEK)
-        if head[:1] == b"\x78" and head[1:2] in (b"\x01", b"\x5e", b"\x9c", b"\xda"):
+        if _is_zlib(head):
             return zlib.decompressobj().decompress(data, _PEEK)
         if head.startswith(b"BZh"):
             return bz2.BZ2Decompressor().decompress(data, _PEEK)
         if head.startswith(b"\xfd7zXZ\x00"):
             return lzma.LZMADecompressor().decompress(data, _PEEK)
-        if head.startswith((b"\x04\x22\x4d\x18", b"ZF0x")):
+        if head.startswith(_COMPRESSED[3:]):
             return b"\x80\x02"  # lz4 or joblib's legacy zlib container: not inspectable here, treated as pickle
     except (zlib.error, OSError, EOFError, lzma.LZMAError):
         return b"\x80\x02"  # corrupt compressed data: not vouched for
