@@ -311,3 +311,46 @@ def test_hostile_xgboost_and_lightgbm_uploads_are_refused_or_predictions_only(cl
         assert "pickle" in {r["code"] for r in execution["reasons"]}, execution
     versions = client.get(f"/api/v1/algorithms/{algo['slug']}/versions", headers=author).get_json()
     assert sorted(v["version"] for v in versions) == ["1.0.0", "1.1.0"]
+
+
+MLMODEL_TRICKS = {
+    # (how MLmodel is edited, what the upload answers: an execution reason, or "422")
+    "loader-as-a-list": (("loader_module: mlflow.sklearn", "loader_module: [mlflow.sklearn]"), "custom_loader"),
+    "loader-as-a-mapping": (("loader_module: mlflow.sklearn", "loader_module: {m: mlflow.sklearn}"), "custom_loader"),
+    "duplicate-loader-key": (("loader_module: mlflow.sklearn", "loader_module: mlflow.sklearn\n    loader_module: evil"),
+                             "custom_loader"),  # YAML's last key wins, for MLflow as for BOAS
+    "python-name-tag": (("loader_module: mlflow.sklearn", "loader_module: !!python/name:os.system"), "422"),
+    "python-apply-tag": (("predict_fn: predict", "predict_fn: !!python/object/apply:os.system [true]"), "422"),
+    "merge-key-brings-code": (("  python_function:\n", "  python_function:\n    <<: {code: code}\n"), "422"),
+    "alias-brings-code": (("  sklearn:\n    code: null", "  sklearn:\n    code: &c code"), "422"),
+    "upper-case-flavour": (("  sklearn:", "  SKLEARN:"), "unknown_flavour"),
+    "cyrillic-o-in-python-function": (("  python_function:", "  pyth\u043en_function:"), "custom_loader"),
+    "zero-width-space-in-loader": (("loader_module: mlflow.sklearn", 'loader_module: "mlflow.sklearn\u200b"'),
+                                   "custom_loader"),
+    "billion-laughs": (("flavors:", "x0: &a [l, l, l, l, l, l, l, l, l, l]\n" + "".join(
+        f"x{i}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(1, 7))
+        + "flavors:"), "422"),
+}
+
+
+@pytest.mark.parametrize("trick", sorted(MLMODEL_TRICKS))
+def test_mlmodel_yaml_tricks_are_refused_or_predictions_only_never_a_500(trick, client, make_account, mlflow_model_dir,
+                                                                          tmp_path):
+    (old, new), expected = MLMODEL_TRICKS[trick]
+    model = tmp_path / "model"
+    shutil.copytree(mlflow_model_dir, model)
+    text = (model / "MLmodel").read_text()
+    assert old in text
+    (model / "MLmodel").write_text(text.replace(old, new, 1))
+    _, author = make_account("author")
+    algo = create_algorithm(client, author)
+    response = upload_version(client, author, algo["slug"], "1.0.0", zip_dir(model))
+    if expected == "422":
+        assert response.status_code == 422, response.get_json()
+        assert response.get_json()["errors"]["model"]
+        assert client.get(f"/api/v1/algorithms/{algo['slug']}/versions", headers=author).get_json() == []
+    else:
+        assert response.status_code == 201, response.get_json()
+        execution = response.get_json()["execution"]
+        assert execution["mode"] == "predictions_only" and expected in {r["code"] for r in execution["reasons"]}

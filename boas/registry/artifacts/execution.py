@@ -82,7 +82,7 @@ def decide_execution(model_dir: Path, info: dict[str, Any]) -> dict[str, Any]:
     for rel, kind in code_files(model_dir):
         reasons.append({"code": kind, "path": rel})
     loader = pyfunc.get("loader_module")
-    if loader not in SAFE_LOADERS:
+    if not isinstance(loader, str) or loader not in SAFE_LOADERS:  # a YAML list or mapping is no module name
         reasons.append({"code": "custom_loader", "path": str(loader)[:200]})
     if any(conf.get("code") for conf in flavours.values()):
         reasons.append({"code": "code_directory"})
@@ -129,7 +129,7 @@ def native_format_problems(model_dir: Path, fmt: str, conf: dict[str, Any]) -> l
             return [{"code": "unsupported_format", "path": f"model_format: {declared}"[:200]}]
     else:
         classes = LIGHTGBM_CLASSES
-    if model_class not in classes:
+    if not isinstance(model_class, str) or model_class not in classes:
         return [{"code": "unsupported_format", "path": f"model_class: {model_class}"[:200]}]
     if not isinstance(data, str) or not (model_dir / data).is_file() or (model_dir / data).is_symlink():
         return [{"code": "unsupported_format", "path": str(data)[:200]}]
