@@ -433,3 +433,28 @@ def test_hostile_xgboost_and_lightgbm_flavours_never_run(native_models, cohort, 
     with pytest.raises(ValidationFailed, match="resolves outside the model directory"):
         read_mlmodel(linked)
     assert not canary.exists()
+
+
+def test_a_skops_file_holding_a_bound_method_of_a_trusted_type_is_not_executed(skops_model, tmp_path):
+    """skops's MethodNode gives ``getattr(obj, func)`` of a trusted type: a callable BOAS never listed."""
+    import json
+
+    import skops.io
+
+    model = tmp_path / "method"
+    shutil.copytree(skops_model, model)
+    with zipfile.ZipFile(model / "model.skops") as src:
+        files = {n: src.read(n) for n in src.namelist()}
+    schema = json.loads(files["schema.json"])
+    empty = {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode", "content": {},
+             "key_types": {"__class__": "list", "__module__": "builtins", "__loader__": "ListNode", "content": []}}
+    schema["content"]["content"]["callback"] = {"__class__": "dict", "__module__": "builtins",
+                                                "__loader__": "MethodNode", "content": {"func": "clear", "obj": empty}}
+    files["schema.json"] = json.dumps(schema).encode()
+    with zipfile.ZipFile(model / "model.skops", "w") as dst:
+        for name, data in files.items():
+            dst.writestr(name, data)
+    assert "builtins.dict.clear" in skops.io.get_untrusted_types(file=model / "model.skops")  # skops agrees
+    decision = _decide(model)
+    assert decision["mode"] == "predictions_only"
+    assert {"code": "untrusted_type", "path": "builtins.dict.clear"} in decision["reasons"]

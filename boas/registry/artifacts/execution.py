@@ -166,6 +166,10 @@ def untrusted_skops_types(path: Path) -> list[str]:
         if isinstance(node, dict):
             if isinstance(node.get("__module__"), str) and isinstance(node.get("__class__"), str):
                 found.add(f"{node['__module__']}.{node['__class__']}")
+                content = node.get("content")
+                if node.get("__loader__") == "MethodNode" and isinstance(content, dict):
+                    # a bound method of a trusted type is a callable of its own, which skops names so too
+                    found.add(f"{node['__module__']}.{node['__class__']}.{content.get('func')}")
             stack.extend(node.values())
         elif isinstance(node, list):
             stack.extend(node)
