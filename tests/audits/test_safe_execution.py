@@ -1,7 +1,7 @@
 """Safe by construction: which models run, how, and what a failing model can tell anyone.
 
-Real MLflow models throughout: skops and ONNX models run and give the numbers of the model called
-directly; every code-bearing family is marked predictions-only and never runs a line (a canary file
+Real MLflow models throughout: skops, ONNX, native XGBoost and LightGBM Booster models run and give
+the numbers of the model called directly (a LightGBM scikit-learn model, skops or pickle, does not); every code-bearing family is marked predictions-only and never runs a line (a canary file
 outside the data directory stays absent); under the opt-in bubblewrap path a hostile model cannot
 open the database or a blob, and a model that raises with its rows in the message yields a fixed
 reason only.

@@ -1,5 +1,6 @@
 """How a version's model is audited, through real HTTP: the decision recorded at upload, the signature
-rule, and a failing model whose message carries the dataset's rows.
+rule, the executed formats (skops, ONNX, XGBoost, LightGBM) against the models called directly, MLmodel
+tricks, and a failing model whose message carries the dataset's rows.
 
 The raising model runs on an instance that opts in (``sandbox_allow_code``), under bubblewrap. Its
 author, the evaluator and the public read one fixed reason; every API answer, job page and log line
