@@ -3,7 +3,7 @@
 Loading a model (pickle, cloudpickle, even skops) can execute code (MLflow CVE-2024-37052..37060),
 so no BOAS process ever does it (SECURITY.md items 10, 12 and 18). Layers, from the outside in:
 
-0. the format: only skops (BOAS's trusted types) and ONNX are executed; a model that carries code
+0. the format: only skops (BOAS's trusted types), ONNX and native XGBoost/LightGBM files are executed; a model that carries code
    (``boas.registry.artifacts.execution``) is refused unless the instance opts in, and then runs only
    under bubblewrap (``audits.bwrap``), never with less;
 1. a gate: the imports each pickle and skops file would perform are listed; any outside an allowlist
@@ -74,7 +74,7 @@ class Predictions:
     isolation: str  # ISOLATION_NAMESPACES or ISOLATION_RLIMITS
     scan: PickleScan
     duration_s: float
-    format: str = "skops"  # how the model was loaded: "skops", "onnx", or "code" (opt-in, bubblewrap only)
+    format: str = "skops"  # how it was loaded: "skops", "onnx", "xgboost", "lightgbm", or "code" (opt-in, bwrap only)
 
 
 def predictions_digest(y_pred: np.ndarray, y_score: np.ndarray | None) -> str:
@@ -103,7 +103,7 @@ def predict_in_sandbox(
 ) -> Predictions:
     """Score a parquet dataset with an MLflow model in a confined child; the model never runs in this process.
 
-    Safe formats (skops with BOAS's trusted types, ONNX) run under bubblewrap where it works, else in the
+    Safe formats (skops with BOAS's trusted types, ONNX, native XGBoost and LightGBM) run under bubblewrap where it works, else in the
     namespace or rlimit child. A model that carries code runs only when the instance allows it
     (``allow_code``) and only under bubblewrap; otherwise it is refused (``refused_format``). ``hidden``
     names host paths (the data directory) the model must not see.
@@ -136,7 +136,8 @@ def predict_in_sandbox(
         _stage(model_dir, data_path, workdir, owner=SANDBOX_UID if mode == "namespaces" else None)
         config = {"mode": "predict", "columns": columns, "threshold": threshold, "format": decision["format"],
                   "allow_code": allow_code and mode == "bwrap",
-                  "model_file": model_file(info, decision["format"]) if decision["mode"] == EXECUTE else None}
+                  "model_file": model_file(info, decision["format"]) if decision["mode"] == EXECUTE else None,
+                  "model_class": ((info.get("flavors") or {}).get(decision["format"]) or {}).get("model_class")}
         y_pred, y_score = collect(workdir, _run(workdir, config, limits, mode, hidden), rows, threshold, limits)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -224,12 +224,24 @@ def _predict(workdir: Path, config: dict) -> dict:
 
     frame = pd.read_parquet(workdir / "data.parquet", columns=config.get("columns"))
     fmt, threshold = config["format"], float(config["threshold"])  # noqa: F841 - the parent thresholds scores
-    from audits.sandbox_loaders import as_labels_or_scores, predict_code, predict_onnx, predict_skops
+    from audits.sandbox_loaders import (
+        as_labels_or_scores,
+        predict_code,
+        predict_lightgbm,
+        predict_onnx,
+        predict_skops,
+        predict_xgboost,
+    )
 
     if fmt == "skops":
         output: Any = predict_skops(workdir / "model" / config["model_file"], frame)
     elif fmt == "onnx":
         output = predict_onnx(workdir / "model" / config["model_file"], frame)
+    elif fmt == "xgboost":
+        output = predict_xgboost(workdir / "model" / config["model_file"], frame,
+                                 sklearn_api=config.get("model_class") != "xgboost.core.Booster")
+    elif fmt == "lightgbm":
+        output = predict_lightgbm(workdir / "model" / config["model_file"], frame)
     elif fmt == "code" and config.get("allow_code"):
         output = predict_code(str(workdir / "model"), frame)
     else:

@@ -2,11 +2,14 @@
 
 Imported by the child only; standard library at module level, so importing it before the confinement
 is in place loads nothing of the model's. skops is loaded with BOAS's own trusted types, ONNX with
-onnxruntime on the CPU; MLflow's loaders (which unpickle) only on the opt-in bubblewrap path.
+onnxruntime on the CPU, XGBoost and LightGBM files with their libraries' own native parsers into a
+Booster (never through MLflow, whose xgboost loader imports whatever class MLmodel names); MLflow's
+loaders (which unpickle) only on the opt-in bubblewrap path.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -85,6 +88,49 @@ def predict_onnx(path: Path, frame: Any) -> Any:
             return np.asarray([row.get(1, row.get("1", np.nan)) for row in proba], dtype=float)
         return np.asarray(proba, dtype=float)
     return outputs[names[0]]
+
+
+def _native_file(path: Path, fmt: str) -> None:
+    """Re-check, inside the child, that the file is the native format and not, say, a pickle renamed."""
+    from boas.registry.artifacts.execution import native_header_ok
+
+    if not native_header_ok(path, fmt):
+        raise RefusedFormat(f"the model file is not a native {fmt} model")
+
+
+def _in_model_order(frame: Any, names: Sequence[str] | None, count: int) -> Any:
+    """The frame's columns in the order the model was trained on (by name when it kept them)."""
+    if names and list(names) != [f"Column_{i}" for i in range(len(names))]:  # LightGBM's names for unnamed ones
+        missing = [name for name in names if name not in frame.columns]
+        if missing:
+            raise RefusedFormat("model features that are not signature columns: " + ", ".join(missing[:20]))
+        return frame[list(names)]
+    if frame.shape[1] != count:
+        raise RefusedFormat(f"the model expects {count} features, its signature gives {frame.shape[1]}")
+    return frame
+
+
+def predict_xgboost(path: Path, frame: Any, *, sklearn_api: bool = False) -> Any:
+    """XGBoost's own JSON/UBJSON parser into a Booster, one thread; a classifier's early-stopping round kept."""
+    _native_file(path, "xgboost")
+    import xgboost
+
+    booster = xgboost.Booster(params={"nthread": 1}, model_file=str(path))
+    frame = _in_model_order(frame, booster.feature_names, booster.num_features())
+    matrix = xgboost.DMatrix(frame, nthread=1)
+    best = booster.attr("best_iteration") if sklearn_api else None
+    rounds = (0, int(best) + 1) if best is not None else (0, 0)
+    return booster.predict(matrix, iteration_range=rounds, validate_features=False)
+
+
+def predict_lightgbm(path: Path, frame: Any) -> Any:
+    """LightGBM's own text-model parser into a Booster, one thread."""
+    _native_file(path, "lightgbm")
+    import lightgbm
+
+    booster = lightgbm.Booster(model_file=str(path))
+    frame = _in_model_order(frame, booster.feature_name(), booster.num_feature())
+    return booster.predict(frame, num_threads=1)
 
 
 def as_labels_or_scores(output: Any) -> dict:

@@ -195,8 +195,8 @@ class Version(Base):
     archive_sha256: Mapped[str | None] = mapped_column(String(64))
     archive_size: Mapped[int | None] = mapped_column(BigInteger)
     mlmodel: Mapped[dict[str, Any] | None] = mapped_column(JSON, deferred=True)
-    # How an MLflow model may be audited, decided at upload from its files: "execute" (skops, ONNX) or
-    # "predictions_only" (it carries code); the detail holds the format and the reasons.
+    # How an MLflow model may be audited, decided at upload from its files: "execute" (skops, ONNX, native XGBoost or
+    # LightGBM) or "predictions_only" (it carries code); the detail holds the format and the reasons.
     execution: Mapped[str | None] = mapped_column(String(32))
     execution_detail: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))

@@ -113,8 +113,8 @@ class VersionOut(VersionSummaryOut):
     execution = fields.Function(
         lambda v: {"mode": v.execution, "format": (v.execution_detail or {}).get("format"),
                    "reasons": (v.execution_detail or {}).get("reasons", [])} if v.execution else None,
-        metadata={"description": "how the model is audited: mode 'execute' (skops, ONNX) or 'predictions_only' "
-                                 "(it carries code), with the format and the reasons"})
+        metadata={"description": "how the model is audited: mode 'execute' (skops, ONNX, XGBoost, LightGBM) or "
+                                 "'predictions_only' (it carries code), with the format and the reasons"})
     published_by = fields.Function(lambda v: public_name(v.published_by) if v.published_by else None)
     fixes_reports = fields.Function(lambda v: [r.id for r in v.fixes], metadata={
         "description": "ids of the reports (on earlier versions) this version fixes"})

@@ -63,7 +63,7 @@ EXECUTION_REASONS = {
     "custom_loader": _l("it names its own loader module"),
     "code_directory": _l("it carries a code directory"),
     "model_from_code": _l("it is a model from code"),
-    "unsupported_format": _l("its serialisation is neither skops nor ONNX"),
+    "unsupported_format": _l("its serialisation is none of skops, ONNX, or a native XGBoost or LightGBM file"),
     "untrusted_type": _l("its skops file asks for a type outside BOAS’s trusted list"),
     "unknown_flavour": _l("it uses an MLflow flavour BOAS does not execute"),
 }

@@ -1,7 +1,7 @@
 """Safe by construction: which models run, how, and what a failing model can tell anyone.
 
-Real MLflow models throughout: skops and ONNX models run and give the numbers of the model called
-directly; every code-bearing family is marked predictions-only and never runs a line (a canary file
+Real MLflow models throughout: skops, ONNX, native XGBoost and LightGBM Booster models run and give
+the numbers of the model called directly (a LightGBM scikit-learn model, skops or pickle, does not); every code-bearing family is marked predictions-only and never runs a line (a canary file
 outside the data directory stays absent); under the opt-in bubblewrap path a hostile model cannot
 open the database or a blob, and a model that raises with its rows in the message yields a fixed
 reason only.
@@ -308,3 +308,153 @@ def test_under_bubblewrap_a_model_cannot_open_the_database_or_a_blob(cohort, tmp
         assert run.y_pred.min() == 1  # not one of them could be opened
     finally:
         shutil.rmtree(base, ignore_errors=True)
+
+
+# -- XGBoost and LightGBM: their native files run, read by their own parsers -----------------------
+
+
+@pytest.fixture(scope="module")
+def native_models(cohort, tmp_path_factory) -> dict[str, tuple[Path, object]]:
+    """Real models saved by MLflow's flavours: (directory, the fitted model to call directly)."""
+    import lightgbm
+    import mlflow.lightgbm
+    import mlflow.xgboost
+    import xgboost
+
+    frame, y, _ = cohort
+    root, signature = tmp_path_factory.mktemp("native"), infer_signature(frame)
+    classifier = xgboost.XGBClassifier(n_estimators=20, max_depth=3, n_jobs=1).fit(frame, y)
+    booster = xgboost.train({"objective": "binary:logistic", "max_depth": 3, "nthread": 1},
+                            xgboost.DMatrix(frame, y), num_boost_round=15)
+    lgb_booster = lightgbm.train({"objective": "binary", "verbose": -1, "num_threads": 1},
+                                 lightgbm.Dataset(frame, y), num_boost_round=15)
+    lgb_sklearn = lightgbm.LGBMClassifier(n_estimators=10, verbose=-1, n_jobs=1).fit(frame, y)
+    models = {"xgb-classifier": classifier, "xgb-booster": booster, "xgb-booster-json": booster,
+              "lgb-booster": lgb_booster}
+    for name, model in models.items():
+        extra = {"model_format": "json"} if name.endswith("-json") else {}
+        saver = mlflow.lightgbm if name.startswith("lgb") else mlflow.xgboost
+        saver.save_model(model, root / name, signature=signature, pip_requirements=[], **extra)
+    for fmt in ("skops", "pickle"):
+        mlflow.lightgbm.save_model(lgb_sklearn, root / f"lgb-sklearn-{fmt}", signature=signature,
+                                   serialization_format=fmt, pip_requirements=[])
+        models[f"lgb-sklearn-{fmt}"] = lgb_sklearn
+    return {name: (root / name, model) for name, model in models.items()}
+
+
+def _direct_scores(model: object, frame: pd.DataFrame) -> np.ndarray:
+    import xgboost
+
+    if isinstance(model, xgboost.Booster):
+        return model.predict(xgboost.DMatrix(frame))
+    if hasattr(model, "predict_proba"):
+        return model.predict_proba(frame)[:, 1]
+    return model.predict(frame)
+
+
+def test_native_xgboost_and_lightgbm_models_run_and_equal_the_model_called_directly(native_models, cohort):
+    frame, _, data = cohort
+    for name in ("xgb-classifier", "xgb-booster", "xgb-booster-json", "lgb-booster"):
+        path, model = native_models[name]
+        fmt = "lightgbm" if name.startswith("lgb") else "xgboost"
+        assert _decide(path) == {"mode": "execute", "format": fmt, "reasons": []}, name
+        direct = np.asarray(_direct_scores(model, frame), dtype=np.float64)
+        reordered = data.with_name(f"{name}.parquet")  # the signature's order, not the file's, decides
+        frame[COLUMNS[::-1]].to_parquet(reordered, index=False)
+        run = predict_in_sandbox(path, reordered, columns=COLUMNS, threshold=0.5, limits=LIMITS)
+        assert run.format == fmt, name
+        np.testing.assert_array_equal(run.y_score, direct)
+        np.testing.assert_array_equal(run.y_pred, (direct >= 0.5).astype(int))
+        assert 0.05 < run.y_pred.mean() < 0.95, name  # a model that separates, not a constant
+
+
+def test_a_lightgbm_scikit_learn_model_is_predictions_only_in_skops_and_in_pickle(native_models, cohort):
+    _, _, data = cohort
+    skops_dir, pickle_dir = native_models["lgb-sklearn-skops"][0], native_models["lgb-sklearn-pickle"][0]
+    assert _decide(skops_dir) == {"mode": "predictions_only", "format": "code", "reasons": [
+        {"code": "unsupported_format", "path": "model_class: lightgbm.sklearn.LGBMClassifier"}]}
+    pickled = _decide(pickle_dir)
+    assert pickled["mode"] == "predictions_only"
+    assert {"code": "pickle", "path": "model.pkl"} in pickled["reasons"]
+    for path in (skops_dir, pickle_dir):
+        with pytest.raises(SandboxError) as refused:
+            predict_in_sandbox(path, data, columns=COLUMNS, threshold=0.5, limits=LIMITS)
+        assert refused.value.code == "refused_format"
+
+
+def _native_variant(source: Path, root: Path, name: str, edit=None, replace=None) -> Path:
+    target = root / name
+    shutil.copytree(source, target)
+    if edit is not None:
+        (target / "MLmodel").write_text(edit((target / "MLmodel").read_text()))
+    for rel, data in (replace or {}).items():
+        (target / rel).write_bytes(data)
+    return target
+
+
+def test_hostile_xgboost_and_lightgbm_flavours_never_run(native_models, cohort, tmp_path):
+    _, _, data = cohort
+    canary = tmp_path / "outside" / "canary"
+    canary.parent.mkdir()
+    payload = pickle.dumps(Canary(canary), protocol=4)
+    xgb_dir, lgb_dir, root = native_models["xgb-booster"][0], native_models["lgb-booster"][0], tmp_path / "m"
+    variants = {
+        # the file a native flavour names is a pickle (XGBoost would refuse it; mlflow's old loaders would not)
+        "xgb-file-is-pickle": (_native_variant(xgb_dir, root, "a", replace={"model.ubj": payload}), "pickle"),
+        "lgb-file-is-pickle": (_native_variant(lgb_dir, root, "b", replace={"model.lgb": payload}), "pickle"),
+        # a class to import instead of a Booster: mlflow.xgboost would import and call it
+        "xgb-odd-class": (_native_variant(xgb_dir, root, "c", edit=lambda t: t.replace(
+            "model_class: xgboost.core.Booster", "model_class: subprocess.Popen")), "unsupported_format"),
+        "xgb-legacy-format": (_native_variant(xgb_dir, root, "d", edit=lambda t: t.replace(
+            "model_format: ubj", "model_format: deprecated")), "unsupported_format"),
+        "xgb-not-its-format": (_native_variant(xgb_dir, root, "e", replace={"model.ubj": b"\x00binary\x00"}),
+                               "unsupported_format"),
+        "lgb-sklearn-class": (_native_variant(lgb_dir, root, "f", edit=lambda t: t.replace(
+            "model_class: lightgbm.basic.Booster", "model_class: lightgbm.sklearn.LGBMClassifier")),
+            "unsupported_format"),
+        "lgb-own-loader": (_native_variant(lgb_dir, root, "g", edit=lambda t: t.replace(
+            "loader_module: mlflow.lightgbm", "loader_module: lgb_loader")), "custom_loader"),
+        "xgb-code-directory": (_native_variant(xgb_dir, root, "h", edit=lambda t: t.replace(
+            "    code: null", "    code: model.ubj")), "code_directory"),
+    }
+    for name, (path, reason) in variants.items():
+        decision = _decide(path)
+        assert decision["mode"] == "predictions_only", name
+        assert reason in {r["code"] for r in decision["reasons"]}, (name, decision)
+        with pytest.raises(SandboxError) as refused:
+            predict_in_sandbox(path, data, columns=COLUMNS, threshold=0.5, limits=LIMITS)
+        assert refused.value.code == "refused_format", name
+    outside = _native_variant(xgb_dir, root, "i", edit=lambda t: t.replace("data: model.ubj", "data: ../a/model.ubj"))
+    with pytest.raises(ValidationFailed, match="escapes the model directory"):
+        read_mlmodel(outside)
+    linked = _native_variant(xgb_dir, root, "j")
+    (linked / "model.ubj").unlink()
+    os.symlink(xgb_dir / "model.ubj", linked / "model.ubj")  # a file of the model that is a host file
+    with pytest.raises(ValidationFailed, match="resolves outside the model directory"):
+        read_mlmodel(linked)
+    assert not canary.exists()
+
+
+def test_a_skops_file_holding_a_bound_method_of_a_trusted_type_is_not_executed(skops_model, tmp_path):
+    """skops's MethodNode gives ``getattr(obj, func)`` of a trusted type: a callable BOAS never listed."""
+    import json
+
+    import skops.io
+
+    model = tmp_path / "method"
+    shutil.copytree(skops_model, model)
+    with zipfile.ZipFile(model / "model.skops") as src:
+        files = {n: src.read(n) for n in src.namelist()}
+    schema = json.loads(files["schema.json"])
+    empty = {"__class__": "dict", "__module__": "builtins", "__loader__": "DictNode", "content": {},
+             "key_types": {"__class__": "list", "__module__": "builtins", "__loader__": "ListNode", "content": []}}
+    schema["content"]["content"]["callback"] = {"__class__": "dict", "__module__": "builtins",
+                                                "__loader__": "MethodNode", "content": {"func": "clear", "obj": empty}}
+    files["schema.json"] = json.dumps(schema).encode()
+    with zipfile.ZipFile(model / "model.skops", "w") as dst:
+        for name, data in files.items():
+            dst.writestr(name, data)
+    assert "builtins.dict.clear" in skops.io.get_untrusted_types(file=model / "model.skops")  # skops agrees
+    decision = _decide(model)
+    assert decision["mode"] == "predictions_only"
+    assert {"code": "untrusted_type", "path": "builtins.dict.clear"} in decision["reasons"]

@@ -1,5 +1,6 @@
 """How a version's model is audited, through real HTTP: the decision recorded at upload, the signature
-rule, and a failing model whose message carries the dataset's rows.
+rule, the executed formats (skops, ONNX, XGBoost, LightGBM) against the models called directly, MLmodel
+tricks, and a failing model whose message carries the dataset's rows.
 
 The raising model runs on an instance that opts in (``sandbox_allow_code``), under bubblewrap. Its
 author, the evaluator and the public read one fixed reason; every API answer, job page and log line
@@ -228,3 +229,129 @@ def test_skops_and_onnx_versions_are_audited_by_execution_with_the_models_own_nu
             assert rate == pytest.approx(selected[(frame["sex"] == group).to_numpy()].mean(), abs=1e-12)
         rates[fmt] = groups
     assert rates["skops"] == pytest.approx(rates["onnx"], abs=1e-3)  # float32 ONNX may flip a rare borderline row
+
+
+def test_xgboost_and_lightgbm_versions_are_audited_by_execution_with_the_models_own_numbers(plain_app, tmp_path):
+    import lightgbm
+    import mlflow.lightgbm
+    import mlflow.xgboost
+    import xgboost
+
+    from audits.synth import split_features
+
+    client = plain_app.test_client()
+    people = _people(plain_app)
+    author, evaluator = people["author"][1], people["evaluator"][1]
+    X, y = split_features(generate_cohort(4000, seed=41))
+    signature = infer_signature(X.head(20))
+    models = {
+        "xgboost": xgboost.XGBClassifier(n_estimators=40, max_depth=3, n_jobs=1).fit(X, y),
+        "lightgbm": lightgbm.train({"objective": "binary", "verbose": -1, "num_threads": 1},
+                                   lightgbm.Dataset(X, y), num_boost_round=40),
+    }
+    mlflow.xgboost.save_model(models["xgboost"], tmp_path / "xgboost", signature=signature, pip_requirements=[])
+    mlflow.lightgbm.save_model(models["lightgbm"], tmp_path / "lightgbm", signature=signature, pip_requirements=[])
+    frame = generate_cohort(3000, seed=42)
+    frame["sex_f"] = (frame["sex"] == "F").astype(int)  # the features split_features derives
+    dataset = upload_dataset(client, evaluator, frame).get_json()
+    features, _ = split_features(frame)
+    direct = {"xgboost": models["xgboost"].predict_proba(features)[:, 1].astype(np.float64),
+              "lightgbm": models["lightgbm"].predict(features)}
+    for fmt in ("xgboost", "lightgbm"):
+        algo = create_algorithm(client, author)
+        version = upload_version(client, author, algo["slug"], "1.0.0", zip_dir(tmp_path / fmt))
+        assert version.status_code == 201, version.get_json()
+        assert version.get_json()["execution"] == {"mode": "execute", "format": fmt, "reasons": []}
+        launched = client.post("/api/v1/audits", headers=evaluator, json={
+            "kind": "bias", "algorithm": algo["slug"], "version": "1.0.0", "dataset": dataset["id"],
+            "sensitive_features": ["sex"], "threshold": 0.3, "n_boot": 20})
+        assert launched.status_code == 202, launched.get_json()
+        job = client.get(f"/api/v1/audits/{launched.get_json()['id']}", headers=evaluator).get_json()
+        assert job["status"] == "succeeded", (job["error"], job["error_code"])
+        assert job["provenance"]["predictions"]["format"] == fmt
+        selected = direct[fmt] >= 0.3
+        assert 0.05 < selected.mean() < 0.95
+        assert job["result"]["overall"]["metrics"]["selection_rate"]["value"] == pytest.approx(selected.mean(), abs=1e-12)
+        groups = {g["group"]: g["metrics"]["selection_rate"]["value"] for g in job["result"]["features"][0]["groups"]}
+        assert set(groups) == {"F", "M"}
+        for group, rate in groups.items():
+            assert rate == pytest.approx(selected[(frame["sex"] == group).to_numpy()].mean(), abs=1e-12)
+
+
+def test_hostile_xgboost_and_lightgbm_uploads_are_refused_or_predictions_only(client, make_account, tmp_path):
+    import pickle
+
+    import lightgbm
+    import mlflow.lightgbm
+    import mlflow.xgboost
+    import xgboost
+
+    from audits.synth import split_features
+
+    X, y = split_features(generate_cohort(500, seed=43))
+    signature = infer_signature(X.head(20))
+    booster = xgboost.train({"objective": "binary:logistic", "nthread": 1}, xgboost.DMatrix(X, y), 5)
+    mlflow.xgboost.save_model(booster, tmp_path / "xgb-pickle", signature=signature, pip_requirements=[])
+    shutil.copytree(tmp_path / "xgb-pickle", tmp_path / "xgb-outside")
+    (tmp_path / "xgb-pickle" / "model.ubj").write_bytes(pickle.dumps({"weights": np.arange(3)}, protocol=2))
+    mlmodel = tmp_path / "xgb-outside" / "MLmodel"
+    mlmodel.write_text(mlmodel.read_text().replace("    data: model.ubj", "    data: ../../model.ubj", 1))
+    mlflow.lightgbm.save_model(lightgbm.LGBMClassifier(n_estimators=5, verbose=-1, n_jobs=1).fit(X, y),
+                               tmp_path / "lgb-pickle", signature=signature, serialization_format="pickle",
+                               pip_requirements=[])
+    _, author = make_account("author")
+    algo = create_algorithm(client, author)
+    outside = upload_version(client, author, algo["slug"], "0.9.0", zip_dir(tmp_path / "xgb-outside"))
+    assert outside.status_code == 422
+    assert "escapes the model directory" in " ".join(outside.get_json()["errors"]["model"])
+    for number, name in (("1.0.0", "xgb-pickle"), ("1.1.0", "lgb-pickle")):
+        created = upload_version(client, author, algo["slug"], number, zip_dir(tmp_path / name))
+        assert created.status_code == 201, created.get_json()
+        execution = created.get_json()["execution"]
+        assert execution["mode"] == "predictions_only" and execution["format"] == "code", name
+        assert "pickle" in {r["code"] for r in execution["reasons"]}, execution
+    versions = client.get(f"/api/v1/algorithms/{algo['slug']}/versions", headers=author).get_json()
+    assert sorted(v["version"] for v in versions) == ["1.0.0", "1.1.0"]
+
+
+MLMODEL_TRICKS = {
+    # (how MLmodel is edited, what the upload answers: an execution reason, or "422")
+    "loader-as-a-list": (("loader_module: mlflow.sklearn", "loader_module: [mlflow.sklearn]"), "custom_loader"),
+    "loader-as-a-mapping": (("loader_module: mlflow.sklearn", "loader_module: {m: mlflow.sklearn}"), "custom_loader"),
+    "duplicate-loader-key": (("loader_module: mlflow.sklearn", "loader_module: mlflow.sklearn\n    loader_module: evil"),
+                             "custom_loader"),  # YAML's last key wins, for MLflow as for BOAS
+    "python-name-tag": (("loader_module: mlflow.sklearn", "loader_module: !!python/name:os.system"), "422"),
+    "python-apply-tag": (("predict_fn: predict", "predict_fn: !!python/object/apply:os.system [true]"), "422"),
+    "merge-key-brings-code": (("  python_function:\n", "  python_function:\n    <<: {code: code}\n"), "422"),
+    "alias-brings-code": (("  sklearn:\n    code: null", "  sklearn:\n    code: &c code"), "422"),
+    "upper-case-flavour": (("  sklearn:", "  SKLEARN:"), "unknown_flavour"),
+    "cyrillic-o-in-python-function": (("  python_function:", "  pyth\u043en_function:"), "custom_loader"),
+    "zero-width-space-in-loader": (("loader_module: mlflow.sklearn", 'loader_module: "mlflow.sklearn\u200b"'),
+                                   "custom_loader"),
+    "billion-laughs": (("flavors:", "x0: &a [l, l, l, l, l, l, l, l, l, l]\n" + "".join(
+        f"x{i}: &{chr(98 + i)} [*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, "
+        f"*{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}, *{chr(97 + i)}]\n" for i in range(1, 7))
+        + "flavors:"), "422"),
+}
+
+
+@pytest.mark.parametrize("trick", sorted(MLMODEL_TRICKS))
+def test_mlmodel_yaml_tricks_are_refused_or_predictions_only_never_a_500(trick, client, make_account, mlflow_model_dir,
+                                                                          tmp_path):
+    (old, new), expected = MLMODEL_TRICKS[trick]
+    model = tmp_path / "model"
+    shutil.copytree(mlflow_model_dir, model)
+    text = (model / "MLmodel").read_text()
+    assert old in text
+    (model / "MLmodel").write_text(text.replace(old, new, 1))
+    _, author = make_account("author")
+    algo = create_algorithm(client, author)
+    response = upload_version(client, author, algo["slug"], "1.0.0", zip_dir(model))
+    if expected == "422":
+        assert response.status_code == 422, response.get_json()
+        assert response.get_json()["errors"]["model"]
+        assert client.get(f"/api/v1/algorithms/{algo['slug']}/versions", headers=author).get_json() == []
+    else:
+        assert response.status_code == 201, response.get_json()
+        execution = response.get_json()["execution"]
+        assert execution["mode"] == "predictions_only" and expected in {r["code"] for r in execution["reasons"]}
