@@ -82,12 +82,41 @@ def _unreadable(paths: list[Path]) -> list[str]:
     return bad
 
 
+# (source, mount point) pairs: where a checkout sits out of other users' reach (under /root, say), the
+# commands run as uid 65534 see it bind-mounted under the test's base directory, in a mount namespace of
+# their own, so the test holds wherever the suite is cloned, and nothing on the host is made wider.
+MOUNTS: list[tuple[Path, Path]] = []
+BIND_THEN_EXEC = 'while [ "$1" != -- ]; do mount --bind "$1" "$2" || exit 97; shift 2; done; shift; exec "$@"'
+
+
 def _as_nobody(command: list[str]) -> list[str]:
     if os.geteuid() != 0:
         return command  # already unprivileged
     setpriv = shutil.which("setpriv", path="/usr/bin:/bin")
     _require(setpriv is not None, "setpriv (util-linux) is needed to switch to uid 65534")
-    return [str(setpriv), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", *command]
+    switched = [str(setpriv), f"--reuid={NOBODY}", f"--regid={NOBODY}", "--clear-groups", "--", *command]
+    if not MOUNTS:
+        return switched
+    unshare = shutil.which("unshare", path="/usr/bin:/bin")
+    _require(unshare is not None, "unshare (util-linux) is needed to show the checkout to uid 65534")
+    pairs = [str(p) for source, point in MOUNTS for p in (source, point)]
+    return [str(unshare), "--mount", "--propagation", "private", "--", "/bin/sh", "-c", BIND_THEN_EXEC, "sh",
+            *pairs, "--", *switched]
+
+
+def _seen_by_nobody(base: Path, paths: list[Path]) -> list[Path]:
+    """``paths`` as uid 65534 will reach them: themselves, or bind mounts under ``base`` (see MOUNTS)."""
+    MOUNTS.clear()
+    seen = []
+    for index, path in enumerate(paths):
+        if not _unreadable([path]):
+            seen.append(path)
+            continue
+        point = base / "mounts" / str(index)
+        point.mkdir(parents=True)
+        MOUNTS.append((path, point))
+        seen.append(point)
+    return seen
 
 
 def _unprivileged_python(base: Path, env: dict[str, str]) -> Path:
@@ -97,8 +126,7 @@ def _unprivileged_python(base: Path, env: dict[str, str]) -> Path:
     _require(DEBIAN_PYTHON.is_file(), f"{DEBIAN_PYTHON} (Debian's python3) is missing; the suite's own "
                                       f"interpreter {sys.executable} is not reachable by other users")
     site_dirs = [Path(p) for p in sys.path if p.endswith("site-packages") and os.path.isdir(p)]
-    bad = _unreadable([REPO, *site_dirs])
-    _require(not bad, "uid 65534 cannot read " + ", ".join(bad))
+    repo, *site_dirs = _seen_by_nobody(base, [REPO, *site_dirs])
     made = subprocess.run(_as_nobody([str(DEBIAN_PYTHON), "-m", "venv", "--without-pip", str(base / "venv")]),
                           env=env, cwd=base, capture_output=True, text=True, timeout=120, check=False)
     _require(made.returncode == 0, f"uid 65534 could not make a virtualenv: {made.stderr[-500:]}")
@@ -108,7 +136,7 @@ def _unprivileged_python(base: Path, env: dict[str, str]) -> Path:
     _require(version.stdout.strip() == str(sys.version_info[:2]),
              f"{DEBIAN_PYTHON} is Python {version.stdout.strip()}, the packages are built for {sys.version_info[:2]}")
     site = next((base / "venv" / "lib").glob("python3*/site-packages"))
-    lines = [str(REPO), *(f"import site; site.addsitedir({str(d)!r})" for d in site_dirs)]
+    lines = [str(repo), *(f"import site; site.addsitedir({str(d)!r})" for d in site_dirs)]
     (site / "boas-under-test.pth").write_text("\n".join(lines) + "\n", encoding="utf-8")
     os.chown(site / "boas-under-test.pth", NOBODY, NOBODY)
     return python
