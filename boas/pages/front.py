@@ -8,7 +8,9 @@ counter that database triggers bump in the same transaction as any write a publi
 (``registry_db.store.generation``). One indexed read of that counter per request is then enough to
 serve a page that is exactly what Flask would render, from any process or machine sharing the
 database: a new audit, a yank or a renamed evaluator moves the counter, and the next request renders
-afresh. The UTC day is part of the key too, for what changes with time alone (a lapsed review date).
+afresh. What changes with time alone (a review date or a scheduled re-audit's grace period lapsing)
+moves no counter, so a kept page also expires after ``MAX_KEEP`` seconds: such a change is on the pages
+within a minute, as a browser's own cache would show it anyway.
 
 Only anonymous GET and HEAD requests (no session cookie, no Authorization header) are looked up, and
 a response is kept only when the view said it is the public page (``mark_public``), it is a 200, and
@@ -35,6 +37,7 @@ log = logging.getLogger(__name__)
 
 MARK = "boas.public_page"  # set in the WSGI environ by a view that rendered the public page
 MAX_BYTES = 64 * 1024 * 1024  # pages kept per process
+MAX_KEEP = 60.0  # seconds a kept page is replayed before it is rendered again, whatever the counter says
 DEFAULT_CACHE_CONTROL = "public, no-cache"  # lists change with every publication: revalidate, cheaply
 _DROPPED = {"set-cookie", "date", "content-length"}
 
@@ -49,6 +52,7 @@ class Page:
     etag: str  # quoted
     last_modified: str | None
     echoed: tuple[tuple[str, str, str], ...] = ()  # (cookie name, value, Set-Cookie header) set on replay
+    kept_at: float = 0.0  # time.monotonic() when it was kept
 
 
 class PublicPageFront:
@@ -56,13 +60,14 @@ class PublicPageFront:
 
     def __init__(self, app: Callable[..., Iterable[bytes]], read_generation: Callable[[], int], *,
                  session_cookie: str = "session", echoed_cookies: tuple[str, ...] = (), prefixes: tuple[str, ...] = ("/fr/", "/en/", "/sitemap.xml"),
-                 max_bytes: int = MAX_BYTES):
+                 max_bytes: int = MAX_BYTES, max_keep: float = MAX_KEEP):
         self.app = app
         self.read_generation = read_generation
         self.session_cookie = session_cookie
         self.echoed_cookies = echoed_cookies
         self.prefixes = prefixes
         self.max_bytes = max_bytes
+        self.max_keep = max_keep
         self._pages: OrderedDict[tuple[Any, ...], Page] = OrderedDict()
         self._bytes = 0
         self._generation: int | None = None
@@ -80,7 +85,7 @@ class PublicPageFront:
         except Exception:  # the database is away: Flask will say so, or serve what it can
             log.warning("change generation unreadable; serving without the page front", exc_info=True)
             return self.app(environ, start_response)
-        key = (generation, time.gmtime()[:3], environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST", ""),
+        key = (generation, environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST", ""),
                environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
         page = self._get(key, generation)
         if page is not None:
@@ -148,7 +153,7 @@ class PublicPageFront:
         elif "cookie" not in vary.lower():
             kept = [(n, f"{v}, Cookie" if n.lower() == "vary" else v) for n, v in kept]
         return Page(status=status, headers=tuple(kept), body=body, etag=etag,
-                    last_modified=present.get("last-modified"), echoed=echoed)
+                    last_modified=present.get("last-modified"), echoed=echoed, kept_at=time.monotonic())
 
     def _replay(self, page: Page, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         cookies = [("Set-Cookie", header) for name, value, header in page.echoed
@@ -184,8 +189,11 @@ class PublicPageFront:
                 self._bytes = 0
                 return None
             page = self._pages.get(key)
-            if page is not None:
-                self._pages.move_to_end(key)
+            if page is None:
+                return None
+            if time.monotonic() - page.kept_at > self.max_keep:
+                return None  # rendered again, and kept anew
+            self._pages.move_to_end(key)
             return page
 
     def _put(self, key: tuple[Any, ...], page: Page) -> None:

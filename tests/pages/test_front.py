@@ -179,3 +179,18 @@ def test_every_table_moves_the_generation_unless_it_is_listed_as_unseen(session,
     job_columns = {c.name for c in Job.__table__.columns} - UNWATCHED_JOB_COLUMNS
     assert watched["job"] == job_columns
     assert all(columns is None for table, columns in watched.items() if table != "job")
+
+
+def test_a_kept_page_is_rendered_again_after_its_time_even_if_nothing_was_written(site_app, content):
+    """What changes with time alone (a review date passing) moves no counter: kept pages expire."""
+    client, front = site_app.test_client(), _front(site_app)
+    client.get("/en/feed.atom")
+    hits, misses = front.hits, front.misses
+    client.get("/en/feed.atom")
+    assert (front.hits, front.misses) == (hits + 1, misses)
+    keep, front.max_keep = front.max_keep, 0.0
+    try:
+        client.get("/en/feed.atom")
+        assert (front.hits, front.misses) == (hits + 1, misses + 1)
+    finally:
+        front.max_keep = keep
