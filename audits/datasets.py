@@ -8,10 +8,11 @@ from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
-from audits import identifiers, schemas, tabular
+from audits import healthdcat, identifiers, schemas, tabular
 from boas.registry import permissions, versions
 from boas.registry.schemas import load
 from boas.registry.storage import Storage
+from model_cards.snapshot import public_name
 from registry_db import store
 from registry_db.errors import ValidationFailed
 from registry_db.models import PredictionSet, ReferenceDataset, Role, User
@@ -106,6 +107,31 @@ def list_datasets(session: Session, actor: User | None) -> Sequence[ReferenceDat
 def get_dataset(session: Session, actor: User | None, dataset_id: int) -> ReferenceDataset:
     require_evaluator(actor)
     return store.get_dataset(session, dataset_id)
+
+
+def _facts(dataset: ReferenceDataset) -> healthdcat.DatasetFacts:
+    """What a catalogue may describe of a dataset: its datasheet and size, published under the uploader's
+    organisation (or their public name, never their e-mail)."""
+    uploader = dataset.uploaded_by
+    return healthdcat.DatasetFacts(
+        id=dataset.id, name=dataset.name, datasheet=dict(dataset.datasheet or {}), sha256=dataset.sha256,
+        size=dataset.size, format=dataset.format, row_count=dataset.row_count,
+        created_at=dataset.created_at.isoformat(),
+        publisher=uploader.organisation.name if uploader.organisation else public_name(uploader),
+        publisher_is_organisation=uploader.organisation is not None,
+    )
+
+
+def dataset_healthdcat(session: Session, actor: User | None, dataset_id: int, base_url: str) -> dict[str, Any]:
+    """One dataset's metadata as HealthDCAT-AP JSON-LD; readable by whoever may read the dataset record."""
+    require_evaluator(actor)
+    return healthdcat.dataset_document(_facts(store.get_dataset(session, dataset_id)), base_url)
+
+
+def catalogue_healthdcat(session: Session, actor: User | None, base_url: str) -> dict[str, Any]:
+    """The catalogue of reference datasets (dcat:Catalog) as HealthDCAT-AP JSON-LD, same readers."""
+    require_evaluator(actor)
+    return healthdcat.catalogue_document([_facts(d) for d in store.list_datasets(session)], base_url)
 
 
 def create_prediction_set(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,

@@ -18,6 +18,7 @@ from typing import Any, cast
 from sqlalchemy import CursorResult, update
 from sqlalchemy.orm import Session
 
+from audits import requests as audit_requests
 from audits.sandbox_child import SandboxError
 from registry_db import store
 from registry_db.models import Job, JobStatus, utcnow
@@ -118,6 +119,7 @@ def finish_job(session: Session, job_id: int, attempt: int, *, result: dict[str,
                                                         "report_sha256": report_sha256,
                                                         "coarse_report_sha256": coarse_report_sha256,
                                                         "attempt": attempt})
+    audit_requests.job_finished(session, job)  # the owners who asked are told, in this transaction
     session.commit()
     return True
 
@@ -173,6 +175,8 @@ def reap_stale_jobs(session: Session, *, stale_after: float, requeue: Callable[[
                          f" after {job.attempts} attempt(s)")
         store.append_event(session, actor=None, action="audit.reaped", object_type="job", object_ref=str(job.id),
                            details={"status": job.status.value, "attempts": job.attempts})
+        if job.status == JobStatus.FAILED:
+            audit_requests.job_finished(session, job)  # the owners who asked for it are told it failed
     session.commit()
     if requeue is None:  # nothing was re-queued above
         return requeued

@@ -21,7 +21,27 @@ from model_cards import semver
 from registry_db import store
 from registry_db.models import Algorithm, VersionState
 
-FROZEN_KEPT = 256  # frozen public results kept in memory per process
+FROZEN_KEPT = 256
+PASSED, FAILED, INSUFFICIENT, NOT_AUDITED = "passed", "failed", "insufficient", "not_audited"
+
+
+def result_outcome(result: dict[str, Any] | None) -> str:
+    """The outcome of one bias result: "failed" if any disparity fails, "insufficient" if any is unsure, else
+    "passed" ("not_audited" without a result). The same worst-verdict rule as the card's summary."""
+    if not isinstance(result, dict):
+        return NOT_AUDITED
+    verdicts = result.get("verdicts")
+    if isinstance(verdicts, dict) and all(isinstance(verdicts.get(k), int) for k in ("pass", "fail")):
+        counts = {k: verdicts.get(k) or 0 for k in ("pass", "fail", "insufficient_evidence")}
+    else:
+        counts = {"pass": 0, "fail": 0, "insufficient_evidence": 0}
+        for feature in result.get("features") or []:
+            for disparity in feature.get("disparities") or []:
+                if disparity.get("verdict") in counts:
+                    counts[disparity["verdict"]] += 1
+    if counts["fail"]:
+        return FAILED
+    return INSUFFICIENT if counts["insufficient_evidence"] else PASSED  # frozen public results kept in memory per process
 
 
 class _FrozenViews:

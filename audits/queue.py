@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 TASK_NAME = "run_audit_job"
+TICK_NAME = "tick_audit_schedules"
 
 
 def make_queue(url: str, data_dir: Path, *, immediate: bool = False):
@@ -59,3 +60,24 @@ def register_task(huey, execute: Callable[[int], Any]):
 
     run_audit_job.__module__ = __name__
     return huey.task(name=TASK_NAME, retries=0)(run_audit_job)
+
+
+def register_schedule_tick(huey, tick: Callable[[str | None], Any]):
+    """Register the scheduler: a periodic task every minute, and the same tick as an ordinary task.
+
+    The periodic task runs in consumers started with periodic scheduling (``boas worker``), on the
+    embedded queue and on Redis alike; it ticks with the wall clock. The ordinary task takes an explicit
+    ISO time, so an operator (or a test advancing a clock) can tick "as of" a moment through the queue.
+    Several workers may tick at once: the scheduler enqueues each due slot once (a unique constraint).
+    """
+    from huey import crontab
+
+    def tick_audit_schedules(now: str | None = None) -> Any:
+        return tick(now)
+
+    def tick_audit_schedules_periodic() -> Any:
+        return tick(None)
+
+    tick_audit_schedules.__module__ = tick_audit_schedules_periodic.__module__ = __name__
+    huey.periodic_task(crontab(minute="*"), name=f"{TICK_NAME}_periodic", retries=0)(tick_audit_schedules_periodic)
+    return huey.task(name=TICK_NAME, retries=0)(tick_audit_schedules)

@@ -68,6 +68,18 @@ def execute_job(runtime: JobRuntime, job_id: int) -> None:
     jobs.run_claimed(runtime.session_factory, job_id, attempt, lambda progress: _compute(runtime, job_id, progress),
                      runtime.heartbeat_seconds)
     _freeze_public_view(runtime, job_id)
+    _record_schedule_outcome(runtime, job_id)
+
+
+def _record_schedule_outcome(runtime: JobRuntime, job_id: int) -> None:
+    """A scheduled run's verdicts against its schedule's previous run (after the public view is frozen)."""
+    from audits import scheduling
+
+    try:
+        with runtime.session_factory() as session:
+            scheduling.record_run_outcome(session, job_id)
+    except Exception:  # logged; the run's own result is already recorded
+        log.warning("could not compare scheduled run %s with the previous one", job_id, exc_info=True)
 
 
 def _freeze_public_view(runtime: JobRuntime, job_id: int) -> None:

@@ -6,6 +6,7 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from audits.schedules import MAX_EVERY_DAYS, MAX_GRACE_DAYS, MAX_SPAN_DAYS, MIN_EVERY_DAYS, PERIODS
 from boas.registry.schemas import File, choice, fits
 from model_cards.schema import StrictSchema
 from registry_db.models import Algorithm, AuditKind, ReferenceDataset, Version
@@ -91,3 +92,53 @@ class TableUploadSchema(StrictSchema):
     metadata = fields.String(required=True, metadata={
         "description": "JSON object: DatasetMeta for a dataset, PredictionsMeta for predictions",
         "contentMediaType": "application/json"})
+
+
+class ScheduleRequestSchema(StrictSchema):
+    """A re-audit on a calendar: the audit request itself (the launch rules apply), and when to run it."""
+
+    audit = fields.Nested(AuditRequestSchema, required=True, metadata={
+        "description": "The audit request, exactly as POST /audits takes it; a bias audit names a published version."})
+    period = fields.String(required=True, validate=validate.OneOf(PERIODS), metadata={
+        "description": "monthly or quarterly (calendar months from starts_at), or days (every_days)"})
+    every_days = fields.Integer(load_default=None, allow_none=True,
+                                validate=validate.Range(min=MIN_EVERY_DAYS, max=MAX_EVERY_DAYS))
+    starts_at = fields.AwareDateTime(load_default=None, allow_none=True, metadata={
+        "description": "The first due slot (ISO 8601 with a time zone); by default now"})
+    ends_at = fields.AwareDateTime(load_default=None, allow_none=True)
+    grace_days = fields.Integer(load_default=7, validate=validate.Range(min=0, max=MAX_GRACE_DAYS), metadata={
+        "description": "Days a due run may take to succeed before the card shows 'to review'"})
+    follow_latest = fields.Boolean(load_default=True, metadata={
+        "description": "Each run audits the newest upload of the datasets' names (with the predictions uploaded "
+                       "for it), so a refreshed extraction is re-audited; false: the same rows every time"})
+
+    @validates_schema
+    def _calendar(self, data: dict[str, Any], **_kwargs) -> None:
+        errors: dict[str, list[str]] = {}
+        if data["period"] == "days" and data.get("every_days") is None:
+            errors["every_days"] = ["a period in days needs every_days"]
+        if data["period"] != "days" and data.get("every_days") is not None:
+            errors["every_days"] = ["every_days goes with the period 'days' only"]
+        start, end = data.get("starts_at"), data.get("ends_at")
+        if start is not None and end is not None:
+            if end <= start:
+                errors["ends_at"] = ["must be after starts_at"]
+            elif (end - start).days > MAX_SPAN_DAYS:
+                errors["ends_at"] = ["a schedule ends within ten years of its start"]
+        if errors:
+            raise ValidationError(errors)
+
+
+MESSAGE_MAX = 2000  # characters of a request's message or a decline's reason
+
+
+class AuditRequestCreateSchema(StrictSchema):
+    """An owner's request for an audit: an optional message to the evaluators, screened for identifiers."""
+
+    message = fields.String(load_default="", validate=validate.Length(max=MESSAGE_MAX))
+
+
+class AuditRequestDeclineSchema(StrictSchema):
+    """Why an evaluator declines a request: required, shown to the owners, screened for identifiers."""
+
+    reason = fields.String(required=True, validate=validate.Length(min=1, max=MESSAGE_MAX))

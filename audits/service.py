@@ -6,12 +6,15 @@ import hashlib
 import json
 import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from audits import datasets
+from audits import requests as audit_requests
 from audits.schemas import AuditRequestSchema
 from audits.suppression import MIN_CELL, AuditRecord, Frozen, freeze_public_view
 from boas.registry import permissions, versions
@@ -74,13 +77,24 @@ def _dependent_inputs(algorithm: Algorithm, dataset: ReferenceDataset, current: 
     return problems
 
 
-def create_audit(session: Session, actor: User | None, request: dict[str, Any],
-                 enqueue: Callable[[int], Any], *, allow_code: bool = False) -> tuple[Job, bool]:
-    """Queue an audit (evaluators, admins). Returns (job, cached): an identical finished audit is reused.
+@dataclass(frozen=True)
+class CheckedRequest:
+    """An audit request the launch rules accept, with the rows it names."""
 
-    The launcher becomes the audit's evaluator of record, so an audit of an algorithm (a bias audit, or a
-    drift report with its model) is refused with a 403 to its owners and the members of its owning
-    organisations, whatever their role; that check comes before an earlier result could be reused.
+    evaluator: User
+    data: dict[str, Any]
+    version: Version | None
+    dataset: ReferenceDataset
+    current: ReferenceDataset | None
+    predictions: PredictionSet | None
+
+
+def check_audit_request(session: Session, actor: User | None, request: dict[str, Any], *,
+                        allow_code: bool = False) -> CheckedRequest:
+    """Every rule an audit launch obeys (schema, separation of duties, inputs), without launching it.
+
+    Launches and schedules of re-audits both call it, so a schedule is refused exactly when its first
+    run would be.
     """
     evaluator = datasets.require_evaluator(actor)
     data = load(AuditRequestSchema(), request, "invalid audit request")
@@ -121,6 +135,25 @@ def create_audit(session: Session, actor: User | None, request: dict[str, Any],
     if errors:
         raise ValidationFailed("invalid audit request", errors)
 
+    return CheckedRequest(evaluator=evaluator, data=data, version=version, dataset=dataset, current=current,
+                          predictions=predictions)
+
+
+def create_audit(session: Session, actor: User | None, request: dict[str, Any],
+                 enqueue: Callable[[int], Any], *, allow_code: bool = False,
+                 schedule_slot: tuple[int, datetime] | None = None) -> tuple[Job, bool]:
+    """Queue an audit (evaluators, admins). Returns (job, cached): an identical finished audit is reused.
+
+    ``schedule_slot`` (schedule id, due slot) marks a scheduled re-audit: the database refuses a second
+    job for the same slot (a Conflict), so two schedulers ticking at once enqueue it once.
+
+    The launcher becomes the audit's evaluator of record, so an audit of an algorithm (a bias audit, or a
+    drift report with its model) is refused with a 403 to its owners and the members of its owning
+    organisations, whatever their role; that check comes before an earlier result could be reused.
+    """
+    checked = check_audit_request(session, actor, request, allow_code=allow_code)
+    evaluator, data, version = checked.evaluator, checked.data, checked.version
+    dataset, current, predictions = checked.dataset, checked.current, checked.predictions
     params = _audit_params(data)
     model_digest = predictions.sha256 if predictions else (version.archive_sha256 if version else None)
     key = _cache_key(data["kind"], model_digest, dataset.sha256, current.sha256 if current else None, params)
@@ -132,6 +165,8 @@ def create_audit(session: Session, actor: User | None, request: dict[str, Any],
     if cached is not None and cached.report_sha256 and not cached.coarse_report_sha256:
         cached = None  # a report from before coarsening: compute one that evaluators and owners may open
     job = Job(kind=AuditKind(data["kind"]), params=params, cache_key=key, created_by_id=evaluator.id, **ids)
+    if schedule_slot is not None:
+        job.schedule_id, job.schedule_slot = schedule_slot
     if cached is not None:
         job.status, job.progress, job.cached_from_id = JobStatus.SUCCEEDED, 100, cached.id
         job.result, job.provenance, job.report_sha256 = cached.result, cached.provenance, cached.report_sha256
@@ -139,10 +174,15 @@ def create_audit(session: Session, actor: User | None, request: dict[str, Any],
         job.started_at, job.finished_at = cached.started_at, cached.finished_at
     else:
         job.status = JobStatus.QUEUED
-    store.add_row(session, job)
+    if schedule_slot is None:
+        store.add_row(session, job)
+    else:
+        store.add_scheduled_job(session, job)
+    audit_requests.link_job(session, job)
     store.append_event(session, actor=evaluator, action="audit.launched", object_type="job", object_ref=str(job.id),
                        details={"kind": data["kind"], "cache_key": key, "cached_from": job.cached_from_id,
-                                "version": f"{data['algorithm']}@{data['version']}" if version else None})
+                                "version": f"{data['algorithm']}@{data['version']}" if version else None,
+                                **({"schedule": job.schedule_id} if schedule_slot is not None else {})})
     session.commit()
     if cached is None:
         try:
@@ -159,6 +199,9 @@ def _can_see_full(actor: User | None, job: Job) -> bool:
     if actor.role in (Role.ADMIN, Role.EVALUATOR):
         return True
     return job.version is not None and permissions.is_owner(actor, job.version.algorithm)
+
+
+can_see_full = _can_see_full  # for the other audit services (trends of scheduled re-audits)
 
 
 def _is_public(job: Job) -> bool:

@@ -18,6 +18,7 @@ from typing import Any
 
 from audits.sandbox_child import SandboxLimits
 from boas.registry.artifacts.archives import ArchiveLimits
+from boas.registry.mail import MailSettings
 
 MB = 1024 * 1024
 
@@ -203,6 +204,17 @@ class Settings:
                                     "(refused where it is missing); off: such models are audited from uploaded "
                                     "predictions", _flag, shown="off")
 
+    smtp_host: str = _var("BOAS_SMTP_HOST", "",
+                          "SMTP server that sends notification e-mails; empty: e-mails are logged (recipient id "
+                          "and kind only), never sent", _text, shown="empty")
+    smtp_port: int = _var("BOAS_SMTP_PORT", 587, "port of the SMTP server", _integer(1))
+    smtp_from: str = _var("BOAS_SMTP_FROM", "boas@localhost", "sender address of notification e-mails", _text)
+    smtp_user: str = _var("BOAS_SMTP_USER", "", "SMTP user name; empty: no authentication", _text, shown="empty")
+    smtp_password: str = _var("BOAS_SMTP_PASSWORD", "", "SMTP password (with `BOAS_SMTP_USER`)", _text,
+                              shown="empty")
+    smtp_starttls: bool = _var("BOAS_SMTP_STARTTLS", True, "upgrade the SMTP connection with STARTTLS before "
+                               "authenticating", _flag, shown="on")
+
     def __post_init__(self) -> None:
         object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
         if not self.database_url:
@@ -217,6 +229,14 @@ class Settings:
         return ArchiveLimits(max_entries=self.archive_max_entries, max_total_bytes=self.archive_max_uncompressed_bytes,
                              max_file_bytes=self.archive_max_file_bytes, max_ratio=self.archive_max_ratio,
                              max_seconds=self.archive_max_seconds)
+
+    @property
+    def mail(self) -> MailSettings | None:
+        """How notification e-mails are sent; None: they are logged instead."""
+        if not self.smtp_host:
+            return None
+        return MailSettings(host=self.smtp_host, port=self.smtp_port, sender=self.smtp_from, user=self.smtp_user,
+                            password=self.smtp_password, starttls=self.smtp_starttls)
 
     @property
     def sandbox(self) -> SandboxLimits:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 from flask import Flask, current_app, g
@@ -29,6 +30,11 @@ def storage() -> Storage:
 
 def policy() -> Policy:
     return runtime().policy
+
+
+def now() -> datetime:
+    """The runtime's clock (the wall clock, or a test's)."""
+    return runtime().clock()
 
 
 def enqueue(job_id: int) -> Any:

@@ -10,18 +10,22 @@ when a job runs, never by the web process.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
-from audits.queue import make_queue, register_task
+from audits.queue import make_queue, register_schedule_tick, register_task
 from boas.config import Settings
+from boas.registry.mail import Mailer
+from boas.registry.notifications import BASE_URL_KEY, MAILER_KEY
 from boas.registry.policy import Policy
 from boas.registry.storage import Storage
 from registry_db.blobs import BlobStore
 from registry_db.engine import make_engine, make_session_factory
+from registry_db.models import utcnow
 
 
 @dataclass(frozen=True)
@@ -36,6 +40,10 @@ class Runtime:
     queue: Any  # huey.Huey
     enqueue: Callable[[int], Any]
     run_job: Callable[[int], None]
+    # Enqueue the scheduler's tick "as of" an ISO time (None: the wall clock), through the queue.
+    enqueue_tick: Callable[[str | None], Any] = lambda _now=None: None
+    # What "now" is for staleness and schedules: tests hand a clock they advance, never sleep.
+    clock: Callable[[], datetime] = field(default=utcnow)
 
     def dispose(self) -> None:
         if self.engine is not None:
@@ -54,6 +62,18 @@ def build_storage(settings: Settings) -> Storage:
     return Storage(blobs=blobs, limits=settings.archive_limits, max_upload_bytes=settings.max_upload_bytes)
 
 
+def _with_mailer(session_factory: Callable[[], Session], mailer: Mailer, base_url: str) -> Callable[[], Session]:
+    """Sessions that carry the process's mailer: notifications queue e-mails on them, sent after commit."""
+
+    def factory() -> Session:
+        session = session_factory()
+        session.info[MAILER_KEY] = mailer
+        session.info[BASE_URL_KEY] = base_url
+        return session
+
+    return factory
+
+
 def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] | None = None,
                   immediate_jobs: bool = False) -> Runtime:
     """Wire a process from its settings; tests may pass their own session factory and run jobs in-process."""
@@ -63,7 +83,7 @@ def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] 
         session_factory = make_session_factory(engine)
     storage = build_storage(settings)
     queue = make_queue(settings.queue_url, settings.data_dir, immediate=immediate_jobs)
-    factory = session_factory
+    factory = _with_mailer(session_factory, Mailer(settings.mail), settings.public_base_url)
 
     def run_job(job_id: int) -> None:
         # Runs only in workers, the demo, or in-process when tests ask for immediate jobs.
@@ -73,10 +93,20 @@ def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] 
                                heartbeat_seconds=settings.job_heartbeat_seconds,
                                allow_code=settings.sandbox_allow_code), job_id)
 
+    enqueue = register_task(queue, run_job)
+
+    def tick(now: str | None) -> list[int]:
+        # The scheduler: runs in workers (periodic), or when a tick is enqueued with an explicit time.
+        from audits.scheduling import enqueue_due_runs
+
+        moment = datetime.fromisoformat(now) if now else utcnow()
+        with factory() as session:
+            return enqueue_due_runs(session, enqueue, now=moment, allow_code=settings.sandbox_allow_code)
+
     return Runtime(
-        settings=settings, engine=engine, session_factory=session_factory, storage=storage,
+        settings=settings, engine=engine, session_factory=factory, storage=storage,
         policy=Policy(require_bias_audit=settings.require_bias_audit, public_base_url=settings.public_base_url),
-        queue=queue, enqueue=register_task(queue, run_job), run_job=run_job,
+        queue=queue, enqueue=enqueue, run_job=run_job, enqueue_tick=register_schedule_tick(queue, tick),
     )
 
 

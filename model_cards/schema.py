@@ -263,6 +263,12 @@ class MaintenanceSchema(StrictSchema):
     """How the algorithm is kept valid over time."""
 
     schedule = _line()
+    # The declared review: the card shows "to review" once this date has passed (audits.scheduling).
+    next_review = fields.Date(format="iso", metadata={"description": "date by which the card is next reviewed"})
+    review_interval_months = fields.Integer(
+        validate=validate.Range(min=1, max=60),
+        metadata={"description": "months between reviews of the card and the algorithm"},
+    )
     update_policy = _md()
     monitoring = _md()
     fairness_monitoring = _md()

@@ -91,6 +91,8 @@ SECTIONS: tuple[tuple[str, tuple[str, str], tuple[Row, ...]], ...] = (
     )),
     ("maintenance", ("Maintenance", "Maintenance"), (
         Row("maintenance.schedule", ("Calendrier", "Schedule"), "text"),
+        Row("maintenance.next_review", ("Prochaine revue de la fiche", "Next review of the card"), "text"),
+        Row("maintenance.review_interval_months", ("Intervalle entre revues (mois)", "Months between reviews"), "text"),
         Row("maintenance.update_policy", ("Politique de mise à jour", "Update policy")),
         Row("maintenance.monitoring", ("Surveillance de la performance", "Performance monitoring")),
         Row("maintenance.fairness_monitoring", ("Surveillance de l’équité", "Fairness monitoring")),

@@ -7,23 +7,18 @@ over its canonical JSON, and every reader and export of a published version uses
 from __future__ import annotations
 
 import hashlib
-import json
 from typing import Any
 
 from sqlalchemy.orm import Session
 
 from model_cards import semver
+from model_cards.exports.common import canonical_json
 from model_cards.schema import card_json_schema
 from registry_db import store
 from registry_db.models import AuditKind, User, Version, VersionState
 
 DOCUMENT_VERSION = "1.0"
 DOCUMENT_SCHEMA_ID = "https://boas.example/schemas/model-card-document-1.0.json"
-
-
-def canonical_json(data: Any) -> bytes:
-    """The bytes a document's digest is computed over: sorted keys, no whitespace, UTF-8."""
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 def digest(document: dict[str, Any]) -> str:

@@ -9,19 +9,24 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     BigInteger,
+    CheckConstraint,
     Column,
     DateTime,
     Enum,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
     Table,
     Text,
     UniqueConstraint,
+    text,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 from sqlalchemy.types import TypeDecorator
+
+from registry_db.chain import GENESIS
 
 NAMING_CONVENTION = {
     "ix": "ix_%(column_0_label)s",
@@ -207,6 +212,10 @@ class Version(Base):
     files: Mapped[list[ArtifactFile]] = relationship(
         back_populates="version", lazy="select", order_by="ArtifactFile.path"
     )
+    # The reports this version says it fixes (approved reports on the algorithm's other versions).
+    fixes: Mapped[list[IncidentReport]] = relationship(
+        secondary="report_fix", viewonly=True, lazy="select", order_by="IncidentReport.id"
+    )
 
 
 class ArtifactFile(Base):
@@ -225,9 +234,21 @@ class ArtifactFile(Base):
 
 
 class AuditEvent(Base):
-    """Append-only log of state changes; UPDATE and DELETE are refused by database triggers."""
+    """Append-only log of state changes; UPDATE and DELETE are refused by database triggers.
+
+    The events form a hash chain (``registry_db.chain``): ``seq`` is the position, ``prev_hash`` the
+    hash of the event before, ``hash`` the SHA-256 of this event's canonical form. Unique ``seq`` and
+    ``prev_hash`` make a fork impossible in the database itself; the genesis check pins the first event
+    (and only it) to the GENESIS sentinel, which, being a value and not NULL, is unique as well.
+    """
 
     __tablename__ = "audit_event"
+    __table_args__ = (
+        UniqueConstraint("seq"),
+        UniqueConstraint("prev_hash"),
+        CheckConstraint(f"(seq = 1 AND prev_hash = '{GENESIS}') OR (seq > 1 AND prev_hash <> '{GENESIS}')",
+                        name="genesis"),
+    )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
@@ -237,6 +258,9 @@ class AuditEvent(Base):
     object_type: Mapped[str] = mapped_column(String(32))
     object_ref: Mapped[str] = mapped_column(String(200))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    seq: Mapped[int] = mapped_column(Integer)
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
 
 
 class JobStatus(enum.StrEnum):
@@ -292,10 +316,40 @@ class PredictionSet(Base):
     uploaded_by: Mapped[User] = relationship(lazy="joined")
 
 
+class AuditSchedule(Base):
+    """A re-audit on a calendar: the audit request an evaluator launches again at every due slot.
+
+    ``request`` is the audit request as the launch service validates it (``AuditRequestSchema``); each
+    run re-submits it, as the schedule's creator, through that same service.
+    """
+
+    __tablename__ = "audit_schedule"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[AuditKind] = mapped_column(_enum(AuditKind, "audit_kind"))
+    version_id: Mapped[int | None] = mapped_column(ForeignKey("algorithm_version.id"), index=True)
+    request: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    period: Mapped[str] = mapped_column(String(16))  # monthly | quarterly | days
+    every_days: Mapped[int | None] = mapped_column()
+    grace_days: Mapped[int] = mapped_column(default=7)
+    starts_at: Mapped[datetime] = mapped_column()
+    ends_at: Mapped[datetime | None] = mapped_column()
+    # Each run audits the newest upload of the request's datasets' names (a refreshed extraction is
+    # uploaded under the same name), with the predictions uploaded for it; otherwise the same rows again.
+    follow_latest: Mapped[bool] = mapped_column(default=True)
+    active: Mapped[bool] = mapped_column(default=True)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    version: Mapped[Version | None] = relationship(lazy="joined")
+    created_by: Mapped[User] = relationship(lazy="joined")
+
+
 class Job(Base):
     """An audit run as a job. This row, not the queue, is the source of truth for its state."""
 
     __tablename__ = "job"
+    __table_args__ = (UniqueConstraint("schedule_id", "schedule_slot"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     kind: Mapped[AuditKind] = mapped_column(_enum(AuditKind, "audit_kind"))
@@ -330,6 +384,12 @@ class Job(Base):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     started_at: Mapped[datetime | None] = mapped_column()
     finished_at: Mapped[datetime | None] = mapped_column()
+    # A scheduled re-audit: its schedule and the due slot it runs for. The pair is unique, so two
+    # workers ticking at once can never enqueue the same slot twice (NULLs: ordinary launches).
+    schedule_id: Mapped[int | None] = mapped_column(ForeignKey("audit_schedule.id"), index=True)
+    schedule_slot: Mapped[datetime | None] = mapped_column()
+    # What changed in the verdicts since the schedule's previous run (audits.schedules.verdict_changes).
+    verdict_change: Mapped[dict[str, Any] | None] = mapped_column(JSON)
 
     version: Mapped[Version | None] = relationship(lazy="joined")
     dataset: Mapped[ReferenceDataset] = relationship(foreign_keys=[dataset_id], lazy="joined")
@@ -337,6 +397,153 @@ class Job(Base):
     predictions: Mapped[PredictionSet | None] = relationship(lazy="joined")
     # The evaluator of record: whoever launched the audit (a reused result gets its own launcher).
     created_by: Mapped[User] = relationship(foreign_keys=[created_by_id], lazy="joined")
+
+
+class AuditRequestStatus(enum.StrEnum):
+    OPEN = "open"  # waiting in the evaluators' queue
+    CLAIMED = "claimed"  # an evaluator took it; their audits of the version are linked to it
+    DONE = "done"  # a bias audit of the version launched by the claimer succeeded
+    DECLINED = "declined"  # an evaluator declined it, with a reason
+
+
+ACTIVE_REQUEST_STATUSES = (AuditRequestStatus.OPEN.value, AuditRequestStatus.CLAIMED.value)
+
+
+class AuditRequest(Base):
+    """An owner's request that an independent evaluator audit one version; at most one active per version.
+
+    The partial unique index (open or claimed) lets the database, not a check-then-insert, refuse a second
+    active request for a version.
+    """
+
+    __tablename__ = "audit_request"
+    __table_args__ = (
+        Index("uq_audit_request_active_version", "version_id", unique=True,
+              sqlite_where=text("status IN ('open', 'claimed')"),
+              postgresql_where=text("status IN ('open', 'claimed')")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("algorithm_version.id"), index=True)
+    status: Mapped[AuditRequestStatus] = mapped_column(_enum(AuditRequestStatus, "audit_request_status"), index=True)
+    message: Mapped[str] = mapped_column(Text, default="")
+    requested_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    claimed_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    claimed_at: Mapped[datetime | None] = mapped_column()
+    # The latest audit the claimer launched for it: its progress is the request's progress.
+    job_id: Mapped[int | None] = mapped_column(ForeignKey("job.id"))
+    decline_reason: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[datetime | None] = mapped_column()
+
+    version: Mapped[Version] = relationship(lazy="joined")
+    requested_by: Mapped[User] = relationship(foreign_keys=[requested_by_id], lazy="joined")
+    claimed_by: Mapped[User | None] = relationship(foreign_keys=[claimed_by_id], lazy="joined")
+    job: Mapped[Job | None] = relationship(lazy="joined")
+
+
+class Notification(Base):
+    """One in-app notification: a kind and its parameters, rendered at read time in the reader's language."""
+
+    __tablename__ = "notification"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    kind: Mapped[str] = mapped_column(String(64))
+    params: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    read_at: Mapped[datetime | None] = mapped_column()
+
+
+# -- incident and feedback reports on released versions -------------------------------------------
+
+
+class ReportKind(enum.StrEnum):
+    PERFORMANCE = "performance"
+    BIAS = "bias"
+    SAFETY = "safety"
+    DOCUMENTATION = "documentation"
+    OTHER = "other"
+
+
+class ReportState(enum.StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    RESOLVED = "resolved"
+    DECLINED = "declined"
+
+
+class Moderation(enum.StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REJECTED = "rejected"
+
+
+report_fix = Table(
+    "report_fix",
+    Base.metadata,
+    Column("version_id", ForeignKey("algorithm_version.id", ondelete="CASCADE"), primary_key=True),
+    Column("report_id", ForeignKey("incident_report.id", ondelete="CASCADE"), primary_key=True, index=True),
+)
+
+
+class IncidentReport(Base):
+    """A user's report on a released version. Its free text is public only once an admin approved it.
+
+    ``detected`` lists the identifier detectors that fired on the title or the text (ids only, never a
+    value): such a report is held, and an admin may publish it only by overriding the screening.
+    """
+
+    __tablename__ = "incident_report"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("algorithm_version.id"), index=True)
+    kind: Mapped[ReportKind] = mapped_column(_enum(ReportKind, "report_kind"))
+    title: Mapped[str] = mapped_column(String(200))
+    body: Mapped[str] = mapped_column(Text)
+    state: Mapped[ReportState] = mapped_column(_enum(ReportState, "report_state"), default=ReportState.OPEN)
+    moderation: Mapped[Moderation] = mapped_column(_enum(Moderation, "moderation"), default=Moderation.PENDING,
+                                                   index=True)
+    detected: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"), index=True)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    # Every change (state, moderation, an answer) moves it: the card page's cache key reads it.
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+    moderated_by_id: Mapped[int | None] = mapped_column(ForeignKey("user_account.id"))
+    moderated_at: Mapped[datetime | None] = mapped_column()
+
+    version: Mapped[Version] = relationship(lazy="joined", innerjoin=True)
+    created_by: Mapped[User] = relationship(foreign_keys=[created_by_id], lazy="joined")
+    answers: Mapped[list[ReportAnswer]] = relationship(
+        back_populates="report", lazy="selectin", order_by="ReportAnswer.id"
+    )
+    fixed_in: Mapped[list[Version]] = relationship(secondary=report_fix, lazy="selectin", order_by=Version.id,
+                                                   viewonly=True)
+
+    @property
+    def held(self) -> bool:
+        return bool(self.detected)
+
+
+class ReportAnswer(Base):
+    """An owner's (or admin's) answer to a report: public with the report, unless the screening held it."""
+
+    __tablename__ = "report_answer"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    report_id: Mapped[int] = mapped_column(ForeignKey("incident_report.id", ondelete="CASCADE"), index=True)
+    body: Mapped[str] = mapped_column(Text)
+    moderation: Mapped[Moderation] = mapped_column(_enum(Moderation, "moderation"), default=Moderation.APPROVED)
+    detected: Mapped[list[Any]] = mapped_column(JSON, default=list)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("user_account.id"))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+    report: Mapped[IncidentReport] = relationship(back_populates="answers")
+    created_by: Mapped[User] = relationship(lazy="joined")
+
+    @property
+    def held(self) -> bool:
+        return bool(self.detected)
 
 
 class ChangeGeneration(Base):

@@ -50,6 +50,15 @@ def test_workers_and_the_cli_never_load_the_web_stack():
     assert result.stdout.strip() == "[]"
 
 
+def test_the_authors_client_loads_neither_the_web_stack_nor_the_database():
+    """``boas.client`` runs in authors' pipelines: HTTP and the pure artifact checks, nothing of the server."""
+    code = ("import sys, boas.client; print(sorted(m for m in ('flask', 'werkzeug', 'sqlalchemy', 'alembic', 'huey', "
+            "'boas.registry.versions', 'registry_db.store', 'model_cards', 'audits') if m in sys.modules))")
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_the_readme_configuration_table_is_the_settings_declaration():
     """Defaults are written once, in ``Settings``; the README's table is generated from it."""
     from boas.config import configuration_table

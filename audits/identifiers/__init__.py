@@ -47,7 +47,9 @@ from audits.identifiers.screen import (
     find_identifier_columns,
     screen_column,
     screen_file_metadata,
+    screen_message,
     screen_table,
+    screen_text,
 )
 
 __all__ = [
@@ -61,5 +63,7 @@ __all__ = [
     "fold",
     "screen_column",
     "screen_file_metadata",
+    "screen_message",
     "screen_table",
+    "screen_text",
 ]

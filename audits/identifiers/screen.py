@@ -68,7 +68,7 @@ class Finding:
     detector: str
     share: float | None  # None when the detector read the column's name, not its values
     detail: str = ""
-    where: str = "column"  # or "index" (a pandas index kept in a Parquet file), or "metadata" (a Parquet key)
+    where: str = "column"  # or "index" (a pandas index kept in a Parquet file), "metadata" (a Parquet key), "text"
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -288,6 +288,22 @@ def _json_leaves(node: object, depth: int = 0) -> list[object]:
     return [] if node is None or isinstance(node, bool) else [node]
 
 
+def screen_text(text: str, *, limit: int = SAMPLE_LIMIT) -> list[str]:
+    """The detectors that fire on a piece of free text (a report, an answer), in ``DETECTORS`` order; ids only.
+
+    The text is screened as the values of a column, in overlapping pieces short enough to be screened
+    whole (as a file's metadata is), so a single NIR, e-mail or "vu par le Dr Martin" is enough. No
+    column name is read, and what a value looks like is never returned.
+    """
+    if not text.strip():
+        return []
+    import pandas as pd
+
+    found = screen_column("text", pd.Series(_chunks(text), dtype=object), row_key=True, limit=limit)
+    fired = {f.detector for f in found if f.detector != "oversized_values"}
+    return [detector for detector in DETECTORS if detector in fired]
+
+
 def describe(findings: Iterable[Finding]) -> dict[str, str]:
     """One message per column, naming the column and every detector that fired on it (never a value).
 
@@ -309,6 +325,12 @@ def describe(findings: Iterable[Finding]) -> dict[str, str]:
                 share = f"{f.share:.0%}" if f.share >= 0.01 else "a few"
                 reasons.append(f"{share} of screened values look like {what}" + (f" ({f.detail})" if f.detail else ""))
         shown = column if len(column) <= 200 else column[:200] + "…"
+        if where == "text":
+            detectors = ", ".join(dict.fromkeys(f.detector for f in found))
+            what = ", ".join(DETECTORS[f.detector] for f in found)
+            messages[column] = (f"this text seems to contain a direct identifier [{detectors}]: {what}; write it "
+                                "without names, numbers or addresses of patients")
+            continue
         kind = {"column": "column", "index": "index", "metadata": "file metadata"}[where]
         detectors = ", ".join(dict.fromkeys(f.detector for f in found))
         key = column if where == "column" else f"{where}:{column}"
@@ -320,3 +342,31 @@ def find_identifier_columns(frame: pd.DataFrame, *, row_key: str | None = None,
                             exempt: Iterable[str] = ()) -> dict[str, str]:
     """Columns that look like direct identifiers, each with its message; such uploads are refused."""
     return describe(screen_table(frame, row_key=row_key, exempt=exempt))
+
+
+def screen_message(text: str, *, field: str = "message") -> list[Finding]:
+    """Direct identifiers written in a short message (to an evaluator, a reason): strong detectors only.
+
+    Unlike ``screen_text`` (reports, which are held for a moderator when anything fires), a message
+    found here is refused outright, so only detectors that one match is enough for are used.
+
+    The text is screened whole, line by line and as runs of up to six words, by the detectors one match
+    is enough for (NIR, e-mail, written phone number, IBAN, RIB, street address). Person names are not
+    looked for: a message names people by their role as often as by their name, and a name alone is
+    not health data. Findings are keyed by ``field`` and name their detector, never the value.
+    """
+    import pandas as pd
+
+    pieces: list[str] = [text]
+    for line in text.splitlines():
+        words = line.split()
+        pieces.append(line)
+        pieces += [" ".join(words[i:i + n]) for n in range(1, 7) for i in range(0, max(len(words) - n + 1, 0))]
+    distinct = pd.unique(pd.Series([p for p in pieces if p.strip()], dtype=object))
+    if len(distinct) == 0:
+        return []
+    sample = _sample_from(pd.Index(distinct, dtype=object), np.ones(len(distinct)), np.dtype(object))
+    if not isinstance(sample, _Sample):
+        return []
+    return [Finding(field, detector, None, "in the text", where="text")
+            for detector, mask in _strong_hits(sample).items() if mask.any()]

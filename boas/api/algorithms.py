@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
+from audits import scheduling
 from boas.api.blueprint import Blueprint
 from boas.api.schemas import AlgorithmOut, AlgorithmPage
-from boas.context import db_session
+from boas.context import db_session, now
 from boas.registry import algorithms, schemas
 from boas.security import current_user, login_required
 
@@ -19,8 +20,10 @@ def list_algorithms(args):
     """Search the catalogue; the public sees algorithms that have a published version."""
     page, per_page, q, sort = args.pop("page"), args.pop("per_page"), args.pop("q", None), args.pop("sort")
     author_type, audited = args.pop("author_type", None), args.pop("audited", None)
-    return algorithms.list_algorithms(db_session(), current_user(), filters=args, q=q, page=page, per_page=per_page,
-                                    organisation_kind=author_type, audited=audited, sort=sort)
+    to_review = args.pop("to_review", None)
+    return scheduling.list_catalogue(db_session(), current_user(), now=now(), to_review=to_review, filters=args, q=q,
+                                     page=page, per_page=per_page, organisation_kind=author_type, audited=audited,
+                                     sort=sort)
 
 
 @blp.route("", methods=["POST"])

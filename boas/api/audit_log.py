@@ -1,13 +1,14 @@
-"""The append-only audit log, readable by admins."""
+"""The append-only audit log, readable by admins, and the head of its hash chain, public."""
 
 from __future__ import annotations
 
 from marshmallow import fields, validate
 
 from boas.api.blueprint import Blueprint
-from boas.api.schemas import AuditEventPage
+from boas.api.schemas import AuditEventPage, AuditHeadOut
 from boas.context import db_session
 from boas.registry import accounts
+from boas.registry import audit_log as chain_service
 from boas.registry.schemas import fits
 from boas.security import current_user, login_required
 from model_cards.schema import TextInputSchema
@@ -31,3 +32,20 @@ class AuditLogQuery(TextInputSchema):
 def audit_log(args):
     """State changes, newest first (admins)."""
     return accounts.list_audit_events(db_session(), current_user(), **args)
+
+
+@blp.route("/audit-log/head")
+@blp.response(
+    200, AuditHeadOut, headers={"Cache-Control": {"description": "always no-store", "schema": {"type": "string"}}}
+)
+def audit_log_head():
+    """The hash chain's head: its hash, the event count and its time, for outsiders to anchor.
+
+    Anyone holding an anchor can later run ``boas audit-log verify --expect-head HASH --expect-count N``
+    (or recompute the chain themselves, see the README) to show that nothing up to it was rewritten,
+    deleted or cut off. Sent with ``Cache-Control: no-store``: the head moves with every state change
+    (failed sign-ins included), an anchor is only evidence if it comes from the registry itself rather
+    than from a shared cache's older copy, and reading it is one indexed row, so caching would save
+    nothing worth a stale answer.
+    """
+    return chain_service.get_chain_head(db_session()), 200, {"Cache-Control": "no-store"}

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 import functools
+import json
 
+from flask import Response
 from marshmallow import RAISE, Schema, fields
 
 from audits import datasets
 from audits import service as audit_service
 from audits.schemas import AuditRequestSchema, DatasetMetaSchema, PredictionsMetaSchema, TableUploadSchema
 from boas.api.blueprint import Blueprint
-from boas.context import db_session, enqueue, runtime, storage
+from boas.context import db_session, enqueue, policy, runtime, storage
 from boas.security import current_user, login_required, report_response
 
 blp = Blueprint("audits", __name__, url_prefix="/api/v1", description="Reference datasets and audits")
@@ -128,6 +130,41 @@ def list_datasets():
 def get_dataset(dataset_id):
     """One reference dataset's schema and datasheet (evaluators, admins)."""
     return datasets.get_dataset(db_session(), current_user(), dataset_id)
+
+
+# HealthDCAT-AP documents are JSON-LD with their @context inline (no remote context to fetch).
+JSONLD = "application/ld+json"
+JSONLD_RESPONSE = {"content": {JSONLD: {"schema": {"type": "object", "required": ["@context", "@graph"], "properties": {
+    "@context": {"type": "object"}, "@graph": {"type": "array", "items": {"type": "object"}}}}}}}
+
+
+def _jsonld(document: dict, filename: str) -> Response:
+    body = json.dumps(document, ensure_ascii=False, indent=2, allow_nan=False) + "\n"
+    response = Response(body, mimetype=JSONLD)
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@blp.route("/datasets/healthdcat-ap.jsonld")
+@blp.doc(responses={200: {"description": "a dcat:Catalog of every reference dataset, each described in the same "
+                          "graph (metadata only: rows are never distributed)", **JSONLD_RESPONSE}})
+@blp.errors(401, 403, 429)
+@login_required
+def datasets_catalogue():
+    """The reference datasets as a HealthDCAT-AP catalogue, JSON-LD (evaluators, admins)."""
+    document = datasets.catalogue_healthdcat(db_session(), current_user(), policy().public_base_url)
+    return _jsonld(document, "boas-datasets-healthdcat-ap.jsonld")
+
+
+@blp.route("/datasets/<int:dataset_id>/healthdcat-ap.jsonld")
+@blp.doc(responses={200: {"description": "the dataset's datasheet as a HealthDCAT-AP dcat:Dataset, access rights "
+                          "NON_PUBLIC, its distribution without a download URL", **JSONLD_RESPONSE}})
+@blp.errors(401, 403, 404, 429)
+@login_required
+def dataset_healthdcat(dataset_id):
+    """One reference dataset's metadata (never its rows) as HealthDCAT-AP JSON-LD (evaluators, admins)."""
+    document = datasets.dataset_healthdcat(db_session(), current_user(), dataset_id, policy().public_base_url)
+    return _jsonld(document, f"dataset-{dataset_id}-healthdcat-ap.jsonld")
 
 
 @blp.route("/predictions", methods=["POST"])

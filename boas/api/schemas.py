@@ -78,6 +78,8 @@ class AlgorithmOut(Schema):
 class AlgorithmPage(Schema):
     items = fields.List(fields.Nested(AlgorithmOut))
     audited = fields.Function(lambda page: sorted(page.audited), metadata={"description": "slugs with a bias audit"})
+    to_review = fields.Function(lambda page: sorted(page.to_review), metadata={
+        "description": "slugs whose latest published card is 'to review' (review date passed or re-audit overdue)"})
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
@@ -114,6 +116,8 @@ class VersionOut(VersionSummaryOut):
         metadata={"description": "how the model is audited: mode 'execute' (skops, ONNX) or 'predictions_only' "
                                  "(it carries code), with the format and the reasons"})
     published_by = fields.Function(lambda v: public_name(v.published_by) if v.published_by else None)
+    fixes_reports = fields.Function(lambda v: [r.id for r in v.fixes], metadata={
+        "description": "ids of the reports (on earlier versions) this version fixes"})
 
 
 class AuditEventOut(Schema):
@@ -131,6 +135,15 @@ class AuditEventPage(Schema):
     total = fields.Integer()
     page = fields.Integer()
     per_page = fields.Integer()
+
+
+class AuditHeadOut(Schema):
+    count = fields.Integer(required=True, metadata={
+        "description": "The head's position in the chain: the number of events of an intact log (0 when empty)."})
+    head_hash = fields.String(required=True, allow_none=True, metadata={
+        "description": "SHA-256 (lowercase hex) of the head event's canonical form; null when the log is empty."})
+    head_at = fields.DateTime(required=True, allow_none=True, metadata={
+        "description": "When the head event was logged (UTC); null when the log is empty."})
 
 
 # -- card reports: baseline, framework coverage, diff, the card's JSON Schema ------------------
@@ -251,3 +264,80 @@ class JsonSchemaDocument(Schema):
     required = fields.List(fields.String())
     properties = fields.Dict(keys=fields.String(), values=fields.Dict(), required=True)
     defs = fields.Dict(attribute="$defs", data_key="$defs", keys=fields.String(), values=fields.Dict())
+
+
+# -- incident reports ------------------------------------------------------------------------------
+
+
+class ReportAnswerOut(Schema):
+    id = fields.Integer(required=True)
+    body = fields.String(allow_none=True, required=True)
+    author = fields.String(required=True, metadata={"description": "the answering owner's public name"})
+    created_at = fields.DateTime(required=True)
+    moderation = fields.Function(lambda a: a.moderation.value, required=True,
+                                 metadata={"description": "approved, or pending/rejected when the screening held it"})
+    held = fields.Boolean(required=True)
+    detected = fields.List(fields.String(), required=True)
+
+
+class ReportOut(Schema):
+    """A report as the caller may see it: ``title`` and ``body`` are null when the caller may not read them yet."""
+
+    id = fields.Integer(required=True)
+    algorithm = fields.String(required=True)
+    version = fields.String(required=True)
+    kind = fields.Function(lambda r: r.kind.value, required=True)
+    state = fields.Function(lambda r: r.state.value, required=True, metadata={
+        "description": "open -> acknowledged -> resolved | declined"})
+    moderation = fields.Function(lambda r: r.moderation.value, required=True, metadata={
+        "description": "pending until an admin approves (public) or rejects it"})
+    title = fields.String(allow_none=True, required=True)
+    body = fields.String(allow_none=True, required=True)
+    text_withheld = fields.Boolean(required=True, metadata={
+        "description": "the text may carry personal data and is not shown before an admin approved the report"})
+    held = fields.Boolean(required=True, metadata={"description": "identifier detectors fired on its text"})
+    detected = fields.List(fields.String(), required=True, metadata={
+        "description": "the detectors that fired (never the values); only for its writer, owners and admins"})
+    mine = fields.Boolean(required=True)
+    created_at = fields.DateTime(required=True)
+    updated_at = fields.DateTime(required=True)
+    answers = fields.List(fields.Nested(ReportAnswerOut), required=True)
+    fixed_in = fields.List(fields.String(), required=True, metadata={"description": "versions that fix it"})
+    transitions = fields.Function(lambda r: [s.value for s in r.transitions], required=True, metadata={
+        "description": "the states the caller may move it to next"})
+
+
+class ScreeningOut(Schema):
+    held = fields.Boolean(required=True)
+    detected = fields.List(fields.String(), required=True)
+    warning = fields.String(allow_none=True, required=True)
+
+
+class FiledReportOut(Schema):
+    """The filed report (or answered report) and what the identifier screening found."""
+
+    report = fields.Nested(ReportOut, required=True)
+    answer_id = fields.Integer(allow_none=True, required=True)
+    screening = fields.Function(lambda f: {
+        "held": bool(f.detected), "detected": f.detected,
+        "warning": screening_warning(f.detected)}, required=True, metadata={"description": "see ScreeningOut"})
+
+
+class VersionReportsOut(Schema):
+    counts = fields.Dict(keys=fields.String(), values=fields.Integer(), required=True, metadata={
+        "description": "approved reports per state"})
+    awaiting_moderation = fields.Integer(required=True, metadata={
+        "description": "reports the caller may know of that an admin has not approved yet"})
+    items = fields.List(fields.Nested(ReportOut), attribute="reports", required=True)
+
+
+class FixedReportsOut(Schema):
+    fixes_reports = fields.List(fields.Integer(), required=True)
+
+
+def screening_warning(detected: list[str]) -> str | None:
+    """The warning a writer gets when the screening held their text: the detectors, never the values."""
+    if not detected:
+        return None
+    return ("your text seems to carry personal data (" + ", ".join(detected) + "): it is held, and an admin "
+            "reads it before anything is published. Please remove personal data from reports")

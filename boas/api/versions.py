@@ -56,7 +56,7 @@ def _media_type(value: str) -> str:
 
 # One entry per export format, read from the registry of formats (a new format documents itself).
 # JSON and YAML documents are objects to a reader that parses them; the others are text.
-STRUCTURED = {"application/json", "application/x-yaml", "application/yaml"}
+STRUCTURED = {"application/json", "application/fhir+json", "application/x-yaml", "application/yaml"}
 EXPORT_CONTENT = {
     _media_type(fmt.media_type): {"schema": {"type": "object"} if _media_type(fmt.media_type) in STRUCTURED
                                   else {"type": "string"}}
@@ -80,6 +80,7 @@ def create_version(form, slug):
         db_session(), current_user(), storage(), slug,
         version=form.get("version"), card_json=form.get("card"),
         model=_upload(form.get("model")), code=_upload(form.get("code")), card_from=form.get("card_from"),
+        fixes_reports=form.get("fixes_reports"),
     )
 
 
@@ -196,9 +197,11 @@ def compliance(slug, version):
 
 @blp.route("/<slug>/versions/<version>/exports/<name>")
 @blp.arguments(ExportQuery, location="query")
-@blp.errors(401, 404, 429)
+@blp.errors(401, 404, 409, 429)
 @blp.doc(responses={200: {"description": "the card in that open format: " + ", ".join(
-    f"{name} ({fmt.media_type})" for name, fmt in FORMATS.items()), "content": EXPORT_CONTENT}})
+    f"{name} ({fmt.media_type})" for name, fmt in FORMATS.items()) + ". Formats that describe a release ("
+    + ", ".join(name for name, fmt in FORMATS.items() if fmt.frozen_only) + ") exist for published and yanked "
+    "versions only: a draft is a 409 (code not_published).", "content": EXPORT_CONTENT}})
 def export(args, slug, version, name):
     """Download the card in an open format, from the version's frozen snapshot."""
     body, mimetype = cards.export_card(db_session(), current_user(), policy(), slug, version, name, args["lang"])

@@ -1,4 +1,4 @@
-"""The ``boas`` command: database migrations, accounts, tokens, datasets, the server and workers.
+"""The ``boas`` command: database migrations, accounts, tokens, datasets, the audit log, the server and workers.
 
 Commands go through the same services as the API and the pages, wired by ``boas.runtime``. An
 operational failure (no database, wrong URL, a bad setting) is one line on standard error saying
@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import click
 
-from boas.cli import accounts, data, server
+from boas.cli import accounts, audit_log, client, data, server
 from boas.cli.common import OneLineErrors
 
 
@@ -18,6 +18,6 @@ def main() -> None:
     """BOAS, the open library of health algorithms."""
 
 
-for _module in (data, accounts, server):
+for _module in (data, accounts, audit_log, server, client):
     for _command in _module.COMMANDS:
         main.add_command(_command)

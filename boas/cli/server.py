@@ -43,7 +43,8 @@ def worker(workers: int) -> None:
 
     threading.Thread(target=reap_forever, name="reaper", daemon=True).start()
     click.echo(f"BOAS worker: queue {wiring.settings.queue_url}, {workers} worker(s)")
-    wiring.queue.create_consumer(workers=workers, worker_type="thread", periodic=False).run()
+    # periodic: this consumer also ticks the re-audit scheduler every minute (see audits.queue).
+    wiring.queue.create_consumer(workers=workers, worker_type="thread", periodic=True).run()
 
 
 @click.group("jobs")

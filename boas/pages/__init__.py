@@ -36,7 +36,18 @@ def _dataset_choices(datasets) -> list[tuple[int, str]]:
 
 def init_app(app: Flask) -> None:
     """Register Babel, the page blueprints, HTML error pages and the template helpers."""
-    from boas.pages import account, admin, auth, card, errors, evaluate, public, workspace  # noqa: F401 - routes
+    from boas.pages import (  # noqa: F401 - routes
+        account,
+        admin,
+        auth,
+        card,
+        errors,
+        evaluate,
+        public,
+        reports,
+        requests,
+        workspace,
+    )
     from boas.pages.blueprint import bp, site
 
     i18n.init_app(app)
@@ -45,7 +56,8 @@ def init_app(app: Flask) -> None:
     errors.init_app(app)
     app.jinja_env.globals.update(csrf_field=auth.csrf_field, csrf_token=auth.csrf_token,
                                  dataset_choices=_dataset_choices, external_url=public.external_url,
-                                 outcome_text=summary.outcome_text)
+                                 outcome_text=summary.outcome_text, unread_notifications=requests.unread_notifications,
+                                 AUDIT_STATES=requests.AUDIT_STATES, AUDIT_OUTCOMES=requests.AUDIT_OUTCOMES)
     app.jinja_env.filters.update(markdown=_markdown, zip_pairs=lambda values: [(v, v) for v in values],
                                  json_text=lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True))
     app.jinja_env.tests["isodate"] = lambda value: isinstance(value, str) and bool(ISO_DATE.match(value))

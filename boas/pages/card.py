@@ -6,8 +6,9 @@ from typing import Any
 
 from flask import Response, current_app, g, render_template, request, session
 
+from audits import incidents, scheduling
 from audits import service as audit_service
-from boas.context import db_session, policy
+from boas.context import db_session, now, policy
 from boas.pages import charts, page_cache, summary, verdict_text
 from boas.pages.auth import page_user
 from boas.pages.blueprint import bp
@@ -15,6 +16,7 @@ from boas.registry import cards
 from boas.registry import versions as version_service
 from model_cards.exports import FORMATS
 from model_cards.sections import card_view
+from registry_db.errors import NotFound
 
 EXPORTS = tuple((fmt.name, fmt.label) for fmt in FORMATS.values())
 
@@ -52,16 +54,29 @@ def render_card(user, session_, slug: str, version: str) -> str:
     listed = audit_service.list_version_audits(session_, user, slug, version)
     outcome = summary.audit_outcome(summary.bias_results(listed))
     versions = version_service.list_versions(session_, user, slug)
+    trend = scheduling.version_trend(session_, user, slug, version)
+    staleness = scheduling.staleness(session_, shown.version, now=now())
+    listing = incidents.list_version_reports(session_, user, slug, version)
+    fixes = incidents.fixed_reports(session_, user, slug, version)
     return render_template(
         "pages/card.html", row=shown.version, document=document, view=_without_manifest(card_view(document, g.lang)),
         baseline=baseline, coverage=coverage, audits=audit_sections(listed), versions=versions, exports=EXPORTS,
         outcome=outcome, outcome_text=summary.outcome_text(outcome), documentation=summary.documentation_text(baseline),
         previous=(document.get("version") or {}).get("previous_version"),
+        trend=charts.trend_charts(trend), staleness=staleness, listing=listing, fixes=fixes,
     )
 
 
 def _page_cache() -> page_cache.PageCache:
     return current_app.extensions.setdefault("boas_page_cache", page_cache.PageCache())
+
+
+def _public_staleness(db, slug: str, version: str) -> dict[str, Any] | None:
+    """The card's "to review" state now, part of the cache key: a card that lapses with time is a new page."""
+    try:
+        return scheduling.version_staleness(db, None, slug, version, now=now())
+    except NotFound:
+        return None
 
 
 @bp.route("/algorithms/<slug>/<version>")
@@ -72,7 +87,8 @@ def card(slug: str, version: str):
     """
     user, db = page_user(), db_session()
     anonymous = user is None and request.method == "GET" and not request.args and "_flashes" not in session
-    stamp = page_cache.card_stamp(db, slug, version, g.lang) if anonymous else None
+    stamp = page_cache.card_stamp(db, slug, version, g.lang, extra=_public_staleness(db, slug, version)) \
+        if anonymous else None
     if stamp is None:
         return render_card(user, db, slug, version)
     cache = _page_cache()

@@ -139,3 +139,83 @@ def bias_charts(result: dict[str, Any]) -> list[dict[str, Any]]:
         features.append({"name": feature["name"], "reference_group": feature["reference_group"],
                          "primary": charts[:PRIMARY_METRICS], "secondary": charts[PRIMARY_METRICS:]})
     return features
+
+
+# -- trends of scheduled re-audits ------------------------------------------------------------
+
+TREND_LEFT, TREND_RIGHT, TREND_TOP, TREND_HEIGHT, TREND_BOTTOM = 64, 700, 24, 200, 48
+
+
+def _trend_scale(series: dict[str, Any], band: tuple[float, float]):
+    """A log scale for ratios (parity in the middle), a linear 0–1 scale for drift shares."""
+    values = [v for p in series["points"] for v in (p.get("value"), p.get("ci_low"), p.get("ci_high"))
+              if v is not None and v > 0]
+    if series["kind"] == "drift":
+        def y(value: float) -> float:
+            return round(TREND_TOP + (1 - min(max(value, 0.0), 1.0)) * TREND_HEIGHT, 1)
+
+        return y, [{"y": y(t), "label": fpercent(t)} for t in (0.0, 0.25, 0.5, 0.75, 1.0)]
+    low = max(0.05, min([band[0] * 0.8, *values]))
+    high = min(20.0, max([band[1] * 1.25, *values]))
+    span = math.log(high) - math.log(low)
+
+    def y_log(value: float) -> float:
+        clipped = min(max(value, low), high)
+        return round(TREND_TOP + (1 - (math.log(clipped) - math.log(low)) / span) * TREND_HEIGHT, 1)
+
+    return y_log, [{"y": y_log(t), "label": fnumber(t)} for t in TICKS if low <= t <= high]
+
+
+def trend_chart(series: dict[str, Any], band: tuple[float, float] = (0.8, 1.25)) -> dict[str, Any]:
+    """One series of a version's scheduled re-audits over time: each run's value with its interval.
+
+    Bias series plot one group's ratio to the reference group (log scale, over the tolerance band);
+    drift series the share of drifted columns. A masked point (small cells) is a text mark, never a
+    number. A run whose verdict differs from the previous run's is marked, in the chart and the table.
+    """
+    y, ticks = _trend_scale(series, band)
+    count = len(series["points"])
+    step = (TREND_RIGHT - TREND_LEFT) / max(1, count - 1) if count > 1 else 0
+    rows = []
+    for index, point in enumerate(series["points"]):
+        x = round(TREND_LEFT + index * step if count > 1 else (TREND_LEFT + TREND_RIGHT) / 2, 1)
+        value = point.get("value")
+        masked = value is None or (series["kind"] == "bias" and value <= 0)
+        changed = bool(point.get("verdict_change"))
+        has_ci = not masked and point.get("ci_low") is not None and point.get("ci_high") is not None
+        rows.append({
+            "x": x, "y": None if masked else y(value), "masked": masked, "changed": changed,
+            "yl": y(point["ci_low"]) if has_ci and point["ci_low"] > 0 else None,
+            "yh": y(point["ci_high"]) if has_ci and point["ci_high"] > 0 else None,
+            "date": point["slot"], "verdict": point.get("verdict"),
+            "verdict_label": VERDICTS.get(point.get("verdict") or "", "") if series["kind"] == "bias" else (
+                _("Drift") if point.get("verdict") == "drift" else _("No drift")),
+            "text": (fpercent(value) if series["kind"] == "drift" else interval_text(point)) if not masked else "",
+        })
+    line = " ".join(f"{r['x']},{r['y']}" for r in rows if not r["masked"])
+    if series["kind"] == "drift":
+        title = _("Share of drifted columns over the scheduled re-audits")
+        desc = _("Share of drifted columns at each of %(count)s scheduled runs, from 0 to 100%%.", count=count)
+    else:
+        metric, feature = METRICS.get(series["metric"], series["metric"]), attribute_label(series["feature"])
+        title = _("%(metric)s of group %(group)s by %(feature)s over the scheduled re-audits: ratio to the reference "
+                  "group", metric=metric, group=series["group"], feature=feature)
+        desc = _("Ratio of group %(group)s's %(metric)s to the reference group %(reference)s at each of %(count)s "
+                 "scheduled runs, with intervals, on a log scale; tolerance band from %(low)s to %(high)s. "
+                 "Verdict changes: %(changes)s.", group=series["group"], metric=metric,
+                 reference=series.get("reference_group") or "", count=count, low=fnumber(band[0]),
+                 high=fnumber(band[1]), changes=sum(1 for r in rows if r["changed"]))
+    return {
+        "kind": series["kind"], "title": title, "desc": desc, "rows": rows, "ticks": ticks, "line": line,
+        "width": WIDTH, "height": TREND_TOP + TREND_HEIGHT + TREND_BOTTOM, "left": TREND_LEFT - 8,
+        "right": TREND_RIGHT + 8, "axis_y": TREND_TOP + TREND_HEIGHT + 6,
+        "band_y": y(band[1]) if series["kind"] == "bias" else None,
+        "band_h": round(y(band[0]) - y(band[1]), 1) if series["kind"] == "bias" else None,
+        "ref_y": y(1.0) if series["kind"] == "bias" else None, "changes": sum(1 for r in rows if r["changed"]),
+    }
+
+
+def trend_charts(trend: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every series of a version's trend, charted."""
+    return [trend_chart(series, tuple(series.get("band") or (0.8, 1.25)))  # type: ignore[arg-type]
+            for series in trend.get("series") or [] if series.get("points")]

@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
-from flask import flash, jsonify, redirect, render_template, request, url_for
+from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from marshmallow import fields
 
-from audits import datasets
+from audits import datasets, prefill
 from audits import service as audit_service
 from audits.schemas import AuditRequestSchema, DatasheetSchema
-from boas.context import db_session, enqueue, runtime, storage
+from boas.context import db_session, enqueue, policy, runtime, storage
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.pages.card import audit_sections
@@ -19,7 +20,7 @@ from boas.pages.i18n import JOB_STATUSES, conflict_message
 from boas.registry import algorithms
 from boas.registry.permissions import ConflictOfInterest
 from boas.security import report_response
-from registry_db.errors import ValidationFailed
+from registry_db.errors import NotFound, ValidationFailed
 
 # The datasheet form's text fields, read from the schema the service validates with (the checkbox is apart).
 _DATASHEET_TEXT = {name: f for name, f in DatasheetSchema().fields.items() if isinstance(f, fields.String)}
@@ -58,6 +59,28 @@ def _targets(user) -> list[tuple[str, str]]:
 def datasets_list():
     """Reference datasets: schema, size and digest (never downloadable)."""
     return render_template("pages/evaluate/datasets.html", datasets=datasets.list_datasets(db_session(), page_user()))
+
+
+def _jsonld(document: dict[str, Any], filename: str) -> Response:
+    response = Response(json.dumps(document, ensure_ascii=False, indent=2) + "\n", mimetype="application/ld+json")
+    response.headers["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response
+
+
+@bp.route("/workspace/datasets/healthdcat-ap.jsonld")
+@login_required
+def datasets_healthdcat():
+    """The datasets' metadata as a HealthDCAT-AP catalogue, for signed-in evaluators (the API's service)."""
+    document = datasets.catalogue_healthdcat(db_session(), page_user(), policy().public_base_url)
+    return _jsonld(document, "boas-datasets-healthdcat-ap.jsonld")
+
+
+@bp.route("/workspace/datasets/<int:dataset_id>/healthdcat-ap.jsonld")
+@login_required
+def dataset_healthdcat(dataset_id: int):
+    """One dataset's metadata (never its rows) as HealthDCAT-AP JSON-LD, for signed-in evaluators."""
+    document = datasets.dataset_healthdcat(db_session(), page_user(), dataset_id, policy().public_base_url)
+    return _jsonld(document, f"dataset-{dataset_id}-healthdcat-ap.jsonld")
 
 
 @bp.route("/workspace/datasets/new", methods=["GET", "POST"])
@@ -160,6 +183,9 @@ def new_audit():
     refusal = None
     values = {"kind": "bias", "tolerance": "0.2", "n_boot": "1000", "seed": "0", "threshold": "0.5",
               **request.args.to_dict(), **request.form.to_dict()}
+    prefilled = None
+    if request.method == "GET" and (values.get("dataset") or values.get("target")):
+        prefilled = _prefill(session, user, values)
     if request.method == "POST":
         data, errors = audit_request(request.form)
         if not errors:
@@ -173,8 +199,28 @@ def new_audit():
             else:
                 return redirect(url_for("pages.job", job_id=job.id), 303)
     return render_template("pages/evaluate/audit_form.html", values=values, errors=errors, refusal=refusal,
-                           targets=_targets(user), datasets=datasets.list_datasets(session, user)), \
-        403 if refusal else 422 if errors else 200
+                           targets=_targets(user), datasets=datasets.list_datasets(session, user),
+                           prefilled=prefilled), 403 if refusal else 422 if errors else 200
+
+
+def _prefill(session, user, values: dict[str, str]) -> dict[str, Any] | None:
+    """Fill the empty sensitive-feature and reference-group fields from the dataset's declaration and the
+    algorithm's earlier audits (``audits.prefill``); the form says where each value comes from."""
+    slug, _sep, version = values.get("target", "").partition("@")
+    try:
+        dataset = int(values["dataset"]) if values.get("dataset") else None
+        found = prefill.audit_prefill(session, user, algorithm=slug or None, version=version or None, dataset=dataset)
+    except (ValueError, NotFound):
+        return None  # a stale link: the form opens empty, and the launch will say what is wrong
+    if not values.get("sensitive_features") and found["sensitive_features"]:
+        values["sensitive_features"] = ", ".join(found["sensitive_features"])
+    else:
+        found["sensitive_source"] = None
+    if not values.get("reference_group") and found["reference_group"]:
+        values["reference_group"] = "\n".join(f"{k}={v}" for k, v in found["reference_group"].items())
+    else:
+        found["reference_sources"] = {}
+    return found
 
 
 @bp.route("/workspace/jobs/<int:job_id>")

@@ -16,7 +16,17 @@ from boas.pages.blueprint import LANGS, bp
 from boas.registry.permissions import ConflictOfInterest
 from model_cards import taxonomy
 from model_cards.vocabularies import CARD_VOCABULARIES, label
-from registry_db.models import AlgorithmKind, AuditKind, JobStatus, OrganisationKind, Role, VersionState
+from registry_db.models import (
+    AlgorithmKind,
+    AuditKind,
+    JobStatus,
+    Moderation,
+    OrganisationKind,
+    ReportKind,
+    ReportState,
+    Role,
+    VersionState,
+)
 
 COOKIE = "boas_lang"
 PRIVATE_PAGE = "private, no-cache"  # what a page is unless it says otherwise (pages.init_app lifts it for public ones)
@@ -57,6 +67,28 @@ EXECUTION_REASONS = {
     "unsupported_format": _l("its serialisation is neither skops nor ONNX"),
     "untrusted_type": _l("its skops file asks for a type outside BOAS’s trusted list"),
     "unknown_flavour": _l("it uses an MLflow flavour BOAS does not execute"),
+}
+REPORT_KINDS = {ReportKind.PERFORMANCE.value: _l("Performance problem"), ReportKind.BIAS.value: _l("Suspected bias"),
+                ReportKind.SAFETY.value: _l("Safety incident"),
+                ReportKind.DOCUMENTATION.value: _l("Documentation error"), ReportKind.OTHER.value: _l("Other")}
+REPORT_STATES = {ReportState.OPEN.value: _l("Open"), ReportState.ACKNOWLEDGED.value: _l("Acknowledged"),
+                 ReportState.RESOLVED.value: _l("Resolved"), ReportState.DECLINED.value: _l("Declined")}
+MODERATIONS = {Moderation.PENDING.value: _l("Awaiting moderation"), Moderation.APPROVED.value: _l("Public"),
+               Moderation.REJECTED.value: _l("Rejected by moderation")}
+# What the identifier screening found in a text (audits.identifiers.DETECTORS), as its writer is told.
+DETECTOR_LABELS = {
+    "column_name": _l("an identifying name"),
+    "nir": _l("a social security number (NIR)"),
+    "date_of_birth": _l("a date of birth"),
+    "email": _l("an e-mail address"),
+    "phone": _l("a phone number"),
+    "iban": _l("bank details (IBAN)"),
+    "rib": _l("bank details (RIB)"),
+    "postal_address": _l("a postal address"),
+    "long_identifier": _l("a long identifying number"),
+    "person_name": _l("a person’s name"),
+    "nested_values": _l("values that cannot be screened"),
+    "oversized_values": _l("values too long to be screened"),
 }
 AUDIT_KINDS = {AuditKind.BIAS.value: _l("Bias audit"), AuditKind.DRIFT.value: _l("Drift report")}
 VERDICTS = {"pass": _l("Within tolerance"), "fail": _l("Outside tolerance"),
@@ -217,10 +249,12 @@ def init_app(app: Flask) -> None:
     app.config.setdefault("BABEL_DEFAULT_TIMEZONE", "Europe/Paris")
     app.config.setdefault("BABEL_TRANSLATION_DIRECTORIES", str(TRANSLATIONS))
     Babel(app, locale_selector=select_locale)
+    app.jinja_env.filters.update(detector_label=lambda d: str(DETECTOR_LABELS.get(d, d)))
     app.jinja_env.filters.update(attribute=attribute_label, fdate=fdate, fdatetime=fdatetime, fnumber=fnumber, fpercent=fpercent, pair=pair)
     app.jinja_env.globals.update(
         vocab_label=vocab_label, vocab_choices=vocab_choices, switch_url=switch_url, LANGS=LANGS,
         ORGANISATION_KINDS=ORGANISATION_KINDS, KINDS=KINDS, STATES=STATES, ROLES=ROLES, JOB_STATUSES=JOB_STATUSES,
-        FAILURES=FAILURES, EXECUTION_REASONS=EXECUTION_REASONS,
+        FAILURES=FAILURES, EXECUTION_REASONS=EXECUTION_REASONS, REPORT_KINDS=REPORT_KINDS,
+        REPORT_STATES=REPORT_STATES, MODERATIONS=MODERATIONS, DETECTOR_LABELS=DETECTOR_LABELS,
         AUDIT_KINDS=AUDIT_KINDS, VERDICTS=VERDICTS, METRICS=METRICS, FILTER_TITLES=FILTER_TITLES, SORTS=SORTS,
     )

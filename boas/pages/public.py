@@ -7,8 +7,9 @@ from urllib.parse import urlsplit
 
 from flask import Response, g, redirect, render_template, request, url_for
 
+from audits import scheduling
 from audits.outcomes import public_bias_outcomes
-from boas.context import db_session, policy
+from boas.context import db_session, now, policy
 from boas.pages import summary
 from boas.pages.auth import page_user
 from boas.pages.blueprint import LANGS, bp, site
@@ -56,6 +57,7 @@ def catalogue_query(args) -> dict[str, Any]:
         "q": (args.get("q") or "").strip()[:200] or None,
         "organisation_kind": args.get("author_type") if args.get("author_type") in ORGANISATION_KINDS else None,
         "audited": {"yes": True, "no": False}.get(args.get("audited", "")),
+        "to_review": {"yes": True, "no": False}.get(args.get("to_review", "")),
         "sort": args.get("sort") if args.get("sort") in SORTS else "name",
         "page": page,
     }
@@ -70,6 +72,8 @@ def catalogue_args(query: dict[str, Any]) -> dict[str, str]:
         args["author_type"] = query["organisation_kind"]
     if query["audited"] is not None:
         args["audited"] = "yes" if query["audited"] else "no"
+    if query["to_review"] is not None:
+        args["to_review"] = "yes" if query["to_review"] else "no"
     if query["sort"] != "name":
         args["sort"] = query["sort"]
     return args
@@ -111,7 +115,7 @@ def home():
 def catalogue():
     """The catalogue: full-text search, the BOAS filters, sort and pagination."""
     query = catalogue_query(request.args)
-    result = algorithms.list_algorithms(db_session(), page_user(), per_page=PER_PAGE, **query)
+    result = scheduling.list_catalogue(db_session(), page_user(), now=now(), per_page=PER_PAGE, **query)
     pages = max(1, -(-result.total // PER_PAGE))
     args = catalogue_args(query)
     return render_template("pages/catalogue.html", result=result, query=query, pages=pages, args=args,
@@ -147,6 +151,14 @@ def feed():
     """An Atom feed of newly published versions."""
     entries = _published_entries(FEED_SIZE)
     body = render_template("pages/feed.xml", entries=entries, updated=entries[0][1].published_at if entries else None)
+    return Response(body, mimetype="application/atom+xml")
+
+
+@bp.route("/to-review.atom")
+def to_review_feed():
+    """An Atom feed of the published cards "to review": review date passed or a scheduled re-audit overdue."""
+    entries = scheduling.cards_to_review(db_session(), now=now(), limit=FEED_SIZE)
+    body = render_template("pages/feed_to_review.xml", entries=entries, updated=now())
     return Response(body, mimetype="application/atom+xml")
 
 

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
+from audits import requests as audit_requests
 from audits import service as audit_service
 from boas.context import db_session, policy, storage
 from boas.pages import forms
@@ -42,11 +44,13 @@ def workspace():
     """The signed-in home: one's algorithms and drafts, recent audits, and the tasks of one's role."""
     user, session = page_user(), db_session()
     mine = audits = None
+    statuses: dict[int, dict[str, Any]] = {}
     if user.role in (Role.AUTHOR, Role.ADMIN):
         mine = algorithms.list_algorithms(session, user, filters={}, q=None, page=1, per_page=100, mine=True)
+        statuses = audit_requests.audit_statuses(session, user, [v for a in mine.items for v in a.versions])
     if user.role in (Role.EVALUATOR, Role.ADMIN):
         audits = audit_service.list_audits(session, user)[:10]
-    return render_template("pages/workspace/dashboard.html", mine=mine, audits=audits)
+    return render_template("pages/workspace/dashboard.html", mine=mine, audits=audits, statuses=statuses)
 
 
 @bp.route("/workspace/algorithms/new", methods=["GET", "POST"])
@@ -90,7 +94,8 @@ def manage_algorithm(slug: str):
     }
     versions = version_service.list_versions(session, user, slug)
     return render_template("pages/workspace/algorithm_form.html", algorithm=found, values=values, errors=errors,
-                           versions=versions), 422 if errors else 200
+                           versions=versions, statuses=audit_requests.audit_statuses(session, user, versions)), \
+        422 if errors else 200
 
 
 @bp.route("/workspace/algorithms/<slug>/versions/new", methods=["GET", "POST"])
@@ -110,9 +115,12 @@ def upload_version(slug: str):
             created = version_service.create_version(
                 session, user, storage(), slug, version=values.get("version", "").strip(),
                 card_json=values.get("card") or None, card_from=values.get("card_from") or None,
-                model=artifact if is_model else None, code=None if is_model else artifact)
+                model=artifact if is_model else None, code=None if is_model else artifact,
+                fixes_reports=re.findall(r"[^,;\s]+", values.get("fixes_reports", "")))
         except ValidationFailed as exc:
-            errors = {("artifact" if key in ("model", "code") else key): msgs for key, msgs in exc.errors.items()}
+            for key, msgs in exc.errors.items():
+                field = "artifact" if key in ("model", "code") else key.split(".")[0]
+                errors.setdefault(field, []).extend(msgs)
         else:
             flash(_("Version %(version)s is uploaded as a draft. Complete its card.", version=created.version),
                   "success")
@@ -159,7 +167,8 @@ def draft(slug: str, version: str):
     report = cards.baseline_report(session, user, policy(), slug, version)
     values = raw if raw is not None else {f.path: forms.display_value(f, row.card or {}) for f in forms.all_fields()}
     return render_template(
-        "pages/workspace/draft.html", row=row, report=report, checklist=_checklist(report), values=values,
+        "pages/workspace/draft.html", row=row, report=report,
+        audit_status=audit_requests.version_audit_status(session, user, slug, version), checklist=_checklist(report), values=values,
         errors=errors, general=general, sections=forms.form_sections(), derived=set(
             ((row.card or {}).get("derived") or {}).get("fields") or []),
     ), 422 if errors or general else 200

@@ -6,7 +6,7 @@ store, and own the commit. The HTTP API, the pages, the CLI and the demo all cal
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -30,6 +30,7 @@ class Page:
     page: int
     per_page: int
     audited: frozenset[str] = frozenset()
+    to_review: frozenset[str] = frozenset()  # slugs whose latest published card is "to review" now
 
 
 def create_algorithm(session: Session, actor: User | None, data: dict[str, Any]) -> Algorithm:
@@ -105,15 +106,19 @@ def get_algorithm(session: Session, actor: User | None, slug: str) -> Algorithm:
 def list_algorithms(
     session: Session, actor: User | None, *, filters: dict[str, Any], q: str | None, page: int, per_page: int,
     organisation_kind: str | None = None, audited: bool | None = None, mine: bool = False, sort: str = "name",
+    stale_ids: Collection[int] | None = None, to_review: bool | None = None,
 ) -> Page:
     """The catalogue: published algorithms for everyone, plus drafts for their owners and staff (``mine``: own only)."""
     see_all = actor is not None and actor.active and actor.role in (Role.ADMIN, Role.EVALUATOR)
     visible_to = actor.id if actor else None
     items, total = store.query_algorithms(
         session, filters=filters, q=q, visible_to_user_id=visible_to, see_all=see_all, page=page, per_page=per_page,
-        organisation_kind=organisation_kind, audited=audited, owner_id=actor.id if (mine and actor) else None, sort=sort)
+        organisation_kind=organisation_kind, audited=audited, owner_id=actor.id if (mine and actor) else None, sort=sort,
+        only_ids=stale_ids if to_review is True else None, exclude_ids=stale_ids if to_review is False else None)
     audited_ids = store.audited_algorithm_ids(session, [a.id for a in items])
-    return Page(items, total, page, per_page, audited=frozenset(a.slug for a in items if a.id in audited_ids))
+    stale = frozenset(a.slug for a in items if stale_ids is not None and a.id in stale_ids)
+    return Page(items, total, page, per_page, audited=frozenset(a.slug for a in items if a.id in audited_ids),
+                to_review=stale)
 
 
 def registry_is_empty(session: Session) -> bool:

@@ -107,9 +107,26 @@ def diff_versions(session: Session, actor: User | None, policy: Policy, slug: st
 
 def export_card(session: Session, actor: User | None, policy: Policy, slug: str, version: str, name: str,
                 lang: str = "fr") -> tuple[bytes, str]:
-    """One export of a version's card, from its frozen snapshot (a draft's is a preview)."""
+    """One export of a version's card, from its frozen snapshot (a draft's is a preview).
+
+    Exchange formats that describe a release (FHIR, CHAI: a status, a digest) exist only once the
+    version is published: a draft is a conflict for whoever may see it, and stays a 404 for others.
+    """
     fmt = exports.FORMATS.get(name)
     if fmt is None:
         raise NotFound(f"unknown export '{name}'; available: {', '.join(exports.FORMATS)}")
-    document = get_document(session, actor, policy, slug, version).document
-    return fmt.render(document, lang), fmt.media_type
+    shown = get_document(session, actor, policy, slug, version)
+    release = _release(shown.version)
+    if fmt.frozen_only and release is None:
+        raise Conflict(f"version '{version}' is a draft: {name} describes a published version only",
+                       code="not_published")
+    return fmt.render(shown.document, lang, release), fmt.media_type
+
+
+def _release(row: Version) -> exports.Release | None:
+    """The released version's current state and recorded digest; None for a draft."""
+    if row.state == VersionState.DRAFT or row.snapshot is None or not row.card_sha256:
+        return None
+    return exports.Release(state=row.state.value, sha256=row.card_sha256,
+                           yanked_at=row.yanked_at.isoformat() if row.yanked_at else None,
+                           yank_reason=row.yank_reason if row.state == VersionState.YANKED else None)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from registry_db.errors import Forbidden, Unauthenticated
-from registry_db.models import Algorithm, Job, Role, User
+from registry_db.models import Algorithm, IncidentReport, Job, Moderation, Role, User
 
 
 def require_user(actor: User | None) -> User:
@@ -44,6 +44,45 @@ def require_manage_algorithm(actor: User | None, algorithm: Algorithm) -> User:
 
 def require_admin(actor: User | None) -> User:
     return require_role(actor, Role.ADMIN)
+
+
+# -- incident reports ---------------------------------------------------------------------------
+#
+# Anyone signed in may report on a released version. A report's free text may carry personal data, so
+# until an admin approved it only its writer and admins read it; the algorithm's owners see that it
+# exists (kind, state, what the screening detected) but not its title or text.
+
+
+def require_file_report(actor: User | None) -> User:
+    """Every signed-in account, whatever its role, may report on a released version."""
+    return require_user(actor)
+
+
+def require_moderate_report(actor: User | None) -> User:
+    """Only admins approve or reject reports and held answers."""
+    return require_admin(actor)
+
+
+def require_manage_report(actor: User | None, algorithm: Algorithm) -> User:
+    """The algorithm's owners and admins move a report through its states and answer it."""
+    user = require_user(actor)
+    if not can_manage(user, algorithm):
+        raise Forbidden(f"only the owners of algorithm '{algorithm.slug}' or an admin may answer its reports "
+                        "or change their state")
+    return user
+
+
+def can_see_report(actor: User | None, report: IncidentReport) -> bool:
+    """Approved reports are public; others are seen by their writer, the algorithm's owners and admins."""
+    return report.moderation == Moderation.APPROVED or can_read_report_text(actor, report) or (
+        actor is not None and can_manage(actor, report.version.algorithm))
+
+
+def can_read_report_text(actor: User | None, report: IncidentReport) -> bool:
+    """The title and text: everyone once approved; before (or after a rejection) the writer and admins only."""
+    if report.moderation == Moderation.APPROVED:
+        return True
+    return actor is not None and actor.active and (actor.role == Role.ADMIN or actor.id == report.created_by_id)
 
 
 # -- separation of duties ------------------------------------------------------------------------

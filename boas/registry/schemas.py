@@ -21,8 +21,11 @@ from registry_db.models import (
     AlgorithmKind,
     ApiToken,
     AuditEvent,
+    IncidentReport,
     Organisation,
     OrganisationKind,
+    ReportKind,
+    ReportState,
     Role,
     User,
     Version,
@@ -31,6 +34,8 @@ from registry_db.models import (
 SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{1,78}[a-z0-9])$"
 ORGANISATION_SLUG_RE = r"^[a-z0-9](?:[a-z0-9-]{0,62}[a-z0-9])?$"
 MAX_CARD_BYTES = 1024 * 1024
+MAX_FIXED_REPORTS = 100
+MAX_ID = 2**31 - 1  # row ids are 32-bit integers on every backend: a larger one is a 422, not an overflow
 
 
 def column_length(attribute: Any) -> int:
@@ -149,6 +154,8 @@ AlgorithmQuerySchema = TextInputSchema.from_dict({
     "author_type": fields.String(validate=choice(OrganisationKind),
                                  metadata={"description": "kind of the owning organisation"}),
     "audited": fields.Boolean(metadata={"description": "has a completed bias audit on a released version"}),
+    "to_review": fields.Boolean(metadata={"description": "its latest published card is 'to review': its declared "
+                                          "review date has passed, or a scheduled re-audit is overdue"}),
     "sort": fields.String(load_default="name", validate=choice(("name", "recent", "created"))),
     "page": fields.Integer(load_default=1, validate=validate.Range(min=1, max=10_000)),
     "per_page": fields.Integer(load_default=20, validate=validate.Range(min=1, max=100)),
@@ -165,6 +172,10 @@ class VersionUploadSchema(StrictSchema):
     code = File(metadata={"description": "code archive as zip or tar.gz (rule_based)"})
     card_from = fields.String(validate=fits(Version.version),
                               metadata={"description": "start from this earlier version's card"})
+    fixes_reports = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)),
+                                validate=validate.Length(max=MAX_FIXED_REPORTS),
+                                metadata={"description": "ids of approved reports on earlier versions that this "
+                                          "version fixes (repeat the field for several)"})
 
 
 class UserCreateSchema(StrictSchema):
@@ -202,6 +213,46 @@ class YankSchema(StrictSchema):
 
 class TokenCreateSchema(StrictSchema):
     name = fields.String(load_default="", validate=fits(ApiToken.name))
+
+
+MAX_REPORT_TEXT = 10_000  # characters of a report's text or an answer: a page of prose, not a data dump
+
+
+class ReportCreateSchema(StrictSchema):
+    """A report on a released version: its kind, a title and the text (screened for identifiers)."""
+
+    kind = fields.String(required=True, validate=choice(ReportKind),
+                         metadata={"description": "performance, bias, safety, documentation or other"})
+    title = fields.String(required=True, validate=[fits(IncidentReport.title, 1), _not_blank])
+    body = fields.String(required=True, validate=[validate.Length(min=1, max=MAX_REPORT_TEXT), _not_blank],
+                         metadata={"description": "what happened; public once an admin approves the report"})
+
+
+class ReportModerationSchema(StrictSchema):
+    """An admin's decision on a report or an answer."""
+
+    decision = fields.String(required=True, validate=choice(("approve", "reject")))
+    override_screening = fields.Boolean(
+        load_default=False, metadata={"description": "publish although identifier detectors fired on the text "
+                                      "(after reading it: the detectors name what they saw, e.g. person_name)"})
+
+
+class ReportStateSchema(StrictSchema):
+    """The state a report moves to: open -> acknowledged -> resolved | declined."""
+
+    state = fields.String(required=True, validate=choice(ReportState))
+
+
+class ReportAnswerSchema(StrictSchema):
+    body = fields.String(required=True, validate=[validate.Length(min=1, max=MAX_REPORT_TEXT), _not_blank])
+
+
+class FixedReportsSchema(StrictSchema):
+    """The reports a draft version fixes (replaces the list)."""
+
+    fixes_reports = fields.List(fields.Integer(strict=True, validate=validate.Range(min=1, max=MAX_ID)), required=True,
+                                validate=validate.Length(max=MAX_FIXED_REPORTS),
+                                metadata={"description": "ids of approved reports on this algorithm's versions"})
 
 
 def check(schema: Schema, data: Any) -> tuple[dict[str, Any], dict[str, list[str]]]:

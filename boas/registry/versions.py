@@ -6,6 +6,7 @@ store, and own the commit.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +21,7 @@ from model_cards.prefill import initial_card
 from model_cards.schema import validate_card
 from registry_db import store
 from registry_db.errors import BoasError, NotFound, ValidationFailed
-from registry_db.models import AlgorithmKind, ArtifactFile, User, Version, VersionState
+from registry_db.models import Algorithm, AlgorithmKind, ArtifactFile, Moderation, User, Version, VersionState
 
 
 def list_versions(session: Session, actor: User | None, slug: str) -> list[Version]:
@@ -40,6 +41,24 @@ def get_version(session: Session, actor: User | None, slug: str, version: str) -
     return row
 
 
+def check_fixed_reports(session: Session, algorithm: Algorithm, version_id: int | None,
+                        report_ids: Sequence[int]) -> list[str]:
+    """Problems with a list of reports a version says it fixes (each must be an approved report of
+    another version of the same algorithm); an empty list when it is fine."""
+    problems = []
+    for report_id in dict.fromkeys(report_ids):
+        try:
+            report = store.get_report(session, report_id)
+        except NotFound:
+            problems.append(f"report {report_id} does not exist")
+            continue
+        if report.version.algorithm_id != algorithm.id or report.moderation != Moderation.APPROVED:
+            problems.append(f"report {report_id} is not a public report on algorithm '{algorithm.slug}'")
+        elif report.version_id == version_id:
+            problems.append(f"report {report_id} is on this very version")
+    return problems
+
+
 def create_version(
     session: Session,
     actor: User | None,
@@ -51,11 +70,16 @@ def create_version(
     model: Upload | None = None,
     code: Upload | None = None,
     card_from: str | None = None,
+    fixes_reports: Sequence[int | str] | None = None,
 ) -> Version:
-    """Create a draft version with its optional artifact; all-or-nothing on rows and files."""
+    """Create a draft version with its optional artifact; all-or-nothing on rows and files.
+
+    ``fixes_reports``: ids of approved reports on the algorithm's other versions, as sent (the schema loads them).
+    """
     algorithm = get_algorithm(session, actor, slug)
     author = permissions.require_manage_algorithm(actor, algorithm)
-    given = {"version": version, "card": card_json or None, "model": model, "code": code, "card_from": card_from}
+    given = {"version": version, "card": card_json or None, "model": model, "code": code, "card_from": card_from,
+             "fixes_reports": list(fixes_reports) if fixes_reports else None}
     data, errors = schemas.check(schemas.VersionUploadSchema(), {k: v for k, v in given.items() if v is not None})
     card: dict[str, Any] = {}
     if "card" in data:
@@ -73,6 +97,9 @@ def create_version(
         errors["code"] = ["an ml_model version carries an MLflow model in 'model', not a code archive"]
     if algorithm.kind == AlgorithmKind.RULE_BASED and model is not None:
         errors["model"] = ["a rule_based version carries its code archive in 'code', not an MLflow model"]
+    fixes = list(dict.fromkeys(data.get("fixes_reports", [])))
+    if fixes and (problems := check_fixed_reports(session, algorithm, None, fixes)):
+        errors["fixes_reports"] = problems
     if errors:
         raise ValidationFailed("invalid version", errors)
     # End the read transaction before the slow part; the write transaction starts after it.
@@ -97,6 +124,8 @@ def create_version(
                 execution_detail=staged.execution if staged else None,
             ),
         )
+        if fixes:
+            store.set_fixed_reports(session, row, fixes)
         if staged:
             store.add_artifact_files(session, row, staged.files)
             adoptions = [(staging.root / "tree" / path, sha256) for path, sha256, _size in staged.files]
@@ -107,7 +136,7 @@ def create_version(
             session, actor=author, action="version.created", object_type="version",
             object_ref=f"{slug}@{version}",
             details={"archive_sha256": row.archive_sha256, "files": len(staged.files) if staged else 0,
-                     "execution": row.execution},
+                     "execution": row.execution, "fixes_reports": fixes},
         )
         session.commit()
     session.refresh(row)

@@ -6,10 +6,10 @@ and the OpenAPI document list ``FORMATS``.
 
 from __future__ import annotations
 
-from model_cards.exports import bibtex, card_html, card_json, card_md, cff
-from model_cards.exports.base import Format
+from model_cards.exports import bibtex, card_html, card_json, card_md, cff, chai, fhir
+from model_cards.exports.base import Format, Release
 
-_MODULES = (card_json, card_md, card_html, bibtex, cff)
+_MODULES = (card_json, card_md, card_html, bibtex, cff, fhir, chai)
 FORMATS: dict[str, Format] = {module.FORMAT.name: module.FORMAT for module in _MODULES}
 
-__all__ = ["FORMATS", "Format"]
+__all__ = ["FORMATS", "Format", "Release"]

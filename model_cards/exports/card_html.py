@@ -97,4 +97,4 @@ _TEMPLATE = """<!doctype html>
 
 
 FORMAT = Format("card.html", "text/html; charset=utf-8", "HTML",
-                lambda document, lang: export_html(document, lang=lang).encode())
+                lambda document, lang, _release: export_html(document, lang=lang).encode())

@@ -21,4 +21,4 @@ def _json_default(value: Any) -> Any:
     raise TypeError(f"{type(value).__name__} is not JSON serialisable")
 
 
-FORMAT = Format("card.json", "application/json", "JSON", lambda document, _lang: export_json(document))
+FORMAT = Format("card.json", "application/json", "JSON", lambda document, _lang, _release: export_json(document))

@@ -169,4 +169,4 @@ def _md_table(table: dict[str, Any]) -> str:
 
 
 FORMAT = Format("card.md", "text/markdown; charset=utf-8", "Markdown",
-                lambda document, lang: export_markdown(document, lang=lang).encode())
+                lambda document, lang, _release: export_markdown(document, lang=lang).encode())

@@ -1,11 +1,17 @@
-"""What several exports share: the release date, the SPDX ids of a license expression, and web URLs."""
+"""What several exports share: canonical JSON, the release date, the SPDX ids of a license expression, web URLs."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 from urllib.parse import quote, urlsplit
 
 from model_cards import taxonomy
+
+
+def canonical_json(data: Any) -> bytes:
+    """The bytes a document's digest is computed over: sorted keys, no whitespace, UTF-8."""
+    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=False, allow_nan=False).encode()
 
 
 def release_date(document: dict[str, Any]) -> str:

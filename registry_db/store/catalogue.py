@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from sqlalchemy import Select, and_, exists, func, or_, select
@@ -117,6 +117,8 @@ def query_algorithms(
     audited: bool | None = None,
     owner_id: int | None = None,
     sort: str = "name",
+    only_ids: Collection[int] | None = None,
+    exclude_ids: Collection[int] | None = None,
 ) -> tuple[Sequence[Algorithm], int]:
     """Catalogue query: public sees algorithms with a published version; owners also their own.
 
@@ -149,6 +151,10 @@ def query_algorithms(
         stmt = stmt.where(_has_public_bias_audit() if audited else ~_has_public_bias_audit())
     if owner_id is not None:
         stmt = stmt.where(Algorithm.owners.any(User.id == owner_id))
+    if only_ids is not None:
+        stmt = stmt.where(Algorithm.id.in_(sorted(only_ids)))
+    if exclude_ids:
+        stmt = stmt.where(Algorithm.id.not_in(sorted(exclude_ids)))
     latest = (select(func.max(Version.published_at)).where(Version.algorithm_id == Algorithm.id,
               Version.state == VersionState.PUBLISHED).scalar_subquery())
     order = {"recent": (latest.desc().nulls_last(), Algorithm.id.desc()),

@@ -16,6 +16,7 @@ UNWATCHED_TABLES = {
     "api_token": "API and session tokens: signing in and out changes no public page",
     "audit_event": "the audit log is for admins; account changes also change the account row",
     "change_generation": "the counter itself",
+    "notification": "in-app notifications are read by their recipient only, signed in",
     "alembic_version": "the schema's revision",
 }
 # Job columns that move while an audit runs, or that the first public read of an audit writes.

@@ -24,6 +24,7 @@ from audits.identifiers import (
     screen_column,
     screen_file_metadata,
     screen_table,
+    screen_text,
 )
 from audits.synth import generate_cohort
 
@@ -662,3 +663,34 @@ def test_overlong_cells_are_refused_and_cannot_stall_the_screening():
     start = time.perf_counter()
     assert screen_column("note", hostile) == []
     assert time.perf_counter() - start < 20  # every pattern is linear: quadratic ones took minutes here
+
+
+# -- free text (incident reports, answers) ---------------------------------------------------------
+
+
+@pytest.mark.parametrize(("text", "expected"), [
+    (f"Le patient {nir(3)} a été mal classé.", ["nir"]),
+    (f"patient {nir(4, sep=' ')} mal classé", ["nir"]),
+    ("Écrivez-moi à jean.dupont@example.org", ["email"]),
+    ("Appelez le 06 12 34 56 78 pour les détails", ["phone"]),
+    ("Mme Durand, née le 12/03/1950, a été mal classée", ["date_of_birth", "person_name"]),
+    ("Elle habite au 12 rue de la Paix à Paris", ["postal_address"]),
+    (f"Virement sur {iban_fr(5)} refusé", ["iban"]),
+])
+def test_free_text_is_screened_with_the_same_detectors(text, expected):
+    assert screen_text(text) == expected
+
+
+@pytest.mark.parametrize("text", [
+    "The model underestimates risk for women over 75 in our cohort; calibration slope 0.8 on 2,345 stays.",
+    "Le modèle surestime le risque au-delà de 75 ans. Version 1.2.0, AUC 0,71, seuil 0.05 au lieu de 0.5.",
+    "Suspected bias",
+    "   ",
+])
+def test_ordinary_reports_pass_the_screening(text):
+    assert screen_text(text) == []
+
+
+def test_a_long_text_is_screened_to_its_end():
+    text = "Rien de personnel ici. " * 2_000 + f"Sauf le NIR {nir(9)} tout à la fin."
+    assert screen_text(text) == ["nir"]

@@ -146,3 +146,15 @@ def test_exports_are_documented_with_each_formats_media_type(client):
     export = spec["paths"]["/api/v1/algorithms/{slug}/versions/{version}/exports/{name}"]["get"]
     assert set(export["responses"]["200"]["content"]) == {f.media_type.split(";")[0] for f in FORMATS.values()}
     assert all(name in export["responses"]["200"]["description"] for name in FORMATS)
+
+
+def test_exchange_formats_are_documented_with_their_media_types(client):
+    spec = client.get("/api/v1/openapi.json").get_json()
+    export = spec["paths"]["/api/v1/algorithms/{slug}/versions/{version}/exports/{name}"]["get"]
+    assert {"application/fhir+json", "application/json"} <= set(export["responses"]["200"]["content"])
+    assert "409" in export["responses"]  # FHIR and CHAI describe a release: a draft has none
+    assert "fhir-bundle.json" in export["responses"]["200"]["description"]
+    for path in ("/api/v1/datasets/healthdcat-ap.jsonld", "/api/v1/datasets/{dataset_id}/healthdcat-ap.jsonld"):
+        operation = spec["paths"][path]["get"]
+        assert set(operation["responses"]["200"]["content"]) == {"application/ld+json"}
+        assert {"401", "403"} <= set(operation["responses"])

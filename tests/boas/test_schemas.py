@@ -20,7 +20,9 @@ from registry_db.models import (
     ApiToken,
     ArtifactFile,
     AuditEvent,
+    AuditSchedule,
     Base,
+    IncidentReport,
     Job,
     Organisation,
     PredictionSet,
@@ -43,6 +45,9 @@ WRITES = [
     (audit_schemas.DatasetMetaSchema, ReferenceDataset, {}),
     (audit_schemas.PredictionsMetaSchema, PredictionSet, {"algorithm": Algorithm.slug, "version": Version.version}),
     (audit_schemas.AuditRequestSchema, Job, {"algorithm": Algorithm.slug, "version": Version.version}),
+    (audit_schemas.ScheduleRequestSchema, AuditSchedule, {}),
+    (schemas.ReportCreateSchema, IncidentReport, {}),
+    (schemas.ReportStateSchema, IncidentReport, {}),
 ]
 # String columns no user types directly: digests, prefixes, states, hosts; each with where its value comes from.
 SERVER_WRITTEN = {
@@ -51,13 +56,18 @@ SERVER_WRITTEN = {
     "api_token.kind": "'api' or 'session'",
     "algorithm_version.card_sha256": "sha256 hex", "algorithm_version.artifact_kind": "two constants",
     "algorithm_version.archive_sha256": "sha256 hex",
-    "algorithm_version.execution": "execute or predictions_only", "job.error_code": "the sandbox's five failure codes",
+    "algorithm_version.execution": "execute or predictions_only", "job.error_code": "the sandbox's five failure codes, and schedule_refused",
+    "audit_schedule.kind": "the kind of its audit request, validated by AuditRequestSchema",
     "artifact_file.sha256": "sha256 hex", "artifact_file.path": "archive member names, capped by the archive reader",
     "audit_event.actor_email": "an account's e-mail", "audit_event.action": "constants",
     "audit_event.object_type": "constants", "audit_event.object_ref": "e-mails, slugs, slug@version, ids",
+    "audit_event.prev_hash": "sha256 hex", "audit_event.hash": "sha256 hex",
+    "notification.kind": "a key of boas.registry.notifications.KINDS",
+    "audit_request.status": "an AuditRequestStatus value, set by the loop's services",
     "reference_dataset.sha256": "sha256 hex", "reference_dataset.format": "csv or parquet",
     "prediction_set.sha256": "sha256 hex",
     "algorithm_version.state": "the lifecycle's states", "job.status": "the job's states",
+    "incident_report.moderation": "pending, approved or rejected", "report_answer.moderation": "the same",
     "job.worker_host": "the worker's host name", "job.cache_key": "sha256 hex", "job.report_sha256": "sha256 hex", "job.coarse_report_sha256": "sha256 hex",
 }
 
@@ -178,9 +188,23 @@ def test_choices_come_from_the_models_enums():
 
 
 def test_page_labels_cover_every_value_of_the_models_enums():
+    from audits.identifiers import DETECTORS
     from boas.pages import i18n
-    from registry_db.models import AlgorithmKind, AuditKind, JobStatus, OrganisationKind, Role, VersionState
+    from registry_db.models import (
+        AlgorithmKind,
+        AuditKind,
+        JobStatus,
+        Moderation,
+        OrganisationKind,
+        ReportKind,
+        ReportState,
+        Role,
+        VersionState,
+    )
 
     for labels, enum in ((i18n.ROLES, Role), (i18n.KINDS, AlgorithmKind), (i18n.ORGANISATION_KINDS, OrganisationKind),
-                         (i18n.STATES, VersionState), (i18n.JOB_STATUSES, JobStatus), (i18n.AUDIT_KINDS, AuditKind)):
+                         (i18n.STATES, VersionState), (i18n.JOB_STATUSES, JobStatus), (i18n.AUDIT_KINDS, AuditKind),
+                         (i18n.REPORT_KINDS, ReportKind), (i18n.REPORT_STATES, ReportState),
+                         (i18n.MODERATIONS, Moderation)):
         assert set(labels) == {member.value for member in enum}, enum
+    assert set(i18n.DETECTOR_LABELS) == set(DETECTORS)  # a report's writer is told what any detector found

@@ -9,18 +9,12 @@ from __future__ import annotations
 
 import hashlib
 import io
-import os
-import signal
 import socket
-import subprocess
-import sys
 import threading
 import time
 import zipfile
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from contextlib import contextmanager
-from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -28,135 +22,29 @@ import requests
 from sqlalchemy import text
 
 from registry_db.engine import make_engine
-from tests.conftest import BACKENDS, fresh_database_url
+from tests.conftest import BACKENDS
+from tests.e2e.gunicorn_deploy import HTTP_TIMEOUT, Deployment, deploy
 from tests.factories import algorithm_payload
 
 pytestmark = pytest.mark.slow
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-BOAS = Path(sys.executable).parent / "boas"
-GUNICORN = Path(sys.executable).parent / "gunicorn"
-AUTHOR_EMAIL = "author@example.org"
 WORKERS = 4
-HTTP_TIMEOUT = 120
-
-
-# -- processes -------------------------------------------------------------------------------
-
-
-def _env(database_url: str, data_dir: Path) -> dict[str, str]:
-    return {
-        **os.environ,
-        "BOAS_DATABASE_URL": database_url,
-        "BOAS_DATA_DIR": str(data_dir),
-        "BOAS_SECRET_KEY": "concurrency-test-secret",
-        "PYTHONUNBUFFERED": "1",
-    }
-
-
-def _boas(env: dict[str, str], *args: str) -> str:
-    result = subprocess.run([str(BOAS), *args], env=env, capture_output=True, text=True, timeout=120)
-    assert result.returncode == 0, f"boas {' '.join(args)} -> {result.returncode}\n{result.stdout}\n{result.stderr}"
-    return result.stdout
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the process group this test started (start_new_session)
-        proc.wait(timeout=10)
-
-
-def _wait_until_ready(base_url: str, proc: subprocess.Popen, log_path: Path, deadline_s: float = 90) -> None:
-    """Health answers 200 and all the workers have booted; fail with the server log otherwise."""
-    deadline = time.monotonic() + deadline_s
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            pytest.fail(f"gunicorn exited with {proc.returncode}:\n{log_path.read_text(errors='replace')}")
-        try:
-            healthy = requests.get(f"{base_url}/api/v1/health", timeout=2).status_code == 200
-        except requests.RequestException:
-            healthy = False
-        if healthy and log_path.read_text(errors="replace").count("Booting worker") >= WORKERS:
-            return
-        time.sleep(0.2)
-    pytest.fail(f"gunicorn did not become ready in {deadline_s}s:\n{log_path.read_text(errors='replace')}")
-
-
-@contextmanager
-def _gunicorn(env: dict[str, str], log_path: Path) -> Iterator[str]:
-    port = _free_port()
-    with open(log_path, "wb") as log:
-        proc = subprocess.Popen(
-            [str(GUNICORN), "-w", str(WORKERS), "-b", f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"],
-            cwd=PROJECT_ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
-        )
-    try:
-        base_url = f"http://127.0.0.1:{port}"
-        _wait_until_ready(base_url, proc, log_path)
-        yield base_url
-    finally:
-        _stop(proc)
 
 
 # -- one deployment per backend, shared by the tests of this module ---------------------------
 
 
-@dataclass
-class Deployment:
-    backend: str
-    base_url: str
-    database_url: str
-    data_dir: Path
-    log_path: Path
-    author: dict[str, str]
-
-    def api(self, path: str) -> str:
-        return f"{self.base_url}/api/v1{path}"
-
-    def log(self) -> str:
-        return self.log_path.read_text(errors="replace")
-
-
 @pytest.fixture(scope="module", params=BACKENDS)
 def deployment(request, tmp_path_factory) -> Iterator[Deployment]:
-    with _deploy(request.param, tmp_path_factory.mktemp(f"concurrency-{request.param}")) as dep:
+    with deploy(request.param, tmp_path_factory.mktemp(f"concurrency-{request.param}"), WORKERS) as dep:
         yield dep
 
 
 @pytest.fixture(params=BACKENDS)
 def own_deployment(request, tmp_path_factory) -> Iterator[Deployment]:
     """A deployment of its own, for a test that leaves a worker blocked behind it."""
-    with _deploy(request.param, tmp_path_factory.mktemp(f"stalled-{request.param}")) as dep:
+    with deploy(request.param, tmp_path_factory.mktemp(f"stalled-{request.param}"), WORKERS) as dep:
         yield dep
-
-
-@contextmanager
-def _deploy(backend: str, tmp: Path) -> Iterator[Deployment]:
-    """A migrated database with one author, served by gunicorn through the CLI's commands."""
-    database_url, cleanup = fresh_database_url(backend, tmp)
-    data_dir = tmp / "data"
-    env = _env(database_url, data_dir)
-    try:
-        _boas(env, "db", "upgrade")
-        _boas(env, "users", "create", "--email", AUTHOR_EMAIL, "--role", "author")
-        secret = _boas(env, "tokens", "create", "--email", AUTHOR_EMAIL).strip()
-        assert secret.startswith("boas_")
-        with _gunicorn(env, tmp / "gunicorn.log") as base_url:
-            yield Deployment(backend, base_url, database_url, data_dir, tmp / "gunicorn.log",
-                             {"Authorization": f"Bearer {secret}"})
-    finally:
-        cleanup()
 
 
 # -- helpers ---------------------------------------------------------------------------------

@@ -33,6 +33,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
+from audits import incidents
 from boas.registry import accounts, algorithms, lifecycle, versions
 from boas.registry.storage import Upload
 from registry_db.errors import Unauthenticated
@@ -114,8 +115,13 @@ def target(request, tmp_path_factory, model_zip):
         versions.create_version(s, users["author"], runtime.storage, rule.slug, version="1.0.0", card_json="")
         job_id, dataset_id, _predictions, _small = bias_audit(app, s, users["evaluator"], ml.slug, "1.0.0",
                                                                 rows=300, run=False)
+        report = incidents.file_report(s, users["evaluator"], ml.slug, "1.0.0", {
+            "kind": "performance", "title": "Calibration", "body": "Too low above 75 years."}).report
+        incidents.moderate_report(s, users["admin"], report.id, {"decision": "approve"})
+        answer_id = incidents.answer_report(s, users["author"], report.id, {"body": "Fixed in 1.1.0."}).answer_id
         fuzz.known = {"slug": [ml.slug, rule.slug], "version": ["1.0.0", "1.1.0", "2.0.0-rc.1"],
                       "user_id": [other.id], "dataset_id": [dataset_id], "job_id": [job_id],
+                      "report_id": [report.id], "answer_id": [answer_id],
                       "path": ["MLmodel", "model.pkl", "requirements.txt"], "name": ["card.json", "CITATION.cff"]}
     yield fuzz
     close()

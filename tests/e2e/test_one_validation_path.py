@@ -43,7 +43,7 @@ def test_every_json_body_refuses_an_enormous_number_or_absurd_nesting_with_the_s
     admin, admin_h = make_account("admin")
     _, author = make_account("author")
     algo = create_algorithm(client, author)
-    values = {"slug": algo["slug"], "version": "1.0.0", "user_id": str(admin.id)}
+    values = {"slug": algo["slug"], "version": "1.0.0", "user_id": str(admin.id), "report_id": "1", "answer_id": "1"}
     operations = _json_body_operations(client)
     assert len(operations) >= 8, operations  # the walk covers the write API
     for method, template in operations:

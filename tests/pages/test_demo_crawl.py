@@ -42,6 +42,18 @@ def test_demo_fills_the_registry_with_living_content(demo_app):
     assert any(a["kind"] == "drift" and a["has_report"] for a in drift)
 
 
+def test_the_demo_history_is_an_intact_hash_chain(demo_app):
+    """Issue 13: the audit log of a fresh demo verifies, and the public head names its last event."""
+    from boas.registry import audit_log
+
+    app, _messages = demo_app
+    with app.extensions["boas"].session_factory() as session:
+        report = audit_log.verify_audit_log(session)
+    head = app.test_client().get("/api/v1/audit-log/head").get_json()
+    assert report.ok, report.broken
+    assert report.count > 30 and (report.count, report.head_hash) == (head["count"], head["head_hash"])
+
+
 def test_no_link_reachable_from_the_demo_home_page_fails(demo_app):
     app, _messages = demo_app
     seen = crawl(app.test_client())

@@ -13,6 +13,8 @@ from babel.messages.pofile import read_po
 import boas
 
 PAGES = Path(boas.__file__).parent / "pages"
+# Texts rendered on pages but written by services (notifications) are extracted from here too.
+SOURCES = (PAGES, Path(boas.__file__).parent / "registry")
 CATALOG = Path(boas.__file__).parent / "translations" / "fr" / "LC_MESSAGES"
 METHODS = [("**/templates/**.html", "jinja2"), ("**/templates/**.xml", "jinja2"), ("**.py", "python")]
 KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
@@ -20,8 +22,10 @@ KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None
 
 def _extracted() -> set:
     found = set()
-    for _filename, _line, message, _comments, _context in extract_from_dir(str(PAGES), METHODS, keywords=KEYWORDS):
-        found.add(message if isinstance(message, str) else tuple(message))
+    for source in SOURCES:
+        for _filename, _line, message, _comments, _context in extract_from_dir(str(source), METHODS,
+                                                                                keywords=KEYWORDS):
+            found.add(message if isinstance(message, str) else tuple(message))
     return found
 
 

@@ -339,3 +339,19 @@ def test_result_badges_follow_the_public_outcome(site_app, content):
         assert "(version 1.0.0)" in item
         if failed:
             assert "badge-outcome-passed" not in item  # a failed audit is never green
+
+
+def test_card_downloads_list_the_exchange_formats_in_both_languages(site_app, content):
+    client = site_app.test_client()
+    for lang, label in (("fr", "Fiche au format {}"), ("en", "Card as {}")):
+        for version, status in (("1.2.0", "current"), ("1.1.0", "superseded")):  # 1.1.0 is yanked
+            page = client.get(f"/{lang}/algorithms/{content.ml_slug}/{version}").get_data(as_text=True)
+            for name, shown in (("fhir-bundle.json", "FHIR R5"), ("chai-model-card.json", "CHAI")):
+                link = f"/api/v1/algorithms/{content.ml_slug}/versions/{version}/exports/{name}?lang={lang}"
+                assert link in page and label.format(shown) in page, (lang, version, name)
+                response = client.get(link)
+                assert response.status_code == 200, (link, response.get_json())
+            bundle = client.get(f"/api/v1/algorithms/{content.ml_slug}/versions/{version}/exports/fhir-bundle.json")
+            statuses = [e["resource"].get("status") for e in bundle.get_json(force=True)["entry"]
+                        if e["resource"]["resourceType"] == "DocumentReference"]
+            assert statuses == [status]

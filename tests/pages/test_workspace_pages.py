@@ -234,3 +234,27 @@ def test_rule_based_upload_without_javascript_reports_errors_in_the_form(signed_
     assert reused.status_code == 409  # a version number is never reused
     invalid = client.post(url, content_type="multipart/form-data", data={"csrf_token": token, "version": "v1"})
     assert invalid.status_code == 422 and "upload-version-error" in _page(invalid)
+
+
+def test_evaluators_download_dataset_metadata_as_healthdcat_from_the_workspace(signed_in, site_app):
+    from rdflib import RDF, Graph, Namespace
+
+    dcat = Namespace("http://www.w3.org/ns/dcat#")
+    client = signed_in("evaluator")
+    page = _page(client.get("/fr/workspace/datasets"))
+    assert "Métadonnées de tous les jeux de données en catalogue HealthDCAT-AP (JSON-LD)" in page
+    assert ">Métadonnées<" in page
+    links = re.findall(r'href="(/fr/workspace/datasets/(\d+)/healthdcat-ap\.jsonld)"', page)
+    assert links
+    for url, _dataset_id in links:
+        response = client.get(url)
+        assert response.status_code == 200 and response.mimetype == "application/ld+json"
+        graph = Graph().parse(data=response.get_data(as_text=True), format="json-ld")
+        assert len(list(graph.subjects(RDF.type, dcat.Dataset))) == 1
+    catalogue = client.get("/fr/workspace/datasets/healthdcat-ap.jsonld")
+    graph = Graph().parse(data=catalogue.get_data(as_text=True), format="json-ld")
+    assert len(list(graph.subjects(RDF.type, dcat.Dataset))) == len(links)
+    assert "Metadata of every dataset" in _page(client.get("/en/workspace/datasets"))
+    author = signed_in("author")
+    assert author.get(links[0][0]).status_code == 403
+    assert site_app.test_client().get(links[0][0]).status_code in (302, 303, 401)  # anonymous: sign in first

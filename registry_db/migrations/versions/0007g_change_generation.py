@@ -1,11 +1,11 @@
 """change generation: one counter bumped by triggers on every write that public pages can show
 
 Revision ID: 0007g
-Revises: 0005s
+Revises: 0006r
 Create Date: 2026-11-29
 
 Every table is watched except the ones that public pages never read (API and session tokens, the
-audit log) and the job columns that move while an audit runs (progress, heartbeat, worker host) or
+audit log, notifications) and the job columns that move while an audit runs (progress, heartbeat, worker host) or
 that a page read writes (the frozen public view). On PostgreSQL the triggers are deferred constraint
 triggers: the counter row is updated at commit, the last thing a transaction does, so writers never
 wait on it while holding other locks, and a reader that sees the new number sees the data with it.
@@ -18,16 +18,17 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007g"
-down_revision = "0005s"
+down_revision = "0006r"
 branch_labels = None
 depends_on = None
 
 WATCHED = ("organisation", "user_account", "algorithm", "algorithm_owner", "algorithm_version", "artifact_file",
-           "reference_dataset", "prediction_set")
+           "reference_dataset", "prediction_set", "audit_schedule", "audit_request", "incident_report",
+           "report_answer", "report_fix")
 JOB_COLUMNS = ("kind", "status", "error", "error_code", "untrusted_detail", "attempts", "max_attempts", "version_id",
                "dataset_id", "current_dataset_id", "predictions_id", "params", "cache_key", "cached_from_id",
                "result", "report_sha256", "coarse_report_sha256", "provenance", "created_by_id", "created_at",
-               "started_at", "finished_at")
+               "started_at", "finished_at", "schedule_id", "schedule_slot", "verdict_change")
 
 
 def _sqlite_triggers(table: str, update_of: tuple[str, ...] = ()) -> list[str]:
