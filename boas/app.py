@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
 from typing import Any
 
 from flask import Flask
@@ -18,9 +20,25 @@ class BoundedInt(IntegerConverter):
         super().__init__(url_map, *args, **kwargs)
 
 
+def generation_reader(runtime: Any) -> Callable[[], int]:
+    """How the page front reads the change generation: on the engine, or in the session tests hand in."""
+    from registry_db.store.generation import change_generation, read_change_generation
+
+    if runtime.engine is not None:
+        return partial(read_change_generation, runtime.engine)
+
+    def read() -> int:
+        with runtime.session_factory() as session:
+            return change_generation(session)
+
+    return read
+
+
 def create_app(settings: Settings | None = None, *, session_factory: Any = None, immediate_jobs: bool = False) -> Flask:
     """Build the app. Nothing happens at import time; tests pass their own settings and sessions."""
     from boas import api, context, errors, pages, security, throttle
+    from boas.pages import front
+    from boas.pages.i18n import COOKIE as LANGUAGE_COOKIE
     from boas.runtime import build_runtime
 
     settings = settings or load_settings()
@@ -42,6 +60,11 @@ def create_app(settings: Settings | None = None, *, session_factory: Any = None,
         # on whatever address it is reached at.
         TRUSTED_HOSTS=list(settings.trusted_hosts) or None,
     )
+    # Innermost, so that it sees the request as ProxyFix corrected it and its pages leave with the headers.
+    app.wsgi_app = front.PublicPageFront(  # type: ignore[method-assign]
+        app.wsgi_app, generation_reader(runtime), session_cookie=app.config["SESSION_COOKIE_NAME"],
+        echoed_cookies=(LANGUAGE_COOKIE,))
+    app.extensions["boas_front"] = app.wsgi_app
     if settings.trusted_proxies:
         # Only then is X-Forwarded-For believed, and only as many hops as there are proxies.
         from werkzeug.middleware.proxy_fix import ProxyFix

@@ -544,3 +544,18 @@ class ReportAnswer(Base):
     @property
     def held(self) -> bool:
         return bool(self.detected)
+
+
+class ChangeGeneration(Base):
+    """One row counting committed changes to what public pages show (bumped by database triggers).
+
+    Public pages are served from each process's memory while this number stays the same, so one
+    indexed read replaces the queries that decide a page (see ``boas.pages.front``). The triggers live
+    in the database, not in the ORM, so that every writer (web, worker, CLI, a migration, raw SQL) bumps
+    it; which tables they watch is listed in ``registry_db.store.generation``.
+    """
+
+    __tablename__ = "change_generation"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    n: Mapped[int] = mapped_column(BigInteger, default=0)

@@ -10,16 +10,22 @@ from __future__ import annotations
 import json
 import re
 
-from flask import Flask
+from flask import Flask, Response, g, request, session
 from markupsafe import Markup
 
-from boas.pages import i18n, summary
+from boas.pages import front, i18n, summary
 from model_cards.render import render_markdown
 
 
 def _markdown(text: str | None) -> Markup:
     return Markup(render_markdown(text))  # noqa: S704 - rendered with raw HTML off, then cleaned by nh3
 
+
+# Pages every anonymous reader sees alike, which the page front (``boas.pages.front``) may keep, and
+# whether their query string is part of the page (the catalogue's filters, the diff's base version);
+# elsewhere a query string is noise that must not fill the cache.
+PUBLIC_ENDPOINTS = {"pages.home": False, "pages.catalogue": True, "pages.algorithm": False, "pages.card": False,
+                    "pages.diff": True, "pages.feed": False, "site.sitemap": False}
 
 ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
@@ -55,6 +61,17 @@ def init_app(app: Flask) -> None:
     app.jinja_env.filters.update(markdown=_markdown, zip_pairs=lambda values: [(v, v) for v in values],
                                  json_text=lambda value: json.dumps(value, ensure_ascii=False, sort_keys=True))
     app.jinja_env.tests["isodate"] = lambda value: isinstance(value, str) and bool(ISO_DATE.match(value))
+
+    @app.after_request
+    def _mark_public(response: Response) -> Response:
+        # Said only of a page rendered for nobody in particular: no signed-in reader, no flashed message.
+        takes_query = PUBLIC_ENDPOINTS.get(request.endpoint or "")
+        if (takes_query is not None and (takes_query or not request.query_string) and response.status_code == 200
+                and g.get("page_user") is None and "tok" not in session and "_flashes" not in session):
+            request.environ[front.MARK] = True
+            if response.headers.get("Cache-Control", i18n.PRIVATE_PAGE) == i18n.PRIVATE_PAGE:
+                response.headers["Cache-Control"] = front.DEFAULT_CACHE_CONTROL
+        return response
 
     @app.context_processor
     def _page_context() -> dict:

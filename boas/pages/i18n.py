@@ -29,6 +29,7 @@ from registry_db.models import (
 )
 
 COOKIE = "boas_lang"
+PRIVATE_PAGE = "private, no-cache"  # what a page is unless it says otherwise (pages.init_app lifts it for public ones)
 TRANSLATIONS = Path(__file__).resolve().parents[1] / "translations"
 
 # Labels of the models' enums, keyed by their values (a test checks every value has one).
@@ -237,7 +238,7 @@ def _remember_language(response: Response) -> Response:
     if lang and request.cookies.get(COOKIE) != lang:
         response.set_cookie(COOKIE, lang, max_age=365 * 24 * 3600, samesite="Lax", httponly=True,
                             secure=bool(current_app.config.get("SESSION_COOKIE_SECURE")))
-    response.headers.setdefault("Cache-Control", "private, no-cache")
+    response.headers.setdefault("Cache-Control", PRIVATE_PAGE)
     response.vary.add("Cookie")
     return response
 
