@@ -63,7 +63,7 @@ def create_app(settings: Settings | None = None, *, session_factory: Any = None,
     # Innermost, so that it sees the request as ProxyFix corrected it and its pages leave with the headers.
     app.wsgi_app = front.PublicPageFront(  # type: ignore[method-assign]
         app.wsgi_app, generation_reader(runtime), session_cookie=app.config["SESSION_COOKIE_NAME"],
-        echoed_cookies=(LANGUAGE_COOKIE,))
+        echoed_cookies=(LANGUAGE_COOKIE,), day=lambda: app.extensions["boas"].clock().date())
     app.extensions["boas_front"] = app.wsgi_app
     if settings.trusted_proxies:
         # Only then is X-Forwarded-For believed, and only as many hops as there are proxies.

@@ -8,9 +8,10 @@ counter that database triggers bump in the same transaction as any write a publi
 (``registry_db.store.generation``). One indexed read of that counter per request is then enough to
 serve a page that is exactly what Flask would render, from any process or machine sharing the
 database: a new audit, a yank or a renamed evaluator moves the counter, and the next request renders
-afresh. What changes with time alone (a review date or a scheduled re-audit's grace period lapsing)
-moves no counter, so a kept page also expires after ``MAX_KEEP`` seconds: such a change is on the pages
-within a minute, as a browser's own cache would show it anyway.
+afresh. What changes with time alone moves no counter: the registry's day (by its clock, which tests
+advance) is part of the key, for review dates, and a kept page also expires after ``MAX_KEEP`` seconds,
+so a scheduled re-audit's grace period lapsing mid-day is on the pages within a minute, as a browser's
+own cache would show it anyway.
 
 Only anonymous GET and HEAD requests (no session cookie, no Authorization header) are looked up, and
 a response is kept only when the view said it is the public page (``mark_public``), it is a 200, and
@@ -60,7 +61,8 @@ class PublicPageFront:
 
     def __init__(self, app: Callable[..., Iterable[bytes]], read_generation: Callable[[], int], *,
                  session_cookie: str = "session", echoed_cookies: tuple[str, ...] = (), prefixes: tuple[str, ...] = ("/fr/", "/en/", "/sitemap.xml"),
-                 max_bytes: int = MAX_BYTES, max_keep: float = MAX_KEEP):
+                 max_bytes: int = MAX_BYTES, max_keep: float = MAX_KEEP,
+                 day: Callable[[], Any] = lambda: time.gmtime()[:3]):
         self.app = app
         self.read_generation = read_generation
         self.session_cookie = session_cookie
@@ -68,6 +70,7 @@ class PublicPageFront:
         self.prefixes = prefixes
         self.max_bytes = max_bytes
         self.max_keep = max_keep
+        self.day = day
         self._pages: OrderedDict[tuple[Any, ...], Page] = OrderedDict()
         self._bytes = 0
         self._generation: int | None = None
@@ -85,7 +88,7 @@ class PublicPageFront:
         except Exception:  # the database is away: Flask will say so, or serve what it can
             log.warning("change generation unreadable; serving without the page front", exc_info=True)
             return self.app(environ, start_response)
-        key = (generation, environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST", ""),
+        key = (generation, self.day(), environ.get("wsgi.url_scheme"), environ.get("HTTP_HOST", ""),
                environ.get("SCRIPT_NAME", ""), environ.get("PATH_INFO", ""), environ.get("QUERY_STRING", ""))
         page = self._get(key, generation)
         if page is not None:
