@@ -42,6 +42,13 @@ def _require_file(stream: IO[bytes] | None) -> IO[bytes]:
     return stream
 
 
+def check_dataset_metadata(actor: User | None, metadata: str | dict[str, Any] | None) -> dict[str, Any]:
+    """The checks ``create_dataset`` makes before it reads the file, alone: a form can report a typo in its
+    metadata before a large table is sent (the upload itself checks again)."""
+    require_evaluator(actor)
+    return load(schemas.DatasetMetaSchema(), parse_metadata(metadata), "invalid dataset metadata")
+
+
 def create_dataset(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,
                    filename: str, metadata: str | dict[str, Any] | None) -> ReferenceDataset:
     """Register a reference dataset with its datasheet; identifier-like columns are refused (audits.identifiers)."""
@@ -108,6 +115,22 @@ def get_dataset(session: Session, actor: User | None, dataset_id: int) -> Refere
     return store.get_dataset(session, dataset_id)
 
 
+def _prediction_target(session: Session, actor: User | None, metadata: str | dict[str, Any] | None):
+    evaluator = require_evaluator(actor)
+    meta = load(schemas.PredictionsMetaSchema(), parse_metadata(metadata), "invalid predictions metadata")
+    dataset = store.get_dataset(session, meta["dataset"])
+    version = versions.get_version(session, evaluator, meta["algorithm"], meta["version"])
+    permissions.require_upload_predictions(evaluator, version.algorithm)
+    return evaluator, meta, dataset, version
+
+
+def check_prediction_metadata(session: Session, actor: User | None, metadata: str | dict[str, Any] | None) -> None:
+    """The checks ``create_prediction_set`` makes before it reads the file (the target exists, the evaluator is
+    independent of it), alone, so a form can report them before the file is sent."""
+    _prediction_target(session, actor, metadata)
+    session.rollback()
+
+
 def create_prediction_set(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,
                           filename: str, metadata: str | dict[str, Any] | None) -> PredictionSet:
     """Predictions of a (rule-based or black-box) version on a dataset, keyed to the dataset's rows.
@@ -117,11 +140,7 @@ def create_prediction_set(session: Session, actor: User | None, storage: Storage
     key, ``prediction`` and ``score`` is screened for identifiers like a dataset's: a predictions
     file must not carry what the dataset was refused for.
     """
-    evaluator = require_evaluator(actor)
-    meta = load(schemas.PredictionsMetaSchema(), parse_metadata(metadata), "invalid predictions metadata")
-    dataset = store.get_dataset(session, meta["dataset"])
-    version = versions.get_version(session, evaluator, meta["algorithm"], meta["version"])
-    permissions.require_upload_predictions(evaluator, version.algorithm)
+    evaluator, meta, dataset, version = _prediction_target(session, actor, metadata)
     version_id, dataset_id = version.id, dataset.id
     with store.staged_write(session, storage.blobs) as staging:
         path = staging.root / "predictions"

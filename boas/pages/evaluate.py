@@ -12,6 +12,7 @@ from audits import datasets
 from audits import service as audit_service
 from audits.schemas import AuditRequestSchema, DatasheetSchema
 from boas.context import db_session, enqueue, runtime, storage
+from boas.pages import uploads
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.pages.card import audit_sections
@@ -69,7 +70,14 @@ def new_dataset():
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         upload = request.files.get("file")
-        if upload is None or not upload.filename:
+        if uploads.is_dry_run():
+            try:
+                datasets.check_dataset_metadata(user, dataset_metadata(request.form))
+            except ValidationFailed as exc:
+                errors = exc.errors
+            else:
+                return uploads.checked()
+        elif upload is None or not upload.filename:
             errors = {"file": [_("Choose a CSV or Parquet file.")]}
         else:
             try:
@@ -80,7 +88,7 @@ def new_dataset():
             else:
                 flash(_("Dataset “%(name)s” is uploaded (%(rows)s rows).", name=created.name,
                         rows=created.row_count), "success")
-                return redirect(url_for("pages.new_audit", dataset=created.id), 303)
+                return uploads.after_upload(url_for("pages.new_audit", dataset=created.id))
     return render_template("pages/evaluate/dataset_form.html", values=request.form.to_dict(), errors=errors,
                            required=DATASHEET_REQUIRED, optional=DATASHEET_OPTIONAL), 422 if errors else 200
 
@@ -101,9 +109,18 @@ def new_predictions():
                     "description": values.get("description", "")}
         if not slug or not version:  # nothing is preselected: the evaluator picks the version
             errors["target"] = [_("Choose the algorithm version these predictions come from.")]
-        if upload is None or not upload.filename:
+        if (upload is None or not upload.filename) and not uploads.is_dry_run():
             errors["file"] = [_("Choose a CSV or Parquet file.")]
-        if not errors:
+        if not errors and uploads.is_dry_run():
+            try:
+                datasets.check_prediction_metadata(session, user, metadata)
+            except ConflictOfInterest as exc:
+                refusal = conflict_message(exc)
+            except ValidationFailed as exc:
+                errors = {("target" if key in ("algorithm", "version") else key): m for key, m in exc.errors.items()}
+            else:
+                return uploads.checked()
+        elif not errors:
             try:
                 created = datasets.create_prediction_set(session, user, storage(), stream=upload.stream,
                                                          filename=upload.filename, metadata=metadata)
@@ -113,8 +130,8 @@ def new_predictions():
                 errors = {("target" if key in ("algorithm", "version") else key): m for key, m in exc.errors.items()}
             else:
                 flash(_("Predictions are uploaded (%(rows)s rows).", rows=created.row_count), "success")
-                return redirect(url_for("pages.new_audit", kind="bias", target=values["target"],
-                                        dataset=created.dataset_id, predictions=created.id), 303)
+                return uploads.after_upload(url_for("pages.new_audit", kind="bias", target=values["target"],
+                                                    dataset=created.dataset_id, predictions=created.id))
     return render_template("pages/evaluate/predictions_form.html", values=values, errors=errors, refusal=refusal,
                            targets=_targets(user), datasets=datasets.list_datasets(session, user)), \
         403 if refusal else 422 if errors else 200

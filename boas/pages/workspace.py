@@ -9,7 +9,7 @@ from flask_babel import gettext as _
 
 from audits import service as audit_service
 from boas.context import db_session, policy, storage
-from boas.pages import forms
+from boas.pages import forms, uploads
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.registry import algorithms, cards, lifecycle, permissions
@@ -107,6 +107,11 @@ def upload_version(slug: str):
         artifact = Upload(upload.stream, upload.filename) if upload and upload.filename else None
         is_model = found.kind == AlgorithmKind.ML_MODEL
         try:
+            if uploads.is_dry_run():
+                version_service.check_version_upload(
+                    session, user, slug, version=values.get("version", "").strip(),
+                    card_json=values.get("card") or None, card_from=values.get("card_from") or None)
+                return uploads.checked()
             created = version_service.create_version(
                 session, user, storage(), slug, version=values.get("version", "").strip(),
                 card_json=values.get("card") or None, card_from=values.get("card_from") or None,
@@ -116,7 +121,7 @@ def upload_version(slug: str):
         else:
             flash(_("Version %(version)s is uploaded as a draft. Complete its card.", version=created.version),
                   "success")
-            return redirect(url_for("pages.draft", slug=slug, version=created.version), 303)
+            return uploads.after_upload(url_for("pages.draft", slug=slug, version=created.version))
     versions = version_service.list_versions(session, user, slug)
     return render_template("pages/workspace/upload.html", algorithm=found, versions=versions, values=values,
                            errors=errors), 422 if errors else 200

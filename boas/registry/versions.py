@@ -40,19 +40,9 @@ def get_version(session: Session, actor: User | None, slug: str, version: str) -
     return row
 
 
-def create_version(
-    session: Session,
-    actor: User | None,
-    storage: Storage,
-    slug: str,
-    *,
-    version: str | None,
-    card_json: str | None,
-    model: Upload | None = None,
-    code: Upload | None = None,
-    card_from: str | None = None,
-) -> Version:
-    """Create a draft version with its optional artifact; all-or-nothing on rows and files."""
+def _checked_upload(session: Session, actor: User | None, slug: str, *, version: str | None, card_json: str | None,
+                    card_from: str | None, model: Upload | None, code: Upload | None):
+    """Everything an upload checks before it reads its archive; raises ValidationFailed with every field."""
     algorithm = get_algorithm(session, actor, slug)
     author = permissions.require_manage_algorithm(actor, algorithm)
     given = {"version": version, "card": card_json or None, "model": model, "code": code, "card_from": card_from}
@@ -75,6 +65,34 @@ def create_version(
         errors["model"] = ["a rule_based version carries its code archive in 'code', not an MLflow model"]
     if errors:
         raise ValidationFailed("invalid version", errors)
+    return algorithm, author, card, previous_card
+
+
+def check_version_upload(session: Session, actor: User | None, slug: str, *, version: str | None,
+                         card_json: str | None, card_from: str | None = None) -> None:
+    """The checks ``create_version`` makes before it reads the archive, alone, so a form can report a bad
+    version number or card before a large archive is sent (the upload checks again: the server decides)."""
+    _checked_upload(session, actor, slug, version=version, card_json=card_json, card_from=card_from, model=None,
+                    code=None)
+    session.rollback()
+
+
+def create_version(
+    session: Session,
+    actor: User | None,
+    storage: Storage,
+    slug: str,
+    *,
+    version: str | None,
+    card_json: str | None,
+    model: Upload | None = None,
+    code: Upload | None = None,
+    card_from: str | None = None,
+) -> Version:
+    """Create a draft version with its optional artifact; all-or-nothing on rows and files."""
+    algorithm, author, card, previous_card = _checked_upload(session, actor, slug, version=version,
+                                                             card_json=card_json, card_from=card_from,
+                                                             model=model, code=code)
     # End the read transaction before the slow part; the write transaction starts after it.
     session.rollback()
 

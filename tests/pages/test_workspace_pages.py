@@ -234,3 +234,66 @@ def test_rule_based_upload_without_javascript_reports_errors_in_the_form(signed_
     assert reused.status_code == 409  # a version number is never reused
     invalid = client.post(url, content_type="multipart/form-data", data={"csrf_token": token, "version": "v1"})
     assert invalid.status_code == 422 and "upload-version-error" in _page(invalid)
+
+
+XHR = {"X-Requested-With": "XMLHttpRequest"}
+
+
+def _stored(app, slug: str) -> tuple[set[str], int]:
+    """(the algorithm's version numbers, drafts included; how many datasets), read from the store."""
+    from registry_db import store
+
+    with app.extensions["boas"].session_factory() as s:
+        return ({v.version for v in store.list_versions(s, store.get_algorithm(s, slug))},
+                len(store.list_datasets(s)))
+
+
+def test_the_upload_script_checks_the_fields_before_the_file_and_the_confirmation_survives(signed_in, content,
+                                                                                              site_app):
+    """upload.js: a dry run of the fields (204 or the form with its errors, nothing written), then the upload,
+    whose success names the next page in JSON so the flashed confirmation is shown there, not spent."""
+    client = signed_in("author")
+    url = f"/en/workspace/algorithms/{content.rule_slug}/versions/new"
+    token = csrf_of(client.get(url))
+    before = _stored(site_app, content.rule_slug)
+    bad = client.post(url, headers=XHR, data={"csrf_token": token, "version": "v1", "card": '{"limitations": 3}',
+                                              "dry_run": "1"})
+    assert bad.status_code == 422
+    assert "upload-version-error" in _page(bad) and "card.limitations" in _page(bad)  # every field at once
+    good = client.post(url, headers=XHR, data={"csrf_token": token, "version": "3.0.0-xhr", "dry_run": "1"})
+    assert good.status_code == 204 and good.get_data() == b""
+    assert _stored(site_app, content.rule_slug) == before  # a dry run writes nothing
+    uploaded = client.post(url, headers=XHR, content_type="multipart/form-data", data={
+        "csrf_token": token, "version": "3.0.0-xhr", "artifact": (io.BytesIO(code_zip()), "code.zip")})
+    assert uploaded.status_code == 200 and uploaded.mimetype == "application/json"
+    location = uploaded.get_json()["location"]
+    assert location.endswith(f"/en/workspace/algorithms/{content.rule_slug}/3.0.0-xhr")
+    assert "Version 3.0.0-xhr is uploaded as a draft" in _page(client.get(location))  # the flash survived
+    assert "is uploaded as a draft" not in _page(client.get(location))  # and is shown once
+
+    evaluator = signed_in("evaluator")
+    token = csrf_of(evaluator.get("/en/workspace/datasets/new"))
+    count = _stored(site_app, content.rule_slug)[1]
+    sheet = {name: f"{name} of the cohort" for name in ("motivation", "source", "population", "collection_period",
+                                                        "preprocessing", "coverage", "access_conditions")}
+    unsheeted = evaluator.post("/en/workspace/datasets/new", headers=XHR, data={
+        "csrf_token": token, "name": "Sans fiche", "dry_run": "1"})
+    assert unsheeted.status_code == 422 and "dataset-motivation-error" in _page(unsheeted)
+    checked = evaluator.post("/en/workspace/datasets/new", headers=XHR, data={
+        "csrf_token": token, "name": "Avec fiche", "label_column": "outcome", "dry_run": "1", **sheet})
+    assert checked.status_code == 204 and _stored(site_app, content.rule_slug)[1] == count
+    frame = generate_cohort(300, seed=12)
+    uploaded = evaluator.post("/en/workspace/datasets/new", headers=XHR, content_type="multipart/form-data", data={
+        "csrf_token": token, "name": "Avec fiche", "label_column": "outcome", "row_key": "row_id", **sheet,
+        "file": (io.BytesIO(frame.to_csv(index=False).encode()), "cohort.csv")})
+    assert uploaded.status_code == 200, _page(uploaded)[:2000]
+    assert _stored(site_app, content.rule_slug)[1] == count + 1
+    assert "Dataset “Avec fiche” is uploaded (300 rows)" in _page(evaluator.get(uploaded.get_json()["location"]))
+    target = evaluator.post("/en/workspace/predictions/new", headers=XHR, data={
+        "csrf_token": token, "target": f"{content.rule_slug}@9.9.9", "dataset": str(content.dataset_id),
+        "dry_run": "1"})
+    assert target.status_code == 404  # the version the predictions name does not exist
+    fine = evaluator.post("/en/workspace/predictions/new", headers=XHR, data={
+        "csrf_token": token, "target": f"{content.rule_slug}@1.0.0", "dataset": str(content.dataset_id),
+        "dry_run": "1"})
+    assert fine.status_code == 204
