@@ -67,7 +67,9 @@ def create_dataset(session: Session, actor: User | None, storage: Storage, *, st
         dataset = ReferenceDataset(
             name=meta["name"], sha256=sha256, size=size, format=fmt, row_count=info.row_count, columns=info.columns,
             label_column=meta["label_column"], sensitive_columns=meta["sensitive_columns"], row_key=meta["row_key"],
-            datasheet=meta["datasheet"], uploaded_by_id=evaluator.id,
+            # The labels live with the datasheet (a JSON document), so declaring them needs no new column.
+            datasheet={**meta["datasheet"], **({"column_labels": meta["labels"]} if meta["labels"] else {})},
+            uploaded_by_id=evaluator.id,
         )
         store.add_row(session, dataset)
         staging.adopt(path, sha256)
@@ -87,6 +89,9 @@ def _dataset_problems(frame, meta: dict[str, Any], in_metadata: list) -> dict[st
     missing = [c for c in declared if c is not None and c not in frame.columns]
     if missing:
         errors["metadata"] = [f"column '{c}' is not in the table" for c in missing]
+    unknown = [c for c in meta.get("labels") or {} if c not in frame.columns]
+    if unknown:
+        errors["labels"] = [f"column '{c}' is not in the table" for c in unknown]
     if meta["label_column"] in frame.columns:
         label = frame[meta["label_column"]]
         if not set(label.dropna().unique().tolist()) <= {0, 1}:

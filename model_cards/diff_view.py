@@ -190,6 +190,34 @@ def _trend(change: dict[str, Any]) -> str | None:
     return metrics.trend(name, change["old"], change["new"])
 
 
+def _raw(value: Any) -> bool:
+    """Whether ``value_text`` shows the value as JSON (data, in no language) rather than as words."""
+    if isinstance(value, list):
+        return any(isinstance(v, (dict, list)) for v in value)
+    return isinstance(value, dict) and not all(k in ITEM_FIELDS for k in value)
+
+
+def _expanded(changes: list[dict[str, Any]], part: str) -> list[dict[str, Any]]:
+    """A whole object added or removed (a card section, ``dependencies``) as one change per field, so each
+    gets its label; list elements (a measure) stay whole, and read as words."""
+    out: list[dict[str, Any]] = []
+    for change in changes:
+        value = change["new"] if change["change"] == "added" else change["old"]
+        parts = _split(change["path"]) if part == "card" else None
+        if change["change"] in ("added", "removed") and isinstance(value, dict) and value and parts and not parts[1]:
+            below = change["path"] + "."
+            if any(path.startswith(below) for path in (*CARD_LABELS, *LIST_LABELS)):
+                for key, sub in value.items():
+                    if sub is None:
+                        continue
+                    old, new = (None, sub) if change["change"] == "added" else (sub, None)
+                    out.extend(_expanded([{"path": f"{change['path']}.{key}", "change": change["change"],
+                                           "old": old, "new": new}], part))
+                continue
+        out.append(change)
+    return out
+
+
 def human_diff(diff: dict[str, Any], lang: str) -> dict[str, Any]:
     """The diff with, on each change, ``label`` (None when unknown: show the path), ``old_text``,
     ``new_text`` and ``trend`` ("better", "worse", "same" or None). The input is left unchanged."""
@@ -197,7 +225,7 @@ def human_diff(diff: dict[str, Any], lang: str) -> dict[str, Any]:
     shown: dict[str, Any] = dict(diff)
     for part in ("card", "algorithm", "manifest", "artifacts"):
         rows = []
-        for change in diff.get(part) or []:
+        for change in _expanded(diff.get(part) or [], part):
             path = change["path"]
             if part == "card":
                 label = card_label(path, lang)
@@ -210,6 +238,7 @@ def human_diff(diff: dict[str, Any], lang: str) -> dict[str, Any]:
             vocabulary = _vocabulary(part, path)
             rows.append({**change, "label": label, "trend": _trend(change) if part == "card" else None,
                          "old_text": value_text(change["old"], lang, vocabulary),
-                         "new_text": value_text(change["new"], lang, vocabulary)})
+                         "new_text": value_text(change["new"], lang, vocabulary),
+                         "old_raw": _raw(change["old"]), "new_raw": _raw(change["new"])})
         shown[part] = rows
     return shown

@@ -86,3 +86,19 @@ def test_an_added_measure_reads_as_words_and_an_unknown_path_keeps_its_raw_form(
     assert added["label"] == "Mesures de performance › ECE (cohorte 2022)"
     assert added["new_text"] == "nom\u202f: ECE · valeur\u202f: 0,031 · données\u202f: cohorte 2022"
     assert rows["x_unknown"]["label"] is None  # shown as its path, never dropped
+
+
+def test_a_section_added_whole_reads_field_by_field_and_json_is_flagged_as_data():
+    old, new = _documents()
+    dependencies = old["card"].pop("dependencies")
+    new["card"]["dependencies"] = dependencies
+    new["card"]["model_details"]["hyperparameters"] = {"max_depth": 4}
+    rows = {c["path"]: c for c in human_diff(diff_documents(old, new), "fr")["card"]}
+    assert "dependencies" not in rows
+    assert rows["dependencies.hardware"]["label"] == "Dépendances › Matériel"
+    assert rows["dependencies.runtime"]["new_raw"] is False
+    changed = [c for path, c in rows.items() if path.startswith("model_details.hyperparameters")]
+    assert changed and all(c["label"].startswith("Description du modèle › Hyperparamètres") for c in changed)
+    mlmodel = human_diff({"artifacts": [{"path": "mlmodel", "change": "added", "old": None,
+                                         "new": {"flavors": {"onnx": {"data": "model.onnx"}}}}]}, "fr")
+    assert mlmodel["artifacts"][0]["new_raw"] is True and mlmodel["artifacts"][0]["label"].startswith("Description")

@@ -144,7 +144,7 @@ def test_evaluator_uploads_a_dataset_predictions_and_launches_an_audit(signed_in
     assert refused.status_code == 422 and "dataset-motivation-error" in _page(refused)
     uploaded = client.post("/en/workspace/datasets/new", content_type="multipart/form-data", data={
         "csrf_token": token, "name": "Cohorte page", "label_column": "outcome", "sensitive_columns": "sex, region",
-        "row_key": "row_id", "synthetic": "on", **sheet,
+        "row_key": "row_id", "synthetic": "on", "labels": "sex = sexe déclaré / declared sex", **sheet,
         "file": (io.BytesIO(frame.to_csv(index=False).encode()), "cohort.csv")})
     assert uploaded.status_code == 303, _page(uploaded)[:2000]
     dataset_id = int(re.search(r"dataset=(\d+)", uploaded.headers["Location"]).group(1))
@@ -169,6 +169,8 @@ def test_evaluator_uploads_a_dataset_predictions_and_launches_an_audit(signed_in
     job_url = launched.headers["Location"]
     job_page = _page(client.get(job_url))
     assert "Finished" in job_page and 'role="img"' in job_page and "Full results" in job_page
+    assert "By declared sex (reference group" in job_page  # the dataset's own display name for its column
+    assert "Selon sexe déclaré (groupe de référence" in _page(client.get(job_url.replace("/en/", "/fr/")))
     status = client.get(job_url + "/status")
     assert status.mimetype == "application/json"
     assert status.get_json()["status"] == "succeeded" and status.get_json()["done"] is True
@@ -277,12 +279,18 @@ def test_the_upload_script_checks_the_fields_before_the_file_and_the_confirmatio
     sheet = {name: f"{name} of the cohort" for name in ("motivation", "source", "population", "collection_period",
                                                         "preprocessing", "coverage", "access_conditions")}
     unsheeted = evaluator.post("/en/workspace/datasets/new", headers=XHR, data={
-        "csrf_token": token, "name": "Sans fiche", "dry_run": "1"})
+        "csrf_token": token, "name": "Sans fiche", "dry_run": "1", "labels": "sex"})
     assert unsheeted.status_code == 422 and "dataset-motivation-error" in _page(unsheeted)
+    assert "dataset-labels-error" in _page(unsheeted)  # a label line without its name, on its field
     checked = evaluator.post("/en/workspace/datasets/new", headers=XHR, data={
         "csrf_token": token, "name": "Avec fiche", "label_column": "outcome", "dry_run": "1", **sheet})
     assert checked.status_code == 204 and _stored(site_app, content.rule_slug)[1] == count
     frame = generate_cohort(300, seed=12)
+    unknown = evaluator.post("/en/workspace/datasets/new", headers=XHR, content_type="multipart/form-data", data={
+        "csrf_token": token, "name": "Avec fiche", "labels": "sexe = sexe", **sheet,
+        "file": (io.BytesIO(frame.to_csv(index=False).encode()), "cohort.csv")})
+    assert unknown.status_code == 422 and "column &#39;sexe&#39; is not in the table" in unknown.get_data(as_text=True)
+    assert _stored(site_app, content.rule_slug)[1] == count
     uploaded = evaluator.post("/en/workspace/datasets/new", headers=XHR, content_type="multipart/form-data", data={
         "csrf_token": token, "name": "Avec fiche", "label_column": "outcome", "row_key": "row_id", **sheet,
         "file": (io.BytesIO(frame.to_csv(index=False).encode()), "cohort.csv")})
