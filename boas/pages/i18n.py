@@ -103,6 +103,14 @@ AUDIT_ACTIONS = {
 OBJECT_TYPES = {"user": _l("account"), "client": _l("client"), "organisation": _l("organisation"),
                 "algorithm": _l("algorithm"), "version": _l("version"), "dataset": _l("dataset"),
                 "predictions": _l("predictions"), "job": _l("audit")}
+# Evidently's drift tests by the name its report gives them (others are shown as named, marked English).
+DRIFT_METHODS = {
+    "K-S p_value": _l("Kolmogorov–Smirnov test (p-value)"), "chi-square p_value": _l("chi-squared test (p-value)"),
+    "Z-test p_value": _l("Z-test of proportions (p-value)"),
+    "Wasserstein distance (normed)": _l("Wasserstein distance (normalised)"),
+    "Jensen-Shannon distance": _l("Jensen–Shannon distance"), "PSI": _l("population stability index (PSI)"),
+    "two_proportion_z_test_and_cohens_h": _l("two-proportion Z-test and Cohen’s h"),
+}
 SORTS = {"name": _l("Name (A to Z)"), "recent": _l("Latest publication first"), "created": _l("Newest first")}
 
 
@@ -250,5 +258,5 @@ def init_app(app: Flask) -> None:
         vocab_label=vocab_label, vocab_choices=vocab_choices, switch_url=switch_url, LANGS=LANGS,
         ORGANISATION_KINDS=ORGANISATION_KINDS, KINDS=KINDS, STATES=STATES, ROLES=ROLES, JOB_STATUSES=JOB_STATUSES,
         FAILURES=FAILURES, EXECUTION_REASONS=EXECUTION_REASONS,
-        AUDIT_KINDS=AUDIT_KINDS, AUDIT_ACTIONS=AUDIT_ACTIONS, OBJECT_TYPES=OBJECT_TYPES, VERDICTS=VERDICTS, METRICS=METRICS, FILTER_TITLES=FILTER_TITLES, SORTS=SORTS,
+        AUDIT_KINDS=AUDIT_KINDS, AUDIT_ACTIONS=AUDIT_ACTIONS, OBJECT_TYPES=OBJECT_TYPES, DRIFT_METHODS=DRIFT_METHODS, VERDICTS=VERDICTS, METRICS=METRICS, FILTER_TITLES=FILTER_TITLES, SORTS=SORTS,
     )
