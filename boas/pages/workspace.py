@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from audits import service as audit_service
@@ -151,9 +151,10 @@ def draft(slug: str, version: str):
     errors: dict[str, list[str]] = {}
     general: list[str] = []
     raw: dict[str, str] | None = None
+    adding = request.method == "POST" and request.form.get("add_metric_row") == "1"
     if request.method == "POST":
-        patch, errors, raw = forms.parse_card_form(request.form)
-        if not errors:
+        patch, errors, raw = forms.parse_card_form(request.form, g.lang)
+        if not errors and not adding:  # "add a row" redraws the form with one more row, saving nothing
             try:
                 cards.update_card(session, user, slug, version, patch)
             except ValidationFailed as exc:
@@ -163,8 +164,12 @@ def draft(slug: str, version: str):
                 return redirect(url_for("pages.draft", slug=slug, version=version, _anchor="checklist"), 303)
     report = cards.baseline_report(session, user, policy(), slug, version)
     values = raw if raw is not None else {f.path: forms.display_value(f, row.card or {}) for f in forms.all_fields()}
+    metric_rows = values.get(f"{forms.METRICS_PATH}.rows")
+    if metric_rows is None:
+        metric_rows = forms.metric_rows(row.card or {}, g.lang)
     return render_template(
         "pages/workspace/draft.html", row=row, report=report, checklist=_checklist(report), values=values,
+        metric_rows=metric_rows, blank_rows=2 if adding else 1, metric_columns=forms.METRIC_COLUMNS,
         errors=errors, general=general, sections=forms.form_sections(), derived=set(
             ((row.card or {}).get("derived") or {}).get("fields") or []),
     ), 422 if errors or general else 200

@@ -305,3 +305,32 @@ def test_the_upload_script_checks_the_fields_before_the_file_and_the_confirmatio
         "csrf_token": token, "target": f"{content.rule_slug}@1.0.0", "dataset": str(content.dataset_id),
         "dry_run": "1"})
     assert fine.status_code == 204
+
+
+def test_measures_are_entered_as_rows_with_french_decimals_and_rows_are_added_without_javascript(signed_in,
+                                                                                                  content):
+    client = signed_in("author")
+    upload = f"/fr/workspace/algorithms/{content.rule_slug}/versions/new"
+    token = csrf_of(client.get(upload))
+    assert client.post(upload, data={"csrf_token": token, "version": "5.0.0-rows"}).status_code == 303
+    url = f"/fr/workspace/algorithms/{content.rule_slug}/5.0.0-rows"
+    page = _page(client.get(url))
+    assert 'name="card.performance_metrics.0.value"' in page and 'name="card.performance_metrics.1.value"' not in page
+    assert 'name="card.performance_metrics"' not in page  # no JSON to type
+    typed = {"csrf_token": token, "card.performance_metrics.0.name": "AUC", "card.performance_metrics.0.value": "0,73",
+             "card.performance_metrics.0.ci_low": "0,69", "card.performance_metrics.0.ci_high": "0,78"}
+    more = client.post(url, data={**typed, "add_metric_row": "1"})
+    assert more.status_code == 200 and 'name="card.performance_metrics.2.value"' in _page(more)
+    assert 'value="0,73"' in _page(more)  # kept as typed, nothing saved yet
+    assert 'value="0,73"' not in _page(client.get(url))
+    wrong = client.post(url, data={**typed, "card.performance_metrics.0.value": "0.73"})
+    assert wrong.status_code == 422 and 'id="card-performance_metrics-error"' in _page(wrong)
+    assert "0,73" in _page(wrong) and "virgule" in _page(wrong)
+    saved = client.post(url, data=typed)
+    assert saved.status_code == 303, _page(saved)[:3000]
+    page = _page(client.get(url))
+    assert 'value="0,73"' in page and 'value="0,69"' in page
+    english = _page(client.get(url.replace("/fr/", "/en/")))
+    assert 'value="0.73"' in english
+    removed = client.post(url, data={**typed, "card.performance_metrics.0.remove": "1"})
+    assert removed.status_code == 303 and 'value="0,73"' not in _page(client.get(url))
