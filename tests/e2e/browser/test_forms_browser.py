@@ -38,7 +38,8 @@ def test_the_card_editor_opens_on_its_error_summary(page, server):
     slug = server.content.ml_slug
     sign_in(page, server, "author")
     page.goto(f"{server.url}/fr/workspace/algorithms/{slug}/2.0.0-rc.1")
-    page.fill("#card-performance_metrics", "[{\"name\": \"AUC\",")
+    page.fill("#card-performance_metrics-0-name", "AUC")
+    page.fill("#card-performance_metrics-0-value", "0.73")  # an English decimal on a French page: refused
     page.locator("fieldset button[type=submit]").first.click()
     page.wait_for_selector("#error-summary")
     assert page.evaluate("document.activeElement.id") == "error-summary"
