@@ -43,6 +43,13 @@ def _require_file(stream: IO[bytes] | None) -> IO[bytes]:
     return stream
 
 
+def check_dataset_metadata(actor: User | None, metadata: str | dict[str, Any] | None) -> dict[str, Any]:
+    """The checks ``create_dataset`` makes before it reads the file, alone: a form can report a typo in its
+    metadata before a large table is sent (the upload itself checks again)."""
+    require_evaluator(actor)
+    return load(schemas.DatasetMetaSchema(), parse_metadata(metadata), "invalid dataset metadata")
+
+
 def create_dataset(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,
                    filename: str, metadata: str | dict[str, Any] | None) -> ReferenceDataset:
     """Register a reference dataset with its datasheet; identifier-like columns are refused (audits.identifiers)."""
@@ -61,7 +68,9 @@ def create_dataset(session: Session, actor: User | None, storage: Storage, *, st
         dataset = ReferenceDataset(
             name=meta["name"], sha256=sha256, size=size, format=fmt, row_count=info.row_count, columns=info.columns,
             label_column=meta["label_column"], sensitive_columns=meta["sensitive_columns"], row_key=meta["row_key"],
-            datasheet=meta["datasheet"], uploaded_by_id=evaluator.id,
+            # The labels live with the datasheet (a JSON document), so declaring them needs no new column.
+            datasheet={**meta["datasheet"], **({"column_labels": meta["labels"]} if meta["labels"] else {})},
+            uploaded_by_id=evaluator.id,
         )
         store.add_row(session, dataset)
         staging.adopt(path, sha256)
@@ -81,6 +90,9 @@ def _dataset_problems(frame, meta: dict[str, Any], in_metadata: list) -> dict[st
     missing = [c for c in declared if c is not None and c not in frame.columns]
     if missing:
         errors["metadata"] = [f"column '{c}' is not in the table" for c in missing]
+    unknown = [c for c in meta.get("labels") or {} if c not in frame.columns]
+    if unknown:
+        errors["labels"] = [f"column '{c}' is not in the table" for c in unknown]
     if meta["label_column"] in frame.columns:
         label = frame[meta["label_column"]]
         if not set(label.dropna().unique().tolist()) <= {0, 1}:
@@ -134,6 +146,22 @@ def catalogue_healthdcat(session: Session, actor: User | None, base_url: str) ->
     return healthdcat.catalogue_document([_facts(d) for d in store.list_datasets(session)], base_url)
 
 
+def _prediction_target(session: Session, actor: User | None, metadata: str | dict[str, Any] | None):
+    evaluator = require_evaluator(actor)
+    meta = load(schemas.PredictionsMetaSchema(), parse_metadata(metadata), "invalid predictions metadata")
+    dataset = store.get_dataset(session, meta["dataset"])
+    version = versions.get_version(session, evaluator, meta["algorithm"], meta["version"])
+    permissions.require_upload_predictions(evaluator, version.algorithm)
+    return evaluator, meta, dataset, version
+
+
+def check_prediction_metadata(session: Session, actor: User | None, metadata: str | dict[str, Any] | None) -> None:
+    """The checks ``create_prediction_set`` makes before it reads the file (the target exists, the evaluator is
+    independent of it), alone, so a form can report them before the file is sent."""
+    _prediction_target(session, actor, metadata)
+    session.rollback()
+
+
 def create_prediction_set(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,
                           filename: str, metadata: str | dict[str, Any] | None) -> PredictionSet:
     """Predictions of a (rule-based or black-box) version on a dataset, keyed to the dataset's rows.
@@ -143,11 +171,7 @@ def create_prediction_set(session: Session, actor: User | None, storage: Storage
     key, ``prediction`` and ``score`` is screened for identifiers like a dataset's: a predictions
     file must not carry what the dataset was refused for.
     """
-    evaluator = require_evaluator(actor)
-    meta = load(schemas.PredictionsMetaSchema(), parse_metadata(metadata), "invalid predictions metadata")
-    dataset = store.get_dataset(session, meta["dataset"])
-    version = versions.get_version(session, evaluator, meta["algorithm"], meta["version"])
-    permissions.require_upload_predictions(evaluator, version.algorithm)
+    evaluator, meta, dataset, version = _prediction_target(session, actor, metadata)
     version_id, dataset_id = version.id, dataset.id
     with store.staged_write(session, storage.blobs) as staging:
         path = staging.root / "predictions"

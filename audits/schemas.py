@@ -36,6 +36,12 @@ class DatasetMetaSchema(StrictSchema):
                                     validate=validate.Length(max=100))
     row_key = fields.String(load_default=None, allow_none=True, validate=fits(ReferenceDataset.row_key))
     datasheet = fields.Nested(DatasheetSchema, required=True)
+    # Display names of columns, per language: {"sex": {"fr": "sexe", "en": "sex"}}; audit pages show them.
+    labels = fields.Dict(
+        keys=fields.String(validate=validate.Length(min=1, max=200)),
+        values=fields.Dict(keys=fields.String(validate=validate.OneOf(["fr", "en"])),
+                           values=fields.String(validate=validate.Length(min=1, max=200))),
+        load_default=dict, validate=validate.Length(max=100))
 
 
 class PredictionsMetaSchema(StrictSchema):

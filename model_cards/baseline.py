@@ -168,7 +168,7 @@ ITEMS: tuple[Item, ...] = (
           "Declare the sensitive attributes (sex, age, region, deprivation...) and whether each is a model input."),
          check="sensitive_declared"),
     Item(B, "bias_audit", "audits", ML, ("Audit de biais réalisé", "Completed bias audit"),
-         ("Joignez au moins un audit de biais terminé, mené par un évaluateur indépendant de l'algorithme, sur un "
+         ("Joignez au moins un audit de biais terminé, mené par un évaluateur indépendant de l’algorithme, sur un "
           "jeu de données de référence nommé.",
           "Attach at least one completed bias audit, by an evaluator independent of the algorithm, on a named "
           "reference dataset."), check="bias_audit"),
@@ -217,7 +217,7 @@ ITEMS: tuple[Item, ...] = (
          ("Décrivez les mesures de contrôle humain.", "Describe the human oversight measures.")),
 )
 BIAS_GATE_OFF = (
-    "L'exigence d'un audit de biais avant publication est désactivée dans la configuration de ce registre.",
+    "L’exigence d’un audit de biais avant publication est désactivée dans la configuration de ce registre.",
     "The bias-audit requirement for publication is disabled in this registry's configuration.",
 )
 

@@ -14,6 +14,7 @@ from boas.pages.auth import page_user
 from boas.pages.blueprint import bp
 from boas.registry import cards
 from boas.registry import versions as version_service
+from model_cards.diff_view import human_diff
 from model_cards.exports import FORMATS
 from model_cards.sections import card_view
 from registry_db.errors import NotFound
@@ -111,5 +112,15 @@ def diff(slug: str, version: str):
     versions = [v for v in version_service.list_versions(session, user, slug) if v.version != version]
     old = request.args.get("from") or (document.get("version") or {}).get("previous_version")
     changes = cards.diff_versions(session, user, policy(), slug, old, version) if old else None
+    verdicts = [_verdict(session, user, slug, v) for v in (old, version)] if old else []
     return render_template("pages/diff.html", document=document, slug=slug, version=version, old=old,
-                           changes=changes, versions=versions)
+                           changes=human_diff(changes, g.lang) if changes else None, versions=versions,
+                           verdicts=verdicts)
+
+
+def _verdict(session_, user, slug: str, version: str) -> dict[str, Any]:
+    """A version's bias audit outcome as its card states it: the same audit views, so a figure the public
+    card suppresses is never shown here either."""
+    outcome = summary.audit_outcome(summary.bias_results(audit_service.list_version_audits(session_, user, slug,
+                                                                                            version)))
+    return {"version": version, "outcome": outcome, "text": summary.outcome_text(outcome)}

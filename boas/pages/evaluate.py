@@ -13,10 +13,11 @@ from audits import datasets, prefill
 from audits import service as audit_service
 from audits.schemas import AuditRequestSchema, DatasheetSchema
 from boas.context import db_session, enqueue, policy, runtime, storage
+from boas.pages import uploads
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.pages.card import audit_sections
-from boas.pages.i18n import JOB_STATUSES, conflict_message
+from boas.pages.i18n import JOB_STATUSES, STATES, conflict_message
 from boas.registry import algorithms
 from boas.registry.permissions import ConflictOfInterest
 from boas.security import report_response
@@ -43,14 +44,40 @@ def dataset_metadata(form) -> dict[str, Any]:
     sheet["synthetic"] = form.get("synthetic") == "on"
     return {"name": form.get("name", "").strip(), "label_column": form.get("label_column", "").strip() or None,
             "sensitive_columns": _split(form.get("sensitive_columns", "")),
-            "row_key": form.get("row_key", "").strip() or None, "datasheet": sheet}
+            "row_key": form.get("row_key", "").strip() or None, "datasheet": sheet,
+            "labels": column_labels(form.get("labels", ""))}
+
+
+def column_labels(text: str) -> dict[str, dict[str, str]]:
+    """"column = libellé / label" lines as {column: {"fr": ..., "en": ...}}; the English label may be left out.
+    A line without "=" becomes a column with an empty label, which the service refuses on the field."""
+    labels: dict[str, dict[str, str]] = {}
+    for line in text.splitlines():
+        if not line.strip():
+            continue
+        column, _eq, names = line.partition("=")
+        french, _slash, english = names.partition("/")
+        labels[column.strip()] = {"fr": french.strip(), **({"en": english.strip()} if english.strip() else {})}
+    return labels
+
+
+def _on_fields(errors: dict[str, list[str]]) -> dict[str, list[str]]:
+    """Service errors on a column's label (``labels.dep.value.fr.value``) belong to the labels field, named."""
+    shown: dict[str, list[str]] = {}
+    for key, messages in errors.items():
+        if key.startswith("labels."):
+            column = key.split(".")[1]
+            shown.setdefault("labels", []).extend(f"{column}: {m}" for m in messages)
+        else:
+            shown.setdefault(key, []).extend(messages)
+    return shown
 
 
 def _targets(user) -> list[tuple[str, str]]:
     """(slug@version, label) of the versions an evaluator may audit, newest algorithms first."""
     page = algorithms.list_algorithms(db_session(), user, filters={}, q=None, page=1, per_page=TARGETS_MAX,
                                     sort="created")
-    return [(f"{a.slug}@{v.version}", f"{a.name} — {v.version} ({v.state.value})")
+    return [(f"{a.slug}@{v.version}", f"{a.name} — {v.version} ({str(STATES[v.state.value]).lower()})")
             for a in page.items for v in sorted(a.versions, key=lambda v: v.created_at, reverse=True)]
 
 
@@ -92,18 +119,25 @@ def new_dataset():
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         upload = request.files.get("file")
-        if upload is None or not upload.filename:
+        if uploads.is_dry_run():
+            try:
+                datasets.check_dataset_metadata(user, dataset_metadata(request.form))
+            except ValidationFailed as exc:
+                errors = _on_fields(exc.errors)
+            else:
+                return uploads.checked()
+        elif upload is None or not upload.filename:
             errors = {"file": [_("Choose a CSV or Parquet file.")]}
         else:
             try:
                 created = datasets.create_dataset(db_session(), user, storage(), stream=upload.stream,
                                                   filename=upload.filename, metadata=dataset_metadata(request.form))
             except ValidationFailed as exc:
-                errors = exc.errors
+                errors = _on_fields(exc.errors)
             else:
                 flash(_("Dataset “%(name)s” is uploaded (%(rows)s rows).", name=created.name,
                         rows=created.row_count), "success")
-                return redirect(url_for("pages.new_audit", dataset=created.id), 303)
+                return uploads.after_upload(url_for("pages.new_audit", dataset=created.id))
     return render_template("pages/evaluate/dataset_form.html", values=request.form.to_dict(), errors=errors,
                            required=DATASHEET_REQUIRED, optional=DATASHEET_OPTIONAL), 422 if errors else 200
 
@@ -124,9 +158,18 @@ def new_predictions():
                     "description": values.get("description", "")}
         if not slug or not version:  # nothing is preselected: the evaluator picks the version
             errors["target"] = [_("Choose the algorithm version these predictions come from.")]
-        if upload is None or not upload.filename:
+        if (upload is None or not upload.filename) and not uploads.is_dry_run():
             errors["file"] = [_("Choose a CSV or Parquet file.")]
-        if not errors:
+        if not errors and uploads.is_dry_run():
+            try:
+                datasets.check_prediction_metadata(session, user, metadata)
+            except ConflictOfInterest as exc:
+                refusal = conflict_message(exc)
+            except ValidationFailed as exc:
+                errors = {("target" if key in ("algorithm", "version") else key): m for key, m in exc.errors.items()}
+            else:
+                return uploads.checked()
+        elif not errors:
             try:
                 created = datasets.create_prediction_set(session, user, storage(), stream=upload.stream,
                                                          filename=upload.filename, metadata=metadata)
@@ -136,8 +179,8 @@ def new_predictions():
                 errors = {("target" if key in ("algorithm", "version") else key): m for key, m in exc.errors.items()}
             else:
                 flash(_("Predictions are uploaded (%(rows)s rows).", rows=created.row_count), "success")
-                return redirect(url_for("pages.new_audit", kind="bias", target=values["target"],
-                                        dataset=created.dataset_id, predictions=created.id), 303)
+                return uploads.after_upload(url_for("pages.new_audit", kind="bias", target=values["target"],
+                                                    dataset=created.dataset_id, predictions=created.id))
     return render_template("pages/evaluate/predictions_form.html", values=values, errors=errors, refusal=refusal,
                            targets=_targets(user), datasets=datasets.list_datasets(session, user)), \
         403 if refusal else 422 if errors else 200

@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
+from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from flask_babel import gettext as _
 from marshmallow import fields, validate
 
@@ -66,6 +67,18 @@ class CardField:
         return json.dumps(example, ensure_ascii=False) if example is not None else ""
 
 
+METRICS_PATH = "performance_metrics"
+# The columns of a performance measure's row: (key, kind, (fr, en) header). Numbers are read in the page's locale.
+METRIC_COLUMNS: tuple[tuple[str, str, tuple[str, str]], ...] = (
+    ("name", "text", ("Mesure", "Measure")), ("value", "number", ("Valeur", "Value")),
+    ("ci_low", "number", ("IC, borne basse", "CI low")), ("ci_high", "number", ("IC, borne haute", "CI high")),
+    ("level", "number", ("Niveau de l’IC (0–1)", "CI level (0–1)")), ("dataset", "text", ("Données", "Dataset")),
+    ("subgroup", "text", ("Sous-groupe", "Subgroup")),
+    ("evaluation_data", "vocab:evaluation_data", ("Origine des données", "Evaluation data")),
+    ("category", "vocab:metric_category", ("Catégorie", "Category")),
+)
+
+
 def field_id(path: str) -> str:
     return "card-" + path.replace(".", "-")
 
@@ -107,7 +120,7 @@ def form_sections() -> tuple[tuple[str, tuple[str, str], tuple[CardField, ...]],
         entries = extra + listed if section_id == "fairness" else listed + extra
         built = []
         for path, label, row_kind in entries:
-            kind, choices = _kind(_schema_field(path))
+            kind, choices = ("metrics", ()) if path == METRICS_PATH else _kind(_schema_field(path))
             vocabulary = row_kind.split(":", 1)[1] if row_kind.startswith("vocab:") else None
             built.append(CardField(path, kind, label, choices, vocabulary))
         sections.append((section_id, title, tuple(built)))
@@ -130,7 +143,7 @@ def display_value(field: CardField, card: dict[str, Any]) -> str:
     value = found[0] if found else None
     if value is None:
         return ""
-    if field.kind == "json":
+    if field.kind in ("json", "metrics"):
         return json.dumps(value, ensure_ascii=False, indent=2)
     if field.kind == "lines":
         return "\n".join(str(item) for item in value)
@@ -154,17 +167,94 @@ def _convert(field: CardField, raw: str) -> Any:
         return float(text.strip().replace(",", "."))
     if field.kind == "lines":
         return [line.strip() for line in text.split("\n") if line.strip()]
-    if field.kind == "json":
+    if field.kind in ("json", "metrics"):
         return json.loads(text)
     return text.rstrip() if field.kind == "markdown" else text.strip()
 
 
-def parse_card_form(form) -> tuple[dict[str, Any], dict[str, list[str]], dict[str, str]]:
+def metric_rows(card: dict[str, Any], lang: str) -> list[dict[str, str]]:
+    """The card's performance measures as the rows of the editor, numbers written the locale's way."""
+    rows = []
+    for metric in card.get(METRICS_PATH) or []:
+        if not isinstance(metric, dict):
+            continue
+        rows.append({key: (format_decimal(metric[key], format="0.##########", locale=_LOCALES[lang])
+                           if kind == "number" and isinstance(metric.get(key), (int, float))
+                           and not isinstance(metric.get(key), bool)
+                           else str(metric.get(key) if metric.get(key) is not None else ""))
+                     for key, kind, _label in METRIC_COLUMNS})
+    return rows
+
+
+_LOCALES = {"fr": "fr_FR", "en": "en_GB"}
+
+
+def parse_number(text: str, lang: str) -> float:
+    """A decimal written the page's way: 0,73 in French, 0.73 in English. The other locale's separator is
+    refused rather than guessed (is "1.234" in French one thousand two hundred and thirty-four?)."""
+    cleaned = text.strip().replace("\u202f", "").replace("\u00a0", "").replace(" ", "")
+    wrong = "." if lang == "fr" else ","
+    if wrong in cleaned:
+        raise ValueError(_("Write decimals with a comma, as in 0,73.") if lang == "fr"
+                         else _("Write decimals with a point, as in 0.73."))
+    try:
+        number = float(parse_decimal(cleaned, locale=_LOCALES[lang], strict=True))
+    except (NumberFormatError, ValueError):
+        raise ValueError(_("Enter a number.")) from None
+    if number != number or number in (float("inf"), float("-inf")):
+        raise ValueError(_("Enter a number."))
+    return number
+
+
+def _metric_form(form, lang: str) -> tuple[list[dict[str, Any]], list[dict[str, str]], list[str]] | None:
+    """(measures, raw rows, errors) from the row controls, or None when no row holds anything (then the
+    JSON field, which the API's clients and older forms send, is read instead). Blank and removed rows
+    are dropped; a row's index in errors is its index among the measures kept, as the service names it."""
+    prefix = f"card.{METRICS_PATH}."
+    indexes = sorted({int(part) for key in form for part in [key[len(prefix):].split(".")[0]]
+                      if key.startswith(prefix) and part.isdigit() and len(part) < 5})
+    measures: list[dict[str, Any]] = []
+    raw_rows: list[dict[str, str]] = []
+    errors: list[str] = []
+    touched = False
+    for index in indexes:
+        cells = {key: form.get(f"{prefix}{index}.{key}", "").strip() for key, _kind, _label in METRIC_COLUMNS}
+        if not any(cells.values()):
+            continue
+        touched = True
+        if form.get(f"{prefix}{index}.remove") == "1":
+            continue
+        raw_rows.append(cells)
+        measure: dict[str, Any] = {}
+        for key, kind, label in METRIC_COLUMNS:
+            if not cells[key]:
+                continue
+            if kind == "number":
+                try:
+                    measure[key] = parse_number(cells[key], lang)
+                except ValueError as exc:
+                    errors.append(_("Row %(row)s, %(column)s: %(message)s", row=len(raw_rows),
+                                    column=label[0] if lang == "fr" else label[1], message=str(exc)))
+            else:
+                measure[key] = cells[key]
+        measures.append(measure)
+    return (measures, raw_rows, errors) if touched else None
+
+
+def parse_card_form(form, lang: str = "en") -> tuple[dict[str, Any], dict[str, list[str]], dict[str, Any]]:
     """(merge patch, errors by card path, raw values by card path) from the submitted editor."""
     patch: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
-    raw_values: dict[str, str] = {}
+    raw_values: dict[str, Any] = {}
+    rows = _metric_form(form, "fr" if lang == "fr" else "en")
+    if rows is not None:
+        measures, raw_values[f"{METRICS_PATH}.rows"], row_errors = rows
+        patch[METRICS_PATH] = measures or None
+        if row_errors:
+            errors[METRICS_PATH] = row_errors
     for field in all_fields():
+        if field.path == METRICS_PATH and rows is not None:
+            continue
         raw = form.get(field.name, "")
         raw_values[field.path] = raw
         try:

@@ -114,12 +114,49 @@ FILTER_TITLES = {
 # Display names of the sensitive attributes the synthetic cohorts and most datasets use; others show as named.
 ATTRIBUTES = {"sex": _l("sex"), "age_band": _l("age band"), "region": _l("region"),
               "deprivation_quintile": _l("deprivation quintile"), "age": _l("age")}
+# What an audit-log action code means (the codes stay in the log and in the filter; a test checks each code
+# written by the services has a label here).
+AUDIT_ACTIONS = {
+    "user.created": _l("Account created"), "user.updated": _l("Account changed"),
+    "user.credentials_revoked": _l("Sessions and tokens revoked"), "user.password_set": _l("Password set"),
+    "organisation.created": _l("Organisation created"), "token.created": _l("API token created"),
+    "token.revoked": _l("API token revoked"), "token.failed": _l("Failed API token attempts"),
+    "login.succeeded": _l("Signed in"), "login.failed": _l("Failed sign-in attempts"), "logout": _l("Signed out"),
+    "algorithm.created": _l("Algorithm registered"), "algorithm.updated": _l("Algorithm description changed"),
+    "card.updated": _l("Draft card saved"), "version.created": _l("Version uploaded"),
+    "version.published": _l("Version published"), "version.yanked": _l("Version withdrawn"),
+    "version.unyanked": _l("Version published again"),
+    "artifact.integrity_failure": _l("Stored file failed its integrity check"),
+    "dataset.uploaded": _l("Reference dataset uploaded"), "predictions.uploaded": _l("Predictions uploaded"),
+    "audit.launched": _l("Audit launched"), "audit.succeeded": _l("Audit finished"), "audit.failed": _l("Audit failed"),
+    "audit.queued": _l("Audit queued"), "audit.running": _l("Audit started"),
+    "audit.reaped": _l("Stalled audit put back in the queue"),
+    "audit.public_view_frozen": _l("Public view of an audit frozen"),
+}
+OBJECT_TYPES = {"user": _l("account"), "client": _l("client"), "organisation": _l("organisation"),
+                "algorithm": _l("algorithm"), "version": _l("version"), "dataset": _l("dataset"),
+                "predictions": _l("predictions"), "job": _l("audit")}
+# Evidently's drift tests by the name its report gives them (others are shown as named, marked English).
+DRIFT_METHODS = {
+    "K-S p_value": _l("Kolmogorov–Smirnov test (p-value)"), "chi-square p_value": _l("chi-squared test (p-value)"),
+    "Z-test p_value": _l("Z-test of proportions (p-value)"),
+    "Wasserstein distance (normed)": _l("Wasserstein distance (normalised)"),
+    "Jensen-Shannon distance": _l("Jensen–Shannon distance"), "PSI": _l("population stability index (PSI)"),
+    "two_proportion_z_test_and_cohens_h": _l("two-proportion Z-test and Cohen’s h"),
+}
 SORTS = {"name": _l("Name (A to Z)"), "recent": _l("Latest publication first"), "created": _l("Newest first")}
 
 
-def attribute_label(name: str) -> str:
-    """A sensitive attribute or column in the page's language ("sex" -> "sexe"), each part of an intersection."""
-    return " × ".join(str(ATTRIBUTES.get(part.strip(), part.strip())) for part in str(name).split("×"))
+def attribute_label(name: str, labels: dict[str, dict[str, str]] | None = None) -> str:
+    """A sensitive attribute or column in the page's language ("sex" -> "sexe"), each part of an intersection:
+    the display name its dataset declares (``labels``, per language), else ours, else the column's name."""
+    lang = current_lang()
+
+    def one(part: str) -> str:
+        declared = (labels or {}).get(part) or {}
+        return declared.get(lang) or str(ATTRIBUTES.get(part, part))
+
+    return " × ".join(one(part.strip()) for part in str(name).split("×"))
 
 
 def current_lang() -> str:
@@ -256,5 +293,6 @@ def init_app(app: Flask) -> None:
         ORGANISATION_KINDS=ORGANISATION_KINDS, KINDS=KINDS, STATES=STATES, ROLES=ROLES, JOB_STATUSES=JOB_STATUSES,
         FAILURES=FAILURES, EXECUTION_REASONS=EXECUTION_REASONS, REPORT_KINDS=REPORT_KINDS,
         REPORT_STATES=REPORT_STATES, MODERATIONS=MODERATIONS, DETECTOR_LABELS=DETECTOR_LABELS,
-        AUDIT_KINDS=AUDIT_KINDS, VERDICTS=VERDICTS, METRICS=METRICS, FILTER_TITLES=FILTER_TITLES, SORTS=SORTS,
+        AUDIT_KINDS=AUDIT_KINDS, AUDIT_ACTIONS=AUDIT_ACTIONS, OBJECT_TYPES=OBJECT_TYPES, DRIFT_METHODS=DRIFT_METHODS,
+        VERDICTS=VERDICTS, METRICS=METRICS, FILTER_TITLES=FILTER_TITLES, SORTS=SORTS,
     )

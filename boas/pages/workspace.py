@@ -5,13 +5,13 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from flask import flash, redirect, render_template, request, url_for
+from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 
 from audits import requests as audit_requests
 from audits import service as audit_service
 from boas.context import db_session, policy, storage
-from boas.pages import forms
+from boas.pages import forms, uploads
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.registry import algorithms, cards, lifecycle, permissions
@@ -112,6 +112,11 @@ def upload_version(slug: str):
         artifact = Upload(upload.stream, upload.filename) if upload and upload.filename else None
         is_model = found.kind == AlgorithmKind.ML_MODEL
         try:
+            if uploads.is_dry_run():
+                version_service.check_version_upload(
+                    session, user, slug, version=values.get("version", "").strip(),
+                    card_json=values.get("card") or None, card_from=values.get("card_from") or None)
+                return uploads.checked()
             created = version_service.create_version(
                 session, user, storage(), slug, version=values.get("version", "").strip(),
                 card_json=values.get("card") or None, card_from=values.get("card_from") or None,
@@ -124,7 +129,7 @@ def upload_version(slug: str):
         else:
             flash(_("Version %(version)s is uploaded as a draft. Complete its card.", version=created.version),
                   "success")
-            return redirect(url_for("pages.draft", slug=slug, version=created.version), 303)
+            return uploads.after_upload(url_for("pages.draft", slug=slug, version=created.version))
     versions = version_service.list_versions(session, user, slug)
     return render_template("pages/workspace/upload.html", algorithm=found, versions=versions, values=values,
                            errors=errors), 422 if errors else 200
@@ -154,9 +159,10 @@ def draft(slug: str, version: str):
     errors: dict[str, list[str]] = {}
     general: list[str] = []
     raw: dict[str, str] | None = None
+    adding = request.method == "POST" and request.form.get("add_metric_row") == "1"
     if request.method == "POST":
-        patch, errors, raw = forms.parse_card_form(request.form)
-        if not errors:
+        patch, errors, raw = forms.parse_card_form(request.form, g.lang)
+        if not errors and not adding:  # "add a row" redraws the form with one more row, saving nothing
             try:
                 cards.update_card(session, user, slug, version, patch)
             except ValidationFailed as exc:
@@ -166,9 +172,13 @@ def draft(slug: str, version: str):
                 return redirect(url_for("pages.draft", slug=slug, version=version, _anchor="checklist"), 303)
     report = cards.baseline_report(session, user, policy(), slug, version)
     values = raw if raw is not None else {f.path: forms.display_value(f, row.card or {}) for f in forms.all_fields()}
+    metric_rows = values.get(f"{forms.METRICS_PATH}.rows")
+    if metric_rows is None:
+        metric_rows = forms.metric_rows(row.card or {}, g.lang)
     return render_template(
         "pages/workspace/draft.html", row=row, report=report,
-        audit_status=audit_requests.version_audit_status(session, user, slug, version), checklist=_checklist(report), values=values,
+        audit_status=audit_requests.version_audit_status(session, user, slug, version), checklist=_checklist(report),
+        values=values, metric_rows=metric_rows, blank_rows=2 if adding else 1, metric_columns=forms.METRIC_COLUMNS,
         errors=errors, general=general, sections=forms.form_sections(), derived=set(
             ((row.card or {}).get("derived") or {}).get("fields") or []),
     ), 422 if errors or general else 200

@@ -59,23 +59,10 @@ def check_fixed_reports(session: Session, algorithm: Algorithm, version_id: int 
     return problems
 
 
-def create_version(
-    session: Session,
-    actor: User | None,
-    storage: Storage,
-    slug: str,
-    *,
-    version: str | None,
-    card_json: str | None,
-    model: Upload | None = None,
-    code: Upload | None = None,
-    card_from: str | None = None,
-    fixes_reports: Sequence[int | str] | None = None,
-) -> Version:
-    """Create a draft version with its optional artifact; all-or-nothing on rows and files.
-
-    ``fixes_reports``: ids of approved reports on the algorithm's other versions, as sent (the schema loads them).
-    """
+def _checked_upload(session: Session, actor: User | None, slug: str, *, version: str | None, card_json: str | None,
+                    card_from: str | None, model: Upload | None, code: Upload | None,
+                    fixes_reports: Sequence[int | str] | None = None):
+    """Everything an upload checks before it reads its archive; raises ValidationFailed with every field."""
     algorithm = get_algorithm(session, actor, slug)
     author = permissions.require_manage_algorithm(actor, algorithm)
     given = {"version": version, "card": card_json or None, "model": model, "code": code, "card_from": card_from,
@@ -102,6 +89,39 @@ def create_version(
         errors["fixes_reports"] = problems
     if errors:
         raise ValidationFailed("invalid version", errors)
+    return algorithm, author, card, previous_card, fixes
+
+
+def check_version_upload(session: Session, actor: User | None, slug: str, *, version: str | None,
+                         card_json: str | None, card_from: str | None = None,
+                         fixes_reports: Sequence[int | str] | None = None) -> None:
+    """The checks ``create_version`` makes before it reads the archive, alone, so a form can report a bad
+    version number or card before a large archive is sent (the upload checks again: the server decides)."""
+    _checked_upload(session, actor, slug, version=version, card_json=card_json, card_from=card_from, model=None,
+                    code=None, fixes_reports=fixes_reports)
+    session.rollback()
+
+
+def create_version(
+    session: Session,
+    actor: User | None,
+    storage: Storage,
+    slug: str,
+    *,
+    version: str | None,
+    card_json: str | None,
+    model: Upload | None = None,
+    code: Upload | None = None,
+    card_from: str | None = None,
+    fixes_reports: Sequence[int | str] | None = None,
+) -> Version:
+    """Create a draft version with its optional artifact; all-or-nothing on rows and files.
+
+    ``fixes_reports``: ids of approved reports on the algorithm's other versions, as sent (the schema loads them).
+    """
+    algorithm, author, card, previous_card, fixes = _checked_upload(
+        session, actor, slug, version=version, card_json=card_json, card_from=card_from, model=model, code=code,
+        fixes_reports=fixes_reports)
     # End the read transaction before the slow part; the write transaction starts after it.
     session.rollback()
 
@@ -141,7 +161,6 @@ def create_version(
         session.commit()
     session.refresh(row)
     return row
-
 
 
 def open_artifact(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import deque
 from html.parser import HTMLParser
 from urllib.parse import urldefrag, urljoin, urlsplit
@@ -90,6 +91,10 @@ def test_the_drift_report_is_framed_for_evaluators_only(signed_in, site_app, con
     job_page = evaluator.get(f"/fr/workspace/jobs/{content.drift_job_id}").get_data(as_text=True)
     frame_src = f"/fr/workspace/jobs/{content.drift_job_id}/report"
     assert f'sandbox="allow-scripts" src="{frame_src}"' in job_page
+    assert 'class="report-frame" lang="en"' in job_page  # Evidently's report is English, and says so
+    assert "Le rapport technique d’Evidently ci-dessous est en anglais" in job_page
+    methods = re.findall(r'<td>categorical</td><td>(.*?)</td>|<td>catégorielle</td><td>(.*?)</td>', job_page)
+    assert methods and all("<span lang=\"en\">" not in m for pair in methods for m in pair)  # tests named in French
     report = evaluator.get(frame_src)
     assert report.status_code == 200 and report.mimetype == "text/html"
     assert "sandbox allow-scripts" in report.headers["Content-Security-Policy"]

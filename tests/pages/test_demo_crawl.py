@@ -107,3 +107,51 @@ def test_each_demo_card_describes_its_own_algorithm_and_its_changes_follow_the_n
     expected = "améliorée" if auc[1] > auc[0] + 0.001 else ("en baisse" if auc[1] < auc[0] - 0.001 else "inchangée")
     assert expected in summary and f"{auc[1]:.4f}".replace(".", ",") in summary, (auc, summary)
     assert "A10A" in cards["ciblage-diabete-traite"]["model_details"]["change_summary"]
+
+
+def _french_faults(client, starts: tuple[str, ...]) -> tuple[dict, dict, int]:
+    from tests.pages.french import english_in, typography_faults
+
+    english, typography, pages, seen = {}, {}, 0, set()
+    for start in starts:
+        for url, (status, _referrer) in crawl(client, start).items():
+            if url in seen or not url.startswith("/fr/") or status != 200 or url.endswith("/logout"):
+                continue
+            seen.add(url)
+            response = client.get(url)
+            if response.mimetype != "text/html":
+                continue
+            pages += 1
+            html = response.get_data(as_text=True)
+            if found := english_in(html):
+                english[url] = found[:5]
+            if found := typography_faults(html):
+                typography[url] = found[:5]
+    return english, typography, pages
+
+
+@pytest.mark.parametrize("role", ["author", "evaluator", "admin"])
+def test_every_french_page_a_signed_in_role_reaches_reads_in_french(demo_app, role):
+    """The workspace, the evaluator's pages and the admin pages, crawled signed in: no English sentinel and
+    French typography, as for the public."""
+    from boas.registry import accounts
+    from registry_db import store
+    from tests.pages.conftest import sign_in
+    from tests.pages.content import PASSWORD, make_user
+
+    app, _messages = demo_app
+    emails = {"author": "claire.dubois@demo.boas.invalid", "evaluator": "evaluation@demo.boas.invalid"}
+    with app.extensions["boas"].session_factory() as session:
+        if role == "admin":
+            email = make_user(session, "admin", name="Ada Administratrice").email
+        else:
+            email = emails[role]
+            accounts.set_password(session, None, store.get_user_by_email(session, email).id, PASSWORD,
+                                  bootstrap=True)
+        session.commit()
+    client = app.test_client()
+    assert sign_in(client, email).status_code == 303
+    english, typography, pages = _french_faults(client, ("/fr/workspace",))
+    assert pages > 5
+    assert english == {}
+    assert typography == {}

@@ -69,3 +69,38 @@ def test_every_baseline_item_links_to_where_it_is_fixed():
             assert kind == "algorithm" and anchor == "algorithm-" + item.path.split(".")[1]
         else:
             assert kind in ("upload", "audit", "none"), item.path
+
+
+def _rows_form(lang_rows: list[dict[str, str]], **extra: str) -> MultiDict:
+    data = MultiDict({f"card.performance_metrics.{i}.{key}": value for i, row in enumerate(lang_rows)
+                      for key, value in row.items()})
+    data.update(extra)
+    return data
+
+
+def test_measures_entered_as_rows_read_decimals_the_page_s_way_and_refuse_the_other_way():
+    french = _rows_form([{"name": "AUC", "value": "0,73", "ci_low": "0,70", "ci_high": "0,76", "level": "0,95",
+                          "evaluation_data": "external"}, {"name": "", "value": ""}])
+    patch, errors, raw = forms.parse_card_form(french, "fr")
+    assert errors == {}
+    assert patch["performance_metrics"] == [{"name": "AUC", "value": 0.73, "ci_low": 0.70, "ci_high": 0.76,
+                                             "level": 0.95, "evaluation_data": "external"}]
+    assert raw["performance_metrics.rows"][0]["value"] == "0,73"  # redrawn as typed
+    english = _rows_form([{"name": "AUC", "value": "0.73"}])
+    assert forms.parse_card_form(english, "en")[0]["performance_metrics"] == [{"name": "AUC", "value": 0.73}]
+    ambiguous = _rows_form([{"name": "AUC", "value": "0.73", "ci_low": "beaucoup"}])
+    _patch, errors, _raw = forms.parse_card_form(ambiguous, "fr")
+    assert len(errors["performance_metrics"]) == 2
+    assert "0,73" in errors["performance_metrics"][0] and "1" in errors["performance_metrics"][0]
+    _patch, errors, _raw = forms.parse_card_form(_rows_form([{"name": "AUC", "value": "0,73"}]), "en")
+    assert errors["performance_metrics"]  # a comma on an English page is not guessed
+
+
+def test_a_removed_row_is_dropped_and_no_rows_leave_the_json_field_in_charge():
+    form = _rows_form([{"name": "AUC", "value": "0,8"}, {"name": "Brier", "value": "0,1"}],
+                      **{"card.performance_metrics.0.remove": "1"})
+    assert forms.parse_card_form(form, "fr")[0]["performance_metrics"] == [{"name": "Brier", "value": 0.1}]
+    legacy = MultiDict({"card.performance_metrics": '[{"name": "AUC", "value": 0.8}]'})
+    assert forms.parse_card_form(legacy, "fr")[0]["performance_metrics"] == [{"name": "AUC", "value": 0.8}]
+    card = {"performance_metrics": [{"name": "AUC", "value": 0.7364, "ci_low": 0.7}]}
+    assert forms.metric_rows(card, "fr")[0]["value"] == "0,7364" and forms.metric_rows(card, "en")[0]["value"] == "0.7364"

@@ -133,3 +133,23 @@ def test_french_messages_follow_french_typography():
             if message.id and text and (BAD_HIGH.search(text) or STRAIGHT_APOSTROPHE.search(text) or "“" in text):
                 faults.append(text)
     assert faults == []
+
+
+def test_every_audit_log_action_the_services_write_has_a_label():
+    """The admin's audit log names actions in words; a new action code without a label fails here."""
+    from boas.pages.i18n import AUDIT_ACTIONS, OBJECT_TYPES
+    from boas.registry.accounts import FAILURE_ACTIONS
+    from registry_db.models import JobStatus
+
+    root = Path(boas.__file__).parents[1]
+    written, objects = set(FAILURE_ACTIONS), set(FAILURE_ACTIONS.values())
+    for package in ("boas", "audits", "model_cards", "registry_db"):
+        for path in (root / package).rglob("*.py"):
+            text = path.read_text(encoding="utf-8")
+            written.update(re.findall(r'\baction="([a-z_.]+)"', text))
+            objects.update(re.findall(r'\bobject_type="([a-z_]+)"', text))
+            if 'action=f"audit.{job.status.value}"' in text:
+                written.update(f"audit.{status.value}" for status in JobStatus)
+    assert len(written) > 20 and "version.published" in written
+    assert written - set(AUDIT_ACTIONS) == set()
+    assert objects - set(OBJECT_TYPES) == set()

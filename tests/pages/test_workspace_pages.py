@@ -144,7 +144,7 @@ def test_evaluator_uploads_a_dataset_predictions_and_launches_an_audit(signed_in
     assert refused.status_code == 422 and "dataset-motivation-error" in _page(refused)
     uploaded = client.post("/en/workspace/datasets/new", content_type="multipart/form-data", data={
         "csrf_token": token, "name": "Cohorte page", "label_column": "outcome", "sensitive_columns": "sex, region",
-        "row_key": "row_id", "synthetic": "on", **sheet,
+        "row_key": "row_id", "synthetic": "on", "labels": "sex = sexe déclaré / declared sex", **sheet,
         "file": (io.BytesIO(frame.to_csv(index=False).encode()), "cohort.csv")})
     assert uploaded.status_code == 303, _page(uploaded)[:2000]
     dataset_id = int(re.search(r"dataset=(\d+)", uploaded.headers["Location"]).group(1))
@@ -169,6 +169,8 @@ def test_evaluator_uploads_a_dataset_predictions_and_launches_an_audit(signed_in
     job_url = launched.headers["Location"]
     job_page = _page(client.get(job_url))
     assert "Finished" in job_page and 'role="img"' in job_page and "Full results" in job_page
+    assert "By declared sex (reference group" in job_page  # the dataset's own display name for its column
+    assert "Selon sexe déclaré (groupe de référence" in _page(client.get(job_url.replace("/en/", "/fr/")))
     status = client.get(job_url + "/status")
     assert status.mimetype == "application/json"
     assert status.get_json()["status"] == "succeeded" and status.get_json()["done"] is True
@@ -258,3 +260,101 @@ def test_evaluators_download_dataset_metadata_as_healthdcat_from_the_workspace(s
     author = signed_in("author")
     assert author.get(links[0][0]).status_code == 403
     assert site_app.test_client().get(links[0][0]).status_code in (302, 303, 401)  # anonymous: sign in first
+
+
+XHR = {"X-Requested-With": "XMLHttpRequest"}
+
+
+def _stored(app, slug: str) -> tuple[set[str], int]:
+    """(the algorithm's version numbers, drafts included; how many datasets), read from the store."""
+    from registry_db import store
+
+    with app.extensions["boas"].session_factory() as s:
+        return ({v.version for v in store.list_versions(s, store.get_algorithm(s, slug))},
+                len(store.list_datasets(s)))
+
+
+def test_the_upload_script_checks_the_fields_before_the_file_and_the_confirmation_survives(signed_in, content,
+                                                                                              site_app):
+    """upload.js: a dry run of the fields (204 or the form with its errors, nothing written), then the upload,
+    whose success names the next page in JSON so the flashed confirmation is shown there, not spent."""
+    client = signed_in("author")
+    url = f"/en/workspace/algorithms/{content.rule_slug}/versions/new"
+    token = csrf_of(client.get(url))
+    before = _stored(site_app, content.rule_slug)
+    bad = client.post(url, headers=XHR, data={"csrf_token": token, "version": "v1", "card": '{"limitations": 3}',
+                                              "dry_run": "1"})
+    assert bad.status_code == 422
+    assert "upload-version-error" in _page(bad) and "card.limitations" in _page(bad)  # every field at once
+    good = client.post(url, headers=XHR, data={"csrf_token": token, "version": "3.0.0-xhr", "dry_run": "1"})
+    assert good.status_code == 204 and good.get_data() == b""
+    assert _stored(site_app, content.rule_slug) == before  # a dry run writes nothing
+    uploaded = client.post(url, headers=XHR, content_type="multipart/form-data", data={
+        "csrf_token": token, "version": "3.0.0-xhr", "artifact": (io.BytesIO(code_zip()), "code.zip")})
+    assert uploaded.status_code == 200 and uploaded.mimetype == "application/json"
+    location = uploaded.get_json()["location"]
+    assert location.endswith(f"/en/workspace/algorithms/{content.rule_slug}/3.0.0-xhr")
+    assert "Version 3.0.0-xhr is uploaded as a draft" in _page(client.get(location))  # the flash survived
+    assert "is uploaded as a draft" not in _page(client.get(location))  # and is shown once
+
+    evaluator = signed_in("evaluator")
+    token = csrf_of(evaluator.get("/en/workspace/datasets/new"))
+    count = _stored(site_app, content.rule_slug)[1]
+    sheet = {name: f"{name} of the cohort" for name in ("motivation", "source", "population", "collection_period",
+                                                        "preprocessing", "coverage", "access_conditions")}
+    unsheeted = evaluator.post("/en/workspace/datasets/new", headers=XHR, data={
+        "csrf_token": token, "name": "Sans fiche", "dry_run": "1", "labels": "sex"})
+    assert unsheeted.status_code == 422 and "dataset-motivation-error" in _page(unsheeted)
+    assert "dataset-labels-error" in _page(unsheeted)  # a label line without its name, on its field
+    checked = evaluator.post("/en/workspace/datasets/new", headers=XHR, data={
+        "csrf_token": token, "name": "Avec fiche", "label_column": "outcome", "dry_run": "1", **sheet})
+    assert checked.status_code == 204 and _stored(site_app, content.rule_slug)[1] == count
+    frame = generate_cohort(300, seed=12)
+    unknown = evaluator.post("/en/workspace/datasets/new", headers=XHR, content_type="multipart/form-data", data={
+        "csrf_token": token, "name": "Avec fiche", "labels": "sexe = sexe", **sheet,
+        "file": (io.BytesIO(frame.to_csv(index=False).encode()), "cohort.csv")})
+    assert unknown.status_code == 422 and "column &#39;sexe&#39; is not in the table" in unknown.get_data(as_text=True)
+    assert _stored(site_app, content.rule_slug)[1] == count
+    uploaded = evaluator.post("/en/workspace/datasets/new", headers=XHR, content_type="multipart/form-data", data={
+        "csrf_token": token, "name": "Avec fiche", "label_column": "outcome", "row_key": "row_id", **sheet,
+        "file": (io.BytesIO(frame.to_csv(index=False).encode()), "cohort.csv")})
+    assert uploaded.status_code == 200, _page(uploaded)[:2000]
+    assert _stored(site_app, content.rule_slug)[1] == count + 1
+    assert "Dataset “Avec fiche” is uploaded (300 rows)" in _page(evaluator.get(uploaded.get_json()["location"]))
+    target = evaluator.post("/en/workspace/predictions/new", headers=XHR, data={
+        "csrf_token": token, "target": f"{content.rule_slug}@9.9.9", "dataset": str(content.dataset_id),
+        "dry_run": "1"})
+    assert target.status_code == 404  # the version the predictions name does not exist
+    fine = evaluator.post("/en/workspace/predictions/new", headers=XHR, data={
+        "csrf_token": token, "target": f"{content.rule_slug}@1.0.0", "dataset": str(content.dataset_id),
+        "dry_run": "1"})
+    assert fine.status_code == 204
+
+
+def test_measures_are_entered_as_rows_with_french_decimals_and_rows_are_added_without_javascript(signed_in,
+                                                                                                  content):
+    client = signed_in("author")
+    upload = f"/fr/workspace/algorithms/{content.rule_slug}/versions/new"
+    token = csrf_of(client.get(upload))
+    assert client.post(upload, data={"csrf_token": token, "version": "5.0.0-rows"}).status_code == 303
+    url = f"/fr/workspace/algorithms/{content.rule_slug}/5.0.0-rows"
+    page = _page(client.get(url))
+    assert 'name="card.performance_metrics.0.value"' in page and 'name="card.performance_metrics.1.value"' not in page
+    assert 'name="card.performance_metrics"' not in page  # no JSON to type
+    typed = {"csrf_token": token, "card.performance_metrics.0.name": "AUC", "card.performance_metrics.0.value": "0,73",
+             "card.performance_metrics.0.ci_low": "0,69", "card.performance_metrics.0.ci_high": "0,78"}
+    more = client.post(url, data={**typed, "add_metric_row": "1"})
+    assert more.status_code == 200 and 'name="card.performance_metrics.2.value"' in _page(more)
+    assert 'value="0,73"' in _page(more)  # kept as typed, nothing saved yet
+    assert 'value="0,73"' not in _page(client.get(url))
+    wrong = client.post(url, data={**typed, "card.performance_metrics.0.value": "0.73"})
+    assert wrong.status_code == 422 and 'id="card-performance_metrics-error"' in _page(wrong)
+    assert "0,73" in _page(wrong) and "virgule" in _page(wrong)
+    saved = client.post(url, data=typed)
+    assert saved.status_code == 303, _page(saved)[:3000]
+    page = _page(client.get(url))
+    assert 'value="0,73"' in page and 'value="0,69"' in page
+    english = _page(client.get(url.replace("/fr/", "/en/")))
+    assert 'value="0.73"' in english
+    removed = client.post(url, data={**typed, "card.performance_metrics.0.remove": "1"})
+    assert removed.status_code == 303 and 'value="0,73"' not in _page(client.get(url))

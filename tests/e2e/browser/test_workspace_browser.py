@@ -14,6 +14,15 @@ from tests.pages.content import run_job
 
 
 def _fill_control(page, field: forms.CardField, value: str) -> None:
+    if field.kind == "metrics":  # rows of controls: the example's first measure, decimals written the French way
+        row = forms.metric_rows(load_example_card(), "fr")[0]
+        for key, kind, _label in forms.METRIC_COLUMNS:
+            cell = page.locator(f"#{field.id}-0-{key}")
+            if kind.startswith("vocab:"):
+                cell.select_option(row[key] or "")
+            else:
+                cell.fill(row[key])
+        return
     control = page.locator(f"#{field.id}")
     if field.kind == "choice":
         control.select_option(value)
