@@ -132,10 +132,19 @@ AUDIT_ACTIONS = {
     "audit.queued": _l("Audit queued"), "audit.running": _l("Audit started"),
     "audit.reaped": _l("Stalled audit put back in the queue"),
     "audit.public_view_frozen": _l("Public view of an audit frozen"),
+    "audit_request.created": _l("Audit requested"), "audit_request.claimed": _l("Audit request taken"),
+    "audit_request.declined": _l("Audit request declined"),
+    "report.filed": _l("Report filed"), "report.moderated": _l("Report moderated"),
+    "report.state_changed": _l("Report state changed"), "report.answered": _l("Report answered"),
+    "report.answer_moderated": _l("Answer to a report moderated"),
+    "version.fixes_reports": _l("Reports fixed by a version changed"),
+    "schedule.created": _l("Re-audit scheduled"), "schedule.stopped": _l("Scheduled re-audit stopped"),
+    "schedule.run_refused": _l("Scheduled re-audit refused"), "schedule.verdict_changed": _l("Verdict changed"),
 }
 OBJECT_TYPES = {"user": _l("account"), "client": _l("client"), "organisation": _l("organisation"),
                 "algorithm": _l("algorithm"), "version": _l("version"), "dataset": _l("dataset"),
-                "predictions": _l("predictions"), "job": _l("audit")}
+                "predictions": _l("predictions"), "job": _l("audit"), "audit_request": _l("audit request"),
+                "report": _l("report"), "schedule": _l("scheduled re-audit")}
 # Evidently's drift tests by the name its report gives them (others are shown as named, marked English).
 DRIFT_METHODS = {
     "K-S p_value": _l("Kolmogorov–Smirnov test (p-value)"), "chi-square p_value": _l("chi-squared test (p-value)"),
