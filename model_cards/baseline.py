@@ -211,7 +211,7 @@ ITEMS: tuple[Item, ...] = (
          ("Calendrier de maintenance", "Maintenance schedule"),
          ("Indiquez le calendrier de maintenance et de mise à jour.", "Give the maintenance and update schedule.")),
     Item(D, "review_date", "card.maintenance.next_review", NONE, ("Date de prochaine revue", "Next review date"),
-         ("Indiquez la date de la prochaine revue de la fiche : passé cette date, elle est signalée « à revoir ».",
+         ("Indiquez la date de la prochaine revue de la fiche : passé cette date, elle est signalée « à revoir ».",
           "Give the date of the card's next review: past that date, it is flagged \"to review\".")),
     Item(D, "human_oversight", "card.human_oversight", NONE, ("Contrôle humain", "Human oversight"),
          ("Décrivez les mesures de contrôle humain.", "Describe the human oversight measures.")),

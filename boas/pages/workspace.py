@@ -123,8 +123,9 @@ def upload_version(slug: str):
                 model=artifact if is_model else None, code=None if is_model else artifact,
                 fixes_reports=re.findall(r"[^,;\s]+", values.get("fixes_reports", "")))
         except ValidationFailed as exc:
-            for key, msgs in exc.errors.items():
-                field = "artifact" if key in ("model", "code") else key.split(".")[0]
+            for key, msgs in exc.errors.items():  # a card's own paths stay whole: they say which card field
+                field = "artifact" if key in ("model", "code") else (
+                    "fixes_reports" if key.startswith("fixes_reports.") else key)
                 errors.setdefault(field, []).extend(msgs)
         else:
             flash(_("Version %(version)s is uploaded as a draft. Complete its card.", version=created.version),

@@ -53,7 +53,7 @@ def test_inactive_users_are_not_notified(session, make_account):
 def test_a_kind_must_be_declared_and_its_parameters_complete(session, make_account):
     user, _ = make_account("author")
     with pytest.raises(ValueError, match="unknown notification kind"):
-        notifications.notify(session, [user], "verdict_changed", PARAMS)
+        notifications.notify(session, [user], "no_such_kind", PARAMS)
     with pytest.raises(KeyError, match="evaluator"):
         notifications.notify(session, [user], "request_claimed", PARAMS)
 
