@@ -20,8 +20,8 @@ blp = Blueprint("audit_log", __name__, url_prefix="/api/v1", description="Audit 
 class AuditLogQuery(TextInputSchema):
     action = fields.String(validate=fits(AuditEvent.action))
     object_ref = fields.String(validate=fits(AuditEvent.object_ref))
-    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=100_000))
-    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=500))
+    page = fields.Integer(load_default=1, validate=validate.Range(min=1, max=accounts.MAX_LOG_PAGE))
+    per_page = fields.Integer(load_default=50, validate=validate.Range(min=1, max=accounts.MAX_LOG_PER_PAGE))
 
 
 @blp.route("/audit-log")

@@ -81,7 +81,7 @@ def create_organisation():
 def audit_log():
     """State changes, newest first, filtered by action."""
     try:
-        page = max(1, int(request.args.get("page", 1)))
+        page = min(max(1, int(request.args.get("page", 1))), accounts.MAX_LOG_PAGE)
     except ValueError:
         page = 1
     action = request.args.get("action", "").strip() or None

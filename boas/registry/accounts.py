@@ -262,12 +262,21 @@ def end_session(session: Session, secret: str) -> None:
     session.commit()
 
 
+MAX_LOG_PAGE = 100_000  # pages of the audit log a reader may ask for (the API's bound too)
+MAX_LOG_PER_PAGE = 500
+
+
 def list_audit_events(
     session: Session, actor: User | None, *, action: str | None = None, object_ref: str | None = None,
     page: int = 1, per_page: int = 50,
 ) -> dict:
-    """The audit log, newest first; admins only."""
+    """The audit log, newest first; admins only. Pages past ``MAX_LOG_PAGE`` are refused before any query
+    (an offset past 64 bits is an overflow in the database driver, not an empty page)."""
     permissions.require_admin(actor)
+    errors = {name: [f"must be between 1 and {bound}"] for name, value, bound in
+              (("page", page, MAX_LOG_PAGE), ("per_page", per_page, MAX_LOG_PER_PAGE)) if not 1 <= value <= bound}
+    if errors:
+        raise ValidationFailed("invalid page of the audit log", errors)
     items, total = store.list_events(session, action=action, object_ref=object_ref, page=page, per_page=per_page)
     return {"items": items, "total": total, "page": page, "per_page": per_page}
 

@@ -15,7 +15,8 @@ HUGE = "9" * 5000
 LONG = "é" * 5_000  # past every column and form limit but one
 # Query strings, already encoded, that reached url_for, int() or PostgreSQL in earlier versions.
 HOSTILE_QUERIES = {
-    "huge page": f"page={HUGE}",
+    "huge page": f"page={HUGE}",  # past Python's 4,300-digit int() limit: a ValueError
+    "page past 64 bits": "page=99999999999999999999",  # parses, then overflows an SQL OFFSET
     "negative page": "page=-1",
     "NUL": "q=%00&action=%00&from=%00",
     "NUL in a name": "%00=1",
