@@ -25,25 +25,32 @@ FROZEN_KEPT = 256
 PASSED, FAILED, INSUFFICIENT, NOT_AUDITED = "passed", "failed", "insufficient", "not_audited"
 
 
+def verdict_counts(result: dict[str, Any]) -> dict[str, int]:
+    """How many disparities of a bias result pass, fail or lack evidence: its own totals when it carries
+    them, else counted over its features (a public view may carry only the disparities)."""
+    verdicts = result.get("verdicts")
+    if isinstance(verdicts, dict) and all(isinstance(verdicts.get(k), int) for k in ("pass", "fail")):
+        return {k: verdicts.get(k) or 0 for k in ("pass", "fail", "insufficient_evidence")}
+    counts = {"pass": 0, "fail": 0, "insufficient_evidence": 0}
+    for feature in result.get("features") or []:
+        for disparity in feature.get("disparities") or []:
+            if disparity.get("verdict") in counts:
+                counts[disparity["verdict"]] += 1
+    return counts
+
+
 def result_outcome(result: dict[str, Any] | None) -> str:
     """The outcome of one bias result: "failed" if any disparity fails, "insufficient" if any is unsure, else
     "passed" ("not_audited" without a result). The same worst-verdict rule as the card's summary."""
     if not isinstance(result, dict):
         return NOT_AUDITED
-    verdicts = result.get("verdicts")
-    if isinstance(verdicts, dict) and all(isinstance(verdicts.get(k), int) for k in ("pass", "fail")):
-        counts = {k: verdicts.get(k) or 0 for k in ("pass", "fail", "insufficient_evidence")}
-    else:
-        counts = {"pass": 0, "fail": 0, "insufficient_evidence": 0}
-        for feature in result.get("features") or []:
-            for disparity in feature.get("disparities") or []:
-                if disparity.get("verdict") in counts:
-                    counts[disparity["verdict"]] += 1
+    counts = verdict_counts(result)
     if counts["fail"]:
         return FAILED
-    return INSUFFICIENT if counts["insufficient_evidence"] else PASSED  # frozen public results kept in memory per process
+    return INSUFFICIENT if counts["insufficient_evidence"] else PASSED
 
 
+# Frozen public results kept in memory per process.
 class _FrozenViews:
     """Frozen public results by job id. A frozen view never changes, so it may be kept as long as wanted."""
 

@@ -18,9 +18,9 @@ from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_babel import ngettext
 
+from audits.outcomes import FAILED, INSUFFICIENT, NOT_AUDITED, PASSED, verdict_counts
 from boas.pages.i18n import attribute_label, fnumber, fpercent
 
-FAILED, INSUFFICIENT, PASSED, NOT_AUDITED = "failed", "insufficient", "passed", "not_audited"
 # Which failed disparity a summary names first: the harms a patient feels before the others.
 METRIC_PRIORITY = ("tpr", "fnr", "ppv", "npv", "fpr", "selection_rate", "accuracy", "prevalence")
 ICONS = {FAILED: "✗", INSUFFICIENT: "?", PASSED: "✓", NOT_AUDITED: "–"}
@@ -69,18 +69,6 @@ class Outcome:
         return str(LABELS[self.outcome])
 
 
-def _counts(result: dict[str, Any]) -> dict[str, int]:
-    verdicts = result.get("verdicts")
-    if isinstance(verdicts, dict) and all(isinstance(verdicts.get(k), int) for k in ("pass", "fail")):
-        return {k: verdicts.get(k) or 0 for k in ("pass", "fail", "insufficient_evidence")}
-    counts = {"pass": 0, "fail": 0, "insufficient_evidence": 0}
-    for feature in result.get("features") or []:
-        for disparity in feature.get("disparities") or []:
-            if disparity.get("verdict") in counts:
-                counts[disparity["verdict"]] += 1
-    return counts
-
-
 def _shown_ratio(disparity: dict[str, Any]) -> dict[str, float] | None:
     """The ratio and its interval when the viewer's result publishes all three; None otherwise."""
     ratio = disparity.get("ratio") or {}
@@ -115,7 +103,7 @@ def audit_outcome(results: Iterable[dict[str, Any] | None]) -> Outcome:
         return Outcome(NOT_AUDITED)
     counts = {"pass": 0, "fail": 0, "insufficient_evidence": 0}
     for result in shown:
-        for key, value in _counts(result).items():
+        for key, value in verdict_counts(result).items():
             counts[key] += value
     if counts["fail"]:
         features = dict.fromkeys(f.get("name") for r in shown for f in r.get("features") or []
