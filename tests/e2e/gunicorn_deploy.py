@@ -46,13 +46,13 @@ def run_boas(env: dict[str, str], *args: str) -> str:
     return result.stdout
 
 
-def _free_port() -> int:
+def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
 
 
-def _stop(proc: subprocess.Popen) -> None:
+def stop_process(proc: subprocess.Popen) -> None:
     if proc.poll() is not None:
         return
     proc.send_signal(signal.SIGTERM)
@@ -84,7 +84,7 @@ def _wait_until_ready(
 @contextmanager
 def gunicorn(env: dict[str, str], log_path: Path, workers: int) -> Iterator[str]:
     """gunicorn serving ``wsgi:app`` on a free port of 127.0.0.1; yields its base URL."""
-    port = _free_port()
+    port = free_port()
     with open(log_path, "wb") as log:
         proc = subprocess.Popen(
             [str(GUNICORN), "-w", str(workers), "-b", f"127.0.0.1:{port}", "--timeout", "120", "wsgi:app"],
@@ -99,7 +99,7 @@ def gunicorn(env: dict[str, str], log_path: Path, workers: int) -> Iterator[str]
         _wait_until_ready(base_url, proc, log_path, workers)
         yield base_url
     finally:
-        _stop(proc)
+        stop_process(proc)
 
 
 @dataclass

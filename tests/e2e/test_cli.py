@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -18,6 +16,7 @@ from sqlalchemy import create_engine, inspect, text
 
 from registry_db.models import Base
 from tests.conftest import BACKENDS, fresh_database_url
+from tests.e2e.gunicorn_deploy import free_port, stop_process
 from tests.factories import algorithm_payload
 
 pytestmark = pytest.mark.slow
@@ -193,12 +192,6 @@ def test_bad_input_is_refused_with_a_clear_message_and_no_partial_rows(fresh: Fr
 # -- serve -----------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 def _wait_healthy(base_url: str, proc: subprocess.Popen, log_path: Path, deadline_s: float = 90) -> None:
     deadline = time.monotonic() + deadline_s
     while time.monotonic() < deadline:
@@ -213,17 +206,6 @@ def _wait_healthy(base_url: str, proc: subprocess.Popen, log_path: Path, deadlin
     pytest.fail(f"boas serve did not answer in {deadline_s}s:\n{log_path.read_text(errors='replace')}")
 
 
-def _stop(proc: subprocess.Popen) -> None:
-    if proc.poll() is not None:
-        return
-    proc.send_signal(signal.SIGTERM)
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        os.killpg(proc.pid, signal.SIGKILL)  # the process group this test started (start_new_session)
-        proc.wait(timeout=10)
-
-
 def test_serve_answers_with_accounts_created_by_the_cli(fresh: Fresh, tmp_path: Path):
     ok(fresh.env, "db", "upgrade")
     ok(fresh.env, "users", "create", "--email", "admin@example.org", "--role", "admin")
@@ -231,7 +213,7 @@ def test_serve_answers_with_accounts_created_by_the_cli(fresh: Fresh, tmp_path: 
     admin = {"Authorization": f"Bearer {ok(fresh.env, 'tokens', 'create', '--email', 'admin@example.org').strip()}"}
     author = {"Authorization": f"Bearer {ok(fresh.env, 'tokens', 'create', '--email', 'author@example.org').strip()}"}
 
-    port = _free_port()
+    port = free_port()
     base_url = f"http://127.0.0.1:{port}"
     log_path = tmp_path / "serve.log"
     with open(log_path, "wb") as log:
@@ -255,7 +237,7 @@ def test_serve_answers_with_accounts_created_by_the_cli(fresh: Fresh, tmp_path: 
         assert requests.get(f"{base_url}/api/v1/me", headers=author, timeout=30).json()["role"] == "author"
         assert requests.get(f"{base_url}/api/v1/me", timeout=30).status_code == 401
     finally:
-        _stop(proc)
+        stop_process(proc)
     assert proc.returncode is not None
     output = log_path.read_text(errors="replace")
     assert f"BOAS on {base_url}" in output
