@@ -83,10 +83,10 @@ class DatasheetSchema(StrictSchema):
     trusted_data_holder = fields.Boolean(metadata={
         "description": "whether the publisher is a trusted health data holder (EHDS Art. 72)"})
 
-    @validates_schema
+    @validates_schema(skip_on_field_errors=False)  # reported with the other fields' errors, all at once
     def _ages(self, data: dict[str, Any], **_kwargs) -> None:
         low, high = data.get("min_typical_age"), data.get("max_typical_age")
-        if low is not None and high is not None and low > high:
+        if isinstance(low, int) and isinstance(high, int) and low > high:
             raise ValidationError({"max_typical_age": ["must be at least the minimum typical age"]})
 
 
