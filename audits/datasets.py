@@ -10,6 +10,7 @@ from sqlalchemy.orm import Session
 
 from audits import healthdcat, identifiers, schemas, tabular
 from boas.registry import permissions, versions
+from boas.registry.policy import Policy
 from boas.registry.schemas import load
 from boas.registry.storage import Storage
 from model_cards.snapshot import public_name
@@ -106,6 +107,10 @@ def _dataset_problems(frame, meta: dict[str, Any], in_metadata: list) -> dict[st
             errors.setdefault("sensitive_columns", []).append(
                 f"column '{column}' has {int(frame[column].isna().sum())} missing values: code them as a level "
                 f"of their own (for example 'inconnu') so that the audit reports them as a group")
+    individuals = meta["datasheet"].get("unique_individuals")
+    if individuals is not None and individuals > len(frame):
+        errors.setdefault("datasheet.unique_individuals", []).append(
+            f"the table has {len(frame)} rows: it cannot describe more people than that")
     if meta["row_key"] in frame.columns and frame[meta["row_key"]].duplicated().any():
         errors.setdefault("row_key", []).append("the row key has duplicate values")
     return errors
@@ -134,16 +139,39 @@ def _facts(dataset: ReferenceDataset) -> healthdcat.DatasetFacts:
     )
 
 
-def dataset_healthdcat(session: Session, actor: User | None, dataset_id: int, base_url: str) -> dict[str, Any]:
-    """One dataset's metadata as HealthDCAT-AP JSON-LD; readable by whoever may read the dataset record."""
+def configured_hdab(policy: Policy) -> healthdcat.Agent | None:
+    """The instance's Health Data Access Body as HealthDCAT-AP names it, or None when the operator set none."""
+    if not (policy.hdab_name and policy.hdab_url and policy.hdab_email):
+        return None
+    return healthdcat.Agent(name=policy.hdab_name, homepage=policy.hdab_url, email=policy.hdab_email)
+
+
+def dataset_healthdcat(session: Session, actor: User | None, dataset_id: int, base_url: str,
+                       hdab: healthdcat.Agent | None = None) -> dict[str, Any]:
+    """One dataset's metadata as HealthDCAT-AP JSON-LD; readable by whoever may read the dataset record.
+    ``hdab`` is the instance's Health Data Access Body, when the operator configured one."""
     require_evaluator(actor)
-    return healthdcat.dataset_document(_facts(store.get_dataset(session, dataset_id)), base_url)
+    return healthdcat.dataset_document(_facts(store.get_dataset(session, dataset_id)), base_url, hdab)
 
 
-def catalogue_healthdcat(session: Session, actor: User | None, base_url: str) -> dict[str, Any]:
+def catalogue_healthdcat(session: Session, actor: User | None, base_url: str,
+                         hdab: healthdcat.Agent | None = None) -> dict[str, Any]:
     """The catalogue of reference datasets (dcat:Catalog) as HealthDCAT-AP JSON-LD, same readers."""
     require_evaluator(actor)
-    return healthdcat.catalogue_document([_facts(d) for d in store.list_datasets(session)], base_url)
+    return healthdcat.catalogue_document([_facts(d) for d in store.list_datasets(session)], base_url, hdab)
+
+
+def healthdcat_missing(session: Session, actor: User | None, dataset_id: int,
+                       hdab: healthdcat.Agent | None = None) -> list[str]:
+    """The mandatory HealthDCAT-AP properties (sensitive data) the dataset's export still lacks, same readers."""
+    require_evaluator(actor)
+    return healthdcat.missing_properties(_facts(store.get_dataset(session, dataset_id)), hdab)
+
+
+def healthdcat_missing_by_dataset(datasets: Sequence[ReferenceDataset],
+                                  hdab: healthdcat.Agent | None = None) -> dict[int, list[str]]:
+    """``healthdcat_missing`` of datasets already read (a listing shows it beside each)."""
+    return {d.id: healthdcat.missing_properties(_facts(d), hdab) for d in datasets}
 
 
 def _prediction_target(session: Session, actor: User | None, metadata: str | dict[str, Any] | None):

@@ -6,12 +6,40 @@ from typing import Any
 
 from marshmallow import ValidationError, fields, validate, validates_schema
 
+from audits import healthdcat
 from audits.schedules import MAX_EVERY_DAYS, MAX_GRACE_DAYS, MAX_SPAN_DAYS, MIN_EVERY_DAYS, PERIODS
 from boas.registry.schemas import File, choice, fits
 from model_cards.schema import StrictSchema
 from registry_db.models import Algorithm, AuditKind, ReferenceDataset, Version
 
 MAX_ID = 2**31 - 1  # row ids are 32-bit integers on every backend
+
+
+MAX_COUNT = 10**10  # people or records: beyond any health dataset, within every backend's integers
+
+
+class WikidataEntity(fields.String):
+    """A Wikidata entity IRI, written canonically (``http://www.wikidata.org/entity/Q…``, as HealthDCAT-AP's shapes
+    require); the browser's ``https://www.wikidata.org/wiki/Q…`` is accepted. Anything else is refused."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs)
+        entity = healthdcat.wikidata_entity(text) if len(text) < 100 else None
+        if entity is None:
+            raise ValidationError("not a Wikidata entity: use http://www.wikidata.org/entity/Q… "
+                                  "(for example http://www.wikidata.org/entity/Q45127)")
+        return entity
+
+
+class SpatialIri(fields.String):
+    """A place as HealthDCAT-AP accepts it: an EU authority table's country, place or continent, or GeoNames."""
+
+    def _deserialize(self, value: Any, attr: str | None, data: Any, **kwargs: Any) -> str:
+        text = super()._deserialize(value, attr, data, **kwargs).strip()
+        if len(text) > 200 or not healthdcat.is_spatial(text):
+            raise ValidationError("not a place IRI: use http://publications.europa.eu/resource/authority/country/FRA "
+                                  "(or …/place/…, …/continent/…) or https://sws.geonames.org/<number>/")
+        return text
 
 
 class DatasheetSchema(StrictSchema):
@@ -27,6 +55,39 @@ class DatasheetSchema(StrictSchema):
     labelling = fields.String(validate=validate.Length(max=5000))
     maintenance = fields.String(validate=validate.Length(max=2000))
     synthetic = fields.Boolean(load_default=False)
+    # What HealthDCAT-AP (the EHDS catalogue profile) asks of a health dataset beyond the datasheet. Each is
+    # optional here, so an upload never waits on the catalogue; the export names those still missing.
+    health_categories = fields.List(fields.String(validate=validate.OneOf(
+        list(healthdcat.HEALTH_CATEGORIES), error="not a health category of the EHDS regulation (Art. 51): use one "
+        f"of {', '.join(healthdcat.HEALTH_CATEGORIES)}")), validate=validate.Length(max=len(healthdcat.HEALTH_CATEGORIES)),
+        metadata={"description": "EHDS Art. 51 category codes: " + ", ".join(healthdcat.HEALTH_CATEGORIES)})
+    health_themes = fields.List(WikidataEntity(), validate=validate.Length(max=30),
+                                metadata={"description": "Wikidata entities, http://www.wikidata.org/entity/Q…"})
+    coding_systems = fields.List(WikidataEntity(), validate=validate.Length(max=30),
+                                 metadata={"description": "Wikidata entities of the coding systems used, e.g. "
+                                           "http://www.wikidata.org/entity/Q45127 (ICD-10)"})
+    keywords = fields.List(fields.String(validate=validate.Length(min=1, max=100)), validate=validate.Length(max=30))
+    spatial = fields.List(SpatialIri(), validate=validate.Length(max=30), metadata={
+        "description": "places: http://publications.europa.eu/resource/authority/country/FRA (or place/, "
+                       "continent/), or https://sws.geonames.org/<id>/"})
+    min_typical_age = fields.Integer(strict=True, validate=validate.Range(min=0, max=healthdcat.MAX_AGE))
+    max_typical_age = fields.Integer(strict=True, validate=validate.Range(min=0, max=healthdcat.MAX_AGE))
+    unique_individuals = fields.Integer(strict=True, validate=validate.Range(min=0, max=MAX_COUNT), metadata={
+        "description": "people the table describes; published only from the disclosure threshold"})
+    purpose = fields.String(validate=validate.Length(min=1, max=2000))
+    provenance = fields.String(validate=validate.Length(min=1, max=5000))
+    publisher_note = fields.String(validate=validate.Length(min=1, max=2000))
+    publisher_homepage = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=500))
+    contact_email = fields.Email(validate=validate.Length(max=254), metadata={
+        "description": "a functional mailbox of the publisher, published in the HealthDCAT-AP export"})
+    trusted_data_holder = fields.Boolean(metadata={
+        "description": "whether the publisher is a trusted health data holder (EHDS Art. 72)"})
+
+    @validates_schema(skip_on_field_errors=False)  # reported with the other fields' errors, all at once
+    def _ages(self, data: dict[str, Any], **_kwargs) -> None:
+        low, high = data.get("min_typical_age"), data.get("max_typical_age")
+        if isinstance(low, int) and isinstance(high, int) and low > high:
+            raise ValidationError({"max_typical_age": ["must be at least the minimum typical age"]})
 
 
 class DatasetMetaSchema(StrictSchema):

@@ -117,6 +117,21 @@ def _storage_url(name: str, raw: str) -> str:
     raise SettingsError(f"{name} must be memory:// or a redis:// URL, got {raw!r}")
 
 
+def _http_url(name: str, raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(raw)
+    if parts.scheme not in ("http", "https") or not parts.netloc or any(c.isspace() for c in raw):
+        raise SettingsError(f"{name} must be an absolute http(s) URL, got {raw!r}")
+    return raw
+
+
+def _email(name: str, raw: str) -> str:
+    if not re.fullmatch(r"[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+", raw):
+        raise SettingsError(f"{name} must be an e-mail address, got {raw!r}")
+    return raw
+
+
 def _var(env: str, default: Any, doc: str, parse: Callable[[str, str], Any], shown: str | None = None,
          unit: int = 1) -> Any:
     """A setting read from ``env``; ``shown`` is the default as the README prints it; ``unit`` scales it."""
@@ -188,6 +203,14 @@ class Settings:
     public_base_url: str = _var("BOAS_PUBLIC_BASE_URL", "http://127.0.0.1:8000",
                                 "base of the stable, citable URLs written into cards", _text,
                                 shown="`http://127.0.0.1:8000`")
+    hdab_name: str = _var("BOAS_HDAB_NAME", "",
+                          "name of the Health Data Access Body that grants access to the reference datasets, "
+                          "named (with the URL and e-mail below, all three or none) in their HealthDCAT-AP "
+                          "exports; empty: the exports say it is missing", _text, shown="empty")
+    hdab_url: str = _var("BOAS_HDAB_URL", "", "the Health Data Access Body's homepage (http or https)", _http_url,
+                         shown="empty")
+    hdab_email: str = _var("BOAS_HDAB_EMAIL", "", "the Health Data Access Body's public contact e-mail", _email,
+                           shown="empty")
     job_heartbeat_seconds: float = _var("BOAS_JOB_HEARTBEAT_SECONDS", 5.0,
                                         "a running job's heartbeat interval", _number(0.0), shown="`5`")
     job_stale_seconds: float = _var("BOAS_JOB_STALE_SECONDS", 60.0,
@@ -219,6 +242,10 @@ class Settings:
         object.__setattr__(self, "data_dir", Path(self.data_dir).resolve())
         if not self.database_url:
             object.__setattr__(self, "database_url", f"sqlite:///{self.data_dir / 'boas.db'}")
+        hdab = {"BOAS_HDAB_NAME": self.hdab_name, "BOAS_HDAB_URL": self.hdab_url, "BOAS_HDAB_EMAIL": self.hdab_email}
+        if any(hdab.values()) and not all(hdab.values()):
+            unset = ", ".join(name for name, value in hdab.items() if not value)
+            raise SettingsError(f"the Health Data Access Body needs its name, URL and e-mail together: set {unset}")
         if not self.ratelimit_storage_url:
             shared = self.queue_url if self.queue_url.startswith(("redis://", "rediss://")) else "memory://"
             object.__setattr__(self, "ratelimit_storage_url", shared)

@@ -105,7 +105,8 @@ def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] 
 
     return Runtime(
         settings=settings, engine=engine, session_factory=factory, storage=storage,
-        policy=Policy(require_bias_audit=settings.require_bias_audit, public_base_url=settings.public_base_url),
+        policy=Policy(require_bias_audit=settings.require_bias_audit, public_base_url=settings.public_base_url,
+                      hdab_name=settings.hdab_name, hdab_url=settings.hdab_url, hdab_email=settings.hdab_email),
         queue=queue, enqueue=enqueue, run_job=run_job, enqueue_tick=register_schedule_tick(queue, tick),
     )
 

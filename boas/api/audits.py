@@ -152,7 +152,8 @@ def _jsonld(document: dict, filename: str) -> Response:
 @login_required
 def datasets_catalogue():
     """The reference datasets as a HealthDCAT-AP catalogue, JSON-LD (evaluators, admins)."""
-    document = datasets.catalogue_healthdcat(db_session(), current_user(), policy().public_base_url)
+    document = datasets.catalogue_healthdcat(db_session(), current_user(), policy().public_base_url,
+                                           datasets.configured_hdab(policy()))
     return _jsonld(document, "boas-datasets-healthdcat-ap.jsonld")
 
 
@@ -163,8 +164,26 @@ def datasets_catalogue():
 @login_required
 def dataset_healthdcat(dataset_id):
     """One reference dataset's metadata (never its rows) as HealthDCAT-AP JSON-LD (evaluators, admins)."""
-    document = datasets.dataset_healthdcat(db_session(), current_user(), dataset_id, policy().public_base_url)
+    document = datasets.dataset_healthdcat(db_session(), current_user(), dataset_id, policy().public_base_url,
+                                         datasets.configured_hdab(policy()))
     return _jsonld(document, f"dataset-{dataset_id}-healthdcat-ap.jsonld")
+
+
+class CompletenessOut(Schema):
+    complete = fields.Boolean(required=True, metadata={"description": "no mandatory property is missing"})
+    missing = fields.List(fields.String(), required=True, metadata={
+        "description": "mandatory HealthDCAT-AP properties (sensitive-data shapes) the export still lacks, as "
+                       "property paths such as healthdcatap:healthCategory or dct:publisher/foaf:mbox"})
+
+
+@blp.route("/datasets/<int:dataset_id>/healthdcat-ap/completeness")
+@blp.response(200, CompletenessOut)
+@blp.errors(401, 403, 404, 429)
+@login_required
+def dataset_healthdcat_completeness(dataset_id):
+    """Which mandatory HealthDCAT-AP properties the dataset's export still lacks (evaluators, admins)."""
+    missing = datasets.healthdcat_missing(db_session(), current_user(), dataset_id, datasets.configured_hdab(policy()))
+    return {"complete": not missing, "missing": missing}
 
 
 @blp.route("/predictions", methods=["POST"])

@@ -9,22 +9,29 @@ from flask import Response, flash, jsonify, redirect, render_template, request, 
 from flask_babel import gettext as _
 from marshmallow import fields
 
-from audits import datasets, prefill
+from audits import datasets, healthdcat, prefill
 from audits import service as audit_service
 from audits.schemas import AuditRequestSchema, DatasheetSchema
+from audits.suppression.tiers import MIN_CELL
 from boas.context import db_session, enqueue, policy, runtime, storage
 from boas.pages import uploads
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.pages.card import audit_sections
-from boas.pages.i18n import JOB_STATUSES, STATES, conflict_message
+from boas.pages.i18n import HEALTH_CATEGORIES, HEALTHDCAT_MISSING, JOB_STATUSES, STATES, conflict_message
 from boas.registry import algorithms
 from boas.registry.permissions import ConflictOfInterest
 from boas.security import report_response
 from registry_db.errors import NotFound, ValidationFailed
 
+# The datasheet's HealthDCAT-AP part (the EHDS catalogue), a fieldset of its own: texts, lists (one item per
+# line), whole numbers, the categories' checkboxes and the trusted-holder choice.
+HEALTHDCAT_TEXT = ("purpose", "provenance", "publisher_note", "publisher_homepage", "contact_email")
+HEALTHDCAT_LISTS = ("health_themes", "coding_systems", "spatial", "keywords")
+HEALTHDCAT_NUMBERS = ("min_typical_age", "max_typical_age", "unique_individuals")
 # The datasheet form's text fields, read from the schema the service validates with (the checkbox is apart).
-_DATASHEET_TEXT = {name: f for name, f in DatasheetSchema().fields.items() if isinstance(f, fields.String)}
+_DATASHEET_TEXT = {name: f for name, f in DatasheetSchema().fields.items()
+                   if isinstance(f, fields.String) and name not in HEALTHDCAT_TEXT}
 DATASHEET_REQUIRED = tuple(name for name, f in _DATASHEET_TEXT.items() if f.required)
 DATASHEET_OPTIONAL = tuple(name for name, f in _DATASHEET_TEXT.items() if not f.required)
 TARGETS_MAX = 100
@@ -42,10 +49,37 @@ def dataset_metadata(form) -> dict[str, Any]:
     sheet: dict[str, Any] = {name: form.get(name, "").strip() for name in DATASHEET_REQUIRED}
     sheet.update({name: form.get(name, "").strip() for name in DATASHEET_OPTIONAL if form.get(name, "").strip()})
     sheet["synthetic"] = form.get("synthetic") == "on"
+    sheet.update(healthdcat_fields(form))
     return {"name": form.get("name", "").strip(), "label_column": form.get("label_column", "").strip() or None,
             "sensitive_columns": _split(form.get("sensitive_columns", "")),
             "row_key": form.get("row_key", "").strip() or None, "datasheet": sheet,
             "labels": column_labels(form.get("labels", ""))}
+
+
+def _whole(text: str) -> int | str:
+    """A whole number typed in a form as an int; anything else as typed, for the service to refuse on its field."""
+    return int(text) if text.lstrip("-").isdigit() and len(text) < 15 else text
+
+
+def healthdcat_fields(form) -> dict[str, Any]:
+    """The HealthDCAT-AP fieldset as datasheet entries; a field left empty is left out (not declared)."""
+    sheet: dict[str, Any] = {}
+    if categories := [c for c in form.getlist("health_categories") if c]:
+        sheet["health_categories"] = categories
+    for name in HEALTHDCAT_LISTS:
+        text = form.get(name, "")
+        items = _split(text) if name == "keywords" else text.split()
+        if items:
+            sheet[name] = items
+    for name in HEALTHDCAT_NUMBERS:
+        if text := form.get(name, "").strip():
+            sheet[name] = _whole(text)
+    for name in HEALTHDCAT_TEXT:
+        if text := form.get(name, "").strip():
+            sheet[name] = text
+    if form.get("trusted_data_holder") in ("yes", "no"):
+        sheet["trusted_data_holder"] = form["trusted_data_holder"] == "yes"
+    return sheet
 
 
 def column_labels(text: str) -> dict[str, dict[str, str]]:
@@ -61,13 +95,22 @@ def column_labels(text: str) -> dict[str, dict[str, str]]:
     return labels
 
 
-def _on_fields(errors: dict[str, list[str]]) -> dict[str, list[str]]:
-    """Service errors on a column's label (``labels.dep.value.fr.value``) belong to the labels field, named."""
+def _on_fields(errors: dict[str, list[str]], metadata: dict[str, Any] | None = None) -> dict[str, list[str]]:
+    """Service errors on a column's label (``labels.dep.value.fr.value``) belong to the labels field, named; an
+    error on one item of a datasheet list (``datasheet.health_themes.2``) belongs to the list's field, quoting
+    the item refused."""
     shown: dict[str, list[str]] = {}
+    sheet = (metadata or {}).get("datasheet") or {}
     for key, messages in errors.items():
+        parts = key.split(".")
         if key.startswith("labels."):
             column = key.split(".")[1]
             shown.setdefault("labels", []).extend(f"{column}: {m}" for m in messages)
+        elif len(parts) == 3 and parts[0] == "datasheet" and parts[2].isdigit():
+            items = sheet.get(parts[1]) or []
+            index = int(parts[2])
+            item = items[index] if isinstance(items, list) and index < len(items) else parts[2]
+            shown.setdefault(f"datasheet.{parts[1]}", []).extend(f"{item}: {m}" for m in messages)
         else:
             shown.setdefault(key, []).extend(messages)
     return shown
@@ -85,7 +128,10 @@ def _targets(user) -> list[tuple[str, str]]:
 @login_required
 def datasets_list():
     """Reference datasets: schema, size and digest (never downloadable)."""
-    return render_template("pages/evaluate/datasets.html", datasets=datasets.list_datasets(db_session(), page_user()))
+    rows = datasets.list_datasets(db_session(), page_user())
+    missing = datasets.healthdcat_missing_by_dataset(rows, datasets.configured_hdab(policy()))
+    return render_template("pages/evaluate/datasets.html", datasets=rows, missing=missing,
+                           missing_labels=HEALTHDCAT_MISSING)
 
 
 def _jsonld(document: dict[str, Any], filename: str) -> Response:
@@ -98,7 +144,8 @@ def _jsonld(document: dict[str, Any], filename: str) -> Response:
 @login_required
 def datasets_healthdcat():
     """The datasets' metadata as a HealthDCAT-AP catalogue, for signed-in evaluators (the API's service)."""
-    document = datasets.catalogue_healthdcat(db_session(), page_user(), policy().public_base_url)
+    document = datasets.catalogue_healthdcat(db_session(), page_user(), policy().public_base_url,
+                                           datasets.configured_hdab(policy()))
     return _jsonld(document, "boas-datasets-healthdcat-ap.jsonld")
 
 
@@ -106,7 +153,8 @@ def datasets_healthdcat():
 @login_required
 def dataset_healthdcat(dataset_id: int):
     """One dataset's metadata (never its rows) as HealthDCAT-AP JSON-LD, for signed-in evaluators."""
-    document = datasets.dataset_healthdcat(db_session(), page_user(), dataset_id, policy().public_base_url)
+    document = datasets.dataset_healthdcat(db_session(), page_user(), dataset_id, policy().public_base_url,
+                                         datasets.configured_hdab(policy()))
     return _jsonld(document, f"dataset-{dataset_id}-healthdcat-ap.jsonld")
 
 
@@ -119,11 +167,12 @@ def new_dataset():
     errors: dict[str, list[str]] = {}
     if request.method == "POST":
         upload = request.files.get("file")
+        metadata = dataset_metadata(request.form)
         if uploads.is_dry_run():
             try:
-                datasets.check_dataset_metadata(user, dataset_metadata(request.form))
+                datasets.check_dataset_metadata(user, metadata)
             except ValidationFailed as exc:
-                errors = _on_fields(exc.errors)
+                errors = _on_fields(exc.errors, metadata)
             else:
                 return uploads.checked()
         elif upload is None or not upload.filename:
@@ -131,15 +180,20 @@ def new_dataset():
         else:
             try:
                 created = datasets.create_dataset(db_session(), user, storage(), stream=upload.stream,
-                                                  filename=upload.filename, metadata=dataset_metadata(request.form))
+                                                  filename=upload.filename, metadata=metadata)
             except ValidationFailed as exc:
-                errors = _on_fields(exc.errors)
+                errors = _on_fields(exc.errors, metadata)
             else:
                 flash(_("Dataset “%(name)s” is uploaded (%(rows)s rows).", name=created.name,
                         rows=created.row_count), "success")
                 return uploads.after_upload(url_for("pages.new_audit", dataset=created.id))
     return render_template("pages/evaluate/dataset_form.html", values=request.form.to_dict(), errors=errors,
-                           required=DATASHEET_REQUIRED, optional=DATASHEET_OPTIONAL), 422 if errors else 200
+                           required=DATASHEET_REQUIRED, optional=DATASHEET_OPTIONAL,
+                           chosen_categories=request.form.getlist("health_categories"),
+                           categories=HEALTH_CATEGORIES, min_cell=MIN_CELL,
+                           coding_examples=", ".join(f"{iri} ({name})" for iri, name
+                                                     in healthdcat.CODING_SYSTEM_SUGGESTIONS.items())
+                           ), 422 if errors else 200
 
 
 @bp.route("/workspace/predictions/new", methods=["GET", "POST"])

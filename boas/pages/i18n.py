@@ -75,6 +75,41 @@ REPORT_STATES = {ReportState.OPEN.value: _l("Open"), ReportState.ACKNOWLEDGED.va
                  ReportState.RESOLVED.value: _l("Resolved"), ReportState.DECLINED.value: _l("Declined")}
 MODERATIONS = {Moderation.PENDING.value: _l("Awaiting moderation"), Moderation.APPROVED.value: _l("Public"),
                Moderation.REJECTED.value: _l("Rejected by moderation")}
+# The EHDS health categories (audits.healthdcat.HEALTH_CATEGORIES), as the dataset form offers them.
+HEALTH_CATEGORIES = {
+    "EHRS": _l("Electronic health data from electronic health records"),
+    "HRAD": _l("Healthcare-related administrative data (dispensations, reimbursement claims, reimbursements)"),
+    "HGPD": _l("Human genetic, epigenomic and genomic data"),
+    "HPML": _l("Other human molecular data (proteomic, transcriptomic, metabolomic, lipidomic, other omic data)"),
+    "PGEH": _l("Personal electronic health data automatically generated through medical devices"),
+    "WELA": _l("Data from wellness applications"),
+    "IDHP": _l("Data on the professional status, specialisation and institution of health professionals"),
+    "PHDR": _l("Population-based health data registries (public health registries)"),
+    "MRMR": _l("Medical registries and mortality registries"),
+    "EHCT": _l("Clinical trials, clinical studies, clinical investigations and performance studies"),
+    "EMRD": _l("Other health data from medical devices"),
+    "RMMD": _l("Registries for medicinal products and medical devices"),
+    "RQSH": _l("Research cohorts, questionnaires and surveys related to health, after first publication of results"),
+    "EINS": _l("Biobanks and associated databases"),
+    "DIOH": _l("Factors impacting health (socio-economic, environmental and behavioural determinants)"),
+    "RPDG": _l("Data on pathogens that impact human health"),
+}
+# The mandatory HealthDCAT-AP properties a dataset's export may lack (audits.healthdcat.MANDATORY), named.
+HEALTHDCAT_MISSING = {
+    "healthdcatap:healthCategory": _l("health category"),
+    "healthdcatap:healthTheme": _l("health theme"),
+    "dcat:keyword": _l("keywords"),
+    "dpv:hasPurpose": _l("purpose"),
+    "dct:spatial": _l("geographic area (place IRI)"),
+    "dct:publisher/foaf:homepage": _l("publisher’s homepage"),
+    "dct:publisher/foaf:mbox": _l("publisher’s contact e-mail"),
+    "dct:publisher/healthdcatap:publisherNote": _l("note on the publisher"),
+    "dct:publisher/healthdcatap:trustedDataHolder": _l("whether the publisher is a trusted data holder"),
+    "dct:publisher/healthdcatap:publisherType": _l("publisher type (no published vocabulary yet)"),
+    "dcat:contactPoint/vcard:hasEmail": _l("contact point’s e-mail"),
+    "healthdcatap:hdab": _l("Health Data Access Body (instance setting, BOAS_HDAB_*)"),
+    "adms:sample": _l("sample distribution (BOAS never distributes rows)"),
+}
 # What the identifier screening found in a text (audits.identifiers.DETECTORS), as its writer is told.
 DETECTOR_LABELS = {
     "column_name": _l("an identifying name"),

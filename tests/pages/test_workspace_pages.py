@@ -358,3 +358,48 @@ def test_measures_are_entered_as_rows_with_french_decimals_and_rows_are_added_wi
     assert 'value="0.73"' in english
     removed = client.post(url, data={**typed, "card.performance_metrics.0.remove": "1"})
     assert removed.status_code == 303 and 'value="0,73"' not in _page(client.get(url))
+
+
+def test_the_dataset_form_declares_the_catalogue_fields_and_refuses_bad_ones_on_their_field(signed_in, content,
+                                                                                            site_app):
+    client = signed_in("evaluator")
+    form = _page(client.get("/fr/workspace/datasets/new"))
+    assert "Catégories de données de santé" in form and 'value="EHRS"' in form
+    assert 'name="health_categories" value="EHRS" checked' not in form  # nothing that matters is prefilled
+    token = csrf_of(client.get("/fr/workspace/datasets/new"))
+    count = _stored(site_app, content.rule_slug)[1]
+    sheet = {name: f"{name} of the cohort" for name in ("motivation", "source", "population", "collection_period",
+                                                        "preprocessing", "coverage", "access_conditions")}
+    frame = generate_cohort(120, seed=13)
+    bad = {"health_categories": ["EHRS", "XXXX"], "health_themes": "javascript:alert(1)\n/entity/Q1",
+           "coding_systems": "https://example.org/entity/Q45127", "spatial": "France",
+           "min_typical_age": "70", "max_typical_age": "20", "unique_individuals": "-3",
+           "publisher_homepage": "javascript:alert(1)", "contact_email": "personne"}
+    for dry_run in ({"dry_run": "1"}, {"file": (io.BytesIO(frame.to_csv(index=False).encode()), "c.csv")}):
+        refused = client.post("/fr/workspace/datasets/new", content_type="multipart/form-data", data={
+            "csrf_token": token, "name": "Catalogue", **sheet, **bad, **dry_run})
+        page = _page(refused)
+        assert refused.status_code == 422, page[:2000]
+        for field in ("health_categories", "health_themes", "coding_systems", "spatial", "max_typical_age",
+                      "unique_individuals", "publisher_homepage", "contact_email"):
+            assert f'id="dataset-{field}-error"' in page, field
+        assert "javascript:alert(1): not a Wikidata entity" in page  # the refused item is named
+        assert 'name="health_categories" value="EHRS" checked' in page  # the evaluator's choice is kept
+        assert _stored(site_app, content.rule_slug)[1] == count
+    negative = client.post("/fr/workspace/datasets/new", data={"csrf_token": token, "name": "Catalogue", **sheet,
+                                                                "min_typical_age": "-1", "dry_run": "1"})
+    assert negative.status_code == 422 and 'id="dataset-min_typical_age-error"' in _page(negative)
+    uploaded = client.post("/fr/workspace/datasets/new", content_type="multipart/form-data", data={
+        "csrf_token": token, "name": "Catalogue déclaré", **sheet, "health_categories": ["EHRS", "EINS"],
+        "health_themes": "https://www.wikidata.org/wiki/Q12206", "keywords": "diabète, séjours",
+        "min_typical_age": "18", "max_typical_age": "90", "trusted_data_holder": "no",
+        "file": (io.BytesIO(frame.to_csv(index=False).encode()), "c.csv")})
+    assert uploaded.status_code == 303, _page(uploaded)[:2000]
+    listing = _page(client.get("/fr/workspace/datasets"))
+    row = listing[listing.index('<th scope="row">Catalogue déclaré</th>'):]
+    row = row[:row.index("</tr>")]
+    assert "<li>finalité <code>dpv:hasPurpose</code></li>" in row  # named in French, with its property
+    assert "healthdcatap:healthCategory" not in row and "dcat:keyword" not in row
+    assert "adms:sample" in row and "Organisme d’accès aux données de santé" in row
+    english = _page(client.get("/en/workspace/datasets"))
+    assert "Health Data Access Body (instance setting, BOAS_HDAB_*)" in english
