@@ -38,6 +38,13 @@ DATASHEET = {
     "coverage": "18 régions, 5 quintiles de défavorisation, 4 tranches d’âge.",
     "access_conditions": "Réservée aux évaluateurs de l’instance BOAS.",
     "synthetic": True,
+    # HealthDCAT-AP: a claims-like (SNDS-structured) table is healthcare-related administrative data (EHDS Art. 51).
+    "health_categories": ["HRAD"],
+    "keywords": ["cohorte synthétique", "hospitalisation", "SNDS"],
+    "spatial": ["http://publications.europa.eu/resource/authority/country/FRA"],
+    "min_typical_age": 18,
+    "purpose": "Auditer les biais et la dérive des algorithmes publiés sur BOAS, sans donnée réelle.",
+    "provenance": "Générée par le générateur de cohorte synthétique de BOAS, graine fixe, aucune donnée source.",
 }
 
 
