@@ -249,7 +249,7 @@ class S3Bucket:
     name: str
     client: Any  # a boto3 S3 client on the test server, for looking into the bucket behind the store's back
 
-    def keys(self) -> list[str]:
+    def object_keys(self) -> list[str]:
         pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
         return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
 

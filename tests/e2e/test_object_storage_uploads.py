@@ -36,7 +36,7 @@ def s3_client(s3_settings, connection):
 
 def _nothing_left(client, author, slug, s3_bucket, data_dir) -> None:
     assert client.get(f"/api/v1/algorithms/{slug}/versions", headers=author).get_json() == []
-    assert s3_bucket.keys() == []
+    assert s3_bucket.object_keys() == []
     assert _leftovers(data_dir) == []
     cache = data_dir / "cache"
     assert not cache.exists() or [p for p in cache.rglob("*") if p.is_file()] == []
@@ -82,8 +82,8 @@ def test_a_version_is_stored_in_the_bucket_served_verified_and_repaired_after_da
     assert created.status_code == 201, created.get_json()
     version = created.get_json()
     digests = {f["sha256"] for f in version["manifest"]} | {version["archive"]["sha256"]}
-    assert {key.rsplit("/", 1)[1] for key in s3_bucket.keys()} == digests
-    assert all(key.startswith(f"{PREFIX}blobs/sha256/") for key in s3_bucket.keys())
+    assert {key.rsplit("/", 1)[1] for key in s3_bucket.object_keys()} == digests
+    assert all(key.startswith(f"{PREFIX}blobs/sha256/") for key in s3_bucket.object_keys())
     assert not (s3_settings.data_dir / "blobs").exists()  # nothing stored locally but the cache
     assert not any((s3_settings.data_dir / "tmp").iterdir())
     base = f"/api/v1/algorithms/{algo['slug']}/versions"

@@ -65,7 +65,7 @@ def backing(request, tmp_path) -> Backing:
         return store
 
     def s3_stored() -> set[str]:
-        keys = bucket.keys()
+        keys = bucket.object_keys()
         assert all(k.startswith(f"{PREFIX}blobs/sha256/") for k in keys), keys
         return {k.rsplit("/", 1)[1] for k in keys}
 
