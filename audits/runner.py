@@ -171,10 +171,8 @@ def _predict(runtime: JobRuntime, inputs: _Inputs, frame, work: Path) -> dict[st
     import numpy as np
 
     if inputs.predictions is not None:
-        uploaded = tabular.read_table(
-            runtime.storage.blobs.verified_path(inputs.predictions["sha256"], inputs.predictions["size"]),
-            tabular.detect_format(runtime.storage.blobs.path_for(inputs.predictions["sha256"]), ""),
-        )
+        stored = runtime.storage.blobs.verified_path(inputs.predictions["sha256"], inputs.predictions["size"])
+        uploaded = tabular.read_table(stored, tabular.detect_format(stored, ""))
         key = inputs.dataset["row_key"] or "row_number"
         keys = datasets.row_keys(frame, inputs.dataset["row_key"])
         aligned = uploaded.set_index(key).loc[keys.tolist()]

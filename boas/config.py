@@ -132,6 +132,42 @@ def _email(name: str, raw: str) -> str:
     return raw
 
 
+def _backend(name: str, raw: str) -> str:
+    if raw in ("fs", "s3"):
+        return raw
+    raise SettingsError(f"{name} must be 'fs' (a directory, possibly shared) or 's3' (object storage), got {raw!r}")
+
+
+def _endpoint_url(name: str, raw: str) -> str:
+    from urllib.parse import urlsplit
+
+    try:
+        url = urlsplit(raw)
+        url.port  # noqa: B018 - parses the port, raising on a malformed one
+    except ValueError:
+        url = None
+    if (url is None or url.scheme not in ("http", "https") or not url.hostname or url.username or url.password
+            or url.path not in ("", "/") or url.query or url.fragment):
+        raise SettingsError(f"{name} must be the object storage's base URL, e.g. https://s3.example.org:9000 "
+                            f"(credentials go in AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY), got {raw!r}")
+    return raw.rstrip("/")
+
+
+def _bucket(name: str, raw: str) -> str:
+    if re.fullmatch(r"[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]", raw) and ".." not in raw:
+        return raw
+    raise SettingsError(f"{name} must be a bucket name (3 to 63 lowercase letters, digits, dots and hyphens), "
+                        f"got {raw!r}")
+
+
+def _prefix(name: str, raw: str) -> str:
+    parts = raw.strip("/").split("/")
+    if not all(re.fullmatch(r"[A-Za-z0-9_.-]+", part) and part not in (".", "..") for part in parts):
+        raise SettingsError(f"{name} must be a key prefix such as 'boas/prod' (letters, digits, _ . - and /), "
+                            f"got {raw!r}")
+    return "/".join(parts) + "/"
+
+
 def _var(env: str, default: Any, doc: str, parse: Callable[[str, str], Any], shown: str | None = None,
          unit: int = 1) -> Any:
     """A setting read from ``env``; ``shown`` is the default as the README prints it; ``unit`` scales it."""
@@ -172,6 +208,22 @@ class Settings:
                                         "a staging directory (`$BOAS_DATA_DIR/tmp/stage-*`) untouched this long "
                                         "is left over by a killed process: removed at start and by the reaper",
                                         _number(0.0), shown="`21600` (6 hours)")
+    blob_backend: str = _var("BOAS_BLOB_BACKEND", "fs",
+                             "where artifacts are stored: `fs`, under `$BOAS_DATA_DIR/blobs` (a filesystem every "
+                             "machine mounts for several machines), or `s3`, in the object storage below, read "
+                             "through a verified cache in `$BOAS_DATA_DIR/cache`", _backend)
+    s3_endpoint_url: str = _var("BOAS_S3_ENDPOINT_URL", "",
+                                "base URL of an S3-compatible service (MinIO, Ceph, Garage, a cloud's); empty: AWS. "
+                                "Credentials and region come from the standard `AWS_*` variables", _endpoint_url,
+                                shown="empty")
+    s3_bucket: str = _var("BOAS_S3_BUCKET", "", "the bucket holding the artifacts (required with `s3`)", _bucket,
+                          shown="empty")
+    s3_prefix: str = _var("BOAS_S3_PREFIX", "", "key prefix inside the bucket, e.g. `boas/prod`", _prefix,
+                          shown="empty")
+    blob_cache_bytes: int = _var("BOAS_BLOB_CACHE_MB", 10240,
+                                 "budget of the local cache of verified copies with `s3` (least recently used "
+                                 "evicted first); at least the largest upload and archived file", _integer(1),
+                                 unit=MB)
     secure_cookies: bool = _var("BOAS_SECURE_COOKIES", False, "set to `1` when served over TLS", _flag,
                                 shown="off")
     queue_url: str = _var("BOAS_QUEUE_URL", "sqlite",
@@ -249,6 +301,19 @@ class Settings:
         if not self.ratelimit_storage_url:
             shared = self.queue_url if self.queue_url.startswith(("redis://", "rediss://")) else "memory://"
             object.__setattr__(self, "ratelimit_storage_url", shared)
+        if self.blob_backend == "s3":
+            self._check_object_storage()
+
+    def _check_object_storage(self) -> None:
+        """Object storage needs a bucket, single-PUT sizes and a cache that holds the largest file."""
+        if not self.s3_bucket:
+            raise SettingsError("BOAS_BLOB_BACKEND=s3 needs BOAS_S3_BUCKET, the bucket that holds the artifacts")
+        largest = max(self.max_upload_bytes, self.archive_max_file_bytes)
+        if largest > 5 * 1024 * MB:
+            raise SettingsError("BOAS_MAX_UPLOAD_MB and BOAS_ARCHIVE_MAX_FILE_MB must stay at most 5120 with "
+                                "BOAS_BLOB_BACKEND=s3 (one object is stored in one upload)")
+        if self.blob_cache_bytes < largest:
+            raise SettingsError(f"BOAS_BLOB_CACHE_MB must hold the largest stored file: at least {largest // MB}")
 
     @property
     def archive_limits(self) -> ArchiveLimits:

@@ -18,13 +18,14 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from audits.queue import make_queue, register_schedule_tick, register_task
-from boas.config import Settings
+from boas.config import Settings, SettingsError
 from boas.registry.mail import Mailer
 from boas.registry.notifications import BASE_URL_KEY, MAILER_KEY
 from boas.registry.policy import Policy
 from boas.registry.storage import Storage
-from registry_db.blobs import BlobStore
+from registry_db.blobs import BlobStore, FilesystemBlobStore
 from registry_db.engine import make_engine, make_session_factory
+from registry_db.errors import StorageUnavailable
 from registry_db.models import utcnow
 
 
@@ -50,14 +51,39 @@ class Runtime:
             self.engine.dispose()
 
 
+def build_blob_store(settings: Settings) -> BlobStore:
+    """The blob backend the settings name: the data directory (``fs``) or an S3 bucket (``s3``).
+
+    The bucket is asked at once, so a wrong endpoint, bucket or credentials stop the process at start
+    with a ``SettingsError`` naming the variables, not an upload with a 503 later.
+    """
+    if settings.blob_backend == "fs":
+        blobs: BlobStore = FilesystemBlobStore(settings.data_dir)
+        blobs.ensure()
+        return blobs
+    try:
+        from registry_db.blobs_s3 import S3BlobStore
+
+        blobs = S3BlobStore.from_settings(settings.data_dir, bucket=settings.s3_bucket, prefix=settings.s3_prefix,
+                                          endpoint_url=settings.s3_endpoint_url or None,
+                                          cache_max_bytes=settings.blob_cache_bytes)
+    except ImportError as exc:
+        raise SettingsError("BOAS_BLOB_BACKEND=s3 needs the S3 client: pip install 'boas[s3]'") from exc
+    try:
+        blobs.ensure()
+    except StorageUnavailable as exc:
+        raise SettingsError(f"BOAS_S3_ENDPOINT_URL / BOAS_S3_BUCKET: {exc.message} (check them and the AWS_* "
+                            "credentials)") from exc
+    return blobs
+
+
 def build_storage(settings: Settings) -> Storage:
     """The artifact store and upload limits, the same for web and worker processes.
 
     Every process builds it once at start, and sweeps what killed processes left in the staging
     area (the worker's reaper sweeps again while it runs).
     """
-    blobs = BlobStore(settings.data_dir)
-    blobs.ensure()
+    blobs = build_blob_store(settings)
     blobs.sweep_staging(settings.staging_grace_seconds)
     return Storage(blobs=blobs, limits=settings.archive_limits, max_upload_bytes=settings.max_upload_bytes)
 

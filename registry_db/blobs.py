@@ -1,5 +1,11 @@
 """Content-addressed file store: each file lives at ``blobs/sha256/ab/<digest>``.
 
+``BlobStore`` is what services see. Two backends implement it: ``FilesystemBlobStore`` here (the
+data directory, or a filesystem every machine mounts) and ``registry_db.blobs_s3.S3BlobStore``
+(S3-compatible object storage). Both stage uploads in a private local directory, because archives
+are unpacked and the model sandbox reads plain local files, and both hand readers a local path
+whose content was just checked against its digest.
+
 Writes are atomic (temp file on the same filesystem, fsync, rename, fsync of the directory),
 so a crash leaves either nothing or a complete file. Reads verify the digest first.
 """
@@ -14,7 +20,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import IO
+from typing import IO, Protocol
 
 from registry_db.errors import IntegrityFailure, TooLarge, ValidationFailed
 
@@ -23,6 +29,13 @@ STAGING_PREFIX = "stage-"
 DIR_MODE, FILE_MODE = 0o700, 0o600  # the data directory is the service account's alone
 
 log = logging.getLogger(__name__)
+
+
+def checked_digest(sha256: str) -> str:
+    """``sha256`` if it is a lowercase hex SHA-256 digest: the only names a blob ever has (no path, no key tricks)."""
+    if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
+        raise ValueError(f"not a sha256 hex digest: {sha256!r}")
+    return sha256
 
 
 def sha256_file(path: Path) -> tuple[str, int]:
@@ -80,32 +93,75 @@ def _newest_mtime(root: Path) -> float:
     return newest
 
 
-class BlobStore:
-    def __init__(self, root: Path):
-        self.root = Path(root)
-        self.blob_root = self.root / "blobs" / "sha256"
-        self.tmp_root = self.root / "tmp"
+class BlobStore(Protocol):
+    """The artifact store as services use it, whatever holds the bytes.
+
+    ``root`` is the process's local data directory (staging area, and for object storage a cache of
+    verified copies): the model sandbox never sees it. Adoption and removal of one digest are
+    serialised by the caller's database lock (``registry_db.store.staging.lock_blob``), so a store
+    needs no lock of its own; it only has to stay correct when two writers adopt the same bytes.
+    """
+
+    @property
+    def root(self) -> Path: ...
+
+    @property
+    def tmp_root(self) -> Path: ...
 
     def ensure(self) -> None:
-        """Create the store owner-only (0700), and take back any group or other access older files had.
+        """Create what the store needs locally (owner-only) and check it can reach its backend."""
+        ...
+
+    def exists(self, sha256: str) -> bool: ...
+
+    def staging_dir(self) -> Path:
+        """A private local directory for one upload in progress."""
+        ...
+
+    def sweep_staging(self, grace_seconds: float) -> list[Path]:
+        """Remove what killed processes left behind locally; returns the staging directories removed."""
+        ...
+
+    def stage_stream(self, stream: IO[bytes], dest: Path, max_bytes: int, field: str) -> tuple[str, int]:
+        """Copy an upload into a staging file under its size cap; returns its digest and size."""
+        ...
+
+    def adopt(self, src: Path, sha256: str) -> bool:
+        """Store a staged file whose digest is known; True if this call created the blob."""
+        ...
+
+    def remove(self, digests: Iterable[str]) -> None:
+        """Delete blobs (those a failed transaction created)."""
+        ...
+
+    def verified_path(self, sha256: str, size: int | None = None) -> Path:
+        """A local path to the blob's bytes, checked against ``sha256`` (and ``size``) just now."""
+        ...
+
+
+class LocalStaging:
+    """The staging area every backend keeps in the local data directory: uploads are written,
+    hashed and unpacked here before they are adopted."""
+
+    def __init__(self, root: Path):
+        self.root = Path(root)
+        self.tmp_root = self.root / "tmp"
+
+    def _secure_local(self, *directories: Path) -> None:
+        """Create the data directory owner-only (0700), and take back any group or other access older files had.
 
         The data directory holds the database and every reference dataset: nothing but the mount rules
         of the model sandbox should keep other users away from it, so nothing does on permissions alone.
         """
         secure_tree(self.root)
-        for directory in (self.blob_root, self.tmp_root):
+        for directory in (*directories, self.tmp_root):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 
-    def path_for(self, sha256: str) -> Path:
-        if len(sha256) != 64 or any(c not in "0123456789abcdef" for c in sha256):
-            raise ValueError(f"not a sha256 hex digest: {sha256!r}")
-        return self.blob_root / sha256[:2] / sha256
-
-    def exists(self, sha256: str) -> bool:
-        return self.path_for(sha256).is_file()
+    def ensure(self) -> None:
+        self._secure_local()
 
     def staging_dir(self) -> Path:
-        """A private directory on the store's filesystem, so that adoption is a rename."""
+        """A private directory on the data directory's filesystem, so that adoption is a rename."""
         self.ensure()
         return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.tmp_root))
 
@@ -146,6 +202,24 @@ class BlobStore:
         if size == 0:
             raise ValidationFailed("empty upload", {field: ["the uploaded file is empty"]})
         return digest.hexdigest(), size
+
+
+class FilesystemBlobStore(LocalStaging):
+    """Blobs as files under ``<root>/blobs/sha256``: the data directory, or a filesystem shared by every machine."""
+
+    def __init__(self, root: Path):
+        super().__init__(root)
+        self.blob_root = self.root / "blobs" / "sha256"
+
+    def ensure(self) -> None:
+        """Create the store owner-only (0700); see ``LocalStaging._secure_local``."""
+        self._secure_local(self.blob_root)
+
+    def path_for(self, sha256: str) -> Path:
+        return self.blob_root / checked_digest(sha256)[:2] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        return self.path_for(sha256).is_file()
 
     def adopt(self, src: Path, sha256: str) -> bool:
         """Move a staged file whose digest is known into the store; True if it was new.

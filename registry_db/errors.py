@@ -58,6 +58,13 @@ class IntegrityFailure(BoasError):
     code = "artifact_corrupted"
 
 
+class StorageUnavailable(BoasError):
+    """The object storage holding the artifacts did not answer (or refused our credentials): try again later."""
+
+    status = 503
+    code = "storage_unavailable"
+
+
 def flatten_errors(messages: Any, prefix: str = "") -> dict[str, list[str]]:
     """marshmallow's nested errors as ``{"performance_metrics.0.ci_low": [...]}``."""
     out: dict[str, list[str]] = {}

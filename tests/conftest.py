@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import uuid
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
@@ -218,3 +221,54 @@ def bubblewrap() -> None:
 
     usable, why = bwrap_support()
     assert usable, f"bubblewrap is required here (apt-get install bubblewrap): {why}"
+
+
+# -- object storage: a real S3 server (moto's) on 127.0.0.1 ------------------------------------
+
+# Credentials the test server accepts; the application reads them from the standard AWS variables.
+S3_ENV = {"AWS_ACCESS_KEY_ID": "boas-test", "AWS_SECRET_ACCESS_KEY": "boas-test-secret",
+          "AWS_DEFAULT_REGION": "us-east-1"}
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """An S3 server on a free port, started once per test process (moto's server mode, no network)."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)  # one access-log line per S3 call otherwise
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    yield f"http://{host}:{port}"
+    server.stop()
+
+
+@dataclass
+class S3Bucket:
+    endpoint: str
+    name: str
+    client: Any  # a boto3 S3 client on the test server, for looking into the bucket behind the store's back
+
+    def object_keys(self) -> list[str]:
+        pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.name)
+        return sorted(item["Key"] for page in pages for item in page.get("Contents", []))
+
+    def env(self, prefix: str = "") -> dict[str, str]:
+        """The variables that put a BOAS process on this bucket."""
+        return {**S3_ENV, "BOAS_BLOB_BACKEND": "s3", "BOAS_S3_ENDPOINT_URL": self.endpoint,
+                "BOAS_S3_BUCKET": self.name, "BOAS_S3_PREFIX": prefix}
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, monkeypatch) -> S3Bucket:
+    """A new, empty bucket on the test server; this process's AWS variables point at the server's credentials."""
+    import boto3
+
+    for name, value in S3_ENV.items():
+        monkeypatch.setenv(name, value)
+    monkeypatch.delenv("AWS_PROFILE", raising=False)
+    client = boto3.client("s3", endpoint_url=s3_endpoint, aws_access_key_id=S3_ENV["AWS_ACCESS_KEY_ID"],
+                          aws_secret_access_key=S3_ENV["AWS_SECRET_ACCESS_KEY"], region_name="us-east-1")
+    name = f"boas-{uuid.uuid4().hex[:16]}"
+    client.create_bucket(Bucket=name)
+    return S3Bucket(s3_endpoint, name, client)

@@ -29,7 +29,7 @@ from audits.sandbox import SandboxError, SandboxLimits, predict_in_sandbox
 from audits.sandbox_child import FAILURES
 from boas.registry.artifacts.execution import decide_execution
 from boas.registry.artifacts.mlmodel import read_mlmodel
-from registry_db.blobs import BlobStore
+from registry_db.blobs import FilesystemBlobStore
 from registry_db.engine import make_engine
 from registry_db.errors import ValidationFailed
 
@@ -191,7 +191,7 @@ def test_the_data_directory_is_owner_only_and_older_modes_are_fixed(tmp_path):
     import hashlib
 
     data_dir = tmp_path / "data"
-    blobs = BlobStore(data_dir)
+    blobs = FilesystemBlobStore(data_dir)
     blobs.ensure()
     engine = make_engine(f"sqlite:///{data_dir / 'boas.db'}")
     with engine.connect() as conn:
@@ -207,7 +207,7 @@ def test_the_data_directory_is_owner_only_and_older_modes_are_fixed(tmp_path):
     os.chmod(data_dir, 0o755)  # noqa: S103 - the old, too-open mode the start must fix
     os.chmod(blobs.path_for(digest), 0o444)
     os.chmod(data_dir / "boas.db", 0o644)
-    BlobStore(data_dir).ensure()
+    FilesystemBlobStore(data_dir).ensure()
     make_engine(f"sqlite:///{data_dir / 'boas.db'}").dispose()
     assert stat.S_IMODE(data_dir.stat().st_mode) == 0o700
     assert stat.S_IMODE(blobs.path_for(digest).stat().st_mode) == 0o600
@@ -285,7 +285,7 @@ def test_under_bubblewrap_a_model_cannot_open_the_database_or_a_blob(cohort, tmp
     base = Path(os.path.realpath(Path.home())) / f".boas-test-{os.getpid()}"  # outside /tmp
     try:
         data_dir = base / "data"
-        blobs = BlobStore(data_dir)
+        blobs = FilesystemBlobStore(data_dir)
         blobs.ensure()
         make_engine(f"sqlite:///{data_dir / 'boas.db'}").dispose()
         stage = blobs.staging_dir()

@@ -23,7 +23,7 @@ def main(spec_path: str, result_path: str) -> int:
     from boas.registry.artifacts.archive_scan import ArchiveLimits
     from boas.registry.intake import stage_artifact
     from boas.registry.storage import Storage, Upload
-    from registry_db.blobs import BlobStore
+    from registry_db.blobs import FilesystemBlobStore
     from registry_db.errors import ValidationFailed
 
     spec = json.loads(Path(spec_path).read_text(encoding="utf-8"))
@@ -33,7 +33,7 @@ def main(spec_path: str, result_path: str) -> int:
     report: dict = {"uid": os.getuid(), "euid": os.geteuid(), "gid": os.getgid(), "groups": os.getgroups(),
                     "python": sys.executable, "control_written": control.is_file(),
                     "bwrap": list(bwrap_support()), "cases": {}}
-    storage = Storage(BlobStore(base / "data"), ArchiveLimits(), 256 * 1024**2)
+    storage = Storage(FilesystemBlobStore(base / "data"), ArchiveLimits(), 256 * 1024**2)
     storage.blobs.ensure()
     for case in spec["cases"]:
         outcome: dict = {}

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from registry_db.blobs import BlobStore
+from registry_db.blobs import FilesystemBlobStore
 from tests.e2e.test_cli import _env, boas
 from tests.factories import create_algorithm, upload_version
 
@@ -28,7 +28,7 @@ def _age(path: Path, seconds: float) -> None:
 
 
 def test_sweep_takes_idle_staging_directories_only(tmp_path):
-    blobs = BlobStore(tmp_path)
+    blobs = FilesystemBlobStore(tmp_path)
     old, recent, busy = blobs.staging_dir(), blobs.staging_dir(), blobs.staging_dir()
     for stage in (old, recent, busy):
         (stage / "tree" / "sub").mkdir(parents=True)
@@ -49,8 +49,8 @@ def _killed_mid_extraction(data_dir: Path) -> Path:
     code = (
         "import sys, time\n"
         "from pathlib import Path\n"
-        "from registry_db.blobs import BlobStore\n"
-        "stage = BlobStore(Path(sys.argv[1])).staging_dir()\n"
+        "from registry_db.blobs import FilesystemBlobStore\n"
+        "stage = FilesystemBlobStore(Path(sys.argv[1])).staging_dir()\n"
         "(stage / 'tree').mkdir()\n"
         "out = open(stage / 'tree' / 'model.pkl', 'wb')\n"
         "out.write(b'x' * 8_000_000); out.flush()\n"
@@ -71,7 +71,7 @@ def test_a_killed_worker_s_staging_directory_is_removed_at_start(tmp_path):
     from boas.runtime import build_storage
 
     data_dir = tmp_path / "data"
-    BlobStore(data_dir).ensure()
+    FilesystemBlobStore(data_dir).ensure()
     stage = _killed_mid_extraction(data_dir)
     build_storage(Settings(data_dir=data_dir))  # within the grace period: an upload may still own it
     assert stage.exists()
@@ -99,7 +99,7 @@ def test_the_reaper_removes_abandoned_staging_directories(tmp_path):
 def test_adopting_over_a_damaged_blob_rewrites_it(tmp_path):
     import hashlib
 
-    blobs = BlobStore(tmp_path)
+    blobs = FilesystemBlobStore(tmp_path)
     data = b"intact model weights" * 100
     digest = hashlib.sha256(data).hexdigest()
     stage = blobs.staging_dir()

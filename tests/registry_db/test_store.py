@@ -10,7 +10,7 @@ from sqlalchemy.exc import IntegrityError
 
 from boas.registry import accounts
 from registry_db import store
-from registry_db.blobs import BlobStore
+from registry_db.blobs import FilesystemBlobStore
 from registry_db.engine import make_engine
 from registry_db.errors import Conflict, IntegrityFailure
 from registry_db.migrate import current_revision, downgrade, upgrade
@@ -103,7 +103,7 @@ def test_timestamps_are_timezone_aware(session):
 
 
 def test_blob_store_adopts_atomically_and_deduplicates(tmp_path):
-    blobs = BlobStore(tmp_path)
+    blobs = FilesystemBlobStore(tmp_path)
     stage = blobs.staging_dir()
     data = b"model weights"
     digest = hashlib.sha256(data).hexdigest()
@@ -118,7 +118,7 @@ def test_blob_store_adopts_atomically_and_deduplicates(tmp_path):
 
 
 def test_blob_store_refuses_a_corrupted_or_missing_file(tmp_path):
-    blobs = BlobStore(tmp_path)
+    blobs = FilesystemBlobStore(tmp_path)
     stage = blobs.staging_dir()
     digest = hashlib.sha256(b"abc").hexdigest()
     (stage / "f").write_bytes(b"abc")
@@ -136,4 +136,4 @@ def test_blob_store_refuses_a_corrupted_or_missing_file(tmp_path):
 
 def test_blob_paths_only_accept_hex_digests(tmp_path):
     with pytest.raises(ValueError):
-        BlobStore(tmp_path).path_for("../../etc/passwd")
+        FilesystemBlobStore(tmp_path).path_for("../../etc/passwd")

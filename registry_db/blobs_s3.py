@@ -1,0 +1,281 @@
+"""Blobs in S3-compatible object storage, read through a verified local cache.
+
+Objects are named like the filesystem store's files, ``<prefix>blobs/sha256/ab/<digest>``, so a
+filesystem store moves to a bucket with one ``sync`` of its ``blobs`` directory. Uploads are still
+staged and unpacked in the local data directory (archives are checked on disk, the sandbox reads
+local files); ``adopt`` uploads the staged file, and ``verified_path`` downloads an object into
+``<root>/cache/sha256/ab/<digest>``: bounded by the recorded size, hashed while it is written,
+renamed into place only if it matches. The cache is checked again on every read, like the
+filesystem store's files, and trimmed oldest-first past its budget.
+
+Integrity on the server side rides on S3's own SHA-256 checksum: every object is uploaded with
+``ChecksumAlgorithm=SHA256`` (the server refuses a body that does not match it), so an existing
+object whose checksum equals the digest is intact without downloading it. An object without that
+checksum (written by someone else, or by a server that does not keep checksums) is replaced by the
+staged copy: identical bytes if it was intact, a repair if it was not.
+
+The bucket and endpoint come from settings only; no key is ever built from anything but a digest.
+``boto3`` is imported by this module, and this module only when ``BOAS_BLOB_BACKEND=s3`` (``pip install boas[s3]``).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import logging
+import os
+import tempfile
+import time
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from registry_db.blobs import (
+    CHUNK,
+    DIR_MODE,
+    FILE_MODE,
+    STAGING_PREFIX,
+    LocalStaging,
+    checked_digest,
+    sha256_file,
+)
+from registry_db.errors import IntegrityFailure, StorageUnavailable
+
+log = logging.getLogger(__name__)
+
+PART_PREFIX = ".part-"  # a download being written; a killed process's are swept with the staging area
+# A cached copy used this recently is never evicted: a caller holds its path between verified_path and open.
+CACHE_MIN_AGE_SECONDS = 300.0
+SINGLE_PUT_MAX_BYTES = 5 * 1024**3  # S3's limit for one PUT; larger objects would need multipart (not used)
+
+
+def _b64(sha256: str) -> str:
+    return base64.b64encode(bytes.fromhex(sha256)).decode()
+
+
+def _error_code(exc: Exception) -> str:
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))
+
+
+class S3BlobStore(LocalStaging):
+    """Blobs as objects in one bucket under one prefix; reads go through ``<root>/cache``."""
+
+    def __init__(self, root: Path, client: Any, bucket: str, prefix: str = "", cache_max_bytes: int = 10 * 1024**3):
+        super().__init__(root)
+        self.client = client
+        self.bucket = bucket
+        self.prefix = prefix
+        self.cache_root = self.root / "cache" / "sha256"
+        self.cache_max_bytes = cache_max_bytes
+
+    @classmethod
+    def from_settings(cls, root: Path, *, bucket: str, prefix: str, endpoint_url: str | None,
+                      cache_max_bytes: int) -> S3BlobStore:
+        """A store on a client built from the endpoint alone; credentials and region come from the AWS variables."""
+        import boto3
+
+        config = Config(connect_timeout=10, read_timeout=120, retries={"max_attempts": 5, "mode": "standard"},
+                        # custom endpoints (MinIO, Ceph, Garage...) serve buckets as paths, not as subdomains
+                        s3={"addressing_style": "path" if endpoint_url else "auto"})
+        client = boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, config=config)
+        return cls(root, client, bucket, prefix, cache_max_bytes)
+
+    # -- names ---------------------------------------------------------------------------------
+
+    def key_for(self, sha256: str) -> str:
+        return f"{self.prefix}blobs/sha256/{checked_digest(sha256)[:2]}/{sha256}"
+
+    def cache_path(self, sha256: str) -> Path:
+        return self.cache_root / checked_digest(sha256)[:2] / sha256
+
+    # -- the local side ------------------------------------------------------------------------
+
+    def ensure(self) -> None:
+        """Create the local data directory owner-only, then check the bucket answers (a clear error at start)."""
+        self._secure_local(self.cache_root)
+        try:
+            self.client.head_bucket(Bucket=self.bucket)
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"bucket {self.bucket!r} is not reachable: {_error_code(exc) or exc}") from exc
+
+    def staging_dir(self) -> Path:
+        # Only the local directories: ``ensure`` would also ask the bucket, once per upload.
+        self._secure_local(self.cache_root)
+        return Path(tempfile.mkdtemp(prefix=STAGING_PREFIX, dir=self.tmp_root))
+
+    def sweep_staging(self, grace_seconds: float) -> list[Path]:
+        """The staging directories, and the partial downloads of killed processes, idle for ``grace_seconds``."""
+        removed = super().sweep_staging(grace_seconds)
+        if self.cache_root.is_dir():
+            cutoff = time.time() - grace_seconds
+            for part in self.cache_root.glob(f"*/{PART_PREFIX}*"):
+                try:
+                    if part.lstat().st_mtime < cutoff:
+                        part.unlink()
+                except OSError:
+                    continue
+        return removed
+
+    # -- the bucket ----------------------------------------------------------------------------
+
+    def exists(self, sha256: str) -> bool:
+        return self._head(sha256) is not None
+
+    def _head(self, sha256: str) -> dict[str, Any] | None:
+        """The object's metadata with its checksum, or None when there is no such object."""
+        try:
+            return self.client.head_object(Bucket=self.bucket, Key=self.key_for(sha256), ChecksumMode="ENABLED")
+        except (ClientError, BotoCoreError) as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                return None
+            raise StorageUnavailable(f"object storage did not answer for {sha256}: {_error_code(exc) or exc}") from exc
+
+    def _put(self, src: Path, sha256: str, *, only_if_absent: bool) -> bool:
+        """Upload ``src`` under its digest, S3 checking its SHA-256; False if ``only_if_absent`` and another won."""
+        extra: dict[str, Any] = {"IfNoneMatch": "*"} if only_if_absent else {}
+        try:
+            with open(src, "rb") as body:
+                self.client.put_object(Bucket=self.bucket, Key=self.key_for(sha256), Body=body,
+                                       ChecksumAlgorithm="SHA256", **extra)
+        except (ClientError, BotoCoreError) as exc:
+            code = _error_code(exc)
+            if code in ("PreconditionFailed", "ConditionalRequestConflict"):
+                return False  # another writer stored the same digest first: theirs is kept
+            if code == "NotImplemented" and only_if_absent:  # a server without conditional writes
+                return self._put(src, sha256, only_if_absent=False)
+            raise StorageUnavailable(f"could not store {sha256} in object storage: {code or exc}") from exc
+        return True
+
+    def adopt(self, src: Path, sha256: str) -> bool:
+        """Upload a staged file whose digest is known, unless an intact object already holds it; True if new.
+
+        An existing object whose S3 checksum or size differs was damaged (or replaced) in the bucket: the
+        staged copy, verified by the caller, takes its place, as the filesystem store rewrites a damaged file.
+        The staged file then becomes this machine's cached copy, so reading it back costs no download.
+        """
+        size = src.stat().st_size
+        if size > SINGLE_PUT_MAX_BYTES:
+            raise StorageUnavailable(f"{sha256} is larger than one object storage upload ({SINGLE_PUT_MAX_BYTES} bytes)")
+        head = self._head(sha256)
+        created = False
+        if head is None:
+            created = self._put(src, sha256, only_if_absent=True)
+        elif head.get("ChecksumSHA256") != _b64(sha256) or head.get("ContentLength") != size:
+            if head.get("ChecksumSHA256"):
+                log.error("stored object %s does not match its digest: replaced by the new upload's intact copy",
+                          sha256)
+            self._put(src, sha256, only_if_absent=False)
+        self._admit(src, sha256)
+        return created
+
+    def remove(self, digests: Iterable[str]) -> None:
+        """Delete the objects (and this machine's cached copies) a failed transaction created."""
+        for sha256 in digests:
+            try:
+                self.client.delete_object(Bucket=self.bucket, Key=self.key_for(sha256))
+            except (ClientError, BotoCoreError) as exc:
+                raise StorageUnavailable(f"could not remove {sha256} from object storage: "
+                                         f"{_error_code(exc) or exc}") from exc
+            self.cache_path(sha256).unlink(missing_ok=True)
+
+    # -- reads through the cache ---------------------------------------------------------------
+
+    def verified_path(self, sha256: str, size: int | None = None) -> Path:
+        """A local copy of the blob, hashed just now: from the cache, else downloaded and checked first.
+
+        A cached copy that no longer hashes right is dropped and fetched again; an object that does not
+        hash right (or is longer than its recorded size) is refused and nothing of it is kept.
+        """
+        cached = self.cache_path(sha256)
+        if cached.is_file():
+            try:
+                actual, actual_size = sha256_file(cached)
+            except OSError:
+                actual, actual_size = "", 0
+            if actual == sha256:
+                if size is not None and actual_size != size:
+                    raise IntegrityFailure(f"stored file {sha256} does not match its recorded digest; refused")
+                os.utime(cached)  # recently used: the cache evicts the oldest first
+                return cached
+            log.warning("cached copy of %s is damaged: fetched again", sha256)
+            cached.unlink(missing_ok=True)
+        self._download(sha256, size, cached)
+        return cached
+
+    def _download(self, sha256: str, size: int | None, cached: Path) -> None:
+        try:
+            obj = self.client.get_object(Bucket=self.bucket, Key=self.key_for(sha256))
+        except (ClientError, BotoCoreError) as exc:
+            if _error_code(exc) in ("404", "NoSuchKey", "NotFound"):
+                raise IntegrityFailure(f"stored file {sha256} is missing", code="artifact_missing") from exc
+            raise StorageUnavailable(f"object storage did not answer for {sha256}: {_error_code(exc) or exc}") from exc
+        body = obj["Body"]
+        limit = size if size is not None else self.cache_max_bytes
+        refused = IntegrityFailure(f"stored file {sha256} does not match its recorded digest; refused")
+        try:
+            if obj.get("ContentLength", 0) > limit or (size is not None and obj.get("ContentLength") != size):
+                raise refused
+            cached.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+            fd, part_name = tempfile.mkstemp(prefix=PART_PREFIX, dir=cached.parent)
+            part = Path(part_name)
+            try:
+                digest, written = hashlib.sha256(), 0
+                with os.fdopen(fd, "wb") as out:
+                    try:
+                        for chunk in body.iter_chunks(CHUNK):
+                            written += len(chunk)
+                            if written > limit:  # the server sends more than it announced: stop reading
+                                raise refused
+                            digest.update(chunk)
+                            out.write(chunk)
+                    except BotoCoreError as exc:  # the connection lost mid-body
+                        raise StorageUnavailable(f"download of {sha256} was interrupted: {exc}") from exc
+                if digest.hexdigest() != sha256 or (size is not None and written != size):
+                    raise refused
+                os.chmod(part, FILE_MODE)
+                os.replace(part, cached)  # a concurrent reader renames identical, verified bytes
+            except BaseException:
+                part.unlink(missing_ok=True)
+                raise
+        finally:
+            body.close()
+        self._trim(keep=cached)
+
+    def _admit(self, src: Path, sha256: str) -> None:
+        """Keep a staged, verified file as the cached copy of its digest."""
+        cached = self.cache_path(sha256)
+        cached.parent.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
+        os.chmod(src, FILE_MODE)
+        os.replace(src, cached)
+        self._trim(keep=cached)
+
+    def _trim(self, keep: Path) -> None:
+        """Evict the least recently used copies until the cache fits its budget.
+
+        A copy used in the last few minutes is kept even past the budget: its reader may not have
+        opened it yet. Evicting is always safe otherwise, the bucket still holds every object.
+        """
+        entries, total = [], 0
+        for path in self.cache_root.glob("*/*"):
+            if path.name.startswith(PART_PREFIX):
+                continue
+            try:
+                info = path.lstat()
+            except OSError:
+                continue
+            entries.append((info.st_mtime, info.st_size, path))
+            total += info.st_size
+        if total <= self.cache_max_bytes:
+            return
+        recent = time.time() - CACHE_MIN_AGE_SECONDS
+        for mtime, size, path in sorted(entries):
+            if total <= self.cache_max_bytes:
+                break
+            if path == keep or mtime > recent:
+                continue
+            path.unlink(missing_ok=True)
+            total -= size
