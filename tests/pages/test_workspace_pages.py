@@ -285,7 +285,8 @@ def test_the_upload_script_checks_the_fields_before_the_file_and_the_confirmatio
     bad = client.post(url, headers=XHR, data={"csrf_token": token, "version": "v1", "card": '{"limitations": 3}',
                                               "dry_run": "1"})
     assert bad.status_code == 422
-    assert "upload-version-error" in _page(bad) and "card.limitations" in _page(bad)  # every field at once
+    assert "upload-version-error" in _page(bad) and "upload-card-error" in _page(bad)  # every field at once
+    assert "Known limitations" in _page(bad) and "card.limitations" not in _page(bad)  # the card field, by its label
     good = client.post(url, headers=XHR, data={"csrf_token": token, "version": "3.0.0-xhr", "dry_run": "1"})
     assert good.status_code == 204 and good.get_data() == b""
     assert _stored(site_app, content.rule_slug) == before  # a dry run writes nothing
