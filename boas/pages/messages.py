@@ -17,6 +17,7 @@ run it on the compiled catalogue alone.
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
@@ -384,9 +385,10 @@ class Localiser:
         if name in LIST_PARAMS:
             return escape(self._separator(LIST_PARAMS[name])).join(self._localise(part)
                                                                   for part in self._split(name, value))
-        if _NUMBER.fullmatch(value):
+        if len(value) <= 30 and _NUMBER.fullmatch(value):  # an echoed input of 5,000 digits is data, not a bound
             number = float(value) if any(c in value for c in ".eE") else int(value)
-            return format_decimal(number, locale=_LOCALES[self.lang])
+            if math.isfinite(number):
+                return format_decimal(number, locale=_LOCALES[self.lang])
         if share := _PERCENT.fullmatch(value):
             return format_percent(float(share.group(1)) / 100, locale=_LOCALES[self.lang])
         return _data(value)

@@ -60,7 +60,7 @@ def _strings(node: ast.AST | None) -> list[ast.AST]:
     """String literals and f-strings in an expression, dict keys left out (they are field keys)."""
     if node is None:
         return []
-    if isinstance(node, ast.Constant) and isinstance(node.value, str) or isinstance(node, ast.JoinedStr):
+    if (isinstance(node, ast.Constant) and isinstance(node.value, str)) or isinstance(node, ast.JoinedStr):
         return [node]
     if isinstance(node, ast.Dict):
         return [s for value in node.values for s in _strings(value)]
@@ -119,9 +119,9 @@ def _sample(file: str, source: str) -> list[str]:
 def _samples(node: ast.AST, file: str) -> list[tuple[str, bool]]:
     """(message, quotes a library's text) for each way an f-string (or a format template) can be filled."""
     if isinstance(node, ast.Constant):
-        fields_ = FORMAT_FIELD.findall(node.value)
-        return [(FORMAT_FIELD.sub(lambda f: dict(zip(fields_, combo, strict=True))[f.group(1)], node.value), False)
-                for combo in itertools.product(*(_sample(file, name) for name in fields_))]
+        names = FORMAT_FIELD.findall(node.value)
+        return [(node.value.format(**dict(zip(names, combo, strict=True))), False)
+                for combo in itertools.product(*(_sample(file, name) for name in names))]
     assert isinstance(node, ast.JoinedStr)
     choices: list[list[tuple[str, bool]]] = []
     for value in node.values:
@@ -197,9 +197,7 @@ def marshmallow_messages() -> set[str]:
                             validator(probe)
                         except Exception as exc:  # noqa: BLE001
                             out.update(exc.messages)  # type: ignore[attr-defined]
-                elif isinstance(validator, validate.OneOf):
-                    out.add(validator._format_error("x"))
-                elif isinstance(validator, (validate.Regexp, validate.Email, validate.URL)):
+                elif isinstance(validator, (validate.OneOf, validate.Regexp, validate.Email, validate.URL)):
                     out.add(validator._format_error("x"))
     return out
 
@@ -255,3 +253,10 @@ def test_a_message_no_template_reads_is_shown_as_it_came_marked_english(french):
     # a library's own words inside a known sentence stay English, marked, and the sentence is French
     html = str(french("cannot be read as csv: Error tokenizing data. C error"))
     assert html.startswith("Illisible au format") and '<span lang="en">Error tokenizing data. C error</span>' in html
+
+
+def test_an_echoed_input_that_looks_like_a_number_is_data(french):
+    """A refused choice echoes its input: 5,000 digits or 1e999 are quoted back, never parsed as a number."""
+    for hostile in ("9" * 5000, "1e999"):
+        html = str(french(f"must be one of: public, private (got '{hostile}')"))
+        assert f'<span translate="no">{hostile}</span>' in html
