@@ -357,7 +357,7 @@ class Localiser:
         """One message in the page's language; a page's own message (already Markup) passes unchanged."""
         if isinstance(message, Markup):
             return message
-        return self._localise(str(message), top=True)
+        return self._localise(str(message))
 
     def _match(self, message: str) -> tuple[str, dict[str, str]] | None:
         exact, templates = _templates()
@@ -369,7 +369,7 @@ class Localiser:
                 return template.msgid, found.groupdict()
         return None
 
-    def _localise(self, message: str, top: bool = False) -> Markup:
+    def _localise(self, message: str) -> Markup:
         matched = self._match(message)
         if matched is None:
             return _english(message) if self.lang != "en" else escape(message)
