@@ -8,16 +8,34 @@ from flask_babel import gettext as _
 from boas.context import db_session
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
+from boas.pages.i18n import form_errors
+from boas.pages.messages import Field, FormErrors
 from boas.registry import accounts, permissions
 from registry_db.errors import ValidationFailed
 
 LOG_PAGE = 50
 
 
-def _users_page(errors=None, values=None, status: int = 200):
+def account_fields() -> dict[str, Field]:
+    """The account and organisation forms' controls, by the services' field keys (``org_`` for the latter)."""
+    return {"email": Field("user-email", _("E-mail address")), "name": Field("user-name", _("Name")),
+            "role": Field("user-role", _("Role")), "organisation": Field("user-organisation", _("Organisation")),
+            "password": Field("user-password", _("Initial password (optional)")),
+            "org_slug": Field("org-slug", _("Identifier")), "org_name": Field("org-name", _("Name")),
+            "org_kind": Field("org-kind", _("Author type"))}
+
+
+def _update_fields(user) -> dict[str, Field]:
+    """One account's row form: its role, organisation and active state."""
+    return {"role": Field(f"role-{user.id}", _("Role of %(email)s", email=user.email)),
+            "organisation": Field(f"org-{user.id}", _("Organisation of %(email)s", email=user.email)),
+            "active": Field(f"active-{user.id}", _("Active account"))}
+
+
+def _users_page(errors: FormErrors | None = None, values=None, status: int = 200):
     session, user = db_session(), page_user()
     return render_template("pages/admin/users.html", users=accounts.list_users(session, user),
-                           organisations=accounts.list_organisations(session), errors=errors or {},
+                           organisations=accounts.list_organisations(session), errors=errors or FormErrors(),
                            values=values or {}), status
 
 
@@ -40,7 +58,7 @@ def create_user():
                                        organisation_slug=form.get("organisation") or None,
                                        password=form.get("password") or None)
     except ValidationFailed as exc:
-        return _users_page(exc.errors, form.to_dict(), 422)
+        return _users_page(form_errors(exc.errors, account_fields()), form.to_dict(), 422)
     flash(_("Account %(email)s is created.", email=created.email), "success")
     return redirect(url_for("pages.users"), 303)
 
@@ -56,7 +74,8 @@ def update_user(user_id: int):
                                        organisation_slug=form.get("organisation") or None,
                                        end_sessions=form.get("keep_credentials") != "on")
     except ValidationFailed as exc:
-        return _users_page({f"user-{user_id}": [m for msgs in exc.errors.values() for m in msgs]}, None, 422)
+        target = next(u for u in accounts.list_users(db_session(), page_user()) if u.id == user_id)
+        return _users_page(form_errors(exc.errors, _update_fields(target)), None, 422)
     flash(_("Account %(email)s is updated.", email=changed.email), "success")
     return redirect(url_for("pages.users"), 303)
 
@@ -70,7 +89,7 @@ def create_organisation():
         accounts.create_organisation(db_session(), page_user(), slug=form.get("slug", "").strip(),
                                      name=form.get("org_name", ""), kind=form.get("kind", ""))
     except ValidationFailed as exc:
-        return _users_page({f"org_{k}": v for k, v in exc.errors.items()},
+        return _users_page(form_errors({f"org_{k}": v for k, v in exc.errors.items()}, account_fields()),
                            form.to_dict(), 422)
     flash(_("The organisation is registered."), "success")
     return redirect(url_for("pages.users"), 303)

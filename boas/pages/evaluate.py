@@ -7,6 +7,7 @@ from typing import Any
 
 from flask import Response, flash, jsonify, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from marshmallow import fields
 
 from audits import datasets, healthdcat, prefill
@@ -18,7 +19,16 @@ from boas.pages import uploads
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
 from boas.pages.card import audit_sections
-from boas.pages.i18n import HEALTH_CATEGORIES, HEALTHDCAT_MISSING, JOB_STATUSES, STATES, conflict_message
+from boas.pages.i18n import (
+    HEALTH_CATEGORIES,
+    HEALTHDCAT_MISSING,
+    JOB_STATUSES,
+    STATES,
+    conflict_message,
+    form_errors,
+    localiser,
+)
+from boas.pages.messages import Field, FormErrors, path_words
 from boas.registry import algorithms
 from boas.registry.permissions import ConflictOfInterest
 from boas.security import report_response
@@ -95,25 +105,69 @@ def column_labels(text: str) -> dict[str, dict[str, str]]:
     return labels
 
 
-def _on_fields(errors: dict[str, list[str]], metadata: dict[str, Any] | None = None) -> dict[str, list[str]]:
-    """Service errors on a column's label (``labels.dep.value.fr.value``) belong to the labels field, named; an
-    error on one item of a datasheet list (``datasheet.health_themes.2``) belongs to the list's field, quoting
-    the item refused."""
-    shown: dict[str, list[str]] = {}
-    sheet = (metadata or {}).get("datasheet") or {}
-    for key, messages in errors.items():
+def datasheet_labels() -> dict[str, str]:
+    """The datasheet's questions, as the dataset form asks them."""
+    return {"motivation": _("Motivation: why the dataset exists"), "source": _("Source of the data"),
+            "population": _("Population covered"), "collection_period": _("Collection period"),
+            "preprocessing": _("Preprocessing and cleaning"), "coverage": _("Geographic and temporal coverage"),
+            "access_conditions": _("Access conditions"), "labelling": _("How the outcome was labelled"),
+            "maintenance": _("Maintenance")}
+
+
+def dataset_fields() -> dict[str, Field]:
+    """The dataset form's controls, by the service's field keys (the datasheet's under ``datasheet.``)."""
+    found = {"file": Field("dataset-file", _("Data file")), "name": Field("dataset-name", _("Name")),
+             "label_column": Field("dataset-label_column", _("Outcome column (0/1)")),
+             "sensitive_columns": Field("dataset-sensitive_columns", _("Sensitive columns, separated by commas")),
+             "labels": Field("dataset-labels", _("Display names of columns (optional)")),
+             "row_key": Field("dataset-row_key", _("Row identifier column"))}
+    found.update({f"datasheet.{name}": Field(f"dataset-{name}", label) for name, label in datasheet_labels().items()})
+    found.update({f"datasheet.{name}": Field(f"dataset-{name}", label) for name, label in healthdcat_labels().items()})
+    return found
+
+
+def healthdcat_labels() -> dict[str, str]:
+    """The HealthDCAT-AP fieldset's controls, as the dataset form labels them."""
+    return {"health_categories": _("Health categories (EHDS regulation, Article 51)"),
+            "health_themes": _("Health themes (Wikidata entities)"),
+            "keywords": _("Keywords, separated by commas"), "purpose": _("Purpose of the data"),
+            "provenance": _("Provenance statement"), "spatial": _("Geographic area (addresses of places)"),
+            "min_typical_age": _("Typical minimum age (years)"), "max_typical_age": _("Typical maximum age (years)"),
+            "unique_individuals": _("Number of distinct people"),
+            "coding_systems": _("Coding systems (Wikidata entities)"),
+            "publisher_homepage": _("Publisher’s homepage"), "contact_email": _("Publisher’s contact e-mail"),
+            "publisher_note": _("Note on the publisher"),
+            "trusted_data_holder": _("Is the publisher a trusted health data holder (EHDS regulation, Article 72)?")}
+
+
+def _dataset_fold(metadata: dict[str, Any]):
+    """How the dataset form folds a service error's key onto its controls. A column's label
+    (``labels.dep.value.fr.value``) is said by its column; columns the table lacks (``metadata``) name
+    themselves in the message; a sensitive column's index in the list adds nothing; one item of a datasheet
+    list (``datasheet.health_themes.2``) goes on the list's control, quoting the item refused."""
+    sheet = metadata.get("datasheet") or {}
+
+    def fold(key: str):
+        head, _dot, rest = key.partition(".")
+        if head == "metadata" or key == "datasheet":
+            return None, None
+        if head in ("labels", "sensitive_columns"):
+            return head, path_words([part for part in rest.split(".") if not part.isdigit()], localiser())
         parts = key.split(".")
-        if key.startswith("labels."):
-            column = key.split(".")[1]
-            shown.setdefault("labels", []).extend(f"{column}: {m}" for m in messages)
-        elif len(parts) == 3 and parts[0] == "datasheet" and parts[2].isdigit():
-            items = sheet.get(parts[1]) or []
+        if head == "datasheet" and len(parts) == 3 and parts[2].isdigit():
+            items = sheet.get(parts[1])
             index = int(parts[2])
-            item = items[index] if isinstance(items, list) and index < len(items) else parts[2]
-            shown.setdefault(f"datasheet.{parts[1]}", []).extend(f"{item}: {m}" for m in messages)
-        else:
-            shown.setdefault(key, []).extend(messages)
-    return shown
+            if isinstance(items, list) and index < len(items):
+                return f"datasheet.{parts[1]}", Markup('<span translate="no">{}</span>').format(items[index])
+            return f"datasheet.{parts[1]}", path_words([parts[2]], localiser())
+        return key, None
+
+    return fold
+
+
+def _errors(own: dict[str, list[str]]) -> dict[str, list]:
+    """The page's own messages, already in the page's language (escape() marks them so)."""
+    return {key: [escape(m) for m in found] for key, found in own.items()}
 
 
 def _targets(user) -> list[tuple[str, str]]:
@@ -164,7 +218,7 @@ def new_dataset():
     """Upload a reference dataset (CSV or Parquet) with its datasheet."""
     user = page_user()
     datasets.require_evaluator(user)
-    errors: dict[str, list[str]] = {}
+    errors = FormErrors()
     if request.method == "POST":
         upload = request.files.get("file")
         metadata = dataset_metadata(request.form)
@@ -172,23 +226,23 @@ def new_dataset():
             try:
                 datasets.check_dataset_metadata(user, metadata)
             except ValidationFailed as exc:
-                errors = _on_fields(exc.errors, metadata)
+                errors = form_errors(exc.errors, dataset_fields(), fold=_dataset_fold(metadata))
             else:
                 return uploads.checked()
         elif upload is None or not upload.filename:
-            errors = {"file": [_("Choose a CSV or Parquet file.")]}
+            errors = form_errors(_errors({"file": [_("Choose a CSV or Parquet file.")]}), dataset_fields())
         else:
             try:
                 created = datasets.create_dataset(db_session(), user, storage(), stream=upload.stream,
                                                   filename=upload.filename, metadata=metadata)
             except ValidationFailed as exc:
-                errors = _on_fields(exc.errors, metadata)
+                errors = form_errors(exc.errors, dataset_fields(), fold=_dataset_fold(metadata))
             else:
                 flash(_("Dataset “%(name)s” is uploaded (%(rows)s rows).", name=created.name,
                         rows=created.row_count), "success")
                 return uploads.after_upload(url_for("pages.new_audit", dataset=created.id))
     return render_template("pages/evaluate/dataset_form.html", values=request.form.to_dict(), errors=errors,
-                           required=DATASHEET_REQUIRED, optional=DATASHEET_OPTIONAL,
+                           required=DATASHEET_REQUIRED, optional=DATASHEET_OPTIONAL, labels=datasheet_labels(),
                            chosen_categories=request.form.getlist("health_categories"),
                            categories=HEALTH_CATEGORIES, min_cell=MIN_CELL,
                            coding_examples=", ".join(f"{iri} ({name})" for iri, name
@@ -202,7 +256,7 @@ def new_predictions():
     """Upload a version's predictions on a dataset (rule-based or black-box algorithms)."""
     user, session = page_user(), db_session()
     datasets.require_evaluator(user)
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[Any]] = {}
     refusal = None
     values = {**request.args.to_dict(), **request.form.to_dict()}
     if request.method == "POST":
@@ -211,9 +265,9 @@ def new_predictions():
         metadata = {"dataset": values.get("dataset") or None, "algorithm": slug, "version": version,
                     "description": values.get("description", "")}
         if not slug or not version:  # nothing is preselected: the evaluator picks the version
-            errors["target"] = [_("Choose the algorithm version these predictions come from.")]
+            errors["target"] = [escape(_("Choose the algorithm version these predictions come from."))]
         if (upload is None or not upload.filename) and not uploads.is_dry_run():
-            errors["file"] = [_("Choose a CSV or Parquet file.")]
+            errors["file"] = [escape(_("Choose a CSV or Parquet file."))]
         if not errors and uploads.is_dry_run():
             try:
                 datasets.check_prediction_metadata(session, user, metadata)
@@ -235,24 +289,51 @@ def new_predictions():
                 flash(_("Predictions are uploaded (%(rows)s rows).", rows=created.row_count), "success")
                 return uploads.after_upload(url_for("pages.new_audit", kind="bias", target=values["target"],
                                                     dataset=created.dataset_id, predictions=created.id))
-    return render_template("pages/evaluate/predictions_form.html", values=values, errors=errors, refusal=refusal,
+    return render_template("pages/evaluate/predictions_form.html", values=values, refusal=refusal,
+                           errors=form_errors(errors, predictions_fields()),
                            targets=_targets(user), datasets=datasets.list_datasets(session, user)), \
         403 if refusal else 422 if errors else 200
 
 
-def audit_request(form) -> tuple[dict[str, Any], dict[str, list[str]]]:
+def predictions_fields() -> dict[str, Field]:
+    """The predictions form's controls, as its template labels them."""
+    return {"target": Field("predictions-target", _("Algorithm version")),
+            "dataset": Field("predictions-dataset", _("Reference dataset")),
+            "file": Field("predictions-file", _("Predictions file (CSV or Parquet)")),
+            "description": Field("predictions-description", _("Description"))}
+
+
+def audit_fields() -> dict[str, Field]:
+    """The audit launch form's controls, as its template labels them (the version's errors on its target)."""
+    target = Field("audit-target", _("Algorithm version"))
+    return {"algorithm": target, "version": target, "kind": Field("audit-kind-bias", _("Kind of audit")),
+            "dataset": Field("audit-dataset", _("Reference dataset")),
+            "predictions": Field("audit-predictions", _("Uploaded predictions (number)")),
+            "sensitive_features": Field("audit-sensitive_features", _("Sensitive features, separated by commas")),
+            "intersections": Field("audit-intersections", _("Also audit pairs of features (intersections)")),
+            "reference_group": Field("audit-reference_group",
+                                     _("Reference groups (feature=value, one per line)")),
+            "tolerance": Field("audit-tolerance", _("Tolerance τ (a ratio passes within [1 − τ, 1 / (1 − τ)])")),
+            "threshold": Field("audit-threshold", _("Decision threshold on scores")),
+            "min_group_size": Field("audit-min_group_size", _("Smallest group judged")),
+            "n_boot": Field("audit-n_boot", _("Bootstrap resamples")), "seed": Field("audit-seed", _("Random seed")),
+            "current_dataset": Field("audit-current_dataset", _("Current dataset")),
+            "columns": Field("audit-columns", _("Columns to compare, separated by commas"))}
+
+
+def audit_request(form) -> tuple[dict[str, Any], dict[str, list[Any]]]:
     """The launch form as the service's audit request; numbers that do not parse are reported per field."""
     slug, _sep, version = form.get("target", "").partition("@")
     request_data: dict[str, Any] = {"kind": form.get("kind", "bias"), "algorithm": slug or None,
                                     "version": version or None, "intersections": form.get("intersections") == "on"}
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[Any]] = {}
     for name, cast in AUDIT_NUMBERS.items():
         raw = form.get(name, "").strip().replace(",", ".")
         if raw:
             try:
                 request_data[name] = cast(raw)
             except ValueError:
-                errors[name] = [_("Enter a number.")]
+                errors[name] = [escape(_("Enter a number."))]
     if request_data["kind"] == "bias":
         request_data["sensitive_features"] = _split(form.get("sensitive_features", ""))
         pairs = [line.partition("=") for line in form.get("reference_group", "").splitlines() if "=" in line]
@@ -276,7 +357,7 @@ def new_audit():
     """Launch a bias audit or a drift report; the job page then follows its progress."""
     user, session = page_user(), db_session()
     datasets.require_evaluator(user)
-    errors: dict[str, list[str]] = {}
+    errors: dict[str, list[Any]] = {}
     refusal = None
     values = {"kind": "bias", "tolerance": "0.2", "n_boot": "1000", "seed": "0", "threshold": "0.5",
               **request.args.to_dict(), **request.form.to_dict()}
@@ -295,9 +376,16 @@ def new_audit():
                 errors = exc.errors
             else:
                 return redirect(url_for("pages.job", job_id=job.id), 303)
-    return render_template("pages/evaluate/audit_form.html", values=values, errors=errors, refusal=refusal,
+    return render_template("pages/evaluate/audit_form.html", values=values, refusal=refusal,
+                           errors=form_errors(errors, audit_fields(), fold=_audit_fold),
                            targets=_targets(user), datasets=datasets.list_datasets(session, user),
                            prefilled=prefilled), 403 if refusal else 422 if errors else 200
+
+
+def _audit_fold(key: str):
+    """A list's item (``sensitive_features.0``) or a mapping's entry names itself; the rest is the control's."""
+    head, _dot, rest = key.partition(".")
+    return head, path_words(rest.split("."), localiser()) if rest else None
 
 
 def _prefill(session, user, values: dict[str, str]) -> dict[str, Any] | None:

@@ -9,14 +9,17 @@ yields a JSON merge patch of the whole card (an emptied field removes its key), 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from babel.numbers import NumberFormatError, format_decimal, parse_decimal
 from flask_babel import gettext as _
+from markupsafe import Markup, escape
 from marshmallow import fields, validate
 
+from boas.pages.messages import ROW, Field, Localiser, path_words
 from boas.registry.algorithms import EDITABLE_FIELDS
 from model_cards import docpath
 from model_cards.schema import CardSchema
@@ -267,18 +270,38 @@ def parse_card_form(form, lang: str = "en") -> tuple[dict[str, Any], dict[str, l
     return patch, errors, raw_values
 
 
-def errors_by_field(errors: dict[str, list[str]]) -> tuple[dict[str, list[str]], list[str]]:
-    """Service errors (``performance_metrics.0.ci_low``) attached to the control that edits them."""
-    by_field: dict[str, list[str]] = {}
-    general: list[str] = []
-    for key, messages in errors.items():
+def card_fields(lang: str) -> dict[str, Field]:
+    """The editor's controls as the error summary names them: id and label in the page's language."""
+    return {f.path: Field(f.id, f.label[0] if lang == "fr" else f.label[1]) for f in all_fields()}
+
+
+def _rest_words(field: CardField, rest: list[str], localise: Localiser) -> Markup | None:
+    if field.path == METRICS_PATH:  # a measure's row and its column, as the rows of controls show them
+        columns = {key: header[0] if localise.lang == "fr" else header[1] for key, _kind, header in METRIC_COLUMNS}
+        return path_words(rest, localise, row=ROW, columns=columns)
+    return path_words(rest, localise)
+
+
+def card_fold(localise: Localiser) -> Callable[[str], tuple[str | None, Markup | None]]:
+    """Service errors on card paths (``performance_metrics.2.value``) onto the control that edits them, the
+    rest of the path said as a reader would ("row 3 › Value"); a path no control edits is named as data."""
+    def fold(key: str) -> tuple[str | None, Markup | None]:
         field = field_for(key)
         if field is None:
-            general.extend(f"{key}: {m}" for m in messages)
-        else:
-            prefix = "" if key == field.path else f"{key[len(field.path) + 1:]}: "
-            by_field.setdefault(field.path, []).extend(prefix + m for m in messages)
-    return by_field, general
+            return None, None if key == "_schema" else Markup('<span translate="no">{}</span>').format(key)
+        return field.path, _rest_words(field, key[len(field.path) + 1:].split("."), localise)
+    return fold
+
+
+def card_path_label(path: str, localise: Localiser) -> Markup:
+    """A card path as a reader names it: its control's label, then the rest of the path ("Performance
+    measures › row 3 › Value"), for forms that carry the card whole (the upload's JSON)."""
+    field = field_for(path)
+    if field is None:
+        return Markup('<span translate="no">{}</span>').format(path)
+    label = escape(field.label[0] if localise.lang == "fr" else field.label[1])
+    rest = _rest_words(field, path[len(field.path) + 1:].split("."), localise)
+    return Markup(" › ").join([label, rest]) if rest else label
 
 
 def fix_link(path: str) -> tuple[str, str | None]:

@@ -8,11 +8,12 @@ from typing import Any
 from urllib.parse import urlencode
 
 from flask import Flask, Response, current_app, g, has_request_context, request, url_for
-from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent
+from flask_babel import Babel, format_date, format_datetime, format_decimal, format_percent, get_translations
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 
 from boas.pages.blueprint import LANGS, bp
+from boas.pages.messages import Field, FormErrors, Localiser, localise_errors
 from boas.registry.permissions import ConflictOfInterest
 from model_cards import taxonomy
 from model_cards.vocabularies import CARD_VOCABULARIES, label
@@ -220,6 +221,16 @@ def conflict_message(refusal: ConflictOfInterest) -> str:
         return _("You own this algorithm: its audits and its predictions must come from an independent evaluator.")
     return _("Your organisation “%(organisation)s” owns this algorithm: its audits and its predictions must come "
              "from an independent evaluator.", organisation=refusal.organisation)
+
+
+def localiser() -> Localiser:
+    """Service messages in the page's language, through the pages' catalogue."""
+    return Localiser(get_translations().gettext, current_lang())
+
+
+def form_errors(errors: dict[str, list[Any]], fields: dict[str, Field], **options: Any) -> FormErrors:
+    """A form's errors (a service's, and the page's own as Markup) localised onto its controls."""
+    return localise_errors(errors, fields, localiser(), **options)
 
 
 def preferred_language() -> str:

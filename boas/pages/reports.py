@@ -11,7 +11,8 @@ from audits import incidents
 from boas.context import db_session
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
-from boas.pages.i18n import DETECTOR_LABELS, REPORT_KINDS
+from boas.pages.i18n import DETECTOR_LABELS, REPORT_KINDS, form_errors
+from boas.pages.messages import Field, FormErrors
 from boas.registry import schemas
 from boas.registry import versions as version_service
 from registry_db.errors import Conflict, ValidationFailed
@@ -31,7 +32,7 @@ def new_report(slug: str, version: str):
     """Report a problem with a released version: kind, title and text, screened and moderated before publication."""
     session, user = db_session(), page_user()
     row = version_service.get_version(session, user, slug, version)
-    errors: dict[str, list[str]] = {}
+    errors = FormErrors()
     values = {"kind": "", "title": "", "body": ""}
     status = 200
     if request.method == "POST":
@@ -39,7 +40,9 @@ def new_report(slug: str, version: str):
         try:
             filed = incidents.file_report(session, user, slug, version, values)
         except ValidationFailed as exc:
-            errors, status = exc.errors, 422
+            fields = {"kind": Field("report-kind", _("Kind of report")), "title": Field("report-title", _("Title")),
+                      "body": Field("report-body", _("What happened"))}
+            errors, status = form_errors(exc.errors, fields), 422
         else:
             flash(_("Your report is filed. An administrator reads it before it is made public."), "success")
             if filed.detected:

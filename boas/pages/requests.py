@@ -5,12 +5,13 @@ from __future__ import annotations
 from flask import flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
+from markupsafe import Markup, escape
 
 from audits import requests as audit_requests
 from boas.context import db_session
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
-from boas.pages.i18n import conflict_message
+from boas.pages.i18n import conflict_message, localiser
 from boas.registry import notifications, versions
 from boas.registry.permissions import ConflictOfInterest
 from registry_db.errors import Conflict, ValidationFailed
@@ -32,8 +33,11 @@ AUDIT_OUTCOMES = {
 REQUEST_STATUSES = {"open": _l("Open"), "claimed": _l("Taken"), "done": _l("Done"), "declined": _l("Declined")}
 
 
-def _field_errors(exc: ValidationFailed) -> str:
-    return " ".join(message for messages in exc.errors.values() for message in messages) or exc.message
+def _field_errors(exc: ValidationFailed) -> Markup:
+    """What the service refused, in the page's language (the one field of these forms needs no label)."""
+    localise = localiser()
+    return Markup(" ").join(localise(m) for messages in exc.errors.values() for m in messages) \
+        or localise(exc.message)
 
 
 @bp.route("/workspace/algorithms/<slug>/<version>/request-audit", methods=["POST"])
@@ -46,7 +50,7 @@ def request_audit(slug: str, version: str):
             db_session(), page_user(), slug, version, {"message": request.form.get("message", "")}
         )
     except ValidationFailed as exc:
-        flash(_("The request is not sent: %(reason)s", reason=_field_errors(exc)), "error")
+        flash(escape(_("The request is not sent: %(reason)s")) % {"reason": _field_errors(exc)}, "error")
     except Conflict:
         flash(_("This version already has an audit request in progress."), "error")
     else:
@@ -95,7 +99,7 @@ def decline_request(request_id: int):
     except ConflictOfInterest as exc:
         flash(conflict_message(exc), "error")
     except ValidationFailed as exc:
-        flash(_("The request is not declined: %(reason)s", reason=_field_errors(exc)), "error")
+        flash(escape(_("The request is not declined: %(reason)s")) % {"reason": _field_errors(exc)}, "error")
     except Conflict:
         flash(_("This request is no longer open."), "error")
     else:

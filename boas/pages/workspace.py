@@ -7,13 +7,16 @@ from typing import Any
 
 from flask import flash, g, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from markupsafe import escape
 
 from audits import requests as audit_requests
 from audits import service as audit_service
 from boas.context import db_session, policy, storage
-from boas.pages import forms, uploads
+from boas.pages import forms, messages, uploads
 from boas.pages.auth import login_required, page_user
 from boas.pages.blueprint import bp
+from boas.pages.i18n import FILTER_TITLES, KINDS, form_errors, localiser
+from boas.pages.messages import Field
 from boas.registry import algorithms, cards, lifecycle, permissions
 from boas.registry import versions as version_service
 from boas.registry.storage import Upload
@@ -38,6 +41,43 @@ def algorithm_form_data(form, *, create: bool) -> dict[str, Any]:
     return data
 
 
+def algorithm_fields() -> dict[str, Field]:
+    """The algorithm form's controls, by the service's field keys, as its template labels them."""
+    found = {"slug": Field("algorithm-slug", _("Identifier in the address")),
+             "kind": Field(f"algorithm-kind-{next(iter(KINDS))}", _("Kind of algorithm")),
+             "name": Field("algorithm-name", _("Name")), "summary": Field("algorithm-summary", _("Summary (one sentence)")),
+             "description": Field("algorithm-description", _("Description (Markdown)")),
+             "owners": Field("algorithm-owners", _("Owners (one e-mail address per line)")),
+             "license": Field("algorithm-license", _("License (SPDX identifier)")),
+             "code_repository_url": Field("algorithm-code_repository_url", _("Public code repository (https)")),
+             "code_commit": Field("algorithm-code_commit", _("Commit of the published code"))}
+    found.update({name: Field(f"algorithm-{name}", str(FILTER_TITLES[name])) for name in taxonomy.VOCABULARIES})
+    return found
+
+
+def upload_fields(is_model: bool) -> dict[str, Field]:
+    """The upload form's controls, as its template labels them."""
+    return {"version": Field("upload-version", _("Version number")),
+            "artifact": Field("upload-artifact", _("MLflow model directory, as zip or tar.gz") if is_model
+                              else _("Code archive, as zip or tar.gz")),
+            "card_from": Field("upload-card_from", _("Start from the card of")),
+            "fixes_reports": Field("upload-fixes_reports", _("Reports this version fixes (optional)")),
+            "card": Field("upload-card", _("Card as JSON (optional)"))}
+
+
+def _upload_fold(key: str):
+    """The archive's own errors (``model``, ``code``, its ``signature``) belong to the file control; a card's
+    path is said by the card field's label."""
+    head, _dot, rest = key.partition(".")
+    if head in ("model", "code", "signature", "paths"):
+        return "artifact", None
+    if head == "fixes_reports":
+        return "fixes_reports", messages.path_words(rest.split("."), localiser()) if rest else None
+    if head == "card" and rest:
+        return "card", forms.card_path_label(rest, localiser())
+    return key, None
+
+
 @bp.route("/workspace")
 @login_required
 def workspace():
@@ -57,14 +97,15 @@ def workspace():
 @login_required
 def new_algorithm():
     """Register an algorithm; its author becomes its owner."""
-    user, errors, values = page_user(), {}, {"kind": AlgorithmKind.ML_MODEL.value}
+    user, values = page_user(), {"kind": AlgorithmKind.ML_MODEL.value}
+    errors = messages.FormErrors()
     permissions.require_create_algorithm(user)
     if request.method == "POST":
         values = request.form.to_dict()
         try:
             created = algorithms.create_algorithm(db_session(), user, algorithm_form_data(request.form, create=True))
         except ValidationFailed as exc:
-            errors = exc.errors
+            errors = form_errors(exc.errors, algorithm_fields())
         else:
             flash(_("The algorithm is registered. Upload its first version."), "success")
             return redirect(url_for("pages.upload_version", slug=created.slug), 303)
@@ -79,12 +120,12 @@ def manage_algorithm(slug: str):
     user, session = page_user(), db_session()
     found = algorithms.get_algorithm(session, user, slug)
     permissions.require_manage_algorithm(user, found)
-    errors: dict[str, list[str]] = {}
+    errors = messages.FormErrors()
     if request.method == "POST":
         try:
             algorithms.update_algorithm(session, user, slug, algorithm_form_data(request.form, create=False))
         except ValidationFailed as exc:
-            errors = exc.errors
+            errors = form_errors(exc.errors, algorithm_fields())
         else:
             flash(_("Changes saved."), "success")
             return redirect(url_for("pages.manage_algorithm", slug=slug), 303)
@@ -105,12 +146,12 @@ def upload_version(slug: str):
     user, session = page_user(), db_session()
     found = algorithms.get_algorithm(session, user, slug)
     permissions.require_manage_algorithm(user, found)
-    errors: dict[str, list[str]] = {}
+    errors = messages.FormErrors()
     values = request.form.to_dict()
+    is_model = found.kind == AlgorithmKind.ML_MODEL
     if request.method == "POST":
         upload = request.files.get("artifact")
         artifact = Upload(upload.stream, upload.filename) if upload and upload.filename else None
-        is_model = found.kind == AlgorithmKind.ML_MODEL
         try:
             if uploads.is_dry_run():
                 version_service.check_version_upload(
@@ -123,10 +164,7 @@ def upload_version(slug: str):
                 model=artifact if is_model else None, code=None if is_model else artifact,
                 fixes_reports=re.findall(r"[^,;\s]+", values.get("fixes_reports", "")))
         except ValidationFailed as exc:
-            for key, msgs in exc.errors.items():  # a card's own paths stay whole: they say which card field
-                field = "artifact" if key in ("model", "code") else (
-                    "fixes_reports" if key.startswith("fixes_reports.") else key)
-                errors.setdefault(field, []).extend(msgs)
+            errors = form_errors(exc.errors, upload_fields(is_model), fold=_upload_fold)
         else:
             flash(_("Version %(version)s is uploaded as a draft. Complete its card.", version=created.version),
                   "success")
@@ -157,17 +195,20 @@ def draft(slug: str, version: str):
     if row.state != VersionState.DRAFT:
         flash(_("This version is released: its card is frozen. Upload a new version to change it."), "info")
         return redirect(url_for("pages.card", slug=slug, version=version))
-    errors: dict[str, list[str]] = {}
-    general: list[str] = []
+    errors = messages.FormErrors()
     raw: dict[str, str] | None = None
     adding = request.method == "POST" and request.form.get("add_metric_row") == "1"
     if request.method == "POST":
-        patch, errors, raw = forms.parse_card_form(request.form, g.lang)
+        patch, own, raw = forms.parse_card_form(request.form, g.lang)
+        localise = localiser()
+        # The form's own messages are already in the page's language (escape() marks them so).
+        errors = form_errors({path: [escape(m) for m in found] for path, found in own.items()},
+                             forms.card_fields(localise.lang), fold=forms.card_fold(localise))
         if not errors and not adding:  # "add a row" redraws the form with one more row, saving nothing
             try:
                 cards.update_card(session, user, slug, version, patch)
             except ValidationFailed as exc:
-                errors, general = forms.errors_by_field(exc.errors)
+                errors = form_errors(exc.errors, forms.card_fields(localise.lang), fold=forms.card_fold(localise))
             else:
                 flash(_("Card saved."), "success")
                 return redirect(url_for("pages.draft", slug=slug, version=version, _anchor="checklist"), 303)
@@ -180,9 +221,9 @@ def draft(slug: str, version: str):
         "pages/workspace/draft.html", row=row, report=report,
         audit_status=audit_requests.version_audit_status(session, user, slug, version), checklist=_checklist(report),
         values=values, metric_rows=metric_rows, blank_rows=2 if adding else 1, metric_columns=forms.METRIC_COLUMNS,
-        errors=errors, general=general, sections=forms.form_sections(), derived=set(
+        errors=errors, sections=forms.form_sections(), derived=set(
             ((row.card or {}).get("derived") or {}).get("fields") or []),
-    ), 422 if errors or general else 200
+    ), 422 if errors else 200
 
 
 @bp.route("/workspace/algorithms/<slug>/<version>/publish", methods=["POST"])

@@ -6,6 +6,7 @@ from marshmallow import fields as mfields
 from werkzeug.datastructures import MultiDict
 
 from boas.pages import forms
+from boas.pages.messages import Localiser, localise_errors
 from boas.registry.algorithms import EDITABLE_FIELDS
 from model_cards.baseline import ITEMS
 from model_cards.examples import load_example_card
@@ -50,13 +51,17 @@ def test_emptied_fields_are_removed_and_bad_input_is_reported_per_field():
 
 
 def test_service_errors_land_on_the_control_that_edits_them():
-    by_field, general = forms.errors_by_field({
+    english = Localiser(lambda message: message, "en")
+    errors = localise_errors({
         "performance_metrics.0.ci_low": ["ci_low must not be greater than value"],
         "intended_use.decision_role": ["must be one of: informs, augments, replaces"],
-        "_schema": ["expected a JSON object"]})
-    assert by_field["performance_metrics"] == ["0.ci_low: ci_low must not be greater than value"]
-    assert "intended_use.decision_role" in by_field
-    assert general == ["_schema: expected a JSON object"]
+        "_schema": ["expected a JSON object"]}, forms.card_fields("en"), english, fold=forms.card_fold(english))
+    metrics = next(f for f in forms.all_fields() if f.path == "performance_metrics")
+    assert [str(m) for m in errors["performance_metrics"]] == ["row 1 › CI low: ci_low must not be greater than value"]
+    assert "intended_use.decision_role" in errors
+    lines = {item.anchor: (item.label, [str(m) for m in item.messages]) for item in errors.summary_items}
+    assert lines[metrics.id][0] == "Performance measures"
+    assert lines[None] == ("Other problems", ["expected a JSON object"])  # no control: a line without a link
 
 
 def test_every_baseline_item_links_to_where_it_is_fixed():

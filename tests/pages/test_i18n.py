@@ -17,7 +17,7 @@ PAGES = Path(boas.__file__).parent / "pages"
 SOURCES = (PAGES, Path(boas.__file__).parent / "registry")
 CATALOG = Path(boas.__file__).parent / "translations" / "fr" / "LC_MESSAGES"
 METHODS = [("**/templates/**.html", "jinja2"), ("**/templates/**.xml", "jinja2"), ("**.py", "python")]
-KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None}
+KEYWORDS = {"_": None, "gettext": None, "ngettext": (1, 2), "lazy_gettext": None, "_l": None, "N_": None}
 
 
 def _extracted() -> set:

@@ -285,7 +285,8 @@ def test_the_upload_script_checks_the_fields_before_the_file_and_the_confirmatio
     bad = client.post(url, headers=XHR, data={"csrf_token": token, "version": "v1", "card": '{"limitations": 3}',
                                               "dry_run": "1"})
     assert bad.status_code == 422
-    assert "upload-version-error" in _page(bad) and "card.limitations" in _page(bad)  # every field at once
+    assert "upload-version-error" in _page(bad) and "upload-card-error" in _page(bad)  # every field at once
+    assert "Known limitations" in _page(bad) and "card.limitations" not in _page(bad)  # the card field, by its label
     good = client.post(url, headers=XHR, data={"csrf_token": token, "version": "3.0.0-xhr", "dry_run": "1"})
     assert good.status_code == 204 and good.get_data() == b""
     assert _stored(site_app, content.rule_slug) == before  # a dry run writes nothing
@@ -313,7 +314,7 @@ def test_the_upload_script_checks_the_fields_before_the_file_and_the_confirmatio
     unknown = evaluator.post("/en/workspace/datasets/new", headers=XHR, content_type="multipart/form-data", data={
         "csrf_token": token, "name": "Avec fiche", "labels": "sexe = sexe", **sheet,
         "file": (io.BytesIO(frame.to_csv(index=False).encode()), "cohort.csv")})
-    assert unknown.status_code == 422 and "column &#39;sexe&#39; is not in the table" in unknown.get_data(as_text=True)
+    assert unknown.status_code == 422 and "column 'sexe' is not in the table" in unescape(re.sub(r"<[^>]+>", "", _page(unknown)))
     assert _stored(site_app, content.rule_slug)[1] == count
     uploaded = evaluator.post("/en/workspace/datasets/new", headers=XHR, content_type="multipart/form-data", data={
         "csrf_token": token, "name": "Avec fiche", "label_column": "outcome", "row_key": "row_id", **sheet,
@@ -383,7 +384,8 @@ def test_the_dataset_form_declares_the_catalogue_fields_and_refuses_bad_ones_on_
         for field in ("health_categories", "health_themes", "coding_systems", "spatial", "max_typical_age",
                       "unique_individuals", "publisher_homepage", "contact_email"):
             assert f'id="dataset-{field}-error"' in page, field
-        assert "javascript:alert(1): not a Wikidata entity" in page  # the refused item is named
+        # the refused item is named, as data, before the French message
+        assert '<span translate="no">javascript:alert(1)</span>\u00a0: ce n’est pas une entité Wikidata' in page
         assert 'name="health_categories" value="EHRS" checked' in page  # the evaluator's choice is kept
         assert _stored(site_app, content.rule_slug)[1] == count
     negative = client.post("/fr/workspace/datasets/new", data={"csrf_token": token, "name": "Catalogue", **sheet,
