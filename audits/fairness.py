@@ -140,10 +140,9 @@ def run_bias_audit(
         raise ValueError("y_pred must have one value per row")
 
     coding = code_rows(frame, sensitive, params.intersections, 2 * y_true + pred)
-    rows = coding.row_combo() if score is not None else None
     return audit_from_counts(coding, label=label, params=params,
                              predictions="given" if y_pred is not None else "y_score >= threshold",
-                             scores=None if rows is None else (rows, y_true, score))
+                             scores=None if score is None else (coding.row_combo(), y_true, score))
 
 
 def audit_from_counts(coding: Coding, *, label: str, params: BiasAuditParams, predictions: str = "given",
