@@ -114,6 +114,20 @@ def test_small_groups_empty_intersections_and_zero_denominators_stream_identical
     assert min(g["count"] for g in gxh["groups"]) < 30  # below min_group_size: judged as the engine judges it
 
 
+def test_many_distinct_values_are_counted_sparsely_with_the_same_result(tmp_path):
+    """170³ possible combinations: past both engines' fixed arrays, each counts only the combinations present."""
+    rng = np.random.default_rng(5)
+    n = 6_000
+    frame = pd.DataFrame({"row_id": np.arange(n), **{c: rng.integers(0, 170, n) * 3 for c in ("a", "b", "c")}})
+    frame["outcome"] = (rng.random(n) < 0.3).astype(int)
+    frame["prediction"] = (rng.random(n) < 0.3).astype(int)
+    assert all(frame[c].nunique() == 170 for c in ("a", "b", "c"))
+
+    expected, streamed, _ = both(tmp_path, frame, ["a", "b", "c"], n_boot=20, min_group_size=5)
+
+    assert canonical(streamed) == canonical(expected)
+
+
 def test_a_dataset_without_a_row_key_is_joined_by_row_number(tmp_path):
     frame = generate_cohort(2_500, seed=6).drop(columns=["row_id", "risk_score"])
 
