@@ -176,28 +176,11 @@ def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: 
     data_parts, pred_parts = _Partitions(root / "dataset", count), _Partitions(root / "predictions", count)
     dictionaries = [_Dictionary(column) for column in sensitive]
     try:
-        offset = 0
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
-            frame = batch.to_pandas()
-            size = len(frame)
-            keys = frame[row_key].to_numpy() if row_key else np.arange(offset, offset + size, dtype=np.int64)
-            columns = {"key": keys, "y": binary_values(frame[label].to_numpy(), label).astype(np.int8)}
-            for i, dictionary in enumerate(dictionaries):
-                columns[f"c{i}"] = dictionary.codes(frame[sensitive[i]]).astype(np.int32)
-            data_parts.write(columns)
-            offset += size
-        data_parts.close()
-        problems = PredictionProblems(key)
+        _partition_dataset(parquet.iter_batches(batch_size=batch_rows, columns=wanted), row_key=row_key, label=label,
+                           dictionaries=dictionaries, parts=data_parts)
         key_type = parquet.schema_arrow.field(row_key).type if row_key else None
-        for keys, prediction in _prediction_batches(predictions, predictions_format, key, key_type, batch_rows):
-            try:
-                binary = bool(np.isin(prediction, (0, 1)).all())  # False on a missing value (NaN, None) too
-            except TypeError:
-                binary = False
-            problems.bad_prediction |= not binary
-            pred_parts.write({"key": keys, "p": prediction.astype(np.int8) if binary
-                              else np.zeros(len(prediction), dtype=np.int8)})
-        pred_parts.close()
+        problems = _partition_predictions(_prediction_batches(predictions, predictions_format, key, key_type,
+                                                              batch_rows), key=key, parts=pred_parts)
         orders = [dictionary.sorted() for dictionary in dictionaries]
         sizes = [len(values) for _order, values in orders]
         accumulator = _Accumulator(sizes)
@@ -226,6 +209,37 @@ def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: 
     stats = StreamStats(rows=rows, batch_rows=batch_rows, row_groups=meta.num_row_groups, row_group_rows=group_rows,
                         partitions=count, partition_rows=partition_rows)
     return StreamedCounts(coding, values, sorted_codes, stats)
+
+
+def _partition_dataset(batches, *, row_key: str | None, label: str, dictionaries: list[_Dictionary],
+                       parts: _Partitions) -> None:
+    """First pass: each dataset row as (key, outcome, one code per sensitive column), to its key's partition."""
+    offset = 0
+    for batch in batches:
+        frame = batch.to_pandas()
+        size = len(frame)
+        keys = frame[row_key].to_numpy() if row_key else np.arange(offset, offset + size, dtype=np.int64)
+        columns = {"key": keys, "y": binary_values(frame[label].to_numpy(), label).astype(np.int8)}
+        for i, dictionary in enumerate(dictionaries):
+            columns[f"c{i}"] = dictionary.codes(frame[dictionary.column]).astype(np.int32)
+        parts.write(columns)
+        offset += size
+    parts.close()
+
+
+def _partition_predictions(batches, *, key: str, parts: _Partitions) -> PredictionProblems:
+    """Second pass: each prediction as (key, 0/1) to its key's partition; predictions other than 0/1 noted."""
+    problems = PredictionProblems(key)
+    for keys, prediction in batches:
+        try:
+            binary = bool(np.isin(prediction, (0, 1)).all())  # False on a missing value (NaN, None) too
+        except TypeError:
+            binary = False
+        problems.bad_prediction |= not binary
+        parts.write({"key": keys, "p": prediction.astype(np.int8) if binary
+                     else np.zeros(len(prediction), dtype=np.int8)})
+    parts.close()
+    return problems
 
 
 def run_streaming_bias_audit(dataset: Path, predictions: Path, *, predictions_format: str, label: str,
@@ -293,25 +307,32 @@ class _Accumulator:
 
 
 def _join_partition(data, preds, columns: int, problems: PredictionProblems, accumulator: _Accumulator) -> bool:
-    """Join one partition's dataset rows to their predictions and count them; True when dataset keys repeat."""
+    """Join one partition's dataset rows to their predictions and count them; True when dataset keys repeat.
+
+    Problems are recorded in ``problems`` (every partition is still checked, so the refusal gives the
+    totals); once there is one, nothing more is counted since the audit will be refused.
+    """
     if data is None and preds is None:
         return False
-    data_keys = data.column("key").to_numpy(zero_copy_only=False) if data is not None else None
-    pred_keys = preds.column("key").to_numpy(zero_copy_only=False) if preds is not None else None
-    if data_keys is not None and pred_keys is not None and not problems.messages():
-        position = _same_keys(data_keys, pred_keys)
-        if position is not None:  # the usual case: every key once on each side (checked at upload)
-            cells = 2 * data.column("y").to_numpy().astype(np.int64) + preds.column("p").to_numpy()[position]
-            accumulator.add([data.column(f"c{i}").to_numpy().astype(np.int64) for i in range(columns)], cells)
+    data_keys = data.column("key").to_numpy(zero_copy_only=False) if data is not None else np.zeros(0, np.int64)
+    pred_keys = preds.column("key").to_numpy(zero_copy_only=False) if preds is not None else np.zeros(0, np.int64)
+    position = _same_keys(data_keys, pred_keys)  # the usual case: every key once on each side (checked at upload)
+    if position is None:
+        data_index, pred_index = pd.Index(data_keys), pd.Index(pred_keys)
+        if data_index.has_duplicates:
+            return True
+        problems.duplicates |= pred_index.has_duplicates
+        distinct_data, distinct_pred = data_index, pred_index.unique()
+        problems.missing += int((distinct_pred.get_indexer(distinct_data) < 0).sum())
+        problems.extra += int((distinct_data.get_indexer(distinct_pred) < 0).sum())
+        if problems.messages():
             return False
-    data_index = pd.Index(data_keys if data_keys is not None else [])
-    pred_index = pd.Index(pred_keys if pred_keys is not None else [])
-    repeated = data_index.has_duplicates
-    problems.duplicates |= pred_index.has_duplicates
-    distinct_data, distinct_pred = data_index.unique(), pred_index.unique()
-    problems.missing += int((distinct_pred.get_indexer(distinct_data) < 0).sum())
-    problems.extra += int((distinct_data.get_indexer(distinct_pred) < 0).sum())
-    return repeated  # anything here is refused at the end, with every problem found
+        position = pred_index.get_indexer(data_index)  # same keys, told apart by hashing (keys that do not sort)
+    if problems.messages() or data is None:
+        return False
+    cells = 2 * data.column("y").to_numpy().astype(np.int64) + preds.column("p").to_numpy()[position]
+    accumulator.add([data.column(f"c{i}").to_numpy().astype(np.int64) for i in range(columns)], cells)
+    return False
 
 
 def _same_keys(data_keys: np.ndarray, pred_keys: np.ndarray) -> np.ndarray | None:
