@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,9 @@ from boas.registry.storage import Storage
 from registry_db import store
 from registry_db.errors import ValidationFailed
 from registry_db.models import AuditKind, Job, utcnow
+
+if TYPE_CHECKING:
+    from audits.fairness import BiasAuditParams
 
 log = logging.getLogger(__name__)
 # What each kind of job runs. Fairlearn is not listed: it runs only as the bias audit's cross-check,
@@ -278,7 +281,7 @@ def _label(inputs: _Inputs) -> str:
     return label
 
 
-def _bias_params(inputs: _Inputs):
+def _bias_params(inputs: _Inputs) -> BiasAuditParams:
     from audits.fairness import BiasAuditParams
 
     p = inputs.params
