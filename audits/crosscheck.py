@@ -14,6 +14,11 @@ confusion cell (observed × predicted): proportional allocation by largest remai
 least one row from every non-empty stratum. So every group and intersection of the full data is
 in the sample, and every metric defined on the full data is defined on the sample too, which is
 where a disagreement on zero denominators would show.
+
+An audit computed streaming (``audits.streaming``) has no rows in memory to sample; it has something
+better: its counts. ``fairlearn_crosscheck_counts`` gives Fairlearn one row per non-empty (finest
+combination, observed, predicted) cell, weighted by the cell's count, so the weighted ``MetricFrame``
+computes every metric over all the rows, and compares it with the audit's own result.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ from audits import engine_adapter
 
 MAX_ROWS = 50_000
 REQUIRED_METRICS = ("prevalence", "selection_rate", "tpr", "fpr", "ppv", "npv", "accuracy")
+WEIGHTED_METHOD = ("MetricFrame on one row per (finest combination of the sensitive features, observed, predicted) "
+                   "cell weighted by its count (sample_weight): every row, no sample; the engine's own result")
 STRATIFICATION = "finest combination of the sensitive features × confusion cell (observed, predicted)"
 
 
@@ -120,7 +127,6 @@ def fairlearn_crosscheck(
 ) -> dict[str, Any]:
     """Run the engine and Fairlearn on the same stratified sample; raise ``CrossCheckFailed`` on any difference."""
     import fairlearn
-    from fairlearn.metrics import MetricFrame
 
     y_true = frame[label].to_numpy().astype(np.int64)
     y_pred = np.asarray(y_pred).astype(np.int64)
@@ -129,20 +135,83 @@ def fairlearn_crosscheck(
     sample_true, sample_pred = y_true[rows], y_pred[rows]
     result = engine(sample, label=label, sensitive=sensitive, y_pred=sample_pred, params=params)
 
+    compared, values, worst = _compare(result, sample, sample_true, sample_pred)
+    return {
+        "library": "fairlearn",
+        "fairlearn_version": getattr(fairlearn, "__version__", None) or version("fairlearn"),
+        "method": "MetricFrame on a stratified sample; the engine recomputed on the same rows",
+        "sample_rows": int(rows.size),
+        "rows": len(frame),
+        "max_rows": max_rows,
+        "seed": seed,
+        "stratified_by": STRATIFICATION,
+        "metrics": compared,
+        "values_compared": values,
+        "max_abs_difference": worst,
+    }
+
+
+def fairlearn_crosscheck_counts(cells: pd.DataFrame, *, y_true: np.ndarray, y_pred: np.ndarray, weights: np.ndarray,
+                                result: dict, rows: int) -> dict[str, Any]:
+    """Check an audit computed from counts (``audits.streaming``) against Fairlearn on every row, at any N.
+
+    ``cells`` holds one row per non-empty (finest combination of sensitive values, observed, predicted)
+    cell and ``weights`` its count (``streaming.cell_table``): weighted by their counts
+    (``sample_params={"sample_weight": ...}``) these rows stand for the whole dataset, so Fairlearn's
+    weighted ``MetricFrame`` computes every metric on all ``rows`` rows without a sample. Weights are
+    whole numbers, so its sums are exact and any difference fails the job as the row-level check does.
+    """
+    import fairlearn
+
+    compared, values, worst = _compare(result, cells.reset_index(drop=True), np.asarray(y_true, dtype=np.int64),
+                                       np.asarray(y_pred, dtype=np.int64), np.asarray(weights, dtype=np.float64))
+    return {
+        "library": "fairlearn",
+        "fairlearn_version": getattr(fairlearn, "__version__", None) or version("fairlearn"),
+        "method": WEIGHTED_METHOD,
+        "sample_rows": rows,
+        "rows": rows,
+        "weighted_rows": len(cells),
+        "metrics": compared,
+        "values_compared": values,
+        "max_abs_difference": worst,
+    }
+
+
+def _weighted(metric):
+    return lambda y_true, y_pred, sample_weight: metric(y_true, y_pred, sample_weight=sample_weight)
+
+
+def weighted_fairlearn_metrics() -> dict[str, Any]:
+    """``fairlearn_metrics`` for rows weighted by a count: the count is the summed weight, prevalence a weighted mean."""
     metrics = fairlearn_metrics()
+    return {
+        **{name: _weighted(metric) for name, metric in metrics.items()},
+        "count": lambda y_true, y_pred, sample_weight: float(np.sum(sample_weight)),
+        "prevalence": lambda y_true, y_pred, sample_weight: float(np.average(y_true, weights=sample_weight)),
+    }
+
+
+def _compare(result: dict, frame: pd.DataFrame, y_true: np.ndarray, y_pred: np.ndarray,
+             weights: np.ndarray | None = None) -> tuple[list[str], int, float]:
+    """Fairlearn's MetricFrame on ``frame`` grouped by the engine's groups, against ``result``; raise on any gap."""
+    from fairlearn.metrics import MetricFrame
+
+    metrics = fairlearn_metrics() if weights is None else weighted_fairlearn_metrics()
     engine_names = set(result["overall"]["metrics"])
     missing = [name for name in REQUIRED_METRICS if name not in engine_names]
     if missing:
         raise CrossCheckFailed(f"the engine no longer reports {missing}")
     compared = ["count", *(name for name in metrics if name in engine_names)]
+    weighting = {} if weights is None else {"sample_params": {m: {"sample_weight": weights} for m in compared}}
     worst = (0.0, "")
     values = 0
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # zero denominators: both sides report 0.0, which is what is compared
         for index, feature in enumerate(result["features"]):
-            codes = engine_adapter.group_rows(sample, feature)
-            frame_ = MetricFrame(metrics={m: metrics[m] for m in compared}, y_true=sample_true,
-                                 y_pred=sample_pred, sensitive_features=codes)
+            codes = engine_adapter.group_rows(frame, feature, weights)
+            frame_ = MetricFrame(metrics={m: metrics[m] for m in compared}, y_true=y_true,
+                                 y_pred=y_pred, sensitive_features=codes, **weighting)
             if index == 0:  # every MetricFrame computes the overall values; compare them once
                 ours = {**engine_adapter.group_metric_values(result["overall"]), "count": result["overall"]["count"]}
                 for name in compared:
@@ -158,16 +227,4 @@ def fairlearn_crosscheck(
                     worst = max(worst, (gap, f"{feature['name']} group {position} {name}"))
     if worst[0] != 0.0:
         raise CrossCheckFailed(f"largest difference {worst[0]!r} at {worst[1]}")
-    return {
-        "library": "fairlearn",
-        "fairlearn_version": getattr(fairlearn, "__version__", None) or version("fairlearn"),
-        "method": "MetricFrame on a stratified sample; the engine recomputed on the same rows",
-        "sample_rows": int(rows.size),
-        "rows": len(frame),
-        "max_rows": max_rows,
-        "seed": seed,
-        "stratified_by": STRATIFICATION,
-        "metrics": compared,
-        "values_compared": values,
-        "max_abs_difference": float(worst[0]),
-    }
+    return compared, values, float(worst[0])

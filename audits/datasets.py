@@ -245,24 +245,17 @@ def _checked_predictions(frame, reference, row_key: str | None, in_metadata: lis
 def check_predictions(frame, reference, row_key: str | None) -> bool:
     """Every dataset row predicted exactly once, predictions 0/1, scores in [0, 1]; returns has_score."""
     key = row_key or "row_number"
-    errors: list[str] = []
-    if key not in frame.columns:
-        errors.append(f"a '{key}' column identifying the dataset's rows is required")
-    if "prediction" not in frame.columns:
-        errors.append("a 'prediction' column (0/1) is required")
+    errors = tabular.required_columns_messages(key, [str(c) for c in frame.columns])
     if errors:
         raise ValidationFailed("invalid predictions file", {"file": errors})
     keys = row_keys(reference, row_key)
-    if frame[key].duplicated().any():
-        errors.append(f"'{key}' has duplicate values")
     missing = set(keys.tolist()) - set(frame[key].tolist())
     extra = set(frame[key].tolist()) - set(keys.tolist())
-    if missing:
-        errors.append(f"{len(missing)} dataset rows have no prediction")
-    if extra:
-        errors.append(f"{len(extra)} predictions match no dataset row")
-    if not set(frame["prediction"].dropna().unique().tolist()) <= {0, 1} or frame["prediction"].isna().any():
-        errors.append("'prediction' must be 0 or 1 on every row")
+    errors = tabular.PredictionProblems(
+        key, duplicates=bool(frame[key].duplicated().any()), missing=len(missing), extra=len(extra),
+        bad_prediction=not set(frame["prediction"].dropna().unique().tolist()) <= {0, 1}
+        or bool(frame["prediction"].isna().any()),
+    ).messages()  # the streaming join (audits.streaming) refuses in the same words
     if "score" in frame.columns:
         score = frame["score"]
         if score.isna().any() or not ((score >= 0) & (score <= 1)).all():

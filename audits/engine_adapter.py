@@ -66,8 +66,12 @@ def _typed(value: Any) -> tuple[str, Any]:
     return ("other", repr(value))
 
 
-def group_rows(frame: pd.DataFrame, feature: dict) -> np.ndarray:
-    """For each row of ``frame``, the index of its group in ``feature["groups"]``."""
+def group_rows(frame: pd.DataFrame, feature: dict, weights: np.ndarray | None = None) -> np.ndarray:
+    """For each row of ``frame``, the index of its group in ``feature["groups"]``.
+
+    ``weights`` (rows standing for several, e.g. one row per confusion cell weighted by its count):
+    the groups' summed weights, not their row counts, must equal the engine's counts.
+    """
     columns = list(feature["columns"])
     groups = feature["groups"]
     index: dict[tuple, int] = {}
@@ -100,7 +104,7 @@ def group_rows(frame: pd.DataFrame, feature: dict) -> np.ndarray:
             raise GroupMismatch(f"a combination of {columns} matches no group of {feature['name']!r}")
         mapped[c] = found
     rows = mapped[inverse.reshape(-1)]
-    counts = np.bincount(rows, minlength=len(groups))
+    counts = np.bincount(rows, weights=weights, minlength=len(groups))
     if [int(n) for n in counts] != [int(group["count"]) for group in groups]:
         raise GroupMismatch(f"row counts differ from the engine's group counts in {feature['name']!r}")
     return rows

@@ -61,11 +61,12 @@ from sklearn.metrics import roc_auc_score
 
 from audits import verdicts
 from audits.extremes import bootstrap, extremes, num, triple
-from audits.groups import Grouping, code_rows, references
+from audits.groups import Coding, Grouping, code_rows, references
 from audits.intervals import band_p_values, koopman, newcombe, wilson, z_value
 from audits.verdicts import VERDICTS, summarise_verdicts
 
-__all__ = ["DISPARITY_METRICS", "METRICS", "VERDICTS", "BiasAuditParams", "run_bias_audit", "summarise_verdicts"]
+__all__ = ["DISPARITY_METRICS", "METRICS", "VERDICTS", "BiasAuditParams", "audit_from_counts", "binary_values",
+           "run_bias_audit", "summarise_verdicts"]
 
 METRICS = ("prevalence", "selection_rate", "tpr", "fpr", "fnr", "ppv", "npv", "accuracy")
 DISPARITY_METRICS = ("selection_rate", "tpr", "fpr", "fnr", "ppv", "npv", "accuracy")
@@ -125,25 +126,39 @@ def run_bias_audit(
     """Measure per-group performance and disparities with intervals, and judge each disparity by one stated rule."""
     if list(sensitive) != list(params.sensitive_features) or len(frame) == 0:
         raise ValueError("sensitive must equal params.sensitive_features, and the frame must have rows")
-    y_true = _binary(frame[label].to_numpy(), label)
+    y_true = binary_values(frame[label].to_numpy(), label)
     score = None if y_score is None else np.asarray(y_score, dtype=float)
     if score is not None and (score.shape != y_true.shape or not np.isfinite(score).all()):
         raise ValueError("y_score must be finite and have one value per row")
     if y_pred is not None:
-        pred = _binary(np.asarray(y_pred), "y_pred")
+        pred = binary_values(np.asarray(y_pred), "y_pred")
     elif score is not None:
-        pred = _binary(np.asarray(score >= params.threshold), "y_pred")
+        pred = binary_values(np.asarray(score >= params.threshold), "y_pred")
     else:
         raise ValueError("give y_pred, or y_score to threshold")
     if pred.shape != y_true.shape:
         raise ValueError("y_pred must have one value per row")
 
     coding = code_rows(frame, sensitive, params.intersections, 2 * y_true + pred)
+    return audit_from_counts(coding, label=label, params=params,
+                             predictions="given" if y_pred is not None else "y_score >= threshold",
+                             scores=None if score is None else (coding.row_combo(), y_true, score))
+
+
+def audit_from_counts(coding: Coding, *, label: str, params: BiasAuditParams, predictions: str = "given",
+                      scores: tuple[np.ndarray, np.ndarray, np.ndarray] | None = None) -> dict:
+    """The audit from the finest combinations' confusion counts: every interval, verdict and extreme.
+
+    The one place the numbers are computed, whether the counts came from a frame in memory
+    (``run_bias_audit``) or were accumulated batch by batch (``audits.streaming``): for the same counts
+    and seed, the results are identical. ``scores`` is (each row's combination, y_true, y_score) when
+    scores are summarised per group (ROC AUC, calibration deciles); without it those are null.
+    """
+    rows, y_true, score = scores if scores is not None else (None, None, None)
     features = coding.groupings
     refs = references(features, params.reference_group)
     overall = Grouping("overall", "[]", [], ["overall"], ["{}"], [{}], np.zeros(coding.counts.shape[0], np.int64))
     overall.counts = coding.counts.sum(axis=0, keepdims=True)
-    rows = coding.row_combo() if score is not None else None
 
     band = (1 - params.tolerance, 1 / (1 - params.tolerance))
     z = z_value(params.ci_level)
@@ -170,9 +185,9 @@ def run_bias_audit(
         "tolerance": params.tolerance,
         "tolerance_band": [band[0], band[1]],
         **{key: getattr(params, key) for key in ("n_boot", "seed", "ci_level", "min_group_size", "threshold")},
-        "predictions": "given" if y_pred is not None else "y_score >= threshold",
+        "predictions": predictions,
         "label": label,
-        "n": int(y_true.size),
+        "n": int(overall.counts.sum()),
         "metrics": list(METRICS),
         "disparity_metrics": list(DISPARITY_METRICS),
         "overall": {key: value for key, value in overall_view.items() if key not in ("group", "key", "levels")},
@@ -180,7 +195,7 @@ def run_bias_audit(
     }
 
 
-def _binary(values: np.ndarray, name: str) -> np.ndarray:
+def binary_values(values: np.ndarray, name: str) -> np.ndarray:
     """0/1 values as int64; checked with min/max for integers (one cheap pass), exactly otherwise."""
     if values.ndim != 1:
         raise ValueError(f"{name} must be a one-dimensional array of 0/1 values")

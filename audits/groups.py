@@ -51,7 +51,7 @@ class Coding:
     """Rows coded by their finest combination of sensitive values, with each combination's confusion counts."""
 
     counts: np.ndarray  # (combinations, 4)
-    row_combo: Any  # callable giving each row's combination (only needed for score summaries)
+    row_combo: Any  # callable giving each row's combination (only for score summaries); None when streamed
     groupings: list[Grouping]
 
 
@@ -87,19 +87,34 @@ def _column_labels(values: list[Any]) -> list[str]:
 
 def code_rows(frame: pd.DataFrame, sensitive: list[str], intersections: bool, cells: np.ndarray) -> Coding:
     """Count confusion cells (``cells`` = 2 * y_true + y_pred) per finest combination, and build the groups."""
-    codes, values, labels = [], [], []
+    codes, values = [], []
     for column in sensitive:
         column_codes, uniques = pd.factorize(frame[column], sort=True)  # missing values get the code -1
         column_codes = np.asarray(column_codes, dtype=np.int64)  # no copy when already int64
         if column_codes.size and column_codes.min() < 0:
-            raise ValueError(f"sensitive feature {column!r} has missing values")
+            raise ValueError(missing_values_message(column))
         codes.append(column_codes)
-        typed = [json_value(v) for v in uniques]
-        values.append(typed)
-        labels.append(_column_labels(typed))
-    sizes = [len(v) for v in values]
-    counts, combo_codes, row_combo = _count(codes, sizes, cells)
+        values.append([json_value(v) for v in uniques])
+    counts, combo_codes, row_combo = _count(codes, [len(v) for v in values], cells)
+    return Coding(counts, row_combo, build_groupings(sensitive, values, combo_codes, counts, intersections))
 
+
+def missing_values_message(column: str) -> str:
+    """The refusal of a sensitive column with missing values (the same words on every path)."""
+    return f"sensitive feature {column!r} has missing values"
+
+
+def build_groupings(sensitive: list[str], values: list[list[Any]], combo_codes: list[np.ndarray], counts: np.ndarray,
+                    intersections: bool) -> list[Grouping]:
+    """Every feature and intersection, from the finest combinations' counts (however they were counted).
+
+    ``values[i]`` are column i's typed values in sorted order (``pd.factorize(sort=True)``),
+    ``combo_codes[i]`` each combination's code in that order and ``counts`` its (4,) confusion counts.
+    The in-memory engine counts rows of a frame; ``audits.streaming`` accumulates the same counts batch
+    by batch: both build their groups here, so labels, keys and order cannot differ.
+    """
+    labels = [_column_labels(typed) for typed in values]
+    sizes = [len(v) for v in values]
     parts: list[tuple[int, ...]] = [(i,) for i in range(len(sensitive))]
     if intersections:
         parts += list(itertools.combinations(range(len(sensitive)), 2))
@@ -121,7 +136,7 @@ def code_rows(frame: pd.DataFrame, sensitive: list[str], intersections: bool, ce
         grouping.counts = np.zeros((len(names), 4), dtype=np.int64)
         np.add.at(grouping.counts, combo_group, counts)
         groupings.append(grouping)
-    return Coding(counts, row_combo, groupings)
+    return groupings
 
 
 def _count(codes: list[np.ndarray], sizes: list[int], cells: np.ndarray):

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.orm import Session
 
@@ -26,6 +26,9 @@ from boas.registry.storage import Storage
 from registry_db import store
 from registry_db.errors import ValidationFailed
 from registry_db.models import AuditKind, Job, utcnow
+
+if TYPE_CHECKING:
+    from audits.fairness import BiasAuditParams
 
 log = logging.getLogger(__name__)
 # What each kind of job runs. Fairlearn is not listed: it runs only as the bias audit's cross-check,
@@ -43,6 +46,7 @@ class JobRuntime:
     session_factory: Callable[[], Session]
     storage: Storage
     sandbox_limits: SandboxLimits
+    streaming_min_rows: int  # BOAS_STREAMING_MIN_ROWS: bias audits of Parquet datasets this large stream
     heartbeat_seconds: float = 5.0
     allow_code: bool = False  # BOAS_SANDBOX_ALLOW_CODE: models that carry code may run, under bubblewrap only
 
@@ -210,12 +214,15 @@ def _compute(runtime: JobRuntime, job_id: int, progress: jobs.Progress) -> dict[
     progress.set(5)
     work = Path(tempfile.mkdtemp(prefix=f"boas-job-{job_id}-"))
     try:
-        frame = _read_dataset(runtime.storage, inputs.dataset)
-        progress.set(15)
-        if inputs.kind == AuditKind.BIAS:
-            outcome = _bias(runtime, inputs, frame, work, progress)
+        if inputs.kind == AuditKind.BIAS and _streams(runtime, inputs):
+            outcome = _bias_streaming(runtime, inputs, work, progress)
         else:
-            outcome = _drift(runtime, inputs, frame, work, progress)
+            frame = _read_dataset(runtime.storage, inputs.dataset)
+            progress.set(15)
+            if inputs.kind == AuditKind.BIAS:
+                outcome = _bias(runtime, inputs, frame, work, progress)
+            else:
+                outcome = _drift(runtime, inputs, frame, work, progress)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     outcome["provenance"].update({
@@ -236,20 +243,13 @@ def _bias(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: job
     """The engine's audit, its score metrics, and the Fairlearn cross-check that must agree with it exactly."""
     from audits.crosscheck import fairlearn_crosscheck
     from audits.engine_adapter import engine_identity
-    from audits.fairness import BiasAuditParams, run_bias_audit, summarise_verdicts
+    from audits.fairness import run_bias_audit, summarise_verdicts
     from audits.scores import score_metrics
 
-    label = inputs.dataset["label_column"]
-    if not label:
-        raise ValidationFailed("the dataset declares no label column: a bias audit needs observed outcomes")
+    label = _label(inputs)
     predicted = _predict(runtime, inputs, frame, work)
     progress.set(60)
-    p = inputs.params
-    params = BiasAuditParams(
-        sensitive_features=p["sensitive_features"], intersections=p["intersections"], threshold=p["threshold"],
-        reference_group=p.get("reference_group"), tolerance=p["tolerance"], min_group_size=p["min_group_size"],
-        n_boot=p["n_boot"], seed=p["seed"],
-    )
+    params = _bias_params(inputs)
     result = run_bias_audit(frame, label=label, sensitive=params.sensitive_features, y_pred=predicted["y_pred"],
                             y_score=predicted["y_score"], params=params)
     result["verdicts"] = summarise_verdicts(result)
@@ -261,7 +261,7 @@ def _bias(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: job
     progress.set(95)
     uploaded = inputs.predictions is not None
     return {"result": result, "provenance": {
-        "engine": engine_identity(),
+        "engine": {**engine_identity(), "mode": "in-memory"},
         "crosscheck": crosscheck,
         "predictions": {"id": predicted["id"], "sha256": predicted["sha256"], "source": predicted["source"],
                         "uploaded": uploaded, "isolation": predicted["isolation"],
@@ -269,6 +269,80 @@ def _bias(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: job
         # uploaded predictions stand for the version's code: its archive digest says which code they came from
         "code_archive_sha256": inputs.version["archive_sha256"] if uploaded and inputs.version else None,
         "pickle_scan": predicted["scan"],
+    }}
+
+
+def _label(inputs: _Inputs) -> str:
+    label = inputs.dataset["label_column"]
+    if not label:
+        raise ValidationFailed("the dataset declares no label column: a bias audit needs observed outcomes")
+    return label
+
+
+def _bias_params(inputs: _Inputs) -> BiasAuditParams:
+    from audits.fairness import BiasAuditParams
+
+    p = inputs.params
+    return BiasAuditParams(
+        sensitive_features=p["sensitive_features"], intersections=p["intersections"], threshold=p["threshold"],
+        reference_group=p.get("reference_group"), tolerance=p["tolerance"], min_group_size=p["min_group_size"],
+        n_boot=p["n_boot"], seed=p["seed"],
+    )
+
+
+def _streams(runtime: JobRuntime, inputs: _Inputs) -> bool:
+    """A bias audit runs streaming when its dataset is Parquet, large, and audited from uploaded predictions.
+
+    A model run in the sandbox is handed the dataset's columns and returns every prediction at once, so
+    those audits stay in memory; so do CSV datasets (a CSV is parsed whole to type its columns).
+    """
+    return (inputs.predictions is not None and inputs.dataset["format"] == "parquet"
+            and (inputs.dataset["rows"] or 0) >= runtime.streaming_min_rows)
+
+
+def _bias_streaming(runtime: JobRuntime, inputs: _Inputs, work: Path, progress: jobs.Progress) -> dict[str, Any]:
+    """The engine's audit from counts accumulated batch by batch, cross-checked with Fairlearn on every row.
+
+    Score-based metrics (AUC, calibration, curves) need the scores of each group's rows: they are not
+    computed on this path, and the result says so (``scores_skipped``) when the predictions carry scores.
+    """
+    from audits.crosscheck import fairlearn_crosscheck_counts
+    from audits.engine_adapter import engine_identity
+    from audits.fairness import summarise_verdicts
+    from audits.streaming import cell_table, run_streaming_bias_audit
+
+    label = _label(inputs)
+    params = _bias_params(inputs)
+    predictions = inputs.needed("predictions")
+    blobs = runtime.storage.blobs
+    dataset_path = blobs.verified_path(inputs.dataset["sha256"], inputs.dataset["size"])
+    predictions_path = blobs.verified_path(predictions["sha256"], predictions["size"])
+    progress.set(15)
+    result, streamed = run_streaming_bias_audit(
+        dataset_path, predictions_path, predictions_format=tabular.detect_format(predictions_path, ""), label=label,
+        row_key=inputs.dataset["row_key"], params=params, workdir=work)
+    result["verdicts"] = summarise_verdicts(result)
+    result["scores"] = None
+    if predictions["has_score"]:
+        result["scores_skipped"] = {"reason": "streaming_engine",
+                                    "detail": "score-based metrics (AUC, calibration, curves) are not computed by "
+                                              "the streaming engine"}
+    progress.set(80)
+    cells, y_true, y_pred, weights = cell_table(streamed, list(params.sensitive_features))
+    crosscheck = fairlearn_crosscheck_counts(cells, y_true=y_true, y_pred=y_pred, weights=weights, result=result,
+                                             rows=streamed.stats.rows)
+    progress.set(95)
+    stats = streamed.stats
+    return {"result": result, "provenance": {
+        "engine": {**engine_identity(), "mode": "streaming", "batch_rows": stats.batch_rows,
+                   "row_groups": stats.row_groups, "row_group_rows": stats.row_group_rows,
+                   "partitions": stats.partitions, "partition_rows": stats.partition_rows},
+        "crosscheck": crosscheck,
+        "predictions": {"id": predictions["id"], "sha256": predictions["sha256"], "source": "uploaded predictions",
+                        "uploaded": True, "isolation": None},
+        "code_archive_sha256": inputs.version["archive_sha256"] if inputs.version else None,
+        "pickle_scan": None,
+        "scores": "skipped: not computed by the streaming engine" if predictions["has_score"] else None,
     }}
 
 

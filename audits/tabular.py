@@ -22,6 +22,40 @@ class TableInfo:
     columns: list[dict]
 
 
+@dataclass
+class PredictionProblems:
+    """What is wrong with a predictions file against its dataset, in the words of the upload check."""
+
+    key: str
+    duplicates: bool = False
+    missing: int = 0
+    extra: int = 0
+    bad_prediction: bool = False
+
+    def messages(self) -> list[str]:
+        """The refusals, in the order the upload check lists them."""
+        errors = []
+        if self.duplicates:
+            errors.append(f"'{self.key}' has duplicate values")
+        if self.missing:
+            errors.append(f"{self.missing} dataset rows have no prediction")
+        if self.extra:
+            errors.append(f"{self.extra} predictions match no dataset row")
+        if self.bad_prediction:
+            errors.append("'prediction' must be 0 or 1 on every row")
+        return errors
+
+
+def required_columns_messages(key: str, columns: list[str]) -> list[str]:
+    """The upload check's refusal of a predictions file that lacks its key or its prediction column."""
+    errors = []
+    if key not in columns:
+        errors.append(f"a '{key}' column identifying the dataset's rows is required")
+    if "prediction" not in columns:
+        errors.append("a 'prediction' column (0/1) is required")
+    return errors
+
+
 def detect_format(path: Path, filename: str) -> str:
     with open(path, "rb") as fh:
         head = fh.read(4)

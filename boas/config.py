@@ -278,6 +278,10 @@ class Settings:
                                     "loaders, code directories, models from code), only ever inside bubblewrap "
                                     "(refused where it is missing); off: such models are audited from uploaded "
                                     "predictions", _flag, shown="off")
+    streaming_min_rows: int = _var("BOAS_STREAMING_MIN_ROWS", 2_000_000,
+                                   "bias audits of a Parquet dataset of at least this many rows, audited from "
+                                   "uploaded predictions, run on the streaming engine (bounded memory, no score "
+                                   "metrics); smaller ones in memory", _integer(1), shown="`2000000`")
 
     smtp_host: str = _var("BOAS_SMTP_HOST", "",
                           "SMTP server that sends notification e-mails; empty: e-mails are logged (recipient id "

@@ -116,6 +116,7 @@ def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] 
         from audits.runner import JobRuntime, execute_job
 
         execute_job(JobRuntime(session_factory=factory, storage=storage, sandbox_limits=settings.sandbox,
+                               streaming_min_rows=settings.streaming_min_rows,
                                heartbeat_seconds=settings.job_heartbeat_seconds,
                                allow_code=settings.sandbox_allow_code), job_id)
 

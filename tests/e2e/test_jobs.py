@@ -54,9 +54,9 @@ class Deployment:
                 "BOAS_SECRET_KEY": "test", "BOAS_QUEUE_URL": s.queue_url, "BOAS_JOB_HEARTBEAT_SECONDS": "0.5",
                 "BOAS_JOB_STALE_SECONDS": "3", "BOAS_SANDBOX_WALL_SECONDS": "120"}
 
-    def start_worker(self) -> subprocess.Popen:
+    def start_worker(self, **env: str) -> subprocess.Popen:
         log = open(self.logs, "ab")  # noqa: SIM115 - closed with the process
-        proc = subprocess.Popen([sys.executable, "-m", "boas.cli", "worker"], env=self.env(), cwd=ROOT,
+        proc = subprocess.Popen([sys.executable, "-m", "boas.cli", "worker"], env={**self.env(), **env}, cwd=ROOT,
                                 stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
         self.workers.append(proc)
         return proc
@@ -122,6 +122,28 @@ def test_jobs_run_end_to_end_through_the_real_queue(deployment):
     assert job["status"] == "succeeded", job["error"]
     assert job["progress"] == 100 and job["attempts"] == 1
     assert job["provenance"]["worker_host"] and job["result"]["features"][0]["name"] == "sex"
+
+
+@pytest.mark.parametrize("deployment", [("sqlite", "sqlite"), ("postgresql", "redis")], indirect=True,
+                         ids=["embedded-queue", "redis-postgresql"])
+def test_a_worker_streams_a_parquet_audit_past_the_configured_size(deployment):
+    from tests.e2e.test_streaming_audits import _upload_parquet
+
+    evaluator, author = deployment.account("evaluator"), deployment.account("author")
+    slug = _rule_based_version(deployment.client, author)
+    frame = generate_cohort(3000, seed=11)
+    dataset = _upload_parquet(deployment.client, evaluator, frame).get_json()
+    predictions = upload_predictions(deployment.client, evaluator, dataset["id"], slug, frame).get_json()
+    launched = deployment.client.post("/api/v1/audits", headers=evaluator, json={
+        "kind": "bias", "algorithm": slug, "version": "1.0.0", "dataset": dataset["id"],
+        "predictions": predictions["id"], "sensitive_features": ["sex", "region"], "n_boot": 100})
+    assert launched.status_code == 202, launched.get_json()
+    deployment.start_worker(BOAS_STREAMING_MIN_ROWS="3000")  # 3,000 rows: streamed (the default is 2,000,000)
+    job = deployment.wait(launched.get_json()["id"], evaluator, {"succeeded", "failed"})
+    assert job["status"] == "succeeded", job["error"]
+    assert job["provenance"]["engine"]["mode"] == "streaming" and job["provenance"]["engine"]["row_groups"] == 3
+    assert job["provenance"]["crosscheck"]["max_abs_difference"] == 0.0
+    assert sum(g["count"] for g in job["result"]["features"][1]["groups"]) == 3000
 
 
 def _slow_model_request(dep, model_zip_bytes: bytes, rows: int):
