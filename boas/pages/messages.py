@@ -224,6 +224,7 @@ MESSAGES: tuple[str, ...] = (
     N_("the file is named .parquet but is not Parquet"),
     N_("not UTF-8 text: %(detail)s"),
     N_("cannot be read as %(format)s: %(detail)s"),
+    N_("the file cannot be read: %(detail)s"),
     N_("the table has no columns"),
     N_("the table has %(count)s columns; at most %(max)s"),
     N_("the table has no rows"),
