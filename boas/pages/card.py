@@ -16,10 +16,28 @@ from boas.registry import cards
 from boas.registry import versions as version_service
 from model_cards.diff_view import human_diff
 from model_cards.exports import FORMATS
+from model_cards.exports.common import release_date, web_url
 from model_cards.sections import card_view
 from registry_db.errors import NotFound
 
-EXPORTS = tuple((fmt.name, fmt.label) for fmt in FORMATS.values())
+# The card's downloads, and the citation files the sidebar offers beside its ready-to-copy citation.
+EXPORTS = tuple((fmt.name, fmt.label) for fmt in FORMATS.values() if not fmt.citation)
+CITATION_EXPORTS = tuple((fmt.name, fmt.label) for fmt in FORMATS.values() if fmt.citation)
+
+
+def citation(document: dict[str, Any], digest: str | None) -> dict[str, Any]:
+    """The parts of a released version's citation, from its frozen document and the digest recorded at publication.
+
+    Only frozen values: the page cache keys a released card by its versions' digests, so a citation
+    read from the live algorithm row could go stale in a cached page.
+    """
+    algorithm, version = document.get("algorithm") or {}, document.get("version") or {}
+    authors = [name for name in algorithm.get("owners") or [] if name]
+    if organisation := (algorithm.get("organisation") or {}).get("name"):
+        authors.append(organisation)
+    return {"authors": ", ".join(authors), "year": release_date(document)[:4],
+            "title": algorithm.get("name") or algorithm.get("slug") or "", "version": version.get("version") or "",
+            "url": web_url(version.get("url")), "digest": digest}
 
 
 def audit_sections(audits: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -62,6 +80,7 @@ def render_card(user, session_, slug: str, version: str) -> str:
     return render_template(
         "pages/card.html", row=shown.version, document=document, view=_without_manifest(card_view(document, g.lang)),
         baseline=baseline, coverage=coverage, audits=audit_sections(listed), versions=versions, exports=EXPORTS,
+        citation_exports=CITATION_EXPORTS, citation=citation(document, shown.version.card_sha256),
         outcome=outcome, outcome_text=summary.outcome_text(outcome), documentation=summary.documentation_text(baseline),
         previous=(document.get("version") or {}).get("previous_version"),
         trend=charts.trend_charts(trend), staleness=staleness, listing=listing, fixes=fixes,

@@ -28,6 +28,8 @@ class Format:
 
     ``frozen_only``: the format describes a released version (a status, a digest), so a draft has none:
     its ``release`` is then None and the service refuses it instead of rendering a preview.
+    ``citation``: the file is a citation of the version (BibTeX, CFF): the card page offers it beside the
+    ready-to-copy citation rather than among the card's downloads.
     """
 
     name: str
@@ -35,3 +37,4 @@ class Format:
     label: str
     render: Callable[[dict[str, Any], str, Release | None], bytes]
     frozen_only: bool = False
+    citation: bool = False

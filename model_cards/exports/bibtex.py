@@ -46,4 +46,4 @@ def _bib_url(value: object) -> str:
 
 
 FORMAT = Format("citation.bib", "application/x-bibtex; charset=utf-8", "BibTeX",
-                lambda document, _lang, _release: export_bibtex(document).encode())
+                lambda document, _lang, _release: export_bibtex(document).encode(), citation=True)

@@ -65,4 +65,4 @@ def _cff_person(name: str) -> dict[str, str]:
 
 
 FORMAT = Format("CITATION.cff", "application/x-yaml; charset=utf-8", "CITATION.cff",
-                lambda document, _lang, _release: export_citation_cff(document).encode())
+                lambda document, _lang, _release: export_citation_cff(document).encode(), citation=True)

@@ -319,7 +319,9 @@ def test_the_card_opens_on_a_summary_with_separate_signals_and_the_audits_first(
     assert re.search(r'badge-outcome-(failed|insufficient|passed)"><span class="badge-icon" aria-hidden="true">'
                      r"[✗?✓]</span> Bias audit: ", summary)  # colour, icon and text
     assert "Documentation: " in summary and "quality baseline items are filled in" in summary
-    assert page.index('id="audits"') < page.index('id="facts"') < page.index('id="baseline"')
+    # the sidebar (identity, versions, downloads, citation) follows the summary once, then the audits come first
+    assert page.index('<section class="summary"') < page.index('<aside class="card-aside"') < page.index('id="facts"') \
+        < page.index('id="audits"') < page.index('id="baseline"')
     baseline = page[page.index('id="baseline"'):page.index('id="artifacts"')]
     assert baseline.count("<details") >= 2  # pillars and frameworks fold away
     never = client.get(f"/en/algorithms/{content.ml_slug}/1.2.0").get_data(as_text=True)
@@ -355,3 +357,73 @@ def test_card_downloads_list_the_exchange_formats_in_both_languages(site_app, co
             statuses = [e["resource"].get("status") for e in bundle.get_json(force=True)["entry"]
                         if e["resource"]["resourceType"] == "DocumentReference"]
             assert statuses == [status]
+
+
+def _aside(page: str) -> str:
+    start = page.index('<aside class="card-aside"')
+    return page[start:page.index("</aside>", start)]
+
+
+def test_the_card_sidebar_holds_identity_versions_downloads_and_citation_once(site_app, content):
+    """One sidebar, named, after the summary: what the version is, its siblings, every download and a citation."""
+    from tests.pages.french import english_in, typography_faults
+
+    client = site_app.test_client()
+    base = f"/api/v1/algorithms/{content.ml_slug}/versions/1.2.0/exports"
+    for lang, words in (("en", ("About this version", "Identity", "Published", "Organisation", "Owners", "License",
+                                "Cite this version", "Digest of the published card (SHA-256):", "[health algorithm]",
+                                "Citation as BibTeX", "The model archive, as uploaded")),
+                        ("fr", ("À propos de cette version", "Identité", "Publiée", "Organisme", "Responsables",
+                                "Licence", "Citer cette version", "Empreinte de la fiche publiée (SHA-256)\u00a0:",
+                                "[algorithme de santé]", "Citation au format BibTeX", "L’archive du modèle, telle que"
+                                " déposée"))):
+        response = client.get(f"/{lang}/algorithms/{content.ml_slug}/1.2.0")
+        html = response.get_data(as_text=True)
+        assert html.count("<aside") == 1 and 'aria-labelledby="aside-title"' in html  # moved, not copied
+        for anchor in ('id="facts"', 'id="history"', 'id="downloads"', 'id="citation"'):
+            assert html.count(anchor) == 1, anchor
+        aside = unescape(_aside(html))
+        for word in words:
+            assert word in aside, (lang, word)
+        assert "Laboratoire Données de Santé" in aside and "Claire Dubois" in aside and "Apache-2.0" in aside
+        # versions: the current one marked, the others linked, and the diff with the previous one
+        current = re.search(r'<a href="([^"]+)" aria-current="page"><strong>1\.2\.0</strong></a>', aside)
+        assert current and current.group(1) == f"/{lang}/algorithms/{content.ml_slug}/1.2.0"
+        for other in ("1.1.0", "1.0.0"):
+            assert f'<a href="/{lang}/algorithms/{content.ml_slug}/{other}">{other}</a>' in aside
+        assert "Erreur de calibration chez les plus de 85 ans" in aside  # the yanked one says why
+        assert f"/{lang}/algorithms/{content.ml_slug}/1.2.0/diff" in aside
+        assert "2.0.0-rc.1" not in aside  # the public never sees the draft
+        # downloads: every card format and the archive, each of which answers; citation files beside the citation
+        downloads = aside[aside.index('id="downloads"'):aside.index('id="citation"')]
+        citing = aside[aside.index('id="citation"'):]
+        for name in ("card.json", "card.md", "card.html", "fhir-bundle.json", "chai-model-card.json"):
+            assert f"{base}/{name}?lang={lang}" in downloads and name not in citing, name
+        for name in ("citation.bib", "CITATION.cff"):
+            assert f"{base}/{name}?lang={lang}" in citing and name not in downloads, name
+        archive = f"/api/v1/algorithms/{content.ml_slug}/versions/1.2.0/archive"
+        assert archive in downloads and html.count(archive) == 1
+        for link in re.findall(r'href="(/api/[^"]+)"', aside):
+            assert client.get(unescape(link)).status_code == 200, link
+        # the citation: authors, year, title, version, citable URL and the digest recorded at publication
+        digest = client.get(f"/api/v1/algorithms/{content.ml_slug}/versions/1.2.0").get_json()["card_sha256"]
+        text = re.sub(r"<[^>]+>", "", aside[aside.index('id="citation-text"'):].split("</p>", 1)[0])
+        year = re.search(r"\((\d{4})\)", text)
+        assert text.startswith('id="citation-text">Claire Dubois, Laboratoire Données de Santé (') and year
+        assert "Risque d&#39;hospitalisation à un an, version 1.2.0" in text or \
+            "Risque d'hospitalisation à un an, version 1.2.0" in unescape(text)
+        assert f"/algorithms/{content.ml_slug}/1.2.0" in text and digest in text and len(digest) == 64
+        if lang == "fr":  # the test algorithm's own name is typed with a straight apostrophe: data, not ours
+            own = _aside(html).replace("Risque d&#39;hospitalisation", "Risque d’hospitalisation")
+            assert typography_faults(own) == [] and english_in(own) == []
+    # a yanked version says when in its identity; a draft has no download and no citation yet
+    yanked = unescape(_aside(client.get(f"/fr/algorithms/{content.ml_slug}/1.1.0").get_data(as_text=True)))
+    assert "Retirée le" in yanked and "Retirée" in yanked
+
+
+def test_a_draft_preview_has_a_sidebar_without_downloads_or_citation(site_app, content, signed_in):
+    author = signed_in("author")
+    html = author.get(f"/en/algorithms/{content.ml_slug}/2.0.0-rc.1").get_data(as_text=True)
+    aside = _aside(html)
+    assert 'id="facts"' in aside and 'id="history"' in aside and "2.0.0-rc.1" in aside
+    assert 'id="downloads"' not in html and 'id="citation"' not in html and "/exports/" not in html

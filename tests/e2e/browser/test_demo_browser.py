@@ -2,33 +2,14 @@
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from werkzeug.serving import make_server
 
-from boas.demo import Demo, seed_demo
 from tests.e2e.browser.conftest import screenshot
-from tests.pages.conftest import committed_app
 
 pytestmark = pytest.mark.slow
 
 VIEWPORTS = {"desktop": (1366, 900), "mobile": (390, 844)}
 BIASED_CARD = "/{lang}/algorithms/readmission-30-jours/0.9.0"
-
-
-@pytest.fixture(scope="module")
-def demo_url(tmp_path_factory):
-    """The demo content computed for real, served by werkzeug on a free localhost port."""
-    app, close = committed_app(tmp_path_factory.mktemp("demo-browser"), "sqlite", require_bias_audit=True)
-    assert seed_demo(Demo(runtime=app.extensions["boas"], log=lambda _message: None))
-    httpd = make_server("127.0.0.1", 0, app, threaded=True)
-    thread = threading.Thread(target=httpd.serve_forever, name="boas-demo-server", daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{httpd.server_port}", app
-    httpd.shutdown()
-    thread.join(timeout=10)
-    close()
 
 
 @pytest.mark.parametrize("viewport", sorted(VIEWPORTS))
@@ -94,3 +75,46 @@ def test_no_page_scrolls_sideways_on_a_phone(browser, demo_url):
         context.close()
     assert wide == {}
     assert small == {}
+
+
+@pytest.mark.parametrize("lang", ["fr", "en"])
+def test_the_card_sidebar_stands_beside_the_card_on_a_desktop_and_below_the_summary_on_a_phone(browser, demo_url,
+                                                                                                lang):
+    """One <aside>, named: beside the main column at 1366 and 1024 px, after the summary at 390 px; no sideways
+    scroll, chart labels of 12 px or more, and axe finds no serious or critical violation with it in any layout."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    from tests.e2e.browser.test_accessibility import RULES
+
+    url, _app = demo_url
+    # 1024 px: the narrowest screen with the sidebar beside the card, where the main column is narrowest too
+    for viewport, (width, height) in (*VIEWPORTS.items(), ("laptop", (1024, 768))):
+        context = browser.new_context(locale=f"{lang}-FR", viewport={"width": width, "height": height})
+        page = context.new_page()
+        try:
+            page.goto(url + BIASED_CARD.format(lang=lang))
+            aside = page.get_by_role("complementary", name="À propos de cette version" if lang == "fr"
+                                     else "About this version")
+            assert aside.count() == 1 and page.locator("aside").count() == 1
+            box, summary = aside.bounding_box(), page.locator("section.summary").bounding_box()
+            body, audits = page.locator(".card-body").bounding_box(), page.locator("#audits").bounding_box()
+            if viewport != "mobile":
+                assert box["x"] >= body["x"] + body["width"], (box, body)  # to the right of the main column
+                assert box["y"] < summary["y"] + summary["height"]  # beside the head of the card, not under it
+                assert box["width"] >= 280 and box["x"] + box["width"] <= width
+            else:
+                assert box["y"] >= summary["y"] + summary["height"], (box, summary)  # folded below the summary
+                assert box["y"] + box["height"] <= audits["y"]  # and before the body of the card
+                assert abs(box["x"] - summary["x"]) < 2 and box["width"] <= width
+            assert page.evaluate("document.documentElement.scrollWidth <= innerWidth")
+            assert page.evaluate(SMALLEST_LABEL) >= 12  # charts keep their 12 px labels beside the sidebar too
+            assert aside.locator("[aria-current=page]").inner_text() == "0.9.0"
+            citation = aside.locator("#citation-text").inner_text()
+            assert "(20" in citation and "0.9.0" in citation and "/algorithms/readmission-30-jours/0.9.0" in citation
+            results = Axe().run(page, options=RULES)
+            blocking = [(v["id"], [n["target"] for n in v["nodes"][:3]]) for v in results.response["violations"]
+                        if v["impact"] in ("serious", "critical")]
+            assert blocking == [], blocking
+            screenshot(page, f"demo-card-sidebar-{lang}-{viewport}")
+        finally:
+            context.close()
