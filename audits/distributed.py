@@ -20,11 +20,13 @@ each sensitive column's dictionary (value -> code) once for every partition, whi
 codes, and so the partial counts, comparable across workers.
 
 A scheduler that does not answer, or that has no worker, fails the job within ``timeout`` seconds
-with a message that names the address, instead of leaving it waiting.
+with a message that names the address, instead of leaving it waiting; so does a cluster that loses
+every worker while partitions wait.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -47,21 +49,43 @@ class DaskExecutor:
 
     client: Any  # distributed.Client
     address: str
+    timeout: float  # how long the cluster may stay without a worker while partitions wait
+    poll_seconds: float = 1.0
 
     def workers(self) -> int:
         return len(self.client.nthreads())
 
     def map(self, func: Callable[[PartitionTask], PartitionCounts],
             tasks: list[PartitionTask]) -> Iterator[PartitionCounts]:
-        """Each task's result as it completes; a task's exception is raised here, as the worker raised it."""
-        from distributed import as_completed
+        """Each task's result as it completes; a task's exception is raised here, as the worker raised it.
+
+        A cluster that loses every worker would leave the partitions waiting for ever (and the job
+        running, its heartbeat alive): past ``timeout`` seconds without a worker, the job fails instead.
+        """
+        from distributed import wait
 
         futures = self.client.map(func, tasks, pure=False)
+        pending = set(futures)
+        workerless_since: float | None = None
         try:
-            for future in as_completed(futures, loop=self.client.loop):
-                result = future.result()
-                future.release()
-                yield result
+            while pending:
+                try:
+                    with self.client.as_current():  # wait() asks for the current client; not a global default
+                        done, pending = wait(pending, timeout=self.poll_seconds, return_when="FIRST_COMPLETED")
+                except TimeoutError:
+                    if self.workers():
+                        workerless_since = None
+                    elif workerless_since is None:
+                        workerless_since = time.monotonic()
+                    elif time.monotonic() - workerless_since > self.timeout:
+                        raise DaskUnavailable(f"the Dask cluster at {self.address} lost its workers: "
+                                              f"{len(pending)} partitions of the audit waited {self.timeout:g} s "
+                                              "for one") from None
+                    continue
+                for future in done:
+                    result = future.result()
+                    future.release()
+                    yield result
         finally:
             self.client.cancel(futures)  # after a failure, no partition goes on counting for nothing
 
@@ -88,6 +112,6 @@ def dask_executor(address: str, *, timeout: float) -> Iterator[DaskExecutor]:
         except (OSError, TimeoutError) as exc:
             raise DaskUnavailable(f"the Dask scheduler at {address} has no worker to run the audit's partitions "
                                   f"(waited {timeout:g} s)") from exc
-        yield DaskExecutor(client, address)
+        yield DaskExecutor(client, address, timeout)
     finally:
         client.close()

@@ -302,7 +302,8 @@ class Settings:
                                "same path. Empty: counted on the job's worker", _dask_scheduler, shown="empty")
     dask_connect_seconds: float = _var("BOAS_DASK_CONNECT_SECONDS", 10.0,
                                        "a job fails when the Dask scheduler does not answer, or has no worker, "
-                                       "within this time", _number(0.0), shown="`10`")
+                                       "within this time, or goes this long without one while partitions wait",
+                                       _number(0.0), shown="`10`")
 
     smtp_host: str = _var("BOAS_SMTP_HOST", "",
                           "SMTP server that sends notification e-mails; empty: e-mails are logged (recipient id "

@@ -111,6 +111,23 @@ def test_an_unreachable_scheduler_fails_within_the_timeout_naming_its_address():
     assert failed.value.reason.startswith(f"the Dask scheduler at {address} did not answer within 2 s")
 
 
+def test_a_cluster_that_loses_its_workers_mid_audit_fails_instead_of_waiting_for_ever():
+    """Partitions waiting on a cluster without workers would keep the job running, its heartbeat alive."""
+    import threading
+
+    from distributed import LocalCluster
+
+    with LocalCluster(n_workers=1, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      host="127.0.0.1") as cluster, dask_executor(cluster.scheduler_address, timeout=2) as executor:
+        threading.Timer(1.0, cluster.scale, args=(0,)).start()  # the only worker goes while both tasks wait
+        started = time.monotonic()
+        with pytest.raises(DaskUnavailable) as failed:
+            list(executor.map(time.sleep, [30, 30]))
+        assert time.monotonic() - started < 15
+    assert failed.value.reason == (f"the Dask cluster at {cluster.scheduler_address} lost its workers: "
+                                   "2 partitions of the audit waited 2 s for one")
+
+
 @pytest.mark.parametrize("address", [
     "tcp://127.0.0.1:8786", "tcp://dask-scheduler:8786", "tcp://dask.internal.example.org:1", "tcp://[::1]:8786",
 ])
