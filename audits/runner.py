@@ -12,7 +12,8 @@ import platform
 import shutil
 import socket
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
@@ -47,6 +48,9 @@ class JobRuntime:
     storage: Storage
     sandbox_limits: SandboxLimits
     streaming_min_rows: int  # BOAS_STREAMING_MIN_ROWS: bias audits of Parquet datasets this large stream
+    streaming_partition_rows: int = 1_000_000  # BOAS_STREAMING_PARTITION_ROWS
+    dask_scheduler: str = ""  # BOAS_DASK_SCHEDULER: the streaming engine's partitions counted on this cluster
+    dask_connect_seconds: float = 10.0
     heartbeat_seconds: float = 5.0
     allow_code: bool = False  # BOAS_SANDBOX_ALLOW_CODE: models that carry code may run, under bubblewrap only
 
@@ -318,9 +322,16 @@ def _bias_streaming(runtime: JobRuntime, inputs: _Inputs, work: Path, progress: 
     dataset_path = blobs.verified_path(inputs.dataset["sha256"], inputs.dataset["size"])
     predictions_path = blobs.verified_path(predictions["sha256"], predictions["size"])
     progress.set(15)
-    result, streamed = run_streaming_bias_audit(
-        dataset_path, predictions_path, predictions_format=tabular.detect_format(predictions_path, ""), label=label,
-        row_key=inputs.dataset["row_key"], params=params, workdir=work)
+    with _partition_executor(runtime) as (map_partitions, executor, shared):
+        partitions_dir = runtime.storage.blobs.staging_dir() if shared else work
+        try:
+            result, streamed = run_streaming_bias_audit(
+                dataset_path, predictions_path, predictions_format=tabular.detect_format(predictions_path, ""),
+                label=label, row_key=inputs.dataset["row_key"], params=params, workdir=partitions_dir,
+                partition_rows=runtime.streaming_partition_rows, map_partitions=map_partitions)
+        finally:
+            if shared:
+                shutil.rmtree(partitions_dir, ignore_errors=True)
     result["verdicts"] = summarise_verdicts(result)
     result["scores"] = None
     if predictions["has_score"]:
@@ -336,7 +347,7 @@ def _bias_streaming(runtime: JobRuntime, inputs: _Inputs, work: Path, progress: 
     return {"result": result, "provenance": {
         "engine": {**engine_identity(), "mode": "streaming", "batch_rows": stats.batch_rows,
                    "row_groups": stats.row_groups, "row_group_rows": stats.row_group_rows,
-                   "partitions": stats.partitions, "partition_rows": stats.partition_rows},
+                   "partitions": stats.partitions, "partition_rows": stats.partition_rows, **executor},
         "crosscheck": crosscheck,
         "predictions": {"id": predictions["id"], "sha256": predictions["sha256"], "source": "uploaded predictions",
                         "uploaded": True, "isolation": None},
@@ -344,6 +355,22 @@ def _bias_streaming(runtime: JobRuntime, inputs: _Inputs, work: Path, progress: 
         "pickle_scan": None,
         "scores": "skipped: not computed by the streaming engine" if predictions["has_score"] else None,
     }}
+
+
+@contextmanager
+def _partition_executor(runtime: JobRuntime) -> Iterator[tuple[Any, dict[str, Any], bool]]:
+    """How the streaming engine counts its partitions: (map, provenance, partitions on the shared data directory).
+
+    Without ``BOAS_DASK_SCHEDULER``, one after the other on this worker; with it, on the cluster's workers,
+    which read the partition files from the data directory they share with this worker.
+    """
+    if not runtime.dask_scheduler:
+        yield map, {"executor": "local"}, False
+        return
+    from audits.distributed import dask_executor
+
+    with dask_executor(runtime.dask_scheduler, timeout=runtime.dask_connect_seconds) as executor:
+        yield executor.map, executor.provenance(), True
 
 
 def _drift(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jobs.Progress) -> dict[str, Any]:

@@ -16,7 +16,9 @@ The join, in bounded memory whatever N is (a grace hash join):
    the outcome and one int32 code per sensitive column (the column's distinct values are numbered as
    they are met; there are few of them).
 2. Partition by partition, both sides are loaded (about ``PARTITION_ROWS`` rows each), joined, and
-   their confusion cells counted per finest combination into one fixed array.
+   their confusion cells counted per finest combination (``count_partition``); the partial counts are
+   added up. The partitions are counted one after the other here, or on a Dask cluster's workers
+   (``audits.distributed``): integer sums, so the totals are the same wherever they were counted.
 
 Peak memory is therefore set by ``BATCH_ROWS``, ``PARTITION_ROWS`` and the dataset file's row-group size
 (pyarrow decodes a row group's column chunks whole), never by N. The refusals are the upload check's
@@ -30,6 +32,7 @@ from __future__ import annotations
 
 import math
 import shutil
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -139,24 +142,34 @@ class _Partitions:
             writer.close()
         self.writers = []
 
-    def read(self, p: int):
-        import pyarrow as pa
+    def path(self, p: int) -> Path:
+        """Partition ``p``'s file (absent when no row hashed to it)."""
+        return self.root / f"{p}.arrow"
 
-        path = self.root / f"{p}.arrow"
-        if not path.exists():
-            return None
-        with pa.ipc.open_stream(path) as reader:
-            return reader.read_all()
+
+def _read_partition(path: str):
+    import pyarrow as pa
+
+    if not Path(path).exists():
+        return None
+    with pa.ipc.open_stream(path) as reader:
+        return reader.read_all()
 
 
 def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: str, label: str, row_key: str | None,
                        sensitive: list[str], intersections: bool, workdir: Path, batch_rows: int = BATCH_ROWS,
-                       partition_rows: int = PARTITION_ROWS) -> StreamedCounts:
+                       partition_rows: int = PARTITION_ROWS,
+                       map_partitions: PartitionMap = map) -> StreamedCounts:
     """Confusion counts per finest combination of ``sensitive``, from a Parquet dataset and its predictions file.
 
     ``predictions`` is a Parquet or CSV file (``predictions_format``) with the row key (``row_key``, or
     ``row_number`` for a dataset without one) and ``prediction``. The partitions are written under
     ``workdir`` and removed before returning.
+
+    ``map_partitions`` applies ``count_partition`` to every partition: the builtin ``map`` counts them
+    here one after the other; ``audits.distributed`` hands them to a Dask cluster, whose workers must
+    then reach ``workdir`` at the same path. The partial counts are integers added together, so the
+    totals do not depend on where or in which order the partitions were counted.
     """
     import pyarrow.parquet as pq
 
@@ -184,10 +197,15 @@ def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: 
         orders = [dictionary.sorted() for dictionary in dictionaries]
         sizes = [len(values) for _order, values in orders]
         accumulator = _Accumulator(sizes)
+        tasks = [PartitionTask(str(data_parts.path(p)), str(pred_parts.path(p)), tuple(sizes), key)
+                 for p in range(count)]
         duplicate_rows = False
-        for p in range(count):
-            duplicate_rows |= _join_partition(data_parts.read(p), pred_parts.read(p), len(sensitive), problems,
-                                              accumulator)
+        for partial in map_partitions(count_partition, tasks):
+            duplicate_rows |= partial.duplicate_rows
+            problems.duplicates |= partial.duplicates
+            problems.missing += partial.missing
+            problems.extra += partial.extra
+            accumulator.merge(partial.bins, partial.tallies)
     finally:
         data_parts.close()
         pred_parts.close()
@@ -244,12 +262,13 @@ def _partition_predictions(batches, *, key: str, parts: _Partitions) -> Predicti
 
 def run_streaming_bias_audit(dataset: Path, predictions: Path, *, predictions_format: str, label: str,
                              row_key: str | None, params: BiasAuditParams, workdir: Path, batch_rows: int = BATCH_ROWS,
-                             partition_rows: int = PARTITION_ROWS) -> tuple[dict, StreamedCounts]:
+                             partition_rows: int = PARTITION_ROWS,
+                             map_partitions: PartitionMap = map) -> tuple[dict, StreamedCounts]:
     """The bias audit of ``fairness.run_bias_audit`` (without score summaries), computed streaming."""
     streamed = stream_bias_counts(dataset, predictions, predictions_format=predictions_format, label=label,
                                   row_key=row_key, sensitive=list(params.sensitive_features),
                                   intersections=params.intersections, workdir=workdir, batch_rows=batch_rows,
-                                  partition_rows=partition_rows)
+                                  partition_rows=partition_rows, map_partitions=map_partitions)
     return audit_from_counts(streamed.coding, label=label, params=params), streamed
 
 
@@ -291,6 +310,22 @@ class _Accumulator:
         for b, n in zip(found.tolist(), tally.tolist(), strict=True):
             self.sparse[b] = self.sparse.get(b, 0) + n
 
+    def cells(self) -> tuple[np.ndarray, np.ndarray]:
+        """The non-empty bins in ascending order and their tallies: a partition's partial counts."""
+        if self.dense is not None:
+            bins = np.flatnonzero(self.dense)
+            return bins.astype(np.int64), self.dense[bins]
+        bins = np.array(sorted(self.sparse), dtype=np.int64)
+        return bins, np.array([self.sparse[b] for b in bins.tolist()], dtype=np.int64)
+
+    def merge(self, bins: np.ndarray, tallies: np.ndarray) -> None:
+        """Add a partition's partial counts (integers: the totals are the same in any order)."""
+        if self.dense is not None:
+            self.dense[bins] += tallies  # each bin once per partition
+            return
+        for b, n in zip(bins.tolist(), tallies.tolist(), strict=True):
+            self.sparse[b] = self.sparse.get(b, 0) + n
+
     def combinations(self) -> tuple[np.ndarray, list[np.ndarray]]:
         """(combinations, 4) counts of the combinations present, and each one's first-met code per column."""
         if self.dense is not None:
@@ -306,11 +341,54 @@ class _Accumulator:
         return counts, [(present // stride) % size for stride, size in zip(strides, self.sizes, strict=True)]
 
 
+@dataclass(frozen=True)
+class PartitionTask:
+    """One partition to join and count: its two files, the size of each sensitive column's dictionary, the key.
+
+    Plain strings and integers, so that it pickles for a Dask worker; the dictionaries (value -> code)
+    were fixed by the dataset pass before any partition is counted, so every partition's codes agree.
+    """
+
+    data: str
+    predictions: str
+    sizes: tuple[int, ...]
+    key: str
+
+
+@dataclass(frozen=True)
+class PartitionCounts:
+    """One partition's counts as (bin, tally) pairs of the non-empty cells, and what it found wrong."""
+
+    bins: np.ndarray  # combination code x 4 + confusion cell, ascending
+    tallies: np.ndarray
+    duplicate_rows: bool = False
+    duplicates: bool = False
+    missing: int = 0
+    extra: int = 0
+
+
+PartitionMap = Callable[[Callable[[PartitionTask], PartitionCounts], list[PartitionTask]], Iterable[PartitionCounts]]
+
+
+def count_partition(task: PartitionTask) -> PartitionCounts:
+    """Join one partition's dataset rows to their predictions and count them (what a Dask worker runs).
+
+    Pure: it reads the two partition files and returns integers, so the same function counts
+    partitions here or on a cluster.
+    """
+    problems = PredictionProblems(task.key)
+    accumulator = _Accumulator(list(task.sizes))
+    duplicate_rows = _join_partition(_read_partition(task.data), _read_partition(task.predictions), len(task.sizes),
+                                     problems, accumulator)
+    bins, tallies = accumulator.cells()
+    return PartitionCounts(bins, tallies, duplicate_rows, problems.duplicates, problems.missing, problems.extra)
+
+
 def _join_partition(data, preds, columns: int, problems: PredictionProblems, accumulator: _Accumulator) -> bool:
     """Join one partition's dataset rows to their predictions and count them; True when dataset keys repeat.
 
     Problems are recorded in ``problems`` (every partition is still checked, so the refusal gives the
-    totals); once there is one, nothing more is counted since the audit will be refused.
+    totals); once there is one in this partition, nothing more is counted since the audit will be refused.
     """
     if data is None and preds is None:
         return False

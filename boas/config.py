@@ -168,6 +168,16 @@ def _prefix(name: str, raw: str) -> str:
     return "/".join(parts) + "/"
 
 
+def _dask_scheduler(name: str, raw: str) -> str:
+    """A scheduler address ``tcp://host:port``: the one transport a plain Dask cluster listens on, nothing else."""
+    match = re.fullmatch(r"tcp://(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
+                         r":(?P<port>[0-9]{1,5})", raw)
+    if match is None or not 1 <= int(match["port"]) <= 65535:
+        raise SettingsError(f"{name} must be a Dask scheduler address tcp://host:port, e.g. "
+                            f"tcp://dask-scheduler:8786, got {raw!r}")
+    return raw
+
+
 def _var(env: str, default: Any, doc: str, parse: Callable[[str, str], Any], shown: str | None = None,
          unit: int = 1) -> Any:
     """A setting read from ``env``; ``shown`` is the default as the README prints it; ``unit`` scales it."""
@@ -282,6 +292,18 @@ class Settings:
                                    "bias audits of a Parquet dataset of at least this many rows, audited from "
                                    "uploaded predictions, run on the streaming engine (bounded memory, no score "
                                    "metrics); smaller ones in memory", _integer(1), shown="`2000000`")
+    streaming_partition_rows: int = _var("BOAS_STREAMING_PARTITION_ROWS", 1_000_000,
+                                         "rows of each side the streaming engine joins at once: one partition, "
+                                         "the unit of work of `BOAS_DASK_SCHEDULER`", _integer(1),
+                                         shown="`1000000`")
+    dask_scheduler: str = _var("BOAS_DASK_SCHEDULER", "",
+                               "`tcp://host:port` of a Dask scheduler whose workers count the streaming engine's "
+                               "partitions (identical results); they run this BOAS and mount `$BOAS_DATA_DIR` at the "
+                               "same path. Empty: counted on the job's worker", _dask_scheduler, shown="empty")
+    dask_connect_seconds: float = _var("BOAS_DASK_CONNECT_SECONDS", 10.0,
+                                       "a job fails when the Dask scheduler does not answer, or has no worker, "
+                                       "within this time, or goes this long without one while partitions wait",
+                                       _number(0.0), shown="`10`")
 
     smtp_host: str = _var("BOAS_SMTP_HOST", "",
                           "SMTP server that sends notification e-mails; empty: e-mails are logged (recipient id "

@@ -117,6 +117,9 @@ def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] 
 
         execute_job(JobRuntime(session_factory=factory, storage=storage, sandbox_limits=settings.sandbox,
                                streaming_min_rows=settings.streaming_min_rows,
+                               streaming_partition_rows=settings.streaming_partition_rows,
+                               dask_scheduler=settings.dask_scheduler,
+                               dask_connect_seconds=settings.dask_connect_seconds,
                                heartbeat_seconds=settings.job_heartbeat_seconds,
                                allow_code=settings.sandbox_allow_code), job_id)
 

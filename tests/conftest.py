@@ -272,3 +272,21 @@ def s3_bucket(s3_endpoint, monkeypatch) -> S3Bucket:
     name = f"boas-{uuid.uuid4().hex[:16]}"
     client.create_bucket(Bucket=name)
     return S3Bucket(s3_endpoint, name, client)
+
+
+# -- a Dask cluster on 127.0.0.1 --------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def dask_scheduler() -> Iterator[str]:
+    """The address of a LocalCluster of 2 worker processes (1 thread each), started once per test process.
+
+    Worker processes, not threads: every task and result crosses a process boundary pickled, as on a real
+    cluster. No dashboard port is claimed (another test process may hold 8787).
+    """
+    from distributed import LocalCluster
+
+    logging.getLogger("distributed").setLevel(logging.WARNING)
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0",
+                      host="127.0.0.1") as cluster:
+        yield cluster.scheduler_address

@@ -142,8 +142,42 @@ def test_a_worker_streams_a_parquet_audit_past_the_configured_size(deployment):
     job = deployment.wait(launched.get_json()["id"], evaluator, {"succeeded", "failed"})
     assert job["status"] == "succeeded", job["error"]
     assert job["provenance"]["engine"]["mode"] == "streaming" and job["provenance"]["engine"]["row_groups"] == 3
+    assert job["provenance"]["engine"]["executor"] == "local"
     assert job["provenance"]["crosscheck"]["max_abs_difference"] == 0.0
     assert sum(g["count"] for g in job["result"]["features"][1]["groups"]) == 3000
+
+
+@pytest.mark.parametrize("deployment", [("sqlite", "sqlite"), ("postgresql", "redis")], indirect=True,
+                         ids=["embedded-queue", "redis-postgresql"])
+def test_a_worker_counts_a_streamed_audit_s_partitions_on_a_dask_cluster(deployment, dask_scheduler):
+    from audits.fairness import BiasAuditParams, run_bias_audit
+    from tests.e2e.test_streaming_audits import _upload_parquet
+
+    evaluator, author = deployment.account("evaluator"), deployment.account("author")
+    slug = _rule_based_version(deployment.client, author)
+    frame = generate_cohort(3000, seed=11)
+    dataset = _upload_parquet(deployment.client, evaluator, frame).get_json()
+    predictions = upload_predictions(deployment.client, evaluator, dataset["id"], slug, frame).get_json()
+    launched = deployment.client.post("/api/v1/audits", headers=evaluator, json={
+        "kind": "bias", "algorithm": slug, "version": "1.0.0", "dataset": dataset["id"],
+        "predictions": predictions["id"], "sensitive_features": ["sex", "region"], "intersections": True,
+        "n_boot": 100, "seed": 5})
+    assert launched.status_code == 202, launched.get_json()
+    # 3,000 rows streamed in partitions of 1,000 rows: three tasks for the cluster's two worker processes
+    deployment.start_worker(BOAS_STREAMING_MIN_ROWS="3000", BOAS_STREAMING_PARTITION_ROWS="1000",
+                            BOAS_DASK_SCHEDULER=dask_scheduler)
+    job = deployment.wait(launched.get_json()["id"], evaluator, {"succeeded", "failed"})
+    assert job["status"] == "succeeded", job["error"]
+    engine = job["provenance"]["engine"]
+    assert engine["mode"] == "streaming" and engine["executor"] == "dask" and engine["scheduler"] == dask_scheduler
+    assert engine["workers"] == 2 and engine["partitions"] == 3 and engine["partition_rows"] == 1000
+    assert job["provenance"]["crosscheck"]["max_abs_difference"] == 0.0
+    expected = run_bias_audit(frame, label="outcome", sensitive=["sex", "region"],
+                              y_pred=frame["prediction"].to_numpy(), y_score=None,
+                              params=BiasAuditParams(sensitive_features=["sex", "region"], intersections=True,
+                                                     n_boot=100, seed=5))
+    assert job["result"]["features"] == json.loads(json.dumps(expected["features"]))
+    assert not list((deployment.settings.data_dir / "tmp").glob("stage-*"))  # the shared partitions are removed
 
 
 def _slow_model_request(dep, model_zip_bytes: bytes, rows: int):

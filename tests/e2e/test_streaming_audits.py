@@ -17,9 +17,21 @@ ROWS = 4_000
 
 
 @pytest.fixture
-def settings(settings):
+def unreachable_dask() -> str:
+    """A scheduler address nothing listens on."""
+    from tests.audits.test_distributed import _closed_port
+
+    return f"tcp://127.0.0.1:{_closed_port()}"
+
+
+@pytest.fixture
+def settings(settings, request):
     """Datasets of 1,000 rows or more stream: forces the path the default keeps for 2,000,000 rows and more."""
-    return dataclasses.replace(settings, streaming_min_rows=1_000)
+    streaming = dataclasses.replace(settings, streaming_min_rows=1_000)
+    if "unreachable_dask" in request.fixturenames:
+        return dataclasses.replace(streaming, dask_scheduler=request.getfixturevalue("unreachable_dask"),
+                                   dask_connect_seconds=2.0)
+    return streaming
 
 
 def _upload_parquet(client, headers, frame):
@@ -60,7 +72,8 @@ def test_a_large_parquet_dataset_is_audited_streaming_with_the_in_memory_numbers
     engine = streamed["provenance"]["engine"]
     assert engine["mode"] == "streaming" and in_memory["provenance"]["engine"]["mode"] == "in-memory"
     assert engine["name"] == "boas-audit-engine" and engine["row_group_rows"] == 1_000 and engine["row_groups"] == 4
-    assert engine["batch_rows"] > 0 and engine["partitions"] == 1
+    assert engine["batch_rows"] > 0 and engine["partitions"] == 1 and engine["executor"] == "local"
+    assert "scheduler" not in engine and "workers" not in engine
     check = streamed["provenance"]["crosscheck"]
     assert check["method"] == WEIGHTED_METHOD and check["max_abs_difference"] == 0.0 and check["rows"] == ROWS
     assert check["weighted_rows"] < ROWS / 10
@@ -83,3 +96,20 @@ def test_a_large_parquet_dataset_is_audited_streaming_with_the_in_memory_numbers
     failed = {(f["feature"], f["group"]) for f in streamed["result"]["verdicts"]["failed"]}
     assert ("sex", "M") in failed  # F is the reference (the larger group): the injected bias shows against it
 
+
+
+def test_an_unreachable_dask_scheduler_fails_the_job_with_a_message_naming_it(live_client, live_account,
+                                                                              unreachable_dask):
+    _, evaluator = live_account("evaluator")
+    _, author = live_account("author")
+    slug = _rule_based_version(live_client, author)
+    frame = generate_cohort(1_500, seed=3)
+    dataset = _upload_parquet(live_client, evaluator, frame).get_json()
+    predictions = upload_predictions(live_client, evaluator, dataset["id"], slug, frame).get_json()
+    launched = live_client.post("/api/v1/audits", headers=evaluator, json={
+        "kind": "bias", "algorithm": slug, "version": "1.0.0", "dataset": dataset["id"],
+        "predictions": predictions["id"], "sensitive_features": ["sex"], "n_boot": 50})
+    assert launched.status_code == 202, launched.get_json()
+    job = live_client.get(f"/api/v1/audits/{launched.get_json()['id']}", headers=evaluator).get_json()
+    assert job["status"] == "failed" and job["result"] is None
+    assert job["error"].startswith(f"the Dask scheduler at {unreachable_dask} did not answer within 2 s")
