@@ -15,8 +15,8 @@ PARQUET_MAGIC = b"PAR1"
 MAX_COLUMNS = 500
 ROW_GROUP_ROWS = 262_144
 """The most rows a stored dataset's Parquet row group holds. The streaming audit decodes a row group's column
-chunks whole (audits.streaming), so this bounds its memory whatever the file's size; it equals the engine's
-``BATCH_ROWS``, so one batch never spans more than one row group's decoding."""
+chunks whole (audits.streaming), so this bounds its memory whatever the file's size (the same number as the
+engine's ``BATCH_ROWS``)."""
 
 
 @dataclass(frozen=True)
