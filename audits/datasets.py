@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy.orm import Session
@@ -15,6 +16,7 @@ from boas.registry.schemas import load
 from boas.registry.storage import Storage
 from model_cards.snapshot import public_name
 from registry_db import store
+from registry_db.blobs import sha256_file
 from registry_db.errors import ValidationFailed
 from registry_db.models import PredictionSet, ReferenceDataset, Role, User
 
@@ -53,7 +55,12 @@ def check_dataset_metadata(actor: User | None, metadata: str | dict[str, Any] | 
 
 def create_dataset(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,
                    filename: str, metadata: str | dict[str, Any] | None) -> ReferenceDataset:
-    """Register a reference dataset with its datasheet; identifier-like columns are refused (audits.identifiers)."""
+    """Register a reference dataset with its datasheet; identifier-like columns are refused (audits.identifiers).
+
+    The table is checked as uploaded, then stored as Parquet in row groups of at most
+    ``tabular.ROW_GROUP_ROWS`` rows (``_stored_table``), so that the streaming audit reads it in bounded
+    memory; the row records the stored file and, beside it, the upload's own digest, size and format.
+    """
     evaluator = require_evaluator(actor)
     meta = load(schemas.DatasetMetaSchema(), parse_metadata(metadata), "invalid dataset metadata")
     with store.staged_write(session, storage.blobs) as staging:
@@ -65,20 +72,52 @@ def create_dataset(session: Session, actor: User | None, storage: Storage, *, st
         if errors:
             raise ValidationFailed("the dataset cannot be accepted", errors)
         info = tabular.describe_table(frame, fmt)
+        stored = _stored_table(frame, path, fmt, staging.root / "table.parquet")
+        del frame
+        stored_sha256, stored_size = (sha256, size) if stored == path else sha256_file(stored)
         store.begin_write(session)
         dataset = ReferenceDataset(
-            name=meta["name"], sha256=sha256, size=size, format=fmt, row_count=info.row_count, columns=info.columns,
+            name=meta["name"], sha256=stored_sha256, size=stored_size, format="parquet" if stored != path else fmt,
+            original_sha256=sha256, original_size=size, original_format=fmt,
+            row_count=info.row_count, columns=info.columns,
             label_column=meta["label_column"], sensitive_columns=meta["sensitive_columns"], row_key=meta["row_key"],
             # The labels live with the datasheet (a JSON document), so declaring them needs no new column.
             datasheet={**meta["datasheet"], **({"column_labels": meta["labels"]} if meta["labels"] else {})},
             uploaded_by_id=evaluator.id,
         )
         store.add_row(session, dataset)
-        staging.adopt(path, sha256)
+        staging.adopt(stored, stored_sha256)
         store.append_event(session, actor=evaluator, action="dataset.uploaded", object_type="dataset",
-                           object_ref=str(dataset.id), details={"sha256": sha256, "rows": info.row_count})
+                           object_ref=str(dataset.id),
+                           details={"sha256": stored_sha256, "rows": info.row_count, "format": dataset.format,
+                                    "uploaded_sha256": sha256, "uploaded_format": fmt})
         session.commit()
     return dataset
+
+
+def _stored_table(frame, path: Path, fmt: str, converted: Path) -> Path:
+    """The file to store for an upload at ``path`` already read into ``frame``: ``path`` itself, or ``converted``.
+
+    A Parquet upload whose row groups are all within the bound is stored as it is (same digest); one with
+    a larger row group is copied into bounded row groups, streaming. A CSV is written as Parquet from the
+    frame already read and checked, so its columns keep the types ``read_table`` gave them and every audit
+    gives the numbers the CSV gave. The CSV is parsed whole: pandas types a column from all its values
+    (what the screening and the checks above need anyway), and pyarrow's streaming CSV reader infers
+    types by other rules (missing-value spellings, booleans, float rounding). A CSV whose columns Parquet
+    would not give back as they were (``tabular.frame_to_parquet``) is stored as uploaded, as before.
+    """
+    import pyarrow
+
+    if fmt == "parquet":
+        if tabular.row_groups_conform(path):
+            return path
+        try:
+            tabular.rewrite_parquet(path, converted)
+        except pyarrow.ArrowException:
+            converted.unlink(missing_ok=True)
+            return path
+        return converted
+    return converted if tabular.frame_to_parquet(frame, converted) else path
 
 
 def _dataset_problems(frame, meta: dict[str, Any], in_metadata: list) -> dict[str, list[str]]:
@@ -135,7 +174,7 @@ def _facts(dataset: ReferenceDataset) -> healthdcat.DatasetFacts:
         size=dataset.size, format=dataset.format, row_count=dataset.row_count,
         created_at=dataset.created_at.isoformat(),
         publisher=uploader.organisation.name if uploader.organisation else public_name(uploader),
-        publisher_is_organisation=uploader.organisation is not None,
+        publisher_is_organisation=uploader.organisation is not None, original_format=dataset.original_format,
     )
 
 

@@ -43,6 +43,7 @@ THEME_HEALTH = f"{EU}data-theme/HEAL"
 SYNTHETIC = f"{EU}dataset-type/SYNTHETIC_DATA"
 PERSONAL_DATA = f"{EU}dataset-type/PERSONAL_DATA"
 FILE_TYPES = {"csv": f"{EU}file-type/CSV", "parquet": f"{EU}file-type/PARQUET"}
+FILE_LABELS = {"csv": "CSV", "parquet": "Parquet"}
 PROFILE = "https://healthdcat-ap.github.io/"
 # HealthDCAT-AP makes applicable legislation mandatory for health datasets: the EHDS regulation.
 EHDS = "http://data.europa.eu/eli/reg/2025/327/oj"
@@ -130,6 +131,7 @@ class DatasetFacts:
     created_at: str
     publisher: str
     publisher_is_organisation: bool
+    original_format: str | None = None  # the format it was uploaded in, when it is stored in another one
 
 
 # The mandatory properties of the sensitive-data shapes that depend on what BOAS is told, in the order a
@@ -327,12 +329,19 @@ def _dataset(facts: DatasetFacts, base_url: str, hdab: Agent | None) -> dict[str
 
 
 def _distribution(facts: DatasetFacts, iri: str) -> dict[str, Any]:
-    """The stored table as metadata: an access URL (this description), no download URL, its digest."""
+    """The stored table as metadata: an access URL (this description), no download URL, its digest.
+
+    Size, digest and format are the stored file's (the one an audit reads); a table uploaded in another
+    format says so in the description.
+    """
+    converted = (f" It was uploaded as {FILE_LABELS.get(facts.original_format, facts.original_format)} and is "
+                 f"stored as {FILE_LABELS.get(facts.format, facts.format)}."
+                 if facts.original_format and facts.original_format != facts.format else "")
     distribution: dict[str, Any] = {
         "@id": f"{iri}#distribution",
         "@type": "dcat:Distribution",
-        "dct:description": _en("The table the evaluator uploaded. Its rows are never downloadable from BOAS; "
-                               "access follows the conditions stated in dct:rights."),
+        "dct:description": _en(f"The table the evaluator uploaded.{converted} Its rows are never downloadable "
+                               "from BOAS; access follows the conditions stated in dct:rights."),
         "dcat:accessURL": {"@id": iri},
         "dcatap:applicableLegislation": {"@id": EHDS},
         "dcat:byteSize": _literal(facts.size, "xsd:nonNegativeInteger"),

@@ -298,7 +298,8 @@ def _streams(runtime: JobRuntime, inputs: _Inputs) -> bool:
     """A bias audit runs streaming when its dataset is Parquet, large, and audited from uploaded predictions.
 
     A model run in the sandbox is handed the dataset's columns and returns every prediction at once, so
-    those audits stay in memory; so do CSV datasets (a CSV is parsed whole to type its columns).
+    those audits stay in memory; so do the CSV datasets still stored as CSV (uploaded before datasets were
+    stored as Parquet, or whose columns Parquet could not hold exactly: a CSV is parsed whole to type them).
     """
     return (inputs.predictions is not None and inputs.dataset["format"] == "parquet"
             and (inputs.dataset["rows"] or 0) >= runtime.streaming_min_rows)

@@ -13,6 +13,10 @@ if TYPE_CHECKING:
 
 PARQUET_MAGIC = b"PAR1"
 MAX_COLUMNS = 500
+ROW_GROUP_ROWS = 262_144
+"""The most rows a stored dataset's Parquet row group holds. The streaming audit decodes a row group's column
+chunks whole (audits.streaming), so this bounds its memory whatever the file's size (the same number as the
+engine's ``BATCH_ROWS``)."""
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,67 @@ def read_table(path: Path, fmt: str, field: str = "file") -> pd.DataFrame:
         raise ValidationFailed("the table cannot be used", {field: problems})
     frame.columns = names
     return frame
+
+
+def row_groups_conform(path: Path, row_group_rows: int = ROW_GROUP_ROWS) -> bool:
+    """Whether a Parquet file's row groups are all at most ``row_group_rows`` rows (an unreadable footer is not)."""
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    try:
+        meta = pq.ParquetFile(path).metadata
+    except (pyarrow.ArrowException, OSError):
+        return False
+    return meta.num_row_groups > 0 and all(
+        0 <= meta.row_group(i).num_rows <= row_group_rows for i in range(meta.num_row_groups))
+
+
+def frame_to_parquet(frame: pd.DataFrame, dest: Path, row_group_rows: int = ROW_GROUP_ROWS) -> bool:
+    """Write a table read by ``read_table`` as Parquet that ``read_table`` reads back identical; False if it cannot.
+
+    Identical means the same columns, dtypes and values, so that every audit of the stored file gives the
+    numbers the uploaded CSV gave. The Arrow schema (with pandas' own metadata, which restores the dtypes)
+    is taken from the whole frame, then the rows are converted and written one row group at a time, so the
+    conversion adds at most one row group's Arrow copy to the frame already in memory. A column pandas types
+    ``object`` is refused: CSV parsing gives that dtype only to mixes Parquet would not return as they were
+    (true/false with gaps, whose NaN comes back None; integers past 64 bits). The file written is checked by
+    reading its schema back as pandas dtypes.
+    """
+    import pyarrow
+    import pyarrow.parquet as pq
+
+    if any(frame[name].dtype == object for name in frame.columns):
+        return False
+    try:
+        schema = pyarrow.Schema.from_pandas(frame, preserve_index=False)
+        with pq.ParquetWriter(dest, schema) as writer:
+            for start in range(0, len(frame), row_group_rows):
+                chunk = frame.iloc[start:start + row_group_rows]
+                writer.write_table(pyarrow.Table.from_pandas(chunk, schema=schema, preserve_index=False),
+                                   row_group_size=row_group_rows)
+        written = pq.read_schema(dest).empty_table().to_pandas()
+    except (pyarrow.ArrowException, OverflowError, TypeError, ValueError):
+        dest.unlink(missing_ok=True)
+        return False
+    if list(written.columns) != list(frame.columns) or list(written.dtypes) != list(frame.dtypes):
+        dest.unlink(missing_ok=True)
+        return False
+    return True
+
+
+def rewrite_parquet(src: Path, dest: Path, row_group_rows: int = ROW_GROUP_ROWS) -> None:
+    """Copy a Parquet file into row groups of at most ``row_group_rows`` rows, streaming.
+
+    The file's Arrow schema (and the pandas metadata in it) is kept as it is, so ``read_table`` reads the
+    copy as it read the original; batches are read and written one at a time, so memory stays bounded by
+    the original's largest row group (pyarrow decodes a row group's column chunks whole).
+    """
+    import pyarrow.parquet as pq
+
+    source = pq.ParquetFile(src)
+    with pq.ParquetWriter(dest, source.schema_arrow) as writer:
+        for batch in source.iter_batches(batch_size=row_group_rows):
+            writer.write_batch(batch, row_group_size=row_group_rows)
 
 
 def describe_table(frame: pd.DataFrame, fmt: str) -> TableInfo:

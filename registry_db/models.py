@@ -285,6 +285,11 @@ class ReferenceDataset(Base):
     sha256: Mapped[str] = mapped_column(String(64), index=True)
     size: Mapped[int] = mapped_column(BigInteger)
     format: Mapped[str] = mapped_column(String(16))
+    # The file as the evaluator uploaded it, which the stored one (sha256, size, format) may differ from:
+    # a CSV, or a Parquet file with oversized row groups, is stored as bounded-row-group Parquet.
+    original_sha256: Mapped[str] = mapped_column(String(64))
+    original_size: Mapped[int] = mapped_column(BigInteger)
+    original_format: Mapped[str] = mapped_column(String(16))
     row_count: Mapped[int] = mapped_column(BigInteger)
     columns: Mapped[list[Any]] = mapped_column(JSON)
     label_column: Mapped[str | None] = mapped_column(String(200))

@@ -43,9 +43,13 @@ class ColumnOut(Schema):
 class DatasetOut(Schema):
     id = fields.Integer()
     name = fields.String()
-    sha256 = fields.String()
-    size = fields.Integer()
-    format = fields.String()
+    sha256 = fields.String(metadata={"description": "digest of the stored file (Parquet, unless a CSV could not be "
+                                                    "converted exactly)"})
+    size = fields.Integer(metadata={"description": "size of the stored file in bytes"})
+    format = fields.String(metadata={"description": "format of the stored file: parquet (or csv, stored as uploaded)"})
+    original_sha256 = fields.String(metadata={"description": "digest of the file as uploaded"})
+    original_size = fields.Integer(metadata={"description": "size of the file as uploaded, in bytes"})
+    original_format = fields.String(metadata={"description": "format of the file as uploaded: csv or parquet"})
     row_count = fields.Integer()
     columns = fields.List(fields.Nested(ColumnOut))
     label_column = fields.String(allow_none=True)
@@ -107,7 +111,9 @@ class AuditOut(Schema):
 def create_dataset(form):
     """Upload a reference dataset with its datasheet (evaluators, admins); never publicly downloadable.
 
-    `metadata` is a JSON object described by the DatasetMeta schema.
+    `metadata` is a JSON object described by the DatasetMeta schema. The table is stored as Parquet in
+    bounded row groups whatever its upload format: `sha256`, `size` and `format` describe the stored file,
+    `original_sha256`, `original_size` and `original_format` the file as uploaded.
     """
     upload = form.get("file")
     return datasets.create_dataset(db_session(), current_user(), storage(), stream=upload and upload.stream,

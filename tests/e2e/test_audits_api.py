@@ -70,7 +70,9 @@ def test_dataset_upload_records_schema_and_digest_and_is_not_public(live_client,
     response = upload_dataset(live_client, evaluator, frame)
     assert response.status_code == 201, response.get_json()
     body = response.get_json()
-    assert body["sha256"] == hashlib.sha256(_csv(frame)).hexdigest()
+    # Stored as Parquet; the upload's own digest is kept beside the stored file's (tests/e2e/test_dataset_storage.py)
+    assert body["original_sha256"] == hashlib.sha256(_csv(frame)).hexdigest() and body["original_format"] == "csv"
+    assert body["format"] == "parquet" and body["sha256"] != body["original_sha256"]
     assert body["row_count"] == 500
     assert {c["name"] for c in body["columns"]} == set(frame.columns)
     assert_error(live_client.get(f"/api/v1/datasets/{body['id']}"), 401)
@@ -145,7 +147,8 @@ def test_bias_audit_from_uploaded_predictions_runs_through_the_queue(live_client
     job = live_client.get(f"/api/v1/audits/{launched.get_json()['id']}", headers=evaluator).get_json()
     assert job["status"] == "succeeded", job
     assert job["progress"] == 100 and job["view"] == "full"
-    uploaded = pd.read_csv(io.BytesIO(_csv(frame)))  # what the job read: the CSV as uploaded
+    # The job read the stored Parquet; the expected numbers come from the CSV as uploaded, read as before
+    uploaded = pd.read_csv(io.BytesIO(_csv(frame)))
     expected = run_bias_audit(uploaded, label="outcome", sensitive=["sex", "age_band"],
                               y_pred=uploaded["prediction"].to_numpy(), y_score=uploaded["risk_score"].to_numpy(),
                               params=BiasAuditParams(sensitive_features=["sex", "age_band"], n_boot=200, seed=7,

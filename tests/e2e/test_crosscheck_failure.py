@@ -14,6 +14,7 @@ def test_a_disagreeing_engine_fails_the_job_with_the_fixed_reason(live, live_cli
     factory = live.extensions["boas"].session_factory
     with factory() as session:
         dataset = ReferenceDataset(name="d", sha256="0" * 64, size=1, format="csv", row_count=1, columns=[],
+                                   original_sha256="0" * 64, original_size=1, original_format="csv",
                                    uploaded_by_id=user.id)
         session.add(dataset)
         session.flush()

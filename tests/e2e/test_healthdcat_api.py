@@ -82,11 +82,14 @@ def test_a_dataset_is_described_with_the_required_healthdcat_properties(client, 
     assert (distribution, RDF.type, DCAT.Distribution) in graph
     assert graph.value(distribution, DCAT.accessURL) == node
     assert not list(graph.triples((None, DCAT.downloadURL, None)))  # the rows are never distributed
+    # The distribution is the stored file (the CSV converted to Parquet at upload), and says it was uploaded as CSV
     checksum = graph.value(distribution, SPDX.checksum)
-    assert str(graph.value(checksum, SPDX.checksumValue)) == hashlib.sha256(table).hexdigest()
+    assert str(graph.value(checksum, SPDX.checksumValue)) == dataset["sha256"] != hashlib.sha256(table).hexdigest()
+    assert graph.value(distribution, DCAT.byteSize) == Literal(dataset["size"], datatype=XSD.nonNegativeInteger)
     assert graph.value(distribution, DCT["format"]) == URIRef(
-        "http://publications.europa.eu/resource/authority/file-type/CSV"
+        "http://publications.europa.eu/resource/authority/file-type/PARQUET"
     )
+    assert "It was uploaded as CSV and is stored as Parquet." in str(graph.value(distribution, DCT.description))
     assert "@" not in "".join(str(o) for o in graph.objects())  # no e-mail address: none was declared
 
 

@@ -239,6 +239,7 @@ def test_reaper_fails_a_job_whose_attempts_are_exhausted(session, make_account):
 
     user, _ = make_account("evaluator")
     dataset = ReferenceDataset(name="d", sha256="0" * 64, size=1, format="csv", row_count=1, columns=[],
+                               original_sha256="0" * 64, original_size=1, original_format="csv",
                                uploaded_by_id=user.id)
     session.add(dataset)
     session.flush()
@@ -284,6 +285,7 @@ def _job_row(session, make_account, **fields):
 
     user, _ = make_account("evaluator")
     dataset = ReferenceDataset(name="d", sha256="0" * 64, size=1, format="csv", row_count=1, columns=[],
+                               original_sha256="0" * 64, original_size=1, original_format="csv",
                                uploaded_by_id=user.id)
     session.add(dataset)
     session.flush()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import re
@@ -148,7 +149,14 @@ def test_evaluator_uploads_a_dataset_predictions_and_launches_an_audit(signed_in
         "file": (io.BytesIO(frame.to_csv(index=False).encode()), "cohort.csv")})
     assert uploaded.status_code == 303, _page(uploaded)[:2000]
     dataset_id = int(re.search(r"dataset=(\d+)", uploaded.headers["Location"]).group(1))
-    assert "Cohorte page" in _page(client.get("/en/workspace/datasets"))
+    listing = _page(client.get("/en/workspace/datasets"))
+    assert "Cohorte page" in listing and ">Stored as</th>" in listing
+    # Stored as Parquet; the page gives the digest of the CSV as uploaded beside the stored one
+    uploaded_digest = hashlib.sha256(frame.to_csv(index=False).encode()).hexdigest()
+    assert f'Parquet<br><small>uploaded as CSV, SHA-256 <span class="digest">{uploaded_digest}</span>' in listing
+    listing_fr = _page(client.get("/fr/workspace/datasets"))
+    assert ">Stocké en</th>" in listing_fr
+    assert f'Parquet<br><small>déposé en CSV, SHA-256 <span class="digest">{uploaded_digest}</span>' in listing_fr
     predictions = frame[["row_id", "prediction"]].to_csv(index=False).encode()
     empty_form = _page(client.get("/en/workspace/predictions/new"))  # no version is chosen for the evaluator
     assert '<option value="" selected>— choose —</option>' in empty_form and "@1.0.0\" selected" not in empty_form
