@@ -29,6 +29,7 @@ from registry_db.models import UploadSession, utcnow
 from tests.conftest import BACKENDS
 from tests.e2e.gunicorn_deploy import Deployment, deploy, run_boas
 from tests.e2e.test_audits_api import DATASHEET
+from tests.factories import algorithm_payload, example_card_json
 
 pytestmark = pytest.mark.slow
 
@@ -255,6 +256,30 @@ def test_a_declared_size_past_the_cap_and_a_malformed_digest_are_refused(deploym
     both = requests.post(dep.api("/datasets"), headers=evaluator, timeout=60, files={
         "file": ("cohort.csv", b"a,b\n1,2\n"), "upload_id": (None, "x" * 43), "metadata": (None, json.dumps(META))})
     assert both.status_code == 422 and "upload_id" in both.json()["errors"]
+
+
+def test_a_model_archive_sent_in_chunks_makes_the_same_version_as_one_request(deployment, model_zip):
+    dep, author = deployment, deployment.author
+    algorithm = requests.post(dep.api("/algorithms"), headers=author, json=algorithm_payload(), timeout=30).json()
+    upload = _open(dep, author, model_zip, purpose="version", filename="model.zip").json()
+    _send(dep, author, upload["id"], model_zip, 0, len(model_zip))
+    url = dep.api(f"/algorithms/{algorithm['slug']}/versions")
+    card = example_card_json()
+    both = requests.post(url, headers=author, timeout=60, files={
+        "version": (None, "1.0.0"), "upload_id": (None, upload["id"]), "model": ("model.zip", model_zip)})
+    assert both.status_code == 422 and "upload_id" in both.json()["errors"]
+    chunked = requests.post(url, headers=author, timeout=60, files={
+        "version": (None, "1.0.0"), "upload_id": (None, upload["id"]), "card": (None, card)})
+    assert chunked.status_code == 201, chunked.text
+    one_shot = requests.post(url, headers=author, timeout=60, files={
+        "version": (None, "1.0.1"), "model": ("model.zip", model_zip), "card": (None, card)})
+    assert one_shot.status_code == 201, one_shot.text
+    assert chunked.json()["archive"] == one_shot.json()["archive"] == {
+        "sha256": hashlib.sha256(model_zip).hexdigest(), "size": len(model_zip)}
+    assert chunked.json()["manifest"] == one_shot.json()["manifest"] and chunked.json()["manifest"]
+    assert chunked.json()["execution"] == one_shot.json()["execution"]
+    assert requests.get(dep.api(f"/uploads/{upload['id']}"), headers=author, timeout=30).status_code == 404
+    assert _upload_files(dep) == []
 
 
 # -- expiry: the reaper's sweep, on the live app's database of each backend ---------------------
