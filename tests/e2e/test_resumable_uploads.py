@@ -21,10 +21,12 @@ from urllib.parse import urlsplit
 
 import pytest
 import requests
+from sqlalchemy import select, update
 
 from audits.synth import generate_cohort
 from boas.registry import uploads
 from boas.registry.uploads import chunk_digest_header
+from registry_db.engine import make_engine
 from registry_db.models import UploadSession, utcnow
 from tests.conftest import BACKENDS
 from tests.e2e.gunicorn_deploy import Deployment, deploy, run_boas
@@ -100,9 +102,10 @@ def _offset(dep: Deployment, headers, upload_id: str) -> int:
     return int(response.headers["Upload-Offset"])
 
 
-def _upload_files(dep: Deployment) -> list[str]:
+def _upload_files(dep: Deployment, token: str) -> list[str]:
+    """The files of one upload in the staging area: its own, and any part of a chunk being received."""
     root = dep.data_dir / "tmp" / "uploads"
-    return sorted(p.name for p in root.iterdir()) if root.is_dir() else []
+    return sorted(p.name for p in root.iterdir() if p.name.startswith(token)) if root.is_dir() else []
 
 
 def _wait_for(predicate, seconds: float = 10.0) -> bool:
@@ -131,7 +134,7 @@ def test_an_upload_interrupted_halfway_resumes_and_makes_the_same_dataset_as_one
 
     # The connection drops in the middle of the next chunk: nothing of it is kept, the offset stays.
     _cut_off_chunk(dep, evaluator, upload["id"], half, table[half:half + CHUNK])
-    assert _wait_for(lambda: _upload_files(dep) == [upload["id"]]), _upload_files(dep)
+    assert _wait_for(lambda: _upload_files(dep, upload["id"]) == [upload["id"]]), _upload_files(dep, upload["id"])
     resume = _offset(dep, evaluator, upload["id"])
     assert resume == half
     assert (dep.data_dir / "tmp" / "uploads" / upload["id"]).stat().st_size == half
@@ -152,7 +155,7 @@ def test_an_upload_interrupted_halfway_resumes_and_makes_the_same_dataset_as_one
     assert created.json()["sha256"] == hashlib.sha256(table).hexdigest()
 
     # Used up: the session, its file and its id are gone.
-    assert _upload_files(dep) == []
+    assert _upload_files(dep, upload["id"]) == []
     assert requests.get(dep.api(f"/uploads/{upload['id']}"), headers=evaluator, timeout=30).status_code == 404
     again = _create_dataset(dep, evaluator, upload_id=upload["id"])
     assert again.status_code == 422 and "upload_id" in again.json()["errors"]
@@ -169,7 +172,7 @@ def test_a_corrupted_chunk_is_refused_and_the_offset_stays(deployment, table):
     assert refused.json()["code"] == "checksum_mismatch" and "Upload-Checksum" in refused.json()["errors"]
     assert _offset(dep, evaluator, upload["id"]) == CHUNK
     assert (dep.data_dir / "tmp" / "uploads" / upload["id"]).read_bytes() == table[:CHUNK]
-    assert _upload_files(dep) == [upload["id"]]  # no part left behind
+    assert _upload_files(dep, upload["id"]) == [upload["id"]]  # no part left behind
 
     for value in ("md5 AAAA", "sha256 not-base64!", "sha256 " + base64.b64encode(b"short").decode(), "sha256"):
         response = _patch(dep, evaluator, upload["id"], CHUNK, chunk, checksum=value)
@@ -178,7 +181,7 @@ def test_a_corrupted_chunk_is_refused_and_the_offset_stays(deployment, table):
     assert _patch(dep, evaluator, upload["id"], CHUNK, chunk).status_code == 200
     assert requests.delete(dep.api(f"/uploads/{upload['id']}"), headers=evaluator, timeout=30).json() == {
         "id": upload["id"], "aborted": True, "received": 2 * CHUNK}
-    assert _upload_files(dep) == []
+    assert _upload_files(dep, upload["id"]) == []
 
 
 def test_a_chunk_for_another_offset_is_a_409_naming_the_current_one(deployment, table):
@@ -206,7 +209,7 @@ def test_a_whole_file_that_does_not_match_its_digest_is_refused_and_nothing_is_l
     assert last.status_code == 422, last.text
     assert last.json()["code"] == "digest_mismatch" and "sha256" in last.json()["errors"]
     assert requests.get(dep.api(f"/uploads/{upload['id']}"), headers=evaluator, timeout=30).status_code == 404
-    assert _upload_files(dep) == []
+    assert _upload_files(dep, upload["id"]) == []
     assert _create_dataset(dep, evaluator, upload_id=upload["id"]).status_code == 422
 
 
@@ -279,7 +282,26 @@ def test_a_model_archive_sent_in_chunks_makes_the_same_version_as_one_request(de
     assert chunked.json()["manifest"] == one_shot.json()["manifest"] and chunked.json()["manifest"]
     assert chunked.json()["execution"] == one_shot.json()["execution"]
     assert requests.get(dep.api(f"/uploads/{upload['id']}"), headers=author, timeout=30).status_code == 404
-    assert _upload_files(dep) == []
+    assert _upload_files(dep, upload["id"]) == []
+
+
+def test_the_reaper_removes_an_expired_session_with_its_file(deployment, table):
+    dep, evaluator = deployment, _account(deployment, "evaluator")
+    upload = _open(dep, evaluator, table).json()
+    _send(dep, evaluator, upload["id"], table, 0, CHUNK)
+    run_boas(dep.env, "jobs", "reap")
+    assert _upload_files(dep, upload["id"]) == [upload["id"]]  # not expired: kept
+    engine = make_engine(dep.database_url)
+    try:
+        with engine.begin() as connection:
+            connection.execute(update(UploadSession).where(UploadSession.token == upload["id"])
+                               .values(expires_at=utcnow() - timedelta(minutes=1)))
+        run_boas(dep.env, "jobs", "reap")
+        with engine.connect() as connection:
+            left = connection.execute(select(UploadSession.id).where(UploadSession.token == upload["id"])).all()
+    finally:
+        engine.dispose()
+    assert left == [] and _upload_files(dep, upload["id"]) == []
 
 
 # -- expiry: the reaper's sweep, on the live app's database of each backend ---------------------
