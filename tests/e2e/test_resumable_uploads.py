@@ -15,6 +15,7 @@ import socket
 import time
 import uuid
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -282,6 +283,19 @@ def test_a_model_archive_sent_in_chunks_makes_the_same_version_as_one_request(de
     assert chunked.json()["manifest"] == one_shot.json()["manifest"] and chunked.json()["manifest"]
     assert chunked.json()["execution"] == one_shot.json()["execution"]
     assert requests.get(dep.api(f"/uploads/{upload['id']}"), headers=author, timeout=30).status_code == 404
+    assert _upload_files(dep, upload["id"]) == []
+
+
+def test_two_requests_using_one_upload_at_once_create_one_dataset(deployment, table):
+    dep, evaluator = deployment, _account(deployment, "evaluator")
+    upload = _open(dep, evaluator, table).json()
+    _send(dep, evaluator, upload["id"], table, 0, len(table))
+    before = len(requests.get(dep.api("/datasets"), headers=evaluator, timeout=30).json())
+    with ThreadPoolExecutor(max_workers=2) as pool:
+        answers = list(pool.map(lambda _: _create_dataset(dep, evaluator, upload_id=upload["id"]), range(2)))
+    statuses = sorted(a.status_code for a in answers)
+    assert statuses[0] == 201 and statuses[1] in (409, 422), [a.text for a in answers]
+    assert len(requests.get(dep.api("/datasets"), headers=evaluator, timeout=30).json()) == before + 1
     assert _upload_files(dep, upload["id"]) == []
 
 
