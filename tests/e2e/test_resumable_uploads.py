@@ -25,6 +25,7 @@ import requests
 from sqlalchemy import select, update
 
 from audits.synth import generate_cohort
+from boas.client import BoasClient
 from boas.registry import uploads
 from boas.registry.uploads import chunk_digest_header
 from registry_db.engine import make_engine
@@ -316,6 +317,41 @@ def test_the_reaper_removes_an_expired_session_with_its_file(deployment, table):
     finally:
         engine.dispose()
     assert left == [] and _upload_files(dep, upload["id"]) == []
+
+
+class _Flaky(requests.Session):
+    """A network that drops the connection of the 2nd chunk and damages the bytes of the 4th, once each."""
+
+    def __init__(self):
+        super().__init__()
+        self.patches = 0
+
+    def request(self, method, url, *args, **kwargs):
+        if method == "PATCH":
+            self.patches += 1
+            if self.patches == 2:
+                raise requests.ConnectionError("connection reset by peer")
+            if self.patches == 4:
+                data = bytearray(kwargs["data"])
+                data[10] ^= 0xFF
+                kwargs["data"] = bytes(data)
+        return super().request(method, url, *args, **kwargs)
+
+
+def test_boas_client_pushes_a_model_in_chunks_and_resumes_after_failures(deployment, model_zip, tmp_path):
+    dep = deployment
+    algorithm = requests.post(dep.api("/algorithms"), headers=dep.author, json=algorithm_payload(), timeout=30).json()
+    archive = tmp_path / "model.zip"
+    archive.write_bytes(model_zip)
+    network = _Flaky()
+    client = BoasClient(dep.base_url, dep.token, session=network)
+    seen: list[int] = []
+    created = client.upload_version_resumable(algorithm["slug"], "1.0.0", archive, card=example_card_json(),
+                                              chunk_bytes=256, progress=lambda done, _all: seen.append(done))
+    assert created["archive"] == {"sha256": hashlib.sha256(model_zip).hexdigest(), "size": len(model_zip)}
+    assert len(model_zip) > 5 * 256
+    assert network.patches == -(-len(model_zip) // 256) + 2  # every chunk once, and the two that failed again
+    assert seen[-1] == len(model_zip) and seen == sorted(seen)
 
 
 # -- expiry: the reaper's sweep, on the live app's database of each backend ---------------------
