@@ -195,7 +195,8 @@ class Settings:
                                  unit=MB)
     max_resumable_bytes: int = _var("BOAS_MAX_RESUMABLE_MB", 5120,
                                     "largest file sent by resumable, chunked upload (`/api/v1/uploads`): a "
-                                    "declared size past it is refused when the upload is opened", _integer(1),
+                                    "declared size past it is refused when the upload is opened; with `s3`, at most "
+                                    "5120 and `BOAS_BLOB_CACHE_MB`", _integer(1),
                                     unit=MB)
     upload_chunk_bytes: int = _var("BOAS_UPLOAD_CHUNK_MB", 64,
                                    "largest chunk of a resumable upload (413 past it); each is verified against "
@@ -323,13 +324,15 @@ class Settings:
         """Object storage needs a bucket, single-PUT sizes and a cache that holds the largest file."""
         if not self.s3_bucket:
             raise SettingsError("BOAS_BLOB_BACKEND=s3 needs BOAS_S3_BUCKET, the bucket that holds the artifacts")
-        largest = max(self.max_upload_bytes, self.archive_max_file_bytes, self.max_resumable_bytes)
+        largest = max(self.max_upload_bytes, self.archive_max_file_bytes)
         if largest > 5 * 1024 * MB:
-            raise SettingsError("BOAS_MAX_UPLOAD_MB, BOAS_MAX_RESUMABLE_MB and BOAS_ARCHIVE_MAX_FILE_MB must stay "
-                                "at most 5120 with "
+            raise SettingsError("BOAS_MAX_UPLOAD_MB and BOAS_ARCHIVE_MAX_FILE_MB must stay at most 5120 with "
                                 "BOAS_BLOB_BACKEND=s3 (one object is stored in one upload)")
         if self.blob_cache_bytes < largest:
             raise SettingsError(f"BOAS_BLOB_CACHE_MB must hold the largest stored file: at least {largest // MB}")
+        # One object is one PUT, read back through the cache: a resumable upload cannot be larger than either.
+        object.__setattr__(self, "max_resumable_bytes", min(self.max_resumable_bytes, 5 * 1024 * MB,
+                                                            self.blob_cache_bytes))
 
     @property
     def archive_limits(self) -> ArchiveLimits:
