@@ -9,6 +9,7 @@ expired sessions are swept.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import hashlib
 import json
 import socket
@@ -25,14 +26,16 @@ import requests
 from sqlalchemy import select, update
 
 from audits.synth import generate_cohort
+from boas.app import create_app
 from boas.client import BoasClient
 from boas.registry import uploads
 from boas.registry.uploads import chunk_digest_header
 from registry_db.engine import make_engine
 from registry_db.models import UploadSession, utcnow
-from tests.conftest import BACKENDS
+from tests.conftest import BACKENDS, _session_on
 from tests.e2e.gunicorn_deploy import Deployment, deploy, run_boas
 from tests.e2e.test_audits_api import DATASHEET
+from tests.e2e.test_object_storage_uploads import PREFIX
 from tests.factories import algorithm_payload, example_card_json
 
 pytestmark = pytest.mark.slow
@@ -387,3 +390,38 @@ def test_expired_sessions_and_orphaned_files_are_swept(live, live_client, live_a
     assert sorted(p.name for p in blobs.resumable_root.iterdir()) == [kept["id"]]
     assert live_client.get(f"/api/v1/uploads/{kept['id']}", headers=evaluator).get_json()["offset"] == 500
     assert Path(blobs.resumable_path(kept["id"])).stat().st_size == 500
+
+
+# -- object storage: the same flow stores the dataset in the bucket --------------------------------
+
+
+@pytest.fixture
+def on_object_storage(settings, s3_bucket, connection):
+    """An app whose artifacts go to the test session's S3 server, as tests/e2e/test_object_storage_uploads builds it."""
+    s3 = dataclasses.replace(settings, blob_backend="s3", s3_endpoint_url=s3_bucket.endpoint,
+                             s3_bucket=s3_bucket.name, s3_prefix=PREFIX)
+    application = create_app(s3, session_factory=lambda: _session_on(connection))
+    application.config["TESTING"] = True
+    return application.test_client(), s3
+
+
+def test_a_chunked_dataset_lands_in_object_storage_and_leaves_no_local_file(on_object_storage, make_account,
+                                                                           s3_bucket, table):
+    s3_client, s3_settings = on_object_storage
+    _, evaluator = make_account("evaluator")
+    digest = hashlib.sha256(table).hexdigest()
+    upload = s3_client.post("/api/v1/uploads", headers=evaluator, json={
+        "size": len(table), "sha256": digest, "filename": "cohort.csv", "purpose": "dataset"}).get_json()
+    for offset in range(0, len(table), CHUNK):
+        chunk = table[offset:offset + CHUNK]
+        response = s3_client.patch(f"/api/v1/uploads/{upload['id']}", data=chunk, headers={
+            **evaluator, "Upload-Offset": str(offset), "Upload-Checksum": chunk_digest_header(chunk)})
+        assert response.status_code == 200, response.get_json()
+    assert response.get_json()["state"] == "complete"
+    created = s3_client.post("/api/v1/datasets", headers=evaluator, content_type="multipart/form-data", data={
+        "upload_id": upload["id"], "metadata": json.dumps(META)})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["sha256"] == digest
+    assert f"{PREFIX}blobs/sha256/{digest[:2]}/{digest}" in s3_bucket.object_keys()
+    uploads_dir = s3_settings.data_dir / "tmp" / "uploads"
+    assert [p.name for p in uploads_dir.iterdir()] == []
