@@ -357,6 +357,27 @@ def test_boas_client_pushes_a_model_in_chunks_and_resumes_after_failures(deploym
     assert seen[-1] == len(model_zip) and seen == sorted(seen)
 
 
+def test_a_refused_dataset_leaves_its_upload_usable_for_a_corrected_retry(live_client, live_account, live, table):
+    _, evaluator = live_account("evaluator")
+    upload = live_client.post("/api/v1/uploads", headers=evaluator, json={
+        "size": len(table), "sha256": hashlib.sha256(table).hexdigest(), "filename": "cohort.csv",
+        "purpose": "dataset"}).get_json()
+    response = live_client.patch(f"/api/v1/uploads/{upload['id']}", data=table, headers={
+        **evaluator, "Upload-Offset": "0", "Upload-Checksum": chunk_digest_header(table)})
+    assert response.get_json()["state"] == "complete"
+    wrong = live_client.post("/api/v1/datasets", headers=evaluator, content_type="multipart/form-data", data={
+        "upload_id": upload["id"], "metadata": json.dumps({**META, "label_column": "no_such_column"})})
+    assert wrong.status_code == 422 and "metadata" in wrong.get_json()["errors"], wrong.get_json()
+    assert live_client.get("/api/v1/datasets", headers=evaluator).get_json() == []
+    staging = live.extensions["boas"].storage.blobs.tmp_root
+    assert [p.name for p in staging.iterdir() if p.name.startswith("stage-")] == []  # nothing half-written
+    assert live_client.get(f"/api/v1/uploads/{upload['id']}", headers=evaluator).get_json()["state"] == "complete"
+    right = live_client.post("/api/v1/datasets", headers=evaluator, content_type="multipart/form-data", data={
+        "upload_id": upload["id"], "metadata": json.dumps(META)})
+    assert right.status_code == 201, right.get_json()
+    assert live_client.get(f"/api/v1/uploads/{upload['id']}", headers=evaluator).status_code == 404
+
+
 # -- expiry: the reaper's sweep, on the live app's database of each backend ---------------------
 
 
