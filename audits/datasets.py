@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
 from sqlalchemy.orm import Session
 
 from audits import healthdcat, identifiers, schemas, tabular
-from boas.registry import permissions, versions
+from boas.registry import permissions, uploads, versions
 from boas.registry.policy import Policy
 from boas.registry.schemas import load
 from boas.registry.storage import Storage
@@ -18,7 +19,7 @@ from model_cards.snapshot import public_name
 from registry_db import store
 from registry_db.blobs import sha256_file
 from registry_db.errors import ValidationFailed
-from registry_db.models import PredictionSet, ReferenceDataset, Role, User
+from registry_db.models import PredictionSet, ReferenceDataset, Role, UploadPurpose, User, utcnow
 
 
 def parse_metadata(raw: str | dict[str, Any] | None, field: str = "metadata") -> dict[str, Any]:
@@ -46,6 +47,23 @@ def _require_file(stream: IO[bytes] | None) -> IO[bytes]:
     return stream
 
 
+def _stage_table(session: Session, actor: User, storage: Storage, path: Path, *, stream: IO[bytes] | None,
+                 upload_id: str | None, purpose: UploadPurpose,
+                 now: datetime | None) -> tuple[str, int, uploads.TakenUpload | None]:
+    """The table staged at ``path``: streamed from the request, or taken from a completed resumable upload.
+
+    Either way the same checks follow; a resumable upload is consumed only if the row is created.
+    """
+    if upload_id is None:
+        sha256, size = storage.blobs.stage_stream(_require_file(stream), path, storage.max_upload_bytes, "file")
+        return sha256, size, None
+    if stream is not None:
+        raise ValidationFailed("send either a file or an upload_id, not both",
+                               {"upload_id": ["not with a file"], "file": ["not with an upload_id"]})
+    taken = uploads.take_upload(session, actor, storage, upload_id, purpose, path, now=now or utcnow())
+    return taken.sha256, taken.size, taken
+
+
 def check_dataset_metadata(actor: User | None, metadata: str | dict[str, Any] | None) -> dict[str, Any]:
     """The checks ``create_dataset`` makes before it reads the file, alone: a form can report a typo in its
     metadata before a large table is sent (the upload itself checks again)."""
@@ -54,19 +72,22 @@ def check_dataset_metadata(actor: User | None, metadata: str | dict[str, Any] | 
 
 
 def create_dataset(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,
-                   filename: str, metadata: str | dict[str, Any] | None) -> ReferenceDataset:
+                   filename: str, metadata: str | dict[str, Any] | None, upload_id: str | None = None,
+                   now: datetime | None = None) -> ReferenceDataset:
     """Register a reference dataset with its datasheet; identifier-like columns are refused (audits.identifiers).
 
-    The table is checked as uploaded, then stored as Parquet in row groups of at most
-    ``tabular.ROW_GROUP_ROWS`` rows (``_stored_table``), so that the streaming audit reads it in bounded
-    memory; the row records the stored file and, beside it, the upload's own digest, size and format.
+    The table is the request's file, or (``upload_id``) the caller's completed resumable upload, used up here.
+    It is checked as uploaded, then stored as Parquet in row groups of at most ``tabular.ROW_GROUP_ROWS`` rows
+    (``_stored_table``), so that the streaming audit reads it in bounded memory; the row records the stored
+    file and, beside it, the upload's own digest, size and format.
     """
     evaluator = require_evaluator(actor)
     meta = load(schemas.DatasetMetaSchema(), parse_metadata(metadata), "invalid dataset metadata")
     with store.staged_write(session, storage.blobs) as staging:
         path = staging.root / "table"
-        sha256, size = storage.blobs.stage_stream(_require_file(stream), path, storage.max_upload_bytes, "file")
-        fmt = tabular.detect_format(path, filename)
+        sha256, size, taken = _stage_table(session, evaluator, storage, path, stream=stream, upload_id=upload_id,
+                                           purpose=UploadPurpose.DATASET, now=now)
+        fmt = tabular.detect_format(path, taken.filename if taken else filename)
         frame = tabular.read_table(path, fmt)
         errors = _dataset_problems(frame, meta, identifiers.screen_file_metadata(path, fmt))
         if errors:
@@ -91,7 +112,11 @@ def create_dataset(session: Session, actor: User | None, storage: Storage, *, st
                            object_ref=str(dataset.id),
                            details={"sha256": stored_sha256, "rows": info.row_count, "format": dataset.format,
                                     "uploaded_sha256": sha256, "uploaded_format": fmt})
+        if taken:
+            uploads.consume_upload(session, taken)
         session.commit()
+    if taken:
+        uploads.release_upload_file(storage, taken)
     return dataset
 
 
@@ -230,7 +255,8 @@ def check_prediction_metadata(session: Session, actor: User | None, metadata: st
 
 
 def create_prediction_set(session: Session, actor: User | None, storage: Storage, *, stream: IO[bytes] | None,
-                          filename: str, metadata: str | dict[str, Any] | None) -> PredictionSet:
+                          filename: str, metadata: str | dict[str, Any] | None, upload_id: str | None = None,
+                          now: datetime | None = None) -> PredictionSet:
     """Predictions of a (rule-based or black-box) version on a dataset, keyed to the dataset's rows.
 
     Only an independent evaluator supplies them: never an owner of the algorithm or a member of an
@@ -242,8 +268,9 @@ def create_prediction_set(session: Session, actor: User | None, storage: Storage
     version_id, dataset_id = version.id, dataset.id
     with store.staged_write(session, storage.blobs) as staging:
         path = staging.root / "predictions"
-        sha256, size = storage.blobs.stage_stream(_require_file(stream), path, storage.max_upload_bytes, "file")
-        fmt = tabular.detect_format(path, filename)
+        sha256, size, taken = _stage_table(session, evaluator, storage, path, stream=stream, upload_id=upload_id,
+                                           purpose=UploadPurpose.PREDICTIONS, now=now)
+        fmt = tabular.detect_format(path, taken.filename if taken else filename)
         frame = tabular.read_table(path, fmt)
         reference = tabular.read_table(storage.blobs.verified_path(dataset.sha256, dataset.size), dataset.format)
         has_score = _checked_predictions(frame, reference, dataset.row_key, identifiers.screen_file_metadata(path, fmt))
@@ -255,7 +282,11 @@ def create_prediction_set(session: Session, actor: User | None, storage: Storage
         staging.adopt(path, sha256)
         store.append_event(session, actor=evaluator, action="predictions.uploaded", object_type="predictions",
                            object_ref=str(row.id), details={"sha256": sha256, "dataset": dataset_id})
+        if taken:
+            uploads.consume_upload(session, taken)
         session.commit()
+    if taken:
+        uploads.release_upload_file(storage, taken)
     return row
 
 

@@ -155,7 +155,10 @@ class AuditRequestSchema(StrictSchema):
 class TableUploadSchema(StrictSchema):
     """A dataset or predictions upload (multipart): the table, and its metadata as a JSON object."""
 
-    file = File(required=True, metadata={"description": "CSV (UTF-8) or Parquet"})
+    file = File(metadata={"description": "CSV (UTF-8) or Parquet; or send upload_id instead"})
+    upload_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{43}\Z", error="not an upload id"), metadata={
+        "description": "instead of file: the id of your completed resumable upload (POST /uploads), opened for "
+                       "this purpose; it is used up when the dataset or predictions are created"})
     metadata = fields.String(required=True, metadata={
         "description": "JSON object: DatasetMeta for a dataset, PredictionsMeta for predictions",
         "contentMediaType": "application/json"})

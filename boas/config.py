@@ -203,6 +203,18 @@ class Settings:
     max_upload_bytes: int = _var("BOAS_MAX_UPLOAD_MB", 512,
                                  "largest accepted upload (413 past it, enforced while streaming)", _integer(1),
                                  unit=MB)
+    max_resumable_bytes: int = _var("BOAS_MAX_RESUMABLE_MB", 5120,
+                                    "largest file sent by resumable, chunked upload (`/api/v1/uploads`): a "
+                                    "declared size past it is refused when the upload is opened; with `s3`, at most "
+                                    "5120 and `BOAS_BLOB_CACHE_MB`", _integer(1),
+                                    unit=MB)
+    upload_chunk_bytes: int = _var("BOAS_UPLOAD_CHUNK_MB", 64,
+                                   "largest chunk of a resumable upload (413 past it); each is verified against "
+                                   "its own digest before it is appended", _integer(1), unit=MB)
+    upload_session_hours: float = _var("BOAS_UPLOAD_SESSION_HOURS", 24.0,
+                                       "a resumable upload not used to create anything this long after it was "
+                                       "opened expires: its session and partial file are removed by the reaper",
+                                       _number(0.0), shown="`24`")
     archive_max_entries: int = _var("BOAS_ARCHIVE_MAX_ENTRIES", 5000,
                                     "most files and directories in an uploaded archive", _integer(1))
     archive_max_uncompressed_bytes: int = _var("BOAS_ARCHIVE_MAX_UNCOMPRESSED_MB", 2048,
@@ -340,6 +352,9 @@ class Settings:
                                 "BOAS_BLOB_BACKEND=s3 (one object is stored in one upload)")
         if self.blob_cache_bytes < largest:
             raise SettingsError(f"BOAS_BLOB_CACHE_MB must hold the largest stored file: at least {largest // MB}")
+        # One object is one PUT, read back through the cache: a resumable upload cannot be larger than either.
+        object.__setattr__(self, "max_resumable_bytes", min(self.max_resumable_bytes, 5 * 1024 * MB,
+                                                            self.blob_cache_bytes))
 
     @property
     def archive_limits(self) -> ArchiveLimits:

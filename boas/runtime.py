@@ -85,7 +85,9 @@ def build_storage(settings: Settings) -> Storage:
     """
     blobs = build_blob_store(settings)
     blobs.sweep_staging(settings.staging_grace_seconds)
-    return Storage(blobs=blobs, limits=settings.archive_limits, max_upload_bytes=settings.max_upload_bytes)
+    return Storage(blobs=blobs, limits=settings.archive_limits, max_upload_bytes=settings.max_upload_bytes,
+                   max_resumable_bytes=settings.max_resumable_bytes, upload_chunk_bytes=settings.upload_chunk_bytes,
+                   upload_session_seconds=settings.upload_session_hours * 3600)
 
 
 def _with_mailer(session_factory: Callable[[], Session], mailer: Mailer, base_url: str) -> Callable[[], Session]:

@@ -15,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import shutil
 import tempfile
 import time
@@ -26,6 +27,9 @@ from registry_db.errors import IntegrityFailure, TooLarge, ValidationFailed
 
 CHUNK = 1024 * 1024
 STAGING_PREFIX = "stage-"
+RESUMABLE_DIR = "uploads"
+RESUMABLE_TOKEN = re.compile(r"[A-Za-z0-9_-]{43}")  # secrets.token_urlsafe(32)
+PART_SUFFIX = ".part-"
 DIR_MODE, FILE_MODE = 0o700, 0o600  # the data directory is the service account's alone
 
 log = logging.getLogger(__name__)
@@ -130,6 +134,22 @@ class BlobStore(Protocol):
         """Store a staged file whose digest is known; True if this call created the blob."""
         ...
 
+    def receive_chunk(self, stream: IO[bytes], token: str, max_bytes: int, field: str) -> tuple[Path, str, int]:
+        """Copy one chunk of a resumable upload aside, hashed, under its size cap."""
+        ...
+
+    def append_chunk(self, token: str, offset: int, part: Path) -> None:
+        """Write a verified chunk at ``offset`` of the resumable upload's file, durably."""
+        ...
+
+    def resumable_digest(self, token: str) -> tuple[str, int]: ...
+
+    def link_resumable(self, token: str, dest: Path) -> None: ...
+
+    def discard_resumable(self, token: str) -> None: ...
+
+    def sweep_resumable(self, live_tokens: set[str], grace_seconds: float) -> list[Path]: ...
+
     def remove(self, digests: Iterable[str]) -> None:
         """Delete blobs (those a failed transaction created)."""
         ...
@@ -202,6 +222,102 @@ class LocalStaging:
         if size == 0:
             raise ValidationFailed("empty upload", {field: ["the uploaded file is empty"]})
         return digest.hexdigest(), size
+
+
+    # -- resumable uploads: one file per session, named by its token, beside the staging directories.
+    # Not under a ``stage-*`` directory: a session may rest for hours between chunks, longer than the
+    # staging grace, and its lifetime is the database row's (``boas.registry.uploads``), not an mtime's.
+
+    @property
+    def resumable_root(self) -> Path:
+        return self.tmp_root / RESUMABLE_DIR
+
+    def resumable_path(self, token: str) -> Path:
+        """The partial file of the session ``token`` (a random URL-safe name, checked: never a path)."""
+        if not RESUMABLE_TOKEN.fullmatch(token):
+            raise ValueError(f"not an upload token: {token!r}")
+        return self.resumable_root / token
+
+    def receive_chunk(self, stream: IO[bytes], token: str, max_bytes: int, field: str) -> tuple[Path, str, int]:
+        """Copy one chunk into a part file beside the session's, hashing it; refused (and removed) past ``max_bytes``.
+
+        The chunk is appended only once its digest is checked, so a part that arrives corrupted or
+        cut short never touches the session's file.
+        """
+        self.ensure()
+        self.resumable_root.mkdir(mode=DIR_MODE, exist_ok=True)
+        fd, name = tempfile.mkstemp(prefix=f"{self.resumable_path(token).name}{PART_SUFFIX}", dir=self.resumable_root)
+        part, digest, size = Path(name), hashlib.sha256(), 0
+        try:
+            with os.fdopen(fd, "wb") as out:
+                while chunk := stream.read(CHUNK):
+                    size += len(chunk)
+                    if size > max_bytes:
+                        raise TooLarge(f"chunk exceeds the {max_bytes}-byte limit",
+                                       {field: [f"larger than {max_bytes} bytes: send smaller chunks"]})
+                    digest.update(chunk)
+                    out.write(chunk)
+        except BaseException:
+            part.unlink(missing_ok=True)
+            raise
+        return part, digest.hexdigest(), size
+
+    def append_chunk(self, token: str, offset: int, part: Path) -> None:
+        """Write a verified part at ``offset`` of the session's file, cut what followed, fsync; the part goes.
+
+        Bytes past ``offset`` can only be a chunk whose database update never committed (a crash in
+        between): they are overwritten, and the file ends where the new chunk does.
+        """
+        path = self.resumable_path(token)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, FILE_MODE)
+        try:
+            with os.fdopen(fd, "r+b") as out, open(part, "rb") as src:
+                out.seek(offset)
+                shutil.copyfileobj(src, out, CHUNK)
+                out.truncate()
+                out.flush()
+                os.fsync(out.fileno())
+        finally:
+            part.unlink(missing_ok=True)
+
+    def resumable_digest(self, token: str) -> tuple[str, int]:
+        """The SHA-256 and size of a session's file as it is on disk now."""
+        path = self.resumable_path(token)
+        if not path.is_file():
+            return "", 0
+        return sha256_file(path)
+
+    def link_resumable(self, token: str, dest: Path) -> None:
+        """Give a staging directory the session's file under ``dest`` (a hard link: no copy, same filesystem)."""
+        os.link(self.resumable_path(token), dest)
+
+    def discard_resumable(self, token: str) -> None:
+        """Remove a session's file and any part of it still being received."""
+        self.resumable_path(token).unlink(missing_ok=True)
+        if self.resumable_root.is_dir():
+            for entry in os.scandir(self.resumable_root):
+                if entry.name.startswith(token + PART_SUFFIX):
+                    Path(entry.path).unlink(missing_ok=True)
+
+    def sweep_resumable(self, live_tokens: set[str], grace_seconds: float) -> list[Path]:
+        """Remove session files no live session owns, and parts of killed requests, idle ``grace_seconds``.
+
+        The grace covers a session opened after ``live_tokens`` was read whose first chunk is being written.
+        """
+        if not self.resumable_root.is_dir():
+            return []
+        cutoff, removed = time.time() - grace_seconds, []
+        for entry in os.scandir(self.resumable_root):
+            token, is_part, _ = entry.name.partition(PART_SUFFIX)
+            orphan = is_part or token not in live_tokens
+            try:
+                idle = entry.stat(follow_symlinks=False).st_mtime < cutoff
+            except OSError:
+                continue
+            if orphan and idle:
+                Path(entry.path).unlink(missing_ok=True)
+                removed.append(Path(entry.path))
+        return removed
 
 
 class FilesystemBlobStore(LocalStaging):

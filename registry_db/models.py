@@ -564,3 +564,44 @@ class ChangeGeneration(Base):
 
     id: Mapped[int] = mapped_column(primary_key=True)
     n: Mapped[int] = mapped_column(BigInteger, default=0)
+
+
+# -- resumable uploads ------------------------------------------------------------------------------
+
+
+class UploadPurpose(enum.StrEnum):
+    DATASET = "dataset"
+    PREDICTIONS = "predictions"
+    VERSION = "version"
+
+
+class UploadState(enum.StrEnum):
+    OPEN = "open"  # receiving chunks
+    COMPLETE = "complete"  # every byte received and the whole file matched its declared digest
+
+
+class UploadSession(Base):
+    """A large file arriving in chunks: the row is the source of truth for how many bytes are in.
+
+    Its partial file sits in the local staging area (``LocalStaging.resumable_path``); bytes past
+    ``offset`` there are a chunk whose commit never happened and are overwritten by the next one.
+    The row goes when the file is used to create a dataset or predictions (single use), aborted,
+    refused at completion, or swept after ``expires_at``.
+    """
+
+    __tablename__ = "upload_session"
+    __table_args__ = (
+        CheckConstraint("upload_offset >= 0 AND upload_offset <= size", name="offset_within_size"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token: Mapped[str] = mapped_column(String(43), unique=True)  # random: the id clients see in URLs
+    owner_id: Mapped[int] = mapped_column(ForeignKey("user_account.id", ondelete="CASCADE"), index=True)
+    purpose: Mapped[UploadPurpose] = mapped_column(_enum(UploadPurpose, "upload_purpose"))
+    filename: Mapped[str] = mapped_column(String(255), default="")
+    size: Mapped[int] = mapped_column(BigInteger)
+    sha256: Mapped[str] = mapped_column(String(64))
+    upload_offset: Mapped[int] = mapped_column(BigInteger, default=0)
+    state: Mapped[UploadState] = mapped_column(_enum(UploadState, "upload_state"), default=UploadState.OPEN)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(index=True)

@@ -28,7 +28,18 @@ class BoasApi(Api):
 
 
 def init_app(app: Flask) -> None:
-    from boas.api import accounts, algorithms, audit_log, audit_requests, audits, health, reports, schedules, versions
+    from boas.api import (
+        accounts,
+        algorithms,
+        audit_log,
+        audit_requests,
+        audits,
+        health,
+        reports,
+        schedules,
+        uploads,
+        versions,
+    )
 
     app.config.update(
         API_TITLE="BOAS — open library of health algorithms",
@@ -48,7 +59,7 @@ def init_app(app: Flask) -> None:
     api.register_field(File, "string", "binary")
     for blueprint in (health.blp, algorithms.blp, versions.blp, versions.schemas_blp, accounts.blp, audit_log.blp,
                       audits.blp, schedules.blp, audit_requests.blp,
-                      reports.blp):
+                      reports.blp, uploads.blp):
         api.register_blueprint(blueprint)
     for meta in audits.METADATA_SCHEMAS:
         api.spec.components.schema(meta.__name__.removesuffix("Schema"), schema=meta)

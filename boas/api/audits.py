@@ -12,7 +12,7 @@ from audits import datasets
 from audits import service as audit_service
 from audits.schemas import AuditRequestSchema, DatasetMetaSchema, PredictionsMetaSchema, TableUploadSchema
 from boas.api.blueprint import Blueprint
-from boas.context import db_session, enqueue, policy, runtime, storage
+from boas.context import db_session, enqueue, now, policy, runtime, storage
 from boas.security import current_user, login_required, report_response
 
 blp = Blueprint("audits", __name__, url_prefix="/api/v1", description="Reference datasets and audits")
@@ -104,7 +104,7 @@ class AuditOut(Schema):
 
 @blp.route("/datasets", methods=["POST"])
 @blp.response(201, DatasetOut)
-@blp.errors(401, 403, 413, 429)
+@blp.errors(401, 403, 409, 413, 429)
 @login_required
 @evaluators_only
 @blp.arguments(TableUploadSchema, location="files", unknown=RAISE)
@@ -113,11 +113,13 @@ def create_dataset(form):
 
     `metadata` is a JSON object described by the DatasetMeta schema. The table is stored as Parquet in
     bounded row groups whatever its upload format: `sha256`, `size` and `format` describe the stored file,
-    `original_sha256`, `original_size` and `original_format` the file as uploaded.
+    `original_sha256`, `original_size` and `original_format` the file as uploaded. A large table is sent first
+    by resumable upload (POST /uploads, purpose `dataset`) and named here by `upload_id` instead of `file`.
     """
     upload = form.get("file")
     return datasets.create_dataset(db_session(), current_user(), storage(), stream=upload and upload.stream,
-                                   filename=(upload and upload.filename) or "", metadata=form.get("metadata"))
+                                   filename=(upload and upload.filename) or "", metadata=form.get("metadata"),
+                                   upload_id=form.get("upload_id"), now=now())
 
 
 @blp.route("/datasets")
@@ -194,7 +196,7 @@ def dataset_healthdcat_completeness(dataset_id):
 
 @blp.route("/predictions", methods=["POST"])
 @blp.response(201, PredictionsOut)
-@blp.errors(401, 403, 404, 413, 429)
+@blp.errors(401, 403, 404, 409, 413, 429)
 @login_required
 @evaluators_only
 @blp.arguments(TableUploadSchema, location="files", unknown=RAISE)
@@ -205,7 +207,8 @@ def create_predictions(form):
     """
     upload = form.get("file")
     return datasets.create_prediction_set(db_session(), current_user(), storage(), stream=upload and upload.stream,
-                                          filename=(upload and upload.filename) or "", metadata=form.get("metadata"))
+                                          filename=(upload and upload.filename) or "", metadata=form.get("metadata"),
+                                          upload_id=form.get("upload_id"), now=now())
 
 
 @blp.route("/audits", methods=["POST"])

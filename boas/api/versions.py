@@ -20,7 +20,7 @@ from boas.api.schemas import (
     VersionOut,
     VersionSummaryOut,
 )
-from boas.context import db_session, policy, storage
+from boas.context import db_session, now, policy, storage
 from boas.registry import cards, lifecycle, schemas, versions
 from boas.registry.storage import Upload
 from boas.security import current_user, login_required
@@ -75,12 +75,12 @@ def _upload(file) -> Upload | None:
 @login_required
 @blp.arguments(schemas.VersionUploadSchema, location="files", unknown=RAISE)
 def create_version(form, slug):
-    """Create a draft version, with its MLflow model or code archive (multipart)."""
+    """Create a draft version, with its MLflow model or code archive (multipart, or a resumable upload's id)."""
     return versions.create_version(
         db_session(), current_user(), storage(), slug,
         version=form.get("version"), card_json=form.get("card"),
         model=_upload(form.get("model")), code=_upload(form.get("code")), card_from=form.get("card_from"),
-        fixes_reports=form.get("fixes_reports"),
+        fixes_reports=form.get("fixes_reports"), upload_id=form.get("upload_id"), now=now(),
     )
 
 

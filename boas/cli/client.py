@@ -28,6 +28,7 @@ from boas.client import (
     pack_directory,
     save_credentials,
 )
+from boas.client.api import RESUMABLE_OVER
 from boas.client.credentials import normalise_server
 from registry_db.errors import BoasError
 
@@ -175,9 +176,12 @@ def push(
                 checked = check_model_directory(model_dir, archive, mlflow=not code)
                 how = (checked.execution or {}).get("mode", "code archive")
                 click.echo(f"checked {model_dir}: {checked.files} files, as the server would ({how})", err=True)
-            created = client.upload_version(
-                slug, version, archive, field="code" if code else "model", progress=ProgressBar("uploading")
-            )
+            if archive.stat().st_size > RESUMABLE_OVER:  # a large archive goes in verified, resumable chunks
+                created = client.upload_version_resumable(slug, version, archive, progress=ProgressBar("uploading"))
+            else:
+                created = client.upload_version(
+                    slug, version, archive, field="code" if code else "model", progress=ProgressBar("uploading")
+                )
         click.echo(
             f"created {slug}@{created.get('version')} ({created.get('state')}, "
             f"{len(created.get('manifest') or [])} files)"

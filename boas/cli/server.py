@@ -15,10 +15,14 @@ from boas.runtime import Runtime, upgrade_database
 
 
 def _reap(wiring: Runtime) -> int:
-    """Jobs whose worker died are re-queued or failed; staging directories of killed uploads are removed."""
+    """Jobs whose worker died are re-queued or failed; staging directories of killed uploads are removed,
+    and resumable uploads past their lifetime with them."""
     from audits.jobs import reap_stale_jobs
+    from boas.registry.uploads import sweep_uploads
 
     wiring.storage.blobs.sweep_staging(wiring.settings.staging_grace_seconds)
+    with wiring.session_factory() as session:
+        sweep_uploads(session, wiring.storage, now=wiring.clock(), grace_seconds=wiring.settings.staging_grace_seconds)
     with wiring.session_factory() as session:
         return len(reap_stale_jobs(session, stale_after=wiring.settings.job_stale_seconds, requeue=wiring.enqueue))
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import hashlib
 import io
 import os
@@ -22,6 +23,9 @@ from boas.client.local import manifest_parts
 
 Progress = Callable[[int, int], None]  # (bytes done, bytes in all)
 _CHUNK = 256 * 1024
+RESUMABLE_CHUNK = 16 * 1024 * 1024  # one PATCH of a resumable upload
+RESUMABLE_OVER = 256 * 1024 * 1024  # archives past this are pushed by resumable upload (the server's one-shot cap is 512 MB by default)
+RESUMABLE_RETRIES = 5  # failed chunks in a row before giving up
 
 
 class User(TypedDict):
@@ -126,6 +130,66 @@ class BoasClient:
             )
         finally:
             body.close()
+
+    def upload_version_resumable(
+        self,
+        slug: str,
+        version: str,
+        archive: Path,
+        *,
+        card: str | None = None,
+        chunk_bytes: int = RESUMABLE_CHUNK,
+        progress: Progress | None = None,
+    ) -> Version:
+        """Create a draft from an archive sent by resumable upload: chunks, each verified, resumed after a failure."""
+        upload_id = self.upload_resumable(archive, "version", chunk_bytes=chunk_bytes, progress=progress)
+        fields = {"version": version, "upload_id": upload_id, **({"card": card} if card is not None else {})}
+        return cast(Version, self._json("POST", f"/algorithms/{_seg(slug)}/versions",
+                                        files={name: (None, value) for name, value in fields.items()}))
+
+    def upload_resumable(self, path: Path, purpose: str, *, chunk_bytes: int = RESUMABLE_CHUNK,
+                         progress: Progress | None = None) -> str:
+        """Send a file by resumable upload (``POST /uploads``, then ``PATCH`` chunk by chunk); returns its id.
+
+        A chunk whose request fails (the network, a 5xx) is sent again from the offset the server gives
+        (``HEAD``), up to ``RESUMABLE_RETRIES`` failures in a row; the server checks every chunk and the whole.
+        """
+        path = Path(path)
+        size = path.stat().st_size
+        digest = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while block := fh.read(_CHUNK):
+                digest.update(block)
+        opened = self._json("POST", "/uploads", json={"size": size, "sha256": digest.hexdigest(),
+                                                      "filename": path.name, "purpose": purpose})
+        upload_id = str(opened["id"])
+        offset, failures = 0, 0
+        with open(path, "rb") as fh:
+            while offset < size:
+                fh.seek(offset)
+                chunk = fh.read(chunk_bytes)
+                checksum = "sha256 " + base64.b64encode(hashlib.sha256(chunk).digest()).decode("ascii")
+                try:
+                    answer = self._json("PATCH", f"/uploads/{_seg(upload_id)}", data=chunk, headers={
+                        "Upload-Offset": str(offset), "Upload-Checksum": checksum,
+                        "Content-Type": "application/offset+octet-stream"})
+                    offset, failures = int(answer["offset"]), 0
+                except (ClientError, ApiError) as exc:
+                    # The network (a dropped connection, bytes damaged on the way) or a server restarting: resend.
+                    retriable = (not isinstance(exc, ApiError) or exc.status >= 500
+                                 or exc.code in ("offset_mismatch", "checksum_mismatch"))
+                    failures += 1
+                    if not retriable or failures > RESUMABLE_RETRIES:
+                        raise
+                    offset = self.upload_offset(upload_id)
+                if progress:
+                    progress(offset, size)
+        return upload_id
+
+    def upload_offset(self, upload_id: str) -> int:
+        """Where an interrupted resumable upload resumes (``HEAD /uploads/{id}``)."""
+        with self._request("HEAD", f"/uploads/{_seg(upload_id)}") as response:
+            return int(response.headers["Upload-Offset"])
 
     def patch_card(self, slug: str, version: str, patch: dict[str, Any]) -> Version:
         """Apply a JSON merge patch (RFC 7396) to a draft's card: ``None`` removes a field."""

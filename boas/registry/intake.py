@@ -28,6 +28,12 @@ def stage_artifact(storage: Storage, upload: Upload, root: Path, *, field: str, 
     """Copy the upload into ``root`` (size-capped), unpack it and read it as data."""
     archive_sha256, archive_size = storage.blobs.stage_stream(upload.stream, root / "upload", storage.max_upload_bytes,
                                                               field)
+    return check_staged_artifact(storage, root, archive_sha256, archive_size, field=field, mlflow=mlflow)
+
+
+def check_staged_artifact(storage: Storage, root: Path, archive_sha256: str, archive_size: int, *, field: str,
+                          mlflow: bool) -> StagedArtifact:
+    """Unpack and read an archive already staged at ``root / "upload"`` (streamed, or a resumable upload's)."""
     checked = check_archive(root / "upload", root / "tree", storage.limits, field=field, mlflow=mlflow)
     return StagedArtifact(archive_sha256, archive_size, [(f.path, f.sha256, f.size) for f in checked.files],
                           checked.mlmodel, checked.execution)

@@ -46,6 +46,17 @@ def require_admin(actor: User | None) -> User:
     return require_role(actor, Role.ADMIN)
 
 
+# Who may send a file for each use, as the endpoint that will use it decides: datasets and predictions
+# (evaluators, admins), a version's model or code (authors, admins; ownership is checked when it is used).
+UPLOAD_ROLES = {"dataset": (Role.EVALUATOR, Role.ADMIN), "predictions": (Role.EVALUATOR, Role.ADMIN),
+                "version": (Role.AUTHOR, Role.ADMIN)}
+
+
+def require_open_upload(actor: User | None, purpose: str) -> User:
+    """Open a resumable upload only with a role that may make that kind of upload."""
+    return require_role(actor, *UPLOAD_ROLES[purpose])
+
+
 # -- incident reports ---------------------------------------------------------------------------
 #
 # Anyone signed in may report on a released version. A report's free text may carry personal data, so

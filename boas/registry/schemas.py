@@ -27,6 +27,8 @@ from registry_db.models import (
     ReportKind,
     ReportState,
     Role,
+    UploadPurpose,
+    UploadSession,
     User,
     Version,
 )
@@ -172,10 +174,28 @@ class VersionUploadSchema(StrictSchema):
     code = File(metadata={"description": "code archive as zip or tar.gz (rule_based)"})
     card_from = fields.String(validate=fits(Version.version),
                               metadata={"description": "start from this earlier version's card"})
+    upload_id = fields.String(validate=validate.Regexp(r"^[A-Za-z0-9_-]{43}\Z", error="not an upload id"), metadata={
+        "description": "instead of model or code: the id of your completed resumable upload (POST /uploads, "
+                       "purpose version), the model for an ml_model, the code archive for a rule_based algorithm; "
+                       "it is used up when the version is created"})
     fixes_reports = fields.List(fields.Integer(validate=validate.Range(min=1, max=MAX_ID)),
                                 validate=validate.Length(max=MAX_FIXED_REPORTS),
                                 metadata={"description": "ids of approved reports on earlier versions that this "
                                           "version fixes (repeat the field for several)"})
+
+
+class UploadOpenSchema(StrictSchema):
+    """A resumable upload about to start: what the whole file will be, and what it is for."""
+
+    size = fields.Integer(required=True, strict=True, validate=validate.Range(min=1, max=2**63 - 1), metadata={
+        "description": "the whole file's size in bytes (at most the instance's BOAS_MAX_RESUMABLE_MB)"})
+    sha256 = fields.String(required=True, validate=[fits(UploadSession.sha256), validate.Regexp(
+        r"^[0-9a-f]{64}\Z", error="must be the file's SHA-256 as 64 lowercase hexadecimal digits")], metadata={
+        "description": "the whole file's SHA-256 (lowercase hex): checked once every byte has arrived"})
+    filename = fields.String(load_default="", validate=fits(UploadSession.filename), metadata={
+        "description": "the file's name; its extension tells CSV from Parquet"})
+    purpose = fields.String(required=True, validate=choice(UploadPurpose), metadata={
+        "description": "what the file will be given to: POST /datasets, POST /predictions, or a version"})
 
 
 class UserCreateSchema(StrictSchema):

@@ -16,7 +16,10 @@ class Storage:
     blobs: BlobStore
     limits: ArchiveLimits
     max_upload_bytes: int
-
+    # Resumable uploads (boas.registry.uploads): the largest declared size, the largest chunk, the lifetime.
+    max_resumable_bytes: int = 5 * 1024**3
+    upload_chunk_bytes: int = 64 * 1024**2
+    upload_session_seconds: float = 24 * 3600.0
 
 
 @dataclass(frozen=True)

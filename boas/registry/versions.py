@@ -7,21 +7,32 @@ store, and own the commit.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from boas.registry import permissions, schemas
+from boas.registry import permissions, schemas, uploads
 from boas.registry.algorithms import can_see_drafts, get_algorithm
-from boas.registry.intake import stage_artifact
+from boas.registry.intake import StagedArtifact, check_staged_artifact, stage_artifact
 from boas.registry.storage import Storage, Upload
 from model_cards import semver
 from model_cards.prefill import initial_card
 from model_cards.schema import validate_card
 from registry_db import store
 from registry_db.errors import BoasError, NotFound, ValidationFailed
-from registry_db.models import Algorithm, AlgorithmKind, ArtifactFile, Moderation, User, Version, VersionState
+from registry_db.models import (
+    Algorithm,
+    AlgorithmKind,
+    ArtifactFile,
+    Moderation,
+    UploadPurpose,
+    User,
+    Version,
+    VersionState,
+    utcnow,
+)
 
 
 def list_versions(session: Session, actor: User | None, slug: str) -> list[Version]:
@@ -61,12 +72,12 @@ def check_fixed_reports(session: Session, algorithm: Algorithm, version_id: int 
 
 def _checked_upload(session: Session, actor: User | None, slug: str, *, version: str | None, card_json: str | None,
                     card_from: str | None, model: Upload | None, code: Upload | None,
-                    fixes_reports: Sequence[int | str] | None = None):
+                    fixes_reports: Sequence[int | str] | None = None, upload_id: str | None = None):
     """Everything an upload checks before it reads its archive; raises ValidationFailed with every field."""
     algorithm = get_algorithm(session, actor, slug)
     author = permissions.require_manage_algorithm(actor, algorithm)
     given = {"version": version, "card": card_json or None, "model": model, "code": code, "card_from": card_from,
-             "fixes_reports": list(fixes_reports) if fixes_reports else None}
+             "fixes_reports": list(fixes_reports) if fixes_reports else None, "upload_id": upload_id}
     data, errors = schemas.check(schemas.VersionUploadSchema(), {k: v for k, v in given.items() if v is not None})
     card: dict[str, Any] = {}
     if "card" in data:
@@ -84,6 +95,8 @@ def _checked_upload(session: Session, actor: User | None, slug: str, *, version:
         errors["code"] = ["an ml_model version carries an MLflow model in 'model', not a code archive"]
     if algorithm.kind == AlgorithmKind.RULE_BASED and model is not None:
         errors["model"] = ["a rule_based version carries its code archive in 'code', not an MLflow model"]
+    if upload_id is not None and (model is not None or code is not None):
+        errors["upload_id"] = ["send the archive as a file or as an upload_id, not both"]
     fixes = list(dict.fromkeys(data.get("fixes_reports", [])))
     if fixes and (problems := check_fixed_reports(session, algorithm, None, fixes)):
         errors["fixes_reports"] = problems
@@ -114,20 +127,35 @@ def create_version(
     code: Upload | None = None,
     card_from: str | None = None,
     fixes_reports: Sequence[int | str] | None = None,
+    upload_id: str | None = None,
+    now: datetime | None = None,
 ) -> Version:
     """Create a draft version with its optional artifact; all-or-nothing on rows and files.
 
     ``fixes_reports``: ids of approved reports on the algorithm's other versions, as sent (the schema loads them).
+    ``upload_id``: the author's completed resumable upload (purpose ``version``) as the model (an ``ml_model``)
+    or the code archive (a ``rule_based`` algorithm), used up if the version is created.
     """
     algorithm, author, card, previous_card, fixes = _checked_upload(
         session, actor, slug, version=version, card_json=card_json, card_from=card_from, model=model, code=code,
-        fixes_reports=fixes_reports)
+        fixes_reports=fixes_reports, upload_id=upload_id)
+    resumable_field = "model" if algorithm.kind == AlgorithmKind.ML_MODEL else "code"
     # End the read transaction before the slow part; the write transaction starts after it.
     session.rollback()
 
     upload, field = (model, "model") if model is not None else (code, "code")
+    taken = None
+    staged: StagedArtifact | None
     with store.staged_write(session, storage.blobs) as staging:
-        staged = stage_artifact(storage, upload, staging.root, field=field, mlflow=field == "model") if upload else None
+        if upload_id is not None:
+            field = resumable_field
+            taken = uploads.take_upload(session, author, storage, upload_id, UploadPurpose.VERSION,
+                                        staging.root / "upload", now=now or utcnow())
+            staged = check_staged_artifact(storage, staging.root, taken.sha256, taken.size, field=field,
+                                           mlflow=field == "model")
+        else:
+            staged = (stage_artifact(storage, upload, staging.root, field=field, mlflow=field == "model") if upload
+                      else None)
         store.begin_write(session)
         algorithm = store.get_algorithm(session, slug)
         row = store.add_version(
@@ -158,7 +186,11 @@ def create_version(
             details={"archive_sha256": row.archive_sha256, "files": len(staged.files) if staged else 0,
                      "execution": row.execution, "fixes_reports": fixes},
         )
+        if taken:
+            uploads.consume_upload(session, taken)
         session.commit()
+    if taken:
+        uploads.release_upload_file(storage, taken)
     session.refresh(row)
     return row
 

@@ -103,6 +103,13 @@ from registry_db.store.staging import (
     lock_blob,
     staged_write,
 )
+from registry_db.store.uploads import (
+    add_upload_session,
+    delete_upload_session,
+    get_upload_session,
+    list_expired_upload_sessions,
+    upload_session_tokens,
+)
 
 __all__ = [
     "MAX_SEARCH_TERMS",
@@ -118,6 +125,7 @@ __all__ = [
     "add_row",
     "add_scheduled_job",
     "add_token",
+    "add_upload_session",
     "add_user",
     "add_version",
     "append_event",
@@ -128,6 +136,7 @@ __all__ = [
     "claimed_request_for",
     "count_algorithms",
     "count_unread",
+    "delete_upload_session",
     "discard_new_blobs",
     "find_cached_job",
     "fixed_report_ids",
@@ -145,6 +154,7 @@ __all__ = [
     "get_report",
     "get_schedule",
     "get_token",
+    "get_upload_session",
     "get_user",
     "get_user_by_email",
     "get_version",
@@ -158,6 +168,7 @@ __all__ = [
     "list_audit_requests",
     "list_datasets",
     "list_events",
+    "list_expired_upload_sessions",
     "list_frozen_bias_jobs",
     "list_jobs",
     "list_notifications",
@@ -185,5 +196,6 @@ __all__ = [
     "revoke_user_tokens",
     "set_fixed_reports",
     "staged_write",
+    "upload_session_tokens",
     "version_ids_of",
 ]

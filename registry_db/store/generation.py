@@ -18,6 +18,7 @@ UNWATCHED_TABLES = {
     "change_generation": "the counter itself",
     "notification": "in-app notifications are read by their recipient only, signed in",
     "alembic_version": "the schema's revision",
+    "upload_session": "resumable uploads in progress: a page changes only when one is used to create something",
 }
 # Job columns that move while an audit runs, or that the first public read of an audit writes.
 UNWATCHED_JOB_COLUMNS = {"progress", "heartbeat_at", "worker_host", "public_result", "public_frozen_at", "id"}

@@ -46,7 +46,11 @@ def test_object_storage_settings_are_read_and_normalised():
     assert settings.s3_endpoint_url == "https://s3.example.org:9000"
     assert settings.s3_prefix == "boas/prod/"
     assert settings.blob_cache_bytes == 2048 * 1024 * 1024
+    assert settings.max_resumable_bytes == 2048 * 1024 * 1024  # an object is read back through the cache
     assert load_settings({}).blob_backend == "fs"  # the default stays the data directory
+    assert load_settings({"BOAS_MAX_RESUMABLE_MB": "20000"}).max_resumable_bytes == 20000 * 1024 * 1024
+    assert load_settings({**S3, "BOAS_MAX_RESUMABLE_MB": "20000", "BOAS_BLOB_CACHE_MB": "40000"}
+                         ).max_resumable_bytes == 5120 * 1024 * 1024  # one object, one PUT
 
 
 def test_the_default_backend_is_the_data_directory(tmp_path):

@@ -27,6 +27,7 @@ from registry_db.models import (
     Organisation,
     PredictionSet,
     ReferenceDataset,
+    UploadSession,
     User,
     Version,
 )
@@ -48,6 +49,7 @@ WRITES = [
     (audit_schemas.ScheduleRequestSchema, AuditSchedule, {}),
     (schemas.ReportCreateSchema, IncidentReport, {}),
     (schemas.ReportStateSchema, IncidentReport, {}),
+    (schemas.UploadOpenSchema, UploadSession, {}),
 ]
 # String columns no user types directly: digests, prefixes, states, hosts; each with where its value comes from.
 SERVER_WRITTEN = {
@@ -68,6 +70,7 @@ SERVER_WRITTEN = {
     "prediction_set.sha256": "sha256 hex",
     "algorithm_version.state": "the lifecycle's states", "job.status": "the job's states",
     "incident_report.moderation": "pending, approved or rejected", "report_answer.moderation": "the same",
+    "upload_session.token": "secrets.token_urlsafe(32)", "upload_session.state": "open or complete",
     "job.worker_host": "the worker's host name", "job.cache_key": "sha256 hex", "job.report_sha256": "sha256 hex", "job.coarse_report_sha256": "sha256 hex",
 }
 

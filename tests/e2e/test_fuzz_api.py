@@ -34,9 +34,10 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from audits import incidents
-from boas.registry import accounts, algorithms, lifecycle, versions
+from boas.registry import accounts, algorithms, lifecycle, uploads, versions
 from boas.registry.storage import Upload
 from registry_db.errors import Unauthenticated
+from registry_db.models import utcnow
 from tests.conftest import BACKENDS
 from tests.factories import algorithm_payload, example_card_json
 from tests.pages.conftest import committed_app
@@ -119,7 +120,10 @@ def target(request, tmp_path_factory, model_zip):
             "kind": "performance", "title": "Calibration", "body": "Too low above 75 years."}).report
         incidents.moderate_report(s, users["admin"], report.id, {"decision": "approve"})
         answer_id = incidents.answer_report(s, users["author"], report.id, {"body": "Fixed in 1.1.0."}).answer_id
-        fuzz.known = {"slug": [ml.slug, rule.slug], "version": ["1.0.0", "1.1.0", "2.0.0-rc.1"],
+        opened = [uploads.open_upload(s, users[role], runtime.storage, {"size": 10**6, "sha256": "a" * 64,
+                                                                        "purpose": purpose}, now=utcnow()).token
+                  for role, purpose in (("evaluator", "dataset"), ("evaluator", "predictions"), ("author", "version"))]
+        fuzz.known = {"slug": [ml.slug, rule.slug], "version": ["1.0.0", "1.1.0", "2.0.0-rc.1"], "token": opened,
                       "user_id": [other.id], "dataset_id": [dataset_id], "job_id": [job_id],
                       "report_id": [report.id], "answer_id": [answer_id],
                       "path": ["MLmodel", "model.pkl", "requirements.txt"], "name": ["card.json", "CITATION.cff"]}
