@@ -157,7 +157,9 @@ def test_an_upload_interrupted_halfway_resumes_and_makes_the_same_dataset_as_one
     ignored = {"id", "created_at"}
     assert {k: v for k, v in created.json().items() if k not in ignored} == \
         {k: v for k, v in one_shot.json().items() if k not in ignored}
-    assert created.json()["sha256"] == hashlib.sha256(table).hexdigest()
+    # The upload's own digest is the one declared; what is stored is its Parquet conversion.
+    assert created.json()["original_sha256"] == hashlib.sha256(table).hexdigest()
+    assert created.json()["format"] == "parquet" and created.json()["original_format"] == "csv"
 
     # Used up: the session, its file and its id are gone.
     assert _upload_files(dep, upload["id"]) == []
@@ -442,7 +444,8 @@ def test_a_chunked_dataset_lands_in_object_storage_and_leaves_no_local_file(on_o
     created = s3_client.post("/api/v1/datasets", headers=evaluator, content_type="multipart/form-data", data={
         "upload_id": upload["id"], "metadata": json.dumps(META)})
     assert created.status_code == 201, created.get_json()
-    assert created.get_json()["sha256"] == digest
-    assert f"{PREFIX}blobs/sha256/{digest[:2]}/{digest}" in s3_bucket.object_keys()
+    assert created.get_json()["original_sha256"] == digest
+    stored = created.get_json()["sha256"]  # the Parquet conversion is what lands in the bucket
+    assert f"{PREFIX}blobs/sha256/{stored[:2]}/{stored}" in s3_bucket.object_keys()
     uploads_dir = s3_settings.data_dir / "tmp" / "uploads"
     assert [p.name for p in uploads_dir.iterdir()] == []
