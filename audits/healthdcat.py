@@ -56,8 +56,8 @@ Release 6 names this provisional server in the meantime, and current implementat
 appears under http://publications.europa.eu/resource/authority/, this one constant changes (stored
 datasheets keep the codes only, so nothing stored needs rewriting)."""
 
-# The categories' codes, with an English label of each (Art. 51 of the EHDS regulation). Only these codes exist:
-# a datasheet naming another one is refused.
+# The categories' codes, with an English label of each: the seventeen of Art. 51(1) of the EHDS regulation. Only
+# these codes exist: a datasheet naming another one is refused.
 HEALTH_CATEGORIES: dict[str, str] = {
     "EHRS": "Electronic health data from electronic health records",
     "HRAD": "Healthcare-related administrative data (dispensations, reimbursement claims, reimbursements)",
@@ -74,6 +74,8 @@ HEALTH_CATEGORIES: dict[str, str] = {
     "RQSH": "Research cohorts, questionnaires and surveys related to health, after first publication of results",
     "EINS": "Biobanks and associated databases",
     "DIOH": "Factors impacting health (socio-economic, environmental and behavioural determinants)",
+    "NRPE": "Aggregated data on healthcare needs, resources, provision of and access to care, expenditure and "
+            "financing",
     "RPDG": "Data on pathogens that impact human health",
 }
 

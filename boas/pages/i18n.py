@@ -93,6 +93,8 @@ HEALTH_CATEGORIES = {
     "RQSH": _l("Research cohorts, questionnaires and surveys related to health, after first publication of results"),
     "EINS": _l("Biobanks and associated databases"),
     "DIOH": _l("Factors impacting health (socio-economic, environmental and behavioural determinants)"),
+    "NRPE": _l("Aggregated data on healthcare needs, resources, provision of and access to care, expenditure and "
+               "financing"),
     "RPDG": _l("Data on pathogens that impact human health"),
 }
 # The mandatory HealthDCAT-AP properties a dataset's export may lack (audits.healthdcat.MANDATORY), named.

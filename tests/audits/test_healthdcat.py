@@ -199,5 +199,6 @@ def test_wikidata_entities_are_recognised_in_their_usual_spellings_only():
     for bad in ("javascript:alert(1)", "/entity/Q1", "http://www.wikidata.org/entity/P31",
                 "http://evil.example/www.wikidata.org/entity/Q1", "http://www.wikidata.org/entity/Q0"):
         assert wikidata_entity(bad) is None
+    # the seventeen categories of Art. 51(1) of the EHDS regulation, (a) to (q)
     assert set(HEALTH_CATEGORIES) == {"EHRS", "HRAD", "HGPD", "HPML", "PGEH", "WELA", "IDHP", "PHDR", "MRMR",
-                                      "EHCT", "EMRD", "RMMD", "RQSH", "EINS", "DIOH", "RPDG"}
+                                      "EHCT", "EMRD", "RMMD", "RQSH", "EINS", "DIOH", "RPDG", "NRPE"}
