@@ -79,6 +79,51 @@ HEALTH_CATEGORIES: dict[str, str] = {
     "RPDG": "Data on pathogens that impact human health",
 }
 
+PUBLISHER_TYPE_BASE = "http://13.81.34.152:1101/resource/authority/publisher-type/"
+"""Base IRI of HealthDCAT-AP's publisher types, provisional for the same reason as ``HEALTH_CATEGORY_BASE``:
+the profile's shapes require one type per publisher, from a vocabulary served, until the Publications Office
+publishes it, by the same provisional server. Stored datasheets keep the codes only."""
+
+# The publisher types' codes, with an English label of each. Only these codes exist.
+PUBLISHER_TYPES: dict[str, str] = {
+    "public-health-institute": "Public health institute",
+    "research-institute-org": "Research institute or organisation",
+    "national-authority": "National authority",
+    "regional-authority": "Regional authority",
+    "university": "University",
+    "public-health-registry": "Public health registry",
+    "public-health-org": "Public health organisation",
+    "stat-agency": "Statistics agency",
+    "biobank": "Biobank",
+    "inpatient-institute": "Inpatient institution or hospital",
+    "laboratory": "Laboratory",
+    "private-company": "Private company",
+    "gov-public-sector-org": "Government or public-sector organisation",
+    "healthcare-providers": "Healthcare provider",
+    "health-insurance-company-org": "Health insurance company or organisation",
+    "pharma-company": "Pharmaceutical company",
+    "private-sector-entities": "Private-sector entity",
+    "health-technology-manufacturer": "Manufacturer of health applications or technology",
+    "software-manufacturer": "Software manufacturer",
+    "pharmacy": "Pharmacy",
+    "research-infra": "Research infrastructure",
+    "administrative-institution": "Administrative institution",
+    "outpatient-institute": "Outpatient institution",
+    "national-cancer-institute": "National cancer institute",
+    "municipality-or-other-area": "Municipality or other area",
+    "research-academic-org": "Research or academic organisation",
+    "non-gov-org": "Non-governmental organisation",
+    "primary-care-org": "Primary care organisation",
+    "mental-health-org": "Mental health organisation",
+    "not-for-profit-org": "Not-for-profit organisation",
+    "other-government-agency": "Other government agency",
+    "other-company": "Other company collecting health data",
+    "other-public-institute": "Other public institute collecting health data",
+    "quality-registry": "Quality registry",
+    "pathology-registry": "Pathology registry",
+    "private-health-insurance": "Private health insurance",
+}
+
 # Health themes and coding systems are Wikidata entities in HealthDCAT-AP (its shapes check the prefix
 # http://www.wikidata.org/entity/). Any entity is accepted; the browser's https and /wiki/ spellings are
 # written in the canonical form.
@@ -153,9 +198,7 @@ MANDATORY: tuple[tuple[str, Any], ...] = (
     ("dct:publisher/foaf:mbox", _has("contact_email")),
     ("dct:publisher/healthdcatap:publisherNote", _has("publisher_note")),
     ("dct:publisher/healthdcatap:trustedDataHolder", lambda sheet, hdab: sheet.get("trusted_data_holder") is not None),
-    # The shapes name a publisher-type scheme whose codes are not published (implementations disagree on
-    # them): BOAS cannot state one without inventing it.
-    ("dct:publisher/healthdcatap:publisherType", lambda sheet, hdab: False),
+    ("dct:publisher/healthdcatap:publisherType", _has("publisher_type")),
     ("dcat:contactPoint/vcard:hasEmail", _has("contact_email")),
     ("healthdcatap:hdab", lambda sheet, hdab: hdab is not None),
     # A sample distribution would distribute rows, which BOAS never does.
@@ -234,6 +277,8 @@ def _publisher(facts: DatasetFacts, iri: str) -> dict[str, Any]:
         node["foaf:mbox"] = _mailbox(sheet["contact_email"])
     if sheet.get("publisher_note"):
         node["healthdcatap:publisherNote"] = sheet["publisher_note"]
+    if sheet.get("publisher_type") in PUBLISHER_TYPES:
+        node["healthdcatap:publisherType"] = {"@id": f"{PUBLISHER_TYPE_BASE}{sheet['publisher_type']}"}
     if sheet.get("trusted_data_holder") is not None:
         node["healthdcatap:trustedDataHolder"] = _literal(str(bool(sheet["trusted_data_holder"])).lower(),
                                                           "xsd:boolean")

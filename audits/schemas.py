@@ -77,6 +77,10 @@ class DatasheetSchema(StrictSchema):
     purpose = fields.String(validate=validate.Length(min=1, max=2000))
     provenance = fields.String(validate=validate.Length(min=1, max=5000))
     publisher_note = fields.String(validate=validate.Length(min=1, max=2000))
+    publisher_type = fields.String(validate=validate.OneOf(
+        list(healthdcat.PUBLISHER_TYPES), error="not a publisher type of HealthDCAT-AP: use one of "
+        f"{', '.join(healthdcat.PUBLISHER_TYPES)}"), metadata={
+        "description": "HealthDCAT-AP publisher type code: " + ", ".join(healthdcat.PUBLISHER_TYPES)})
     publisher_homepage = fields.Url(schemes={"http", "https"}, validate=validate.Length(max=500))
     contact_email = fields.Email(validate=validate.Length(max=254), metadata={
         "description": "a functional mailbox of the publisher, published in the HealthDCAT-AP export"})

@@ -23,6 +23,7 @@ from boas.pages.i18n import (
     HEALTH_CATEGORIES,
     HEALTHDCAT_MISSING,
     JOB_STATUSES,
+    PUBLISHER_TYPES,
     STATES,
     conflict_message,
     form_errors,
@@ -36,7 +37,7 @@ from registry_db.errors import NotFound, ValidationFailed
 
 # The datasheet's HealthDCAT-AP part (the EHDS catalogue), a fieldset of its own: texts, lists (one item per
 # line), whole numbers, the categories' checkboxes and the trusted-holder choice.
-HEALTHDCAT_TEXT = ("purpose", "provenance", "publisher_note", "publisher_homepage", "contact_email")
+HEALTHDCAT_TEXT = ("purpose", "provenance", "publisher_note", "publisher_type", "publisher_homepage", "contact_email")
 HEALTHDCAT_LISTS = ("health_themes", "coding_systems", "spatial", "keywords")
 HEALTHDCAT_NUMBERS = ("min_typical_age", "max_typical_age", "unique_individuals")
 # The datasheet form's text fields, read from the schema the service validates with (the checkbox is apart).
@@ -136,7 +137,7 @@ def healthdcat_labels() -> dict[str, str]:
             "unique_individuals": _("Number of distinct people"),
             "coding_systems": _("Coding systems (Wikidata entities)"),
             "publisher_homepage": _("Publisher’s homepage"), "contact_email": _("Publisher’s contact e-mail"),
-            "publisher_note": _("Note on the publisher"),
+            "publisher_note": _("Note on the publisher"), "publisher_type": _("Type of publisher"),
             "trusted_data_holder": _("Is the publisher a trusted health data holder (EHDS regulation, Article 72)?")}
 
 
@@ -244,7 +245,7 @@ def new_dataset():
     return render_template("pages/evaluate/dataset_form.html", values=request.form.to_dict(), errors=errors,
                            required=DATASHEET_REQUIRED, optional=DATASHEET_OPTIONAL, labels=datasheet_labels(),
                            chosen_categories=request.form.getlist("health_categories"),
-                           categories=HEALTH_CATEGORIES, min_cell=MIN_CELL,
+                           categories=HEALTH_CATEGORIES, publisher_types=PUBLISHER_TYPES, min_cell=MIN_CELL,
                            coding_examples=", ".join(f"{iri} ({name})" for iri, name
                                                      in healthdcat.CODING_SYSTEM_SUGGESTIONS.items())
                            ), 422 if errors else 200
