@@ -59,7 +59,7 @@ def _with_offset(row, status: int = 200):
 @blp.route("", methods=["POST"])
 @blp.response(201, UploadOut, headers={"Location": {"description": "the upload's URL", "schema": {"type": "string"}},
                                        **OFFSET_HEADERS})
-@blp.errors(401, 403, 413, 429)
+@blp.errors(401, 403, 409, 413, 429)
 @login_required
 @blp.arguments(UploadOpenSchema, unknown=RAISE)
 def open_upload(data):

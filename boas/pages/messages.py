@@ -252,6 +252,7 @@ MESSAGES: tuple[str, ...] = (
     N_("send the archive as a file or as an upload_id, not both"),
     N_("not with a file"),
     N_("not with an upload_id"),
+    N_("at most %(count)s uploads at once"),
     N_("larger than %(max)s bytes: send smaller chunks"),
     N_("duplicate column names: %(names)s"),
     N_("every column needs a name in the header row"),

@@ -66,6 +66,11 @@ class TakenUpload:
     size: int
 
 
+# Uploads in progress hold disk until used, aborted or expired: an account may hold this many at once, so one
+# account cannot reserve more than this many times the resumable-upload limit.
+MAX_LIVE_UPLOADS = 4
+
+
 def open_upload(session: Session, actor: User | None, storage: Storage, data: Any, *, now: datetime) -> UploadSession:
     """Open a resumable upload for a declared size and digest; only roles that may make that upload may open one."""
     user = permissions.require_user(actor)
@@ -75,7 +80,10 @@ def open_upload(session: Session, actor: User | None, storage: Storage, data: An
         limit = storage.max_resumable_bytes
         raise TooLarge(f"the file is larger than the {limit}-byte limit of resumable uploads",
                        {"size": [f"larger than {limit} bytes"]})
-    store.begin_write(session)
+    store.begin_write(session)  # counted under the write lock: two opens at once cannot both pass the cap
+    if store.count_live_upload_sessions(session, user.id, now) >= MAX_LIVE_UPLOADS:
+        raise Conflict(f"you already hold {MAX_LIVE_UPLOADS} uploads: use or abort one before opening another",
+                       {"size": [f"at most {MAX_LIVE_UPLOADS} uploads at once"]}, code="too_many_uploads")
     row = store.add_upload_session(session, UploadSession(
         token=secrets.token_urlsafe(32), owner_id=user.id, purpose=UploadPurpose(valid["purpose"]),
         filename=valid["filename"], size=valid["size"], sha256=valid["sha256"], upload_offset=0,

@@ -105,6 +105,7 @@ from registry_db.store.staging import (
 )
 from registry_db.store.uploads import (
     add_upload_session,
+    count_live_upload_sessions,
     delete_upload_session,
     get_upload_session,
     list_expired_upload_sessions,
@@ -135,6 +136,7 @@ __all__ = [
     "chain_head",
     "claimed_request_for",
     "count_algorithms",
+    "count_live_upload_sessions",
     "count_unread",
     "delete_upload_session",
     "discard_new_blobs",

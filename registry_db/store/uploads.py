@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from registry_db.errors import NotFound
@@ -42,6 +42,12 @@ def delete_upload_session(session: Session, row_id: int, *, only_complete: bool 
         query = query.where(UploadSession.state == UploadState.COMPLETE)
     result = session.execute(query, execution_options={"synchronize_session": False})
     return result.rowcount == 1  # type: ignore[attr-defined]  # a DELETE returns a cursor result
+
+
+def count_live_upload_sessions(session: Session, owner_id: int, now: datetime) -> int:
+    """How many unexpired sessions (in progress or complete, not yet used) an account holds."""
+    return session.execute(select(func.count()).select_from(UploadSession).where(
+        UploadSession.owner_id == owner_id, UploadSession.expires_at > now)).scalar_one()
 
 
 def list_expired_upload_sessions(session: Session, now: datetime) -> Sequence[UploadSession]:

@@ -380,6 +380,25 @@ def test_a_refused_dataset_leaves_its_upload_usable_for_a_corrected_retry(live_c
     assert live_client.get(f"/api/v1/uploads/{upload['id']}", headers=evaluator).status_code == 404
 
 
+def test_an_account_holds_a_bounded_number_of_uploads_at_once(live_client, live_account):
+    """Uploads in progress hold disk until used, aborted or expired: past the cap, a new one is refused (409)
+    and nothing is opened; aborting one makes room again."""
+    from boas.registry.uploads import MAX_LIVE_UPLOADS
+
+    _, evaluator = live_account("evaluator")
+    data = b"row_id,outcome\n" * 10
+    body = {"size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "purpose": "dataset"}
+    opened = [live_client.post("/api/v1/uploads", headers=evaluator, json=body) for _ in range(MAX_LIVE_UPLOADS)]
+    assert [r.status_code for r in opened] == [201] * MAX_LIVE_UPLOADS
+    refused = live_client.post("/api/v1/uploads", headers=evaluator, json=body)
+    assert refused.status_code == 409 and refused.get_json()["code"] == "too_many_uploads", refused.get_json()
+    assert "size" in refused.get_json()["errors"]
+    _, other = live_account("evaluator")  # the cap is per account
+    assert live_client.post("/api/v1/uploads", headers=other, json=body).status_code == 201
+    assert live_client.delete(f"/api/v1/uploads/{opened[0].get_json()['id']}", headers=evaluator).status_code == 200
+    assert live_client.post("/api/v1/uploads", headers=evaluator, json=body).status_code == 201
+
+
 # -- expiry: the reaper's sweep, on the live app's database of each backend ---------------------
 
 
