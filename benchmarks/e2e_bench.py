@@ -302,11 +302,19 @@ def run_side(directory: Path, side: str, resumable: bool) -> dict:
     result = job["result"]
     engine = (job.get("provenance") or {}).get("engine") or {}
     return {"dataset_s": t1 - t0, "predictions_s": t2 - t1, "job_s": t3 - t2, "total_s": t3 - t0,
+            "queued_s": _seconds(job["created_at"], job["started_at"]),
+            "ran_s": _seconds(job["started_at"], job["finished_at"]),
             "worker_peak_mb": worker_rss.peak / 2**20, "worker_idle_mb": worker_before_job / 2**20,
             "worker_hwm_mb": hwm, "web_peak_mb": web_rss.peak / 2**20, "mode": engine.get("mode", "?"),
             "crosscheck": ((job.get("provenance") or {}).get("crosscheck") or {}).get("max_abs_difference"),
-            "compared": _comparable(result), "stored_format": dataset.get("format"),
+            "compared": _comparable(result), "scores": "skipped" if result.get("scores") is None else "computed", "stored_format": dataset.get("format"),
             "rows": dataset.get("row_count")}
+
+
+def _seconds(start: str, end: str) -> float:
+    from datetime import datetime
+
+    return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
 def _comparable(result: dict) -> str:
@@ -346,7 +354,7 @@ def bench_rows(rows: int, resumable: bool) -> tuple[list[tuple], dict]:
     same = "yes" if mem["compared"] == st["compared"] else "NO"
 
     def secs(key: str) -> tuple:
-        return (f"{mem[key]:.1f} s", f"{st[key]:.1f} s", f"{st[key] / mem[key]:.2f}x")
+        return (f"{mem[key]:.1f} s", f"{st[key]:.1f} s", f"{st[key] / mem[key]:.2f}x" if mem[key] > 0 else "")
 
     def mb(key: str) -> tuple:
         return (f"{mem[key]:,.0f} MB", f"{st[key]:,.0f} MB", f"{st[key] / mem[key]:.2f}x")
@@ -354,13 +362,16 @@ def bench_rows(rows: int, resumable: bool) -> tuple[list[tuple], dict]:
     lines = [
         (f"{rows:,}", "dataset upload (stored, screened)", *secs("dataset_s")),
         ("", "predictions upload (checked)", *secs("predictions_s")),
-        ("", "job (launch to succeeded)", *secs("job_s")),
+        ("", "job (launch to succeeded, polled)", *secs("job_s")),
+        ("", "  queued (created to started)", *secs("queued_s")),
+        ("", "  in the worker (started to finished)", *secs("ran_s")),
         ("", "end to end", *secs("total_s")),
         ("", "worker peak RSS (tree, 50 ms samples)", *mb("worker_peak_mb")),
         ("", "  worker idle before the job", *mb("worker_idle_mb")),
         ("", "  worker VmHWM (kernel)", *mb("worker_hwm_mb")),
         ("", "web peak RSS (gunicorn tree)", *mb("web_peak_mb")),
         ("", "job engine mode", mem["mode"], st["mode"], ""),
+        ("", "score metrics (AUC, calibration, curves)", mem["scores"], st["scores"], ""),
         ("", "Fairlearn cross-check max |diff|", str(mem["crosscheck"]), str(st["crosscheck"]), ""),
         ("", "features, counts and verdicts identical", same, same, ""),
     ]
