@@ -67,6 +67,8 @@ SERVER_WRITTEN = {
     "notification.kind": "a key of boas.registry.notifications.KINDS",
     "audit_request.status": "an AuditRequestStatus value, set by the loop's services",
     "reference_dataset.sha256": "sha256 hex", "reference_dataset.format": "csv or parquet",
+    "reference_dataset.original_sha256": "sha256 hex of the upload",
+    "reference_dataset.original_format": "csv or parquet, as uploaded",
     "prediction_set.sha256": "sha256 hex",
     "algorithm_version.state": "the lifecycle's states", "job.status": "the job's states",
     "incident_report.moderation": "pending, approved or rejected", "report_answer.moderation": "the same",
