@@ -77,6 +77,14 @@ def build_blob_store(settings: Settings) -> BlobStore:
     return blobs
 
 
+def _require_dask() -> None:
+    """A scheduler address without the Dask client installed stops the process at start, not a job later."""
+    try:
+        import distributed  # noqa: F401 - only checks that the optional dependency is there
+    except ImportError as exc:
+        raise SettingsError("BOAS_DASK_SCHEDULER needs the Dask client: pip install 'boas[dask]'") from exc
+
+
 def build_storage(settings: Settings) -> Storage:
     """The artifact store and upload limits, the same for web and worker processes.
 
@@ -110,6 +118,8 @@ def build_runtime(settings: Settings, *, session_factory: Callable[[], Session] 
         engine = make_engine(settings.database_url)
         session_factory = make_session_factory(engine)
     storage = build_storage(settings)
+    if settings.dask_scheduler:
+        _require_dask()
     queue = make_queue(settings.queue_url, settings.data_dir, immediate=immediate_jobs)
     factory = _with_mailer(session_factory, Mailer(settings.mail), settings.public_base_url)
 

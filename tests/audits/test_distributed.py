@@ -143,3 +143,16 @@ def test_a_scheduler_address_is_accepted(address):
 def test_a_bad_scheduler_setting_is_refused_naming_the_variable(address):
     with pytest.raises(SettingsError, match=r"BOAS_DASK_SCHEDULER must be a Dask scheduler address tcp://host:port"):
         load_settings({"BOAS_DASK_SCHEDULER": address})
+
+
+def test_a_scheduler_without_the_dask_client_installed_stops_at_start(monkeypatch, tmp_path):
+    """An install without the ``dask`` extra cannot take BOAS_DASK_SCHEDULER: refused when the process starts,
+    naming the extra, rather than a job failing later on an import."""
+    import sys
+
+    from boas.runtime import build_runtime
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # what Python does for a package that is not there
+    settings = load_settings({"BOAS_DASK_SCHEDULER": "tcp://127.0.0.1:8786", "BOAS_DATA_DIR": str(tmp_path)})
+    with pytest.raises(SettingsError, match=r"BOAS_DASK_SCHEDULER needs the Dask client: pip install 'boas\[dask\]'"):
+        build_runtime(settings)
