@@ -68,16 +68,10 @@ DATASHEET = {
 
 def write_files(directory: Path, rows: int) -> None:
     """The dataset and its shuffled predictions (with scores) as Parquet, from the same cohort."""
-    import numpy as np
+    sys.path.insert(0, str(ROOT / "benchmarks"))
+    import streaming_bench
 
-    sys.path.insert(0, str(ROOT))
-    from audits.synth import generate_cohort
-
-    frame = generate_cohort(rows, seed=SEED)
-    frame.drop(columns=["prediction", "risk_score"]).to_parquet(directory / "cohort.parquet", index=False)
-    predictions = frame[["row_id", "prediction"]].assign(score=frame["risk_score"])
-    predictions.iloc[np.random.default_rng(SEED).permutation(rows)].to_parquet(directory / "predictions.parquet",
-                                                                                index=False)
+    streaming_bench.write_files(directory, rows, names=("cohort.parquet", "predictions.parquet"))
 
 
 # -- memory sampling ---------------------------------------------------------------------------

@@ -40,17 +40,18 @@ N_BOOT = 1000
 SEED = 42
 
 
-def write_files(directory: Path, rows: int) -> None:
-    """The dataset and its shuffled predictions (with scores), as a job finds them in the store."""
+def write_files(directory: Path, rows: int, names: tuple[str, str] = ("data.parquet", "pred.parquet")) -> None:
+    """The dataset and its shuffled predictions (with scores), as a job finds them in the store; ``names`` are
+    the two files' names (the end-to-end benchmark writes the same cohort under its own)."""
     sys.path.insert(0, str(ROOT))
     import numpy as np
 
     from audits.synth import generate_cohort
 
     frame = generate_cohort(rows, seed=SEED)
-    frame.drop(columns=["prediction", "risk_score"]).to_parquet(directory / "data.parquet", index=False)
+    frame.drop(columns=["prediction", "risk_score"]).to_parquet(directory / names[0], index=False)
     predictions = frame[["row_id", "prediction"]].assign(score=frame["risk_score"])
-    predictions.iloc[np.random.default_rng(SEED).permutation(rows)].to_parquet(directory / "pred.parquet",
+    predictions.iloc[np.random.default_rng(SEED).permutation(rows)].to_parquet(directory / names[1],
                                                                                 index=False)
 
 
