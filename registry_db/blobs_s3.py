@@ -8,6 +8,12 @@ local files); ``adopt`` uploads the staged file, and ``verified_path`` downloads
 renamed into place only if it matches. The cache is checked again on every read, like the
 filesystem store's files, and trimmed oldest-first past its budget.
 
+Resumable uploads (``boas.registry.uploads``) keep each verified chunk as an object,
+``<prefix>uploads/<token>/<offset, 20 digits>``, instead of a file on the receiving machine: any web
+machine can take a session's next chunk, its completion or its use, so a load balancer needs no sticky
+routing. The database row's offset says which chunks count; the file is put together (streamed, hashed)
+only when it is completed and when a service takes it into its local staging directory.
+
 Integrity on the server side rides on S3's own SHA-256 checksum: every object is uploaded with
 ``ChecksumAlgorithm=SHA256`` (the server refuses a body that does not match it), so an existing
 object whose checksum equals the digest is intact without downloading it. An object without that
@@ -28,7 +34,7 @@ import tempfile
 import time
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from botocore.config import Config
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,6 +43,7 @@ from registry_db.blobs import (
     CHUNK,
     DIR_MODE,
     FILE_MODE,
+    RESUMABLE_TOKEN,
     STAGING_PREFIX,
     LocalStaging,
     checked_digest,
@@ -50,6 +57,7 @@ PART_PREFIX = ".part-"  # a download being written; a killed process's are swept
 # A cached copy used this recently is never evicted: a caller holds its path between verified_path and open.
 CACHE_MIN_AGE_SECONDS = 300.0
 SINGLE_PUT_MAX_BYTES = 5 * 1024**3  # S3's limit for one PUT; larger objects would need multipart (not used)
+OFFSET_DIGITS = 20  # a chunk object's name: its offset, zero-padded so that names sort as offsets do
 
 
 def _b64(sha256: str) -> str:
@@ -279,3 +287,118 @@ class S3BlobStore(LocalStaging):
                 continue
             path.unlink(missing_ok=True)
             total -= size
+
+    # -- resumable uploads: one object per verified chunk, shared by every web machine ----------
+
+    def _upload_prefix(self, token: str) -> str:
+        if not RESUMABLE_TOKEN.fullmatch(token):
+            raise ValueError(f"not an upload token: {token!r}")
+        return f"{self.prefix}uploads/{token}/"
+
+    def append_chunk(self, token: str, offset: int, part: Path) -> None:
+        """Store a verified part as the session's chunk at ``offset`` (S3 checking its SHA-256); the part goes.
+
+        A chunk already stored at this offset can only be one whose database update never committed (the
+        caller holds the session's row lock and writes at the row's offset): it is replaced.
+        """
+        try:
+            digest, _size = sha256_file(part)
+            with open(part, "rb") as body:
+                self.client.put_object(Bucket=self.bucket, Key=f"{self._upload_prefix(token)}{offset:0{OFFSET_DIGITS}d}",
+                                       Body=body, ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest))
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"could not store the chunk at byte {offset} in object storage: "
+                                     f"{_error_code(exc) or exc}") from exc
+        finally:
+            part.unlink(missing_ok=True)
+
+    def _chunk_objects(self, prefix: str) -> list[dict[str, Any]]:
+        try:
+            pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
+            return [item for page in pages for item in page.get("Contents", [])]
+        except (ClientError, BotoCoreError) as exc:
+            raise StorageUnavailable(f"object storage did not list {prefix!r}: {_error_code(exc) or exc}") from exc
+
+    def _chunk_chain(self, token: str) -> list[tuple[str, int]]:
+        """The session's chunks from byte 0, each starting where the previous ended: (key, size) in order.
+
+        Chunks are only ever put at the offset the row says, under its lock, so the chain is the file; an
+        object off the chain (written there by anyone else) is not part of it, and the digest check decides.
+        """
+        prefix = self._upload_prefix(token)
+        by_offset: dict[int, tuple[str, int]] = {}
+        for item in self._chunk_objects(prefix):
+            name = item["Key"][len(prefix):]
+            if len(name) == OFFSET_DIGITS and name.isdigit():
+                by_offset[int(name)] = (item["Key"], int(item["Size"]))
+        chain, offset = [], 0
+        while offset in by_offset and by_offset[offset][1] > 0:
+            key, size = by_offset[offset]
+            chain.append((key, size))
+            offset += size
+        return chain
+
+    def _read_chain(self, token: str, out: IO[bytes] | None) -> tuple[str, int]:
+        """Stream the session's chunks in order, hashing them (and writing them to ``out`` when given)."""
+        digest, total = hashlib.sha256(), 0
+        for key, size in self._chunk_chain(token):
+            try:
+                body = self.client.get_object(Bucket=self.bucket, Key=key)["Body"]
+                received = 0
+                try:
+                    for piece in body.iter_chunks(CHUNK):
+                        received += len(piece)
+                        if received > size:
+                            break
+                        digest.update(piece)
+                        if out is not None:
+                            out.write(piece)
+                finally:
+                    body.close()
+            except (ClientError, BotoCoreError) as exc:
+                raise StorageUnavailable(f"object storage did not return the chunk {key!r}: "
+                                         f"{_error_code(exc) or exc}") from exc
+            if received != size:  # changed behind our back: the file's digest would say so, say it plainly
+                raise IntegrityFailure(f"the upload's chunk {key!r} changed in object storage")
+            total += size
+        return digest.hexdigest() if total else "", total
+
+    def resumable_digest(self, token: str) -> tuple[str, int]:
+        """The SHA-256 and size of the session's chunks put together, as object storage holds them now."""
+        return self._read_chain(token, None)
+
+    def link_resumable(self, token: str, dest: Path) -> None:
+        """Put the session's chunks together into ``dest`` (the caller checks the result against the digest)."""
+        fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, FILE_MODE)
+        try:
+            with os.fdopen(fd, "wb") as out:
+                self._read_chain(token, out)
+        except BaseException:
+            dest.unlink(missing_ok=True)
+            raise
+
+    def discard_resumable(self, token: str) -> None:
+        """Remove the session's chunks from object storage, and any part of it still being received here."""
+        super().discard_resumable(token)
+        self._delete_keys([item["Key"] for item in self._chunk_objects(self._upload_prefix(token))])
+
+    def _delete_keys(self, keys: list[str]) -> None:
+        for start in range(0, len(keys), 1000):  # DeleteObjects takes at most 1,000 keys
+            try:
+                self.client.delete_objects(Bucket=self.bucket, Delete={
+                    "Objects": [{"Key": key} for key in keys[start:start + 1000]], "Quiet": True})
+            except (ClientError, BotoCoreError) as exc:
+                raise StorageUnavailable(f"could not remove upload chunks from object storage: "
+                                         f"{_error_code(exc) or exc}") from exc
+
+    def sweep_resumable(self, live_tokens: set[str], grace_seconds: float) -> list[Path]:
+        """Also remove the chunks no live session owns, once idle ``grace_seconds`` (by the object's date)."""
+        removed = super().sweep_resumable(live_tokens, grace_seconds)
+        prefix = f"{self.prefix}uploads/"
+        cutoff, orphans = time.time() - grace_seconds, []
+        for item in self._chunk_objects(prefix):
+            token = item["Key"][len(prefix):].partition("/")[0]
+            if token not in live_tokens and item["LastModified"].timestamp() < cutoff:
+                orphans.append(item["Key"])
+        self._delete_keys(orphans)
+        return [*removed, *(Path(key) for key in orphans)]

@@ -3,15 +3,14 @@
 The shape is tus.io's core protocol (a session created with the file's length, chunks sent with the
 offset they start at, the offset asked again to resume) with its checksum extension (each chunk
 carries ``Upload-Checksum: sha256 <base64>``), in BOAS's JSON errors and bearer tokens. The
-database row is the source of truth for how many bytes are in; the partial file lives in the local
-staging area (``LocalStaging.resumable_path``). A completed session is used once, by the owner, in
+database row is the source of truth for how many bytes are in; the bytes live in the local staging area
+(``LocalStaging.resumable_path``) or, on object storage, as one object per chunk (``S3BlobStore.append_chunk``). A completed session is used once, by the owner, in
 place of a multipart file (``POST /datasets``, ``POST /predictions``): the creating service takes it
 with ``take_upload`` and deletes it with ``consume_upload`` in its own transaction, so a refused
 dataset leaves the session for a corrected retry and a created one can never be created twice.
 
-Sessions on object storage deployments live on the machine that received them: a load balancer in
-front of several web machines must route one upload's requests to one machine (or share the data
-directory's ``tmp``).
+On object storage every web machine sees a session's chunks, so a load balancer may send each request of
+one upload to a different machine.
 """
 
 from __future__ import annotations

@@ -468,3 +468,96 @@ def test_a_chunked_dataset_lands_in_object_storage_and_leaves_no_local_file(on_o
     assert f"{PREFIX}blobs/sha256/{stored[:2]}/{stored}" in s3_bucket.object_keys()
     uploads_dir = s3_settings.data_dir / "tmp" / "uploads"
     assert [p.name for p in uploads_dir.iterdir()] == []
+
+
+@pytest.fixture
+def two_machines(settings, s3_bucket, connection, tmp_path):
+    """Two web apps on one database and one bucket, each with its own local data directory, as two machines are."""
+    clients = []
+    for name in ("web-1", "web-2"):
+        local = dataclasses.replace(settings, data_dir=tmp_path / name, blob_backend="s3",
+                                    s3_endpoint_url=s3_bucket.endpoint, s3_bucket=s3_bucket.name, s3_prefix=PREFIX)
+        application = create_app(local, session_factory=lambda: _session_on(connection))
+        application.config["TESTING"] = True
+        clients.append((application.test_client(), application))
+    return clients
+
+
+def _chunk_keys(s3_bucket, token: str) -> list[str]:
+    return [key for key in s3_bucket.object_keys() if key.startswith(f"{PREFIX}uploads/{token}/")]
+
+
+def test_on_object_storage_an_upload_moves_between_web_machines_chunk_by_chunk(two_machines, make_account, s3_bucket,
+                                                                             table):
+    """No sticky routing: each chunk lands on the other machine, a corrupted one is refused on either, the
+    second machine completes the file and the first creates the dataset from it; no chunk is left behind."""
+    (one, app_one), (two, app_two) = two_machines
+    _, evaluator = make_account("evaluator")
+    digest = hashlib.sha256(table).hexdigest()
+    upload = one.post("/api/v1/uploads", headers=evaluator, json={
+        "size": len(table), "sha256": digest, "filename": "cohort.csv", "purpose": "dataset"}).get_json()
+    offsets = list(range(0, len(table), CHUNK))
+    for number, offset in enumerate(offsets):
+        client = (one, two)[number % 2]
+        chunk = table[offset:offset + CHUNK]
+        damaged = bytes([chunk[0] ^ 0xFF]) + chunk[1:]
+        refused = client.patch(f"/api/v1/uploads/{upload['id']}", data=damaged, headers={
+            **evaluator, "Upload-Offset": str(offset), "Upload-Checksum": chunk_digest_header(chunk)})
+        assert refused.status_code == 422 and refused.get_json()["code"] == "checksum_mismatch"
+        asked = (two, one)[number % 2].head(f"/api/v1/uploads/{upload['id']}", headers=evaluator)
+        assert int(asked.headers["Upload-Offset"]) == offset  # the other machine sees the same offset
+        response = client.patch(f"/api/v1/uploads/{upload['id']}", data=chunk, headers={
+            **evaluator, "Upload-Offset": str(offset), "Upload-Checksum": chunk_digest_header(chunk)})
+        assert response.status_code == 200, response.get_json()
+    assert response.get_json()["state"] == "complete"
+    assert len(_chunk_keys(s3_bucket, upload["id"])) == len(offsets)
+    for application in (app_one, app_two):  # neither machine keeps a partial file of its own
+        assert list(application.extensions["boas"].storage.blobs.resumable_root.glob(f"{upload['id']}*")) == []
+    created = two.post("/api/v1/datasets", headers=evaluator, content_type="multipart/form-data", data={
+        "upload_id": upload["id"], "metadata": json.dumps(META)})
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["original_sha256"] == digest
+    assert _chunk_keys(s3_bucket, upload["id"]) == []  # used up: its chunks go
+
+
+def test_on_object_storage_a_mismatching_file_an_abort_and_the_reaper_leave_no_chunk(two_machines, make_account,
+                                                                                    s3_bucket, table):
+    (one, app_one), (two, _app_two) = two_machines
+    _, evaluator = make_account("evaluator")
+
+    def opened(declared: str) -> str:
+        return one.post("/api/v1/uploads", headers=evaluator, json={
+            "size": len(table), "sha256": declared, "filename": "cohort.csv", "purpose": "dataset"}).get_json()["id"]
+
+    def send(token: str, stop: int) -> requests.Response:
+        for offset in range(0, stop, CHUNK):
+            chunk = table[offset:min(offset + CHUNK, stop)]
+            answer = (one, two)[(offset // CHUNK) % 2].patch(f"/api/v1/uploads/{token}", data=chunk, headers={
+                **evaluator, "Upload-Offset": str(offset), "Upload-Checksum": chunk_digest_header(chunk)})
+        return answer
+
+    wrong = opened(hashlib.sha256(table + b"x").hexdigest())
+    refused = send(wrong, len(table))
+    assert refused.status_code == 422 and refused.get_json()["code"] == "digest_mismatch"
+    assert _chunk_keys(s3_bucket, wrong) == []
+    aborted = opened(hashlib.sha256(table).hexdigest())
+    send(aborted, 2 * CHUNK)
+    assert len(_chunk_keys(s3_bucket, aborted)) == 2
+    assert two.delete(f"/api/v1/uploads/{aborted}", headers=evaluator).get_json()["received"] == 2 * CHUNK
+    assert _chunk_keys(s3_bucket, aborted) == []
+
+    expiring, kept = opened(hashlib.sha256(table).hexdigest()), opened(hashlib.sha256(table).hexdigest())
+    send(expiring, CHUNK), send(kept, CHUNK)
+    orphan = f"{PREFIX}uploads/{'o' * 43}/{0:020d}"
+    s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=orphan, Body=b"left by a crash after the row went")
+    runtime = app_one.extensions["boas"]
+    with runtime.session_factory() as s:
+        s.query(UploadSession).filter_by(token=expiring).one().expires_at = utcnow() - timedelta(seconds=1)
+        s.commit()
+    with runtime.session_factory() as s:
+        assert uploads.sweep_uploads(s, runtime.storage, now=utcnow(), grace_seconds=3600) == [expiring]
+    assert _chunk_keys(s3_bucket, expiring) == [] and orphan in s3_bucket.object_keys()  # orphan: within grace
+    with runtime.session_factory() as s:
+        uploads.sweep_uploads(s, runtime.storage, now=utcnow(), grace_seconds=0)
+    assert orphan not in s3_bucket.object_keys()
+    assert len(_chunk_keys(s3_bucket, kept)) == 1  # a live session's chunks stay
