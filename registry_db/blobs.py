@@ -166,14 +166,23 @@ class LocalStaging:
     def __init__(self, root: Path):
         self.root = Path(root)
         self.tmp_root = self.root / "tmp"
+        self._secured = False
 
     def _secure_local(self, *directories: Path) -> None:
         """Create the data directory owner-only (0700), and take back any group or other access older files had.
 
         The data directory holds the database and every reference dataset: nothing but the mount rules
         of the model sandbox should keep other users away from it, so nothing does on permissions alone.
+        The whole tree is walked once per process (what older files need); afterwards this only makes sure
+        the directories exist, since everything BOAS writes is created owner-only. Walking it again for every
+        upload, chunk and job would cost a stat of every stored blob each time: at national scale, many
+        thousands of files per request.
         """
-        secure_tree(self.root)
+        if not self._secured:
+            secure_tree(self.root)
+            self._secured = True
+        else:
+            self.root.mkdir(mode=DIR_MODE, parents=True, exist_ok=True)
         for directory in (*directories, self.tmp_root):
             directory.mkdir(mode=0o700, parents=True, exist_ok=True)
 

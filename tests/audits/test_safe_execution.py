@@ -458,3 +458,26 @@ def test_a_skops_file_holding_a_bound_method_of_a_trusted_type_is_not_executed(s
     decision = _decide(model)
     assert decision["mode"] == "predictions_only"
     assert {"code": "untrusted_type", "path": "builtins.dict.clear"} in decision["reasons"]
+
+
+def test_staging_and_chunks_after_the_start_do_not_walk_the_data_directory_again(tmp_path, monkeypatch):
+    """The start secures the tree once; an upload, a chunk or a job must not stat every stored blob again."""
+    import hashlib
+    import io
+
+    import registry_db.blobs as blobs_module
+
+    blobs = FilesystemBlobStore(tmp_path / "data")
+    blobs.ensure()
+    walked: list[str] = []
+    real_walk = os.walk
+    monkeypatch.setattr(blobs_module.os, "walk", lambda top, *a, **k: walked.append(str(top)) or real_walk(top, *a, **k))
+    stage = blobs.staging_dir()
+    (stage / "f").write_bytes(b"reference rows")
+    blobs.adopt(stage / "f", hashlib.sha256(b"reference rows").hexdigest())
+    token = "t" * 43
+    part, _digest, _size = blobs.receive_chunk(io.BytesIO(b"chunk"), token, 1024, "chunk")
+    blobs.append_chunk(token, 0, part)
+    assert walked == []
+    assert stat.S_IMODE(stage.stat().st_mode) == 0o700
+    assert stat.S_IMODE(blobs.resumable_path(token).stat().st_mode) == 0o600
