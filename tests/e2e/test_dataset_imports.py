@@ -298,3 +298,34 @@ def test_an_identifier_bearing_file_is_refused_exactly_like_its_upload(importing
     assert imported == uploaded
     assert [m for m in imported["errors"]["file"] if m.startswith("column 'code' ") and "nir" in m]
     _nothing_left(importing, admin, import_settings.data_dir)
+
+
+def test_the_import_answers_as_documented_under_fuzzing(importing, make_account, root):
+    """Generated bodies, valid and not, from an admin and an evaluator, with a root configured: never a 5xx,
+    every answer as the OpenAPI document says."""
+    import schemathesis
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import strategies as st
+    from schemathesis import GenerationMode
+    from schemathesis.checks import not_a_server_error
+    from schemathesis.specs.openapi.checks import response_schema_conformance, status_code_conformance
+
+    (root / "2024" / "cohort.csv").write_bytes(_cohort_bytes("csv"))
+    identities = {role: make_account(role)[1] for role in ("admin", "evaluator")}
+    schema = schemathesis.openapi.from_wsgi("/api/v1/openapi.json", importing.application)
+    [operation] = [result.ok() for result in schema.get_all_operations()
+                   if result.ok().label == "POST /api/v1/datasets/import"]
+    statuses: set[int] = set()
+
+    @settings(max_examples=150, deadline=None, database=None, derandomize=True,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate])
+    @given(case=st.one_of(operation.as_strategy(GenerationMode.POSITIVE),
+                          operation.as_strategy(GenerationMode.NEGATIVE)), who=st.sampled_from(sorted(identities)))
+    def call(case, who):
+        response = case.call(headers=identities[who])
+        statuses.add(response.status_code)
+        case.validate_response(response, checks=[not_a_server_error, status_code_conformance,
+                                                 response_schema_conformance], headers=identities[who])
+
+    call()
+    assert {403, 422} <= statuses
