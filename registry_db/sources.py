@@ -10,7 +10,8 @@ the root one component at a time, each opened relative to its parent with ``O_NO
 symbolic link is followed (inside or outside the root) and a directory renamed or swapped for a link
 while it is walked cannot redirect the walk, since the open descriptors are what is read. The last
 component must be a regular file by ``fstat`` of the descriptor that is read (not of a name), with no
-other hard link (the one way a file outside the root can appear inside it without a symbolic link).
+other hard link (the one way a file outside the root can appear inside it without a symbolic link); a
+name seen to be anything else (a device, a pipe) is refused before it is even opened.
 """
 
 from __future__ import annotations
@@ -109,49 +110,48 @@ def parse_source(sources: ImportSources, raw: Any) -> FileSource | S3Source:
     """The place ``raw`` names, if it is inside one the instance may import from; a 422 on ``source`` otherwise."""
     if not sources.enabled:
         raise refuse("registering datasets in place is not enabled on this instance",
-                      "not enabled: the operator sets BOAS_DATASET_IMPORT_ROOTS or BOAS_DATASET_IMPORT_S3")
+                     "not enabled: the operator sets BOAS_DATASET_IMPORT_ROOTS or BOAS_DATASET_IMPORT_S3")
     if not isinstance(raw, str) or not raw:
         raise refuse("name the file to register", "required: file:<root>/<path> or s3://<bucket>/<key>")
     if len(raw) > MAX_SOURCE_CHARS:
         raise refuse("the source is too long", f"at most {MAX_SOURCE_CHARS} characters")
-    scheme = _SCHEME.match(raw)
     if raw.startswith("s3://"):
         return _s3_source(sources, raw.removeprefix("s3://"))
-    if raw.startswith("file:") and not raw.startswith("file:/"):
-        return _file_source(sources, raw.removeprefix("file:"))
     if raw.startswith("file:/"):
         raise refuse("an absolute path cannot be registered: name a configured root and the path under it",
-                      "not an absolute path or file:// URL: use file:<root>/<path> or s3://<bucket>/<key>")
-    if scheme is None:
+                     "not an absolute path or file:// URL: use file:<root>/<path> or s3://<bucket>/<key>")
+    if raw.startswith("file:"):
+        return _file_source(sources, raw.removeprefix("file:"))
+    if _SCHEME.match(raw) is None:
         raise refuse("the source names no scheme", "no scheme: use file:<root>/<path> or s3://<bucket>/<key>")
     raise refuse("only files under a configured root and objects under a configured S3 prefix can be registered: "
-                  "BOAS fetches no URL", "unsupported scheme, BOAS fetches no URL: use file:<root>/<path> or s3://<bucket>/<key>")
+                 "BOAS fetches no URL",
+                 "unsupported scheme, BOAS fetches no URL: use file:<root>/<path> or s3://<bucket>/<key>")
 
 
 def _file_source(sources: ImportSources, rest: str) -> FileSource:
-    name, _, path = rest.partition("/")
-    parts = _components(path) if path else None
     if not sources.roots:
         raise refuse("no directory is configured for registering datasets in place",
-                      "no import root is configured: use s3://<bucket>/<key>")
+                     "no import root is configured: use s3://<bucket>/<key>")
+    name, _, path = rest.partition("/")
     root = sources.root_named(name)
     if root is None:
         raise refuse("the source names no configured root", "not under a configured root (its first part names "
-                      "the root, e.g. file:cohorts/2024/cohort.parquet)")
+                     "the root, e.g. file:cohorts/2024/cohort.parquet)")
+    parts = _components(path) if path else None
     if parts is None:
         raise refuse("the path is not a plain path under its root",
-                      "empty parts, '.', '..', backslashes and control characters are refused")
+                     "empty parts, '.', '..', backslashes and control characters are refused")
     return FileSource(root, parts)
 
 
 def _s3_source(sources: ImportSources, rest: str) -> S3Source:
     bucket, _, key = rest.partition("/")
-    places = [p for p in sources.s3 if p.bucket == bucket and key.startswith(p.prefix)]
-    if not places:
+    if not any(place.bucket == bucket and key.startswith(place.prefix) for place in sources.s3):
         raise refuse("the object is not under a configured S3 prefix", "not under a configured bucket and prefix")
     if _components(key) is None:
         raise refuse("the key is not a plain key under its prefix",
-                      "empty parts, '.', '..', backslashes and control characters are refused")
+                     "empty parts, '.', '..', backslashes and control characters are refused")
     return S3Source(bucket, key)
 
 
@@ -184,8 +184,11 @@ def _open_under_root(source: FileSource, limit: int) -> IO[bytes]:
     try:
         for i, part in enumerate(source.parts):
             last = i == len(source.parts) - 1
+            if last:
+                _require_regular_name(part, fd, not_found)
             try:
-                # O_NONBLOCK: opening a FIFO (refused below) must not wait for a writer.
+                # O_NONBLOCK: a FIFO put there since the check above must not make the open wait for a writer;
+                # whatever was opened, the fstat below decides.
                 child = os.open(part, flags | (os.O_NONBLOCK if last else os.O_DIRECTORY), dir_fd=fd)
             except OSError as exc:
                 if exc.errno == errno.ELOOP or (exc.errno == errno.ENOTDIR and _is_link(part, fd)):
@@ -202,7 +205,7 @@ def _open_under_root(source: FileSource, limit: int) -> IO[bytes]:
             raise refuse("only a regular file can be registered", "not a regular file (a directory, device or pipe)")
         if info.st_nlink != 1:
             raise refuse("the file has other hard links: copy it into the root first",
-                          "has other hard links, which may be outside the root")
+                         "has other hard links, which may be outside the root")
         if info.st_size > limit:
             raise _too_large(limit)
         os.set_blocking(fd, True)
@@ -211,6 +214,21 @@ def _open_under_root(source: FileSource, limit: int) -> IO[bytes]:
         os.close(fd)
         raise
     return stream
+
+
+def _require_regular_name(name: str, dir_fd: int, not_found: ValidationFailed) -> None:
+    """Refuse a last component that is not a regular file before opening it: opening a device can act (a tape
+    rewinds, a terminal becomes the controlling one), so a device is never opened when it is seen first."""
+    try:
+        info = os.stat(name, dir_fd=dir_fd, follow_symlinks=False)
+    except FileNotFoundError as exc:
+        raise not_found from exc
+    except OSError:
+        return  # the open below meets the same problem and says which
+    if stat.S_ISLNK(info.st_mode):
+        raise refuse("the path goes through a symbolic link", "symbolic links are not followed")
+    if not stat.S_ISREG(info.st_mode):
+        raise refuse("only a regular file can be registered", "not a regular file (a directory, device or pipe)")
 
 
 def _is_link(name: str, dir_fd: int) -> bool:
