@@ -87,36 +87,49 @@ def create_dataset(session: Session, actor: User | None, storage: Storage, *, st
         path = staging.root / "table"
         sha256, size, taken = _stage_table(session, evaluator, storage, path, stream=stream, upload_id=upload_id,
                                            purpose=UploadPurpose.DATASET, now=now)
-        fmt = tabular.detect_format(path, taken.filename if taken else filename)
-        frame = tabular.read_table(path, fmt)
-        errors = _dataset_problems(frame, meta, identifiers.screen_file_metadata(path, fmt))
-        if errors:
-            raise ValidationFailed("the dataset cannot be accepted", errors)
-        info = tabular.describe_table(frame, fmt)
-        stored = _stored_table(frame, path, fmt, staging.root / "table.parquet")
-        del frame
-        stored_sha256, stored_size = (sha256, size) if stored == path else sha256_file(stored)
-        store.begin_write(session)
-        dataset = ReferenceDataset(
-            name=meta["name"], sha256=stored_sha256, size=stored_size, format="parquet" if stored != path else fmt,
-            original_sha256=sha256, original_size=size, original_format=fmt,
-            row_count=info.row_count, columns=info.columns,
-            label_column=meta["label_column"], sensitive_columns=meta["sensitive_columns"], row_key=meta["row_key"],
-            # The labels live with the datasheet (a JSON document), so declaring them needs no new column.
-            datasheet={**meta["datasheet"], **({"column_labels": meta["labels"]} if meta["labels"] else {})},
-            uploaded_by_id=evaluator.id,
-        )
-        store.add_row(session, dataset)
-        staging.adopt(stored, stored_sha256)
-        store.append_event(session, actor=evaluator, action="dataset.uploaded", object_type="dataset",
-                           object_ref=str(dataset.id),
-                           details={"sha256": stored_sha256, "rows": info.row_count, "format": dataset.format,
-                                    "uploaded_sha256": sha256, "uploaded_format": fmt})
+        dataset = store_staged_dataset(session, evaluator, staging, meta, path, taken.filename if taken else filename,
+                                       sha256, size)
         if taken:
             uploads.consume_upload(session, taken)
         session.commit()
     if taken:
         uploads.release_upload_file(storage, taken)
+    return dataset
+
+
+def store_staged_dataset(session: Session, evaluator: User, staging: store.Staging, meta: dict[str, Any], path: Path,
+                         filename: str, sha256: str, size: int, *,
+                         event: str = "dataset.uploaded", details: dict[str, Any] | None = None) -> ReferenceDataset:
+    """The one path from a staged table to a dataset row, whatever brought the table (an upload, a resumable
+    upload, a file registered in place): the same checks, conversion, adoption and audit-log event, uncommitted.
+
+    ``details`` adds to the event (where the table came from); the caller commits inside its ``staged_write``.
+    """
+    fmt = tabular.detect_format(path, filename)
+    frame = tabular.read_table(path, fmt)
+    errors = _dataset_problems(frame, meta, identifiers.screen_file_metadata(path, fmt))
+    if errors:
+        raise ValidationFailed("the dataset cannot be accepted", errors)
+    info = tabular.describe_table(frame, fmt)
+    stored = _stored_table(frame, path, fmt, staging.root / "table.parquet")
+    del frame
+    stored_sha256, stored_size = (sha256, size) if stored == path else sha256_file(stored)
+    store.begin_write(session)
+    dataset = ReferenceDataset(
+        name=meta["name"], sha256=stored_sha256, size=stored_size, format="parquet" if stored != path else fmt,
+        original_sha256=sha256, original_size=size, original_format=fmt,
+        row_count=info.row_count, columns=info.columns,
+        label_column=meta["label_column"], sensitive_columns=meta["sensitive_columns"], row_key=meta["row_key"],
+        # The labels live with the datasheet (a JSON document), so declaring them needs no new column.
+        datasheet={**meta["datasheet"], **({"column_labels": meta["labels"]} if meta["labels"] else {})},
+        uploaded_by_id=evaluator.id,
+    )
+    store.add_row(session, dataset)
+    staging.adopt(stored, stored_sha256)
+    store.append_event(session, actor=evaluator, action=event, object_type="dataset",
+                       object_ref=str(dataset.id),
+                       details={"sha256": stored_sha256, "rows": info.row_count, "format": dataset.format,
+                                "uploaded_sha256": sha256, "uploaded_format": fmt, **(details or {})})
     return dataset
 
 

@@ -168,6 +168,16 @@ class TableUploadSchema(StrictSchema):
         "contentMediaType": "application/json"})
 
 
+class DatasetImportSchema(StrictSchema):
+    """A dataset registered in place (JSON): where the table already is, and its metadata."""
+
+    source = fields.String(required=True, metadata={
+        "description": "file:<root>/<path>, a file under a directory of BOAS_DATASET_IMPORT_ROOTS named by its last "
+                       "component (file:cohorts/2024/cohort.parquet under /mnt/cohorts), or s3://<bucket>/<key> "
+                       "under an entry of BOAS_DATASET_IMPORT_S3; no other scheme, no URL is fetched"})
+    metadata = fields.Dict(required=True, metadata={"description": "JSON object described by the DatasetMeta schema"})
+
+
 class ScheduleRequestSchema(StrictSchema):
     """A re-audit on a calendar: the audit request itself (the launch rules apply), and when to run it."""
 

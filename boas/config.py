@@ -19,8 +19,10 @@ from typing import Any
 from audits.sandbox_child import SandboxLimits
 from boas.registry.artifacts.archives import ArchiveLimits
 from boas.registry.mail import MailSettings
+from registry_db.sources import S3Place
 
 MB = 1024 * 1024
+GB = 1024 * MB
 
 
 class SettingsError(ValueError):
@@ -168,6 +170,32 @@ def _prefix(name: str, raw: str) -> str:
     return "/".join(parts) + "/"
 
 
+def _import_roots(name: str, raw: str) -> tuple[Path, ...]:
+    """Absolute directories, separated by ``os.pathsep`` or commas; each named by its last component."""
+    roots = tuple(Path(part.strip()) for part in re.split(rf"[,{re.escape(os.pathsep)}]", raw) if part.strip())
+    for root in roots:
+        if not root.is_absolute() or root.name in ("", ".", ".."):
+            raise SettingsError(f"{name} must list absolute directories such as /mnt/cohorts (not / itself), "
+                                f"got {str(root)!r}")
+    names = [root.name for root in roots]
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        raise SettingsError(f"{name}: a source names its directory by its last component, so two cannot share "
+                            f"one: {twice[0]!r}")
+    return roots
+
+
+def _import_s3(name: str, raw: str) -> tuple[S3Place, ...]:
+    """``bucket[/prefix]`` entries separated by commas."""
+    places = []
+    for entry in (e.strip() for e in raw.split(",")):
+        if not entry:
+            continue
+        bucket, _, prefix = entry.removeprefix("s3://").partition("/")
+        places.append(S3Place(_bucket(name, bucket), _prefix(name, prefix) if prefix.strip("/") else ""))
+    return tuple(places)
+
+
 def _dask_scheduler(name: str, raw: str) -> str:
     """A scheduler address ``tcp://host:port``: the one transport a plain Dask cluster listens on, nothing else."""
     match = re.fullmatch(r"tcp://(?P<host>[A-Za-z0-9](?:[A-Za-z0-9.-]{0,251}[A-Za-z0-9])?|\[[0-9A-Fa-f:.]+\])"
@@ -246,6 +274,20 @@ class Settings:
                                  "budget of the local cache of verified copies with `s3` (least recently used "
                                  "evicted first); at least the largest upload and archived file", _integer(1),
                                  unit=MB)
+    dataset_import_roots: tuple[Path, ...] = _var(
+        "BOAS_DATASET_IMPORT_ROOTS", (),
+        "directories whose files an admin may register as reference datasets in place (`POST "
+        "/api/v1/datasets/import`, `boas datasets import`), absolute, separated by `:` or commas; a source names "
+        "one by its last component (`file:cohorts/2024/c.parquet` under `/mnt/cohorts`). Empty: off", _import_roots,
+        shown="empty")
+    dataset_import_s3: tuple[S3Place, ...] = _var(
+        "BOAS_DATASET_IMPORT_S3", (),
+        "`bucket[/prefix]` entries, comma-separated, whose objects an admin may register in place "
+        "(`s3://bucket/prefix/key`), read with the endpoint and `AWS_*` credentials above. Empty: off", _import_s3,
+        shown="empty")
+    dataset_import_max_bytes: int = _var("BOAS_DATASET_IMPORT_MAX_GB", 200,
+                                         "largest file registered in place (413 past it, checked before and while "
+                                         "it is copied into the staging area)", _integer(1), unit=GB)
     secure_cookies: bool = _var("BOAS_SECURE_COOKIES", False, "set to `1` when served over TLS", _flag,
                                 shown="off")
     queue_url: str = _var("BOAS_QUEUE_URL", "sqlite",
@@ -341,6 +383,9 @@ class Settings:
             object.__setattr__(self, "ratelimit_storage_url", shared)
         if self.blob_backend == "s3":
             self._check_object_storage()
+        missing = [str(root) for root in self.dataset_import_roots if not root.is_dir()]
+        if missing:
+            raise SettingsError(f"BOAS_DATASET_IMPORT_ROOTS names {missing[0]!r}, which is not an existing directory")
 
     def _check_object_storage(self) -> None:
         """Object storage needs a bucket, single-PUT sizes and a cache that holds the largest file."""

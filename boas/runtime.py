@@ -27,6 +27,7 @@ from registry_db.blobs import BlobStore, FilesystemBlobStore
 from registry_db.engine import make_engine, make_session_factory
 from registry_db.errors import StorageUnavailable
 from registry_db.models import utcnow
+from registry_db.sources import ImportSources
 
 
 @dataclass(frozen=True)
@@ -95,7 +96,29 @@ def build_storage(settings: Settings) -> Storage:
     blobs.sweep_staging(settings.staging_grace_seconds)
     return Storage(blobs=blobs, limits=settings.archive_limits, max_upload_bytes=settings.max_upload_bytes,
                    max_resumable_bytes=settings.max_resumable_bytes, upload_chunk_bytes=settings.upload_chunk_bytes,
-                   upload_session_seconds=settings.upload_session_hours * 3600)
+                   upload_session_seconds=settings.upload_session_hours * 3600, imports=build_import_sources(settings))
+
+
+def build_import_sources(settings: Settings) -> ImportSources:
+    """Where an admin may register datasets in place; each import bucket is asked at start, like the blob bucket."""
+    if not settings.dataset_import_s3:
+        return ImportSources(roots=settings.dataset_import_roots, max_bytes=settings.dataset_import_max_bytes)
+    try:
+        from botocore.exceptions import BotoCoreError, ClientError
+
+        from registry_db.blobs_s3 import make_client
+    except ImportError as exc:
+        raise SettingsError("BOAS_DATASET_IMPORT_S3 needs the S3 client: pip install 'boas[s3]'") from exc
+    endpoint = settings.s3_endpoint_url or None
+    client = make_client(endpoint)
+    for bucket in sorted({place.bucket for place in settings.dataset_import_s3}):
+        try:
+            client.head_bucket(Bucket=bucket)
+        except (ClientError, BotoCoreError) as exc:
+            raise SettingsError(f"BOAS_DATASET_IMPORT_S3: bucket {bucket!r} is not reachable ({exc}): check it, "
+                                "BOAS_S3_ENDPOINT_URL and the AWS_* credentials") from exc
+    return ImportSources(roots=settings.dataset_import_roots, s3=settings.dataset_import_s3,
+                         max_bytes=settings.dataset_import_max_bytes, s3_client=lambda: make_client(endpoint))
 
 
 def _with_mailer(session_factory: Callable[[], Session], mailer: Mailer, base_url: str) -> Callable[[], Session]:

@@ -69,6 +69,16 @@ def _error_code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+def make_client(endpoint_url: str | None) -> Any:
+    """A client on the endpoint (empty: AWS); credentials and region come from the AWS variables."""
+    import boto3
+
+    config = Config(connect_timeout=10, read_timeout=120, retries={"max_attempts": 5, "mode": "standard"},
+                    # custom endpoints (MinIO, Ceph, Garage...) serve buckets as paths, not as subdomains
+                    s3={"addressing_style": "path" if endpoint_url else "auto"})
+    return boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, config=config)
+
+
 class S3BlobStore(LocalStaging):
     """Blobs as objects in one bucket under one prefix; reads go through ``<root>/cache``."""
 
@@ -84,13 +94,7 @@ class S3BlobStore(LocalStaging):
     def from_settings(cls, root: Path, *, bucket: str, prefix: str, endpoint_url: str | None,
                       cache_max_bytes: int) -> S3BlobStore:
         """A store on a client built from the endpoint alone; credentials and region come from the AWS variables."""
-        import boto3
-
-        config = Config(connect_timeout=10, read_timeout=120, retries={"max_attempts": 5, "mode": "standard"},
-                        # custom endpoints (MinIO, Ceph, Garage...) serve buckets as paths, not as subdomains
-                        s3={"addressing_style": "path" if endpoint_url else "auto"})
-        client = boto3.session.Session().client("s3", endpoint_url=endpoint_url or None, config=config)
-        return cls(root, client, bucket, prefix, cache_max_bytes)
+        return cls(root, make_client(endpoint_url), bucket, prefix, cache_max_bytes)
 
     # -- names ---------------------------------------------------------------------------------
 

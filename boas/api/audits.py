@@ -8,11 +8,18 @@ import json
 from flask import Response
 from marshmallow import RAISE, Schema, fields
 
-from audits import datasets
+from audits import dataset_imports, datasets
 from audits import service as audit_service
-from audits.schemas import AuditRequestSchema, DatasetMetaSchema, PredictionsMetaSchema, TableUploadSchema
+from audits.schemas import (
+    AuditRequestSchema,
+    DatasetImportSchema,
+    DatasetMetaSchema,
+    PredictionsMetaSchema,
+    TableUploadSchema,
+)
 from boas.api.blueprint import Blueprint
 from boas.context import db_session, enqueue, now, policy, runtime, storage
+from boas.registry import permissions
 from boas.security import current_user, login_required, report_response
 
 blp = Blueprint("audits", __name__, url_prefix="/api/v1", description="Reference datasets and audits")
@@ -24,6 +31,17 @@ def evaluators_only(func):
     @functools.wraps(func)
     def wrapper(*args, **kwargs):
         datasets.require_evaluator(current_user())
+        return func(*args, **kwargs)
+
+    return wrapper
+
+
+def importers_only(func):
+    """Refuse anyone but admins (403) before the body is read, as the import service does before validating it."""
+
+    @functools.wraps(func)
+    def wrapper(*args, **kwargs):
+        permissions.require_import_dataset(current_user())
         return func(*args, **kwargs)
 
     return wrapper
@@ -120,6 +138,24 @@ def create_dataset(form):
     return datasets.create_dataset(db_session(), current_user(), storage(), stream=upload and upload.stream,
                                    filename=(upload and upload.filename) or "", metadata=form.get("metadata"),
                                    upload_id=form.get("upload_id"), now=now())
+
+
+@blp.route("/datasets/import", methods=["POST"])
+@blp.response(201, DatasetOut)
+@blp.errors(401, 403, 413, 429, 503)
+@login_required
+@importers_only
+@blp.arguments(DatasetImportSchema, unknown=RAISE)
+def import_dataset(data):
+    """Register a reference dataset that already sits on a mounted directory or in object storage (admins).
+
+    `source` names a file under a directory of BOAS_DATASET_IMPORT_ROOTS (`file:<root>/<path>`, the root by
+    its last component) or an object under an entry of BOAS_DATASET_IMPORT_S3 (`s3://<bucket>/<key>`); no
+    URL is ever fetched, no link followed, and anything else is refused (422 on `source`). The table is copied
+    into the staging area, then checked and stored exactly as an uploaded one; the answer is the same.
+    """
+    return dataset_imports.register_dataset_from_source(db_session(), current_user(), storage(),
+                                                        source=data["source"], metadata=data["metadata"], now=now())
 
 
 @blp.route("/datasets")

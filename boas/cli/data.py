@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import click
 
-from boas.cli.common import redacted, runtime
+from boas.cli.common import redacted, refuse, runtime
 from boas.config import load_settings
 from boas.runtime import upgrade_database
+from registry_db.errors import BoasError
 
 
 @click.group()
@@ -61,6 +62,35 @@ def datasets_synth(rows: int, seed: int, bias: str | None, output: str) -> None:
         frame.to_csv(output, index=False)
     if output != "-":
         click.echo(f"wrote {len(frame)} rows to {output}" + (f" with bias {spec}" if spec else ""), err=True)
+
+
+@datasets.command("import")
+@click.argument("source")
+@click.option("--metadata", required=True, type=click.File("r", encoding="utf-8"),
+              help="JSON file holding the dataset's metadata and datasheet (the DatasetMeta object)")
+@click.option("--as", "admin", required=True, metavar="EMAIL",
+              help="the admin account registering it, recorded in the audit log")
+def datasets_import(source: str, metadata, admin: str) -> None:
+    """Register a reference dataset where it already is: SOURCE is file:<root>/<path> or s3://<bucket>/<key>.
+
+    The roots and buckets are those of BOAS_DATASET_IMPORT_ROOTS and BOAS_DATASET_IMPORT_S3; the file is
+    copied into the registry and checked exactly as an upload (identifiers refused, Parquet stored).
+    """
+    from audits.dataset_imports import register_dataset_from_source
+    from boas.registry.accounts import get_user_by_email
+
+    wiring = runtime()
+    try:
+        with wiring.session_factory() as session:
+            try:
+                dataset = register_dataset_from_source(session, get_user_by_email(session, admin), wiring.storage,
+                                                       source=source, metadata=metadata.read())
+            except BoasError as exc:
+                refuse(exc)
+            click.echo(f"registered dataset {dataset.id} '{dataset.name}': {dataset.row_count} rows, "
+                       f"{dataset.format} sha256 {dataset.sha256}, from {source}")
+    finally:
+        wiring.dispose()
 
 
 def fill_demo() -> None:

@@ -10,7 +10,7 @@ from flask_babel import gettext as _
 from markupsafe import Markup, escape
 from marshmallow import fields
 
-from audits import datasets, healthdcat, prefill
+from audits import dataset_imports, datasets, healthdcat, prefill
 from audits import service as audit_service
 from audits.schemas import AuditRequestSchema, DatasheetSchema
 from audits.suppression.tiers import MIN_CELL
@@ -30,7 +30,7 @@ from boas.pages.i18n import (
     localiser,
 )
 from boas.pages.messages import Field, FormErrors, path_words
-from boas.registry import algorithms
+from boas.registry import algorithms, permissions
 from boas.registry.permissions import ConflictOfInterest
 from boas.security import report_response
 from registry_db.errors import NotFound, ValidationFailed
@@ -185,8 +185,10 @@ def datasets_list():
     """Reference datasets: schema, size and digest (never downloadable)."""
     rows = datasets.list_datasets(db_session(), page_user())
     missing = datasets.healthdcat_missing_by_dataset(rows, datasets.configured_hdab(policy()))
+    user = page_user()
+    may_import = user is not None and user.role.value == "admin" and storage().imports.enabled
     return render_template("pages/evaluate/datasets.html", datasets=rows, missing=missing,
-                           missing_labels=HEALTHDCAT_MISSING)
+                           missing_labels=HEALTHDCAT_MISSING, may_import=may_import)
 
 
 def _jsonld(document: dict[str, Any], filename: str) -> Response:
@@ -242,13 +244,41 @@ def new_dataset():
                 flash(_("Dataset “%(name)s” is uploaded (%(rows)s rows).", name=created.name,
                         rows=created.row_count), "success")
                 return uploads.after_upload(url_for("pages.new_audit", dataset=created.id))
-    return render_template("pages/evaluate/dataset_form.html", values=request.form.to_dict(), errors=errors,
+    return _dataset_form(request.form.to_dict(), errors), 422 if errors else 200
+
+
+def _dataset_form(values: dict[str, Any], errors: FormErrors, **mode: Any) -> str:
+    """The dataset form, for an upload or (``importing``) a registration in place."""
+    return render_template("pages/evaluate/dataset_form.html", values=values, errors=errors,
                            required=DATASHEET_REQUIRED, optional=DATASHEET_OPTIONAL, labels=datasheet_labels(),
                            chosen_categories=request.form.getlist("health_categories"),
                            categories=HEALTH_CATEGORIES, publisher_types=PUBLISHER_TYPES, min_cell=MIN_CELL,
                            coding_examples=", ".join(f"{iri} ({name})" for iri, name
-                                                     in healthdcat.CODING_SYSTEM_SUGGESTIONS.items())
-                           ), 422 if errors else 200
+                                                     in healthdcat.CODING_SYSTEM_SUGGESTIONS.items()), **mode)
+
+
+@bp.route("/workspace/datasets/import", methods=["GET", "POST"])
+@login_required
+def import_dataset():
+    """Register a reference dataset already on the server (a configured directory or bucket): admins only."""
+    user = page_user()
+    permissions.require_import_dataset(user)
+    errors = FormErrors()
+    if request.method == "POST":
+        metadata = dataset_metadata(request.form)
+        try:
+            created = dataset_imports.register_dataset_from_source(
+                db_session(), user, storage(), source=request.form.get("location", "").strip(), metadata=metadata)
+        except ValidationFailed as exc:
+            fields = {**dataset_fields(), "source": Field("dataset-location", _("Location on the server"))}
+            errors = form_errors(exc.errors, fields, fold=_dataset_fold(metadata))
+        else:
+            flash(_("Dataset “%(name)s” is registered (%(rows)s rows).", name=created.name,
+                    rows=created.row_count), "success")
+            return redirect(url_for("pages.new_audit", dataset=created.id), 303)
+    imports = storage().imports
+    places = [f"file:{root.name}/…" for root in imports.roots] + [f"{place}…" for place in imports.s3]
+    return _dataset_form(request.form.to_dict(), errors, importing=True, places=places), 422 if errors else 200
 
 
 @bp.route("/workspace/predictions/new", methods=["GET", "POST"])

@@ -310,6 +310,25 @@ MESSAGES: tuple[str, ...] = (
     N_("required to approve a held report"),
     N_("required to approve a held answer"),
     N_("cannot go from %(old)s to %(new)s"),
+    # datasets registered in place (registry_db.sources)
+    N_("not enabled: the operator sets BOAS_DATASET_IMPORT_ROOTS or BOAS_DATASET_IMPORT_S3"),
+    N_("required: file:<root>/<path> or s3://<bucket>/<key>"),
+    N_("at most %(max)s characters"),
+    N_("not an absolute path or file:// URL: use file:<root>/<path> or s3://<bucket>/<key>"),
+    N_("no scheme: use file:<root>/<path> or s3://<bucket>/<key>"),
+    N_("unsupported scheme, BOAS fetches no URL: use file:<root>/<path> or s3://<bucket>/<key>"),
+    N_("no import root is configured: use s3://<bucket>/<key>"),
+    N_("not under a configured root (its first part names the root, e.g. file:cohorts/2024/cohort.parquet)"),
+    N_("empty parts, '.', '..', backslashes and control characters are refused"),
+    N_("not under a configured bucket and prefix"),
+    N_("no such file"),
+    N_("symbolic links are not followed"),
+    N_("permission denied"),
+    N_("cannot be opened"),
+    N_("not a regular file (a directory, device or pipe)"),
+    N_("has other hard links, which may be outside the root"),
+    N_("no such object"),
+    N_("access denied"),
 )
 
 # What Python's JSON decoder says (json.decoder, json.scanner), quoted by "not valid JSON" messages.

@@ -333,6 +333,14 @@ def set_password_by_email(session: Session, email: str, password: str) -> User:
     return set_password(session, None, user.id, password, bootstrap=True)
 
 
+def get_user_by_email(session: Session, email: str) -> User:
+    """The CLI's way to name the account it acts as (it runs on the server): by e-mail; 404 if there is none."""
+    user = store.get_user_by_email(session, email or "")
+    if user is None:
+        raise NotFound(f"no user with e-mail {email}")
+    return user
+
+
 def authenticate_password(session: Session, email: str, password: str) -> User:
     """Check an e-mail and password; failures are answered the same whatever the cause."""
     from argon2.exceptions import InvalidHashError, VerificationError

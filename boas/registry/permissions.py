@@ -46,6 +46,11 @@ def require_admin(actor: User | None) -> User:
     return require_role(actor, Role.ADMIN)
 
 
+def require_import_dataset(actor: User | None) -> User:
+    """Registering a dataset in place reads the server's own disks and buckets: admins only, whatever the path."""
+    return require_admin(actor)
+
+
 # Who may send a file for each use, as the endpoint that will use it decides: datasets and predictions
 # (evaluators, admins), a version's model or code (authors, admins; ownership is checked when it is used).
 UPLOAD_ROLES = {"dataset": (Role.EVALUATOR, Role.ADMIN), "predictions": (Role.EVALUATOR, Role.ADMIN),

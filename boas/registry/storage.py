@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import IO
 
 from boas.registry.artifacts.archives import ArchiveLimits
 from registry_db.blobs import BlobStore
+from registry_db.sources import ImportSources
 
 
 @dataclass(frozen=True)
@@ -20,6 +21,8 @@ class Storage:
     max_resumable_bytes: int = 5 * 1024**3
     upload_chunk_bytes: int = 64 * 1024**2
     upload_session_seconds: float = 24 * 3600.0
+    # Where an admin may register a dataset in place (registry_db.sources); empty: nowhere.
+    imports: ImportSources = field(default_factory=ImportSources)
 
 
 @dataclass(frozen=True)
