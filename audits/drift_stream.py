@@ -30,16 +30,19 @@ below 0.05):
   have at most 10,000 values, else Smirnov's asymptotic ``kstwo.sf(D, round(n m / (n + m)))``, which is
   what ``scipy.stats.ks_2samp`` computes at those sizes;
 - Wasserstein from the histogram: W1 = integral of |F_ref - F_cur|, with each CDF taken as linear inside a
-  bin. Inside a bin of width h each true CDF differs from its linear version by at most the bin's share
-  of that dataset, so the error is at most h * sum over bins of (p_ref + p_cur) = 2 h, i.e.
-  ``score_bound = 2 (max - min) / (FINE_BINS * std_ref)`` on the normed score (0.002 for a normal column
-  of a million rows, whose range spans about 10 standard deviations). A decision whose score is within
-  its bound of the threshold is flagged ``decision_certain: False``; the test of the bound is
-  tests/audits/test_drift_stream.py.
+  bin. Inside a bin of width h_k each true CDF differs from its linear version by at most the bin's share
+  of that dataset, so the error is at most ``score_bound = sum_k h_k (p_ref,k + p_cur,k) / std_ref`` on the
+  normed score; on the first, uniform grid that is ``2 (max - min) / (FINE_BINS * std_ref)`` (0.0025 for
+  a normal column of a million rows, whose range spans about 10 standard deviations). When the threshold
+  lies within the bound of the score (an outlier stretching the range leaves the bulk in a few wide
+  bins), the bins holding most of the bound are split and both files re-read for that column, at most
+  ``MAX_REFINEMENTS`` times; a decision still within its bound is flagged ``decision_certain: False``.
+  Tests of the bound, the refinement and the decisions: tests/audits/test_drift_stream.py.
 
 The missing-share test (``drift.missing_share_test``) uses counts only and is exact.
 
-The summaries' size depends on the number of columns and ``FINE_BINS``, never on the number of rows.
+The summaries' size depends on the number of columns, ``FINE_BINS`` and the refinements (at most
+``MAX_REFINEMENTS x REFINE_BINS x REFINE_SPLIT`` more bins per column), never on the number of rows.
 Pure computation: no database, no Evidently import (Evidently runs on the sample, in the runner).
 """
 
@@ -64,6 +67,9 @@ from registry_db.errors import ValidationFailed
 
 BATCH_ROWS = 65_536
 FINE_BINS = 8_192
+MAX_REFINEMENTS = 3
+REFINE_BINS = 64
+REFINE_SPLIT = 128
 NUMERIC_LEVELS = 5  # Evidently tests a numeric column with at most this many distinct values by its counts
 SMALL_SAMPLE = 1_000  # Evidently's switch from p-values to distances (reference values after dropping NaN)
 KEEP_VALUES = 10_000  # scipy's K-S is exact up to this many values per side: kept so it can be reproduced
@@ -90,6 +96,7 @@ class ColumnStats:
     values: dict[Any, int] | None = field(default_factory=dict)  # exact counts while bounded, else None
     kept: list[np.ndarray] | None = field(default_factory=list)  # finite values while <= KEEP_VALUES
     hist: np.ndarray | None = None
+    edges: np.ndarray | None = None  # the histogram's grid, shared with the other dataset's
     below: np.ndarray | None = None  # current values < each reference value (K-S with a small reference)
     at_or_below: np.ndarray | None = None
 
@@ -102,7 +109,7 @@ class ColumnStats:
 
     def nbytes(self) -> int:
         """Bytes held by the summary's arrays and counts (memory bound: independent of the rows read)."""
-        arrays = [a for a in (self.hist, self.below, self.at_or_below, *(self.kept or [])) if a is not None]
+        arrays = [a for a in (self.hist, self.edges, self.below, self.at_or_below, *(self.kept or [])) if a is not None]
         return sum(a.nbytes for a in arrays) + 16 * len(self.values or {})
 
 
@@ -166,15 +173,18 @@ def stream_drift(reference_path: Path, current_path: Path, *, columns: list[str]
     for c, kind in kinds.items():
         r, k = ref[c], cur[c]
         if kind == "num" and not _few_levels(r, k):
-            grids[c] = (min(r.low, k.low), max(r.high, k.high))
+            low, high = min(r.low, k.low), max(r.high, k.high)
+            grids[c] = np.linspace(low, high if high > low else low + 1, FINE_BINS + 1)
             kept = r.kept_values()
             if r.count <= SMALL_SAMPLE and kept is not None:  # always kept: SMALL_SAMPLE < KEEP_VALUES
                 points[c] = np.unique(kept)
     _second_pass(reference_path, ref, grids, {}, batch_rows)
     _second_pass(current_path, cur, grids, points, batch_rows)
+    refinements = _refine_uncertain(reference_path, current_path, ref, cur, grids, batch_rows)
     rows = [{"column": c, "type": kind, **_value_test(ref[c], cur[c], kind, grids.get(c), points.get(c))}
             for c, kind in kinds.items()]
     summary = _summary(rows, ref, cur, drift_share)
+    summary["refinement_passes"] = refinements
     return StreamedDrift(summary=summary, reference={c: ref[c] for c in kinds}, current={c: cur[c] for c in kinds},
                          skipped=skipped)
 
@@ -281,21 +291,21 @@ def _few_levels(r: ColumnStats, k: ColumnStats) -> bool:
     return r.values is not None and k.values is not None and len(set(r.values) | set(k.values)) <= NUMERIC_LEVELS
 
 
-def _second_pass(path: Path, stats: dict[str, ColumnStats], grids: dict[str, tuple[float, float]],
+def _second_pass(path: Path, stats: dict[str, ColumnStats], grids: dict[str, np.ndarray],
                  points: dict[str, np.ndarray], batch_rows: int) -> None:
     if not grids:
         return
-    for c in grids:
-        stats[c].hist = np.zeros(FINE_BINS, dtype=np.int64)
+    for c, edges in grids.items():
+        stats[c].hist, stats[c].edges = np.zeros(edges.size - 1, dtype=np.int64), edges
     for c, at in points.items():
         stats[c].below, stats[c].at_or_below = np.zeros(at.size, np.int64), np.zeros(at.size, np.int64)
     for batch in _batches(path, list(grids), batch_rows):
-        for c, (low, high) in grids.items():
+        for c, edges in grids.items():
             values = _as_float(batch.column(c))
             finite = values[np.isfinite(values)]
             s = stats[c]
             assert s.hist is not None
-            s.hist += np.histogram(finite, bins=FINE_BINS, range=(low, high if high > low else low + 1))[0]
+            s.hist += np.histogram(finite, bins=edges)[0]
             if c in points:
                 ordered = np.sort(finite)
                 assert s.below is not None and s.at_or_below is not None
@@ -303,7 +313,7 @@ def _second_pass(path: Path, stats: dict[str, ColumnStats], grids: dict[str, tup
                 s.at_or_below += np.searchsorted(ordered, points[c], side="right")
 
 
-def _value_test(r: ColumnStats, k: ColumnStats, kind: str, grid: tuple[float, float] | None,
+def _value_test(r: ColumnStats, k: ColumnStats, kind: str, grid: np.ndarray | None,
                 points: np.ndarray | None) -> dict[str, Any]:
     """Evidently's default test for this column, from the two summaries."""
     if r.count > SMALL_SAMPLE:
@@ -331,11 +341,43 @@ def _row(method: str, score: float, threshold: float, drifted: bool, bound: floa
     return row
 
 
-def wasserstein_from_histograms(r: ColumnStats, k: ColumnStats, grid: tuple[float, float]) -> tuple[float, float]:
+def _refine_uncertain(reference_path: Path, current_path: Path, ref: dict[str, ColumnStats],
+                      cur: dict[str, ColumnStats], grids: dict[str, np.ndarray], batch_rows: int) -> int:
+    """Split the bins that hold most of an uncertain Wasserstein decision's error bound, and count again.
+
+    A uniform grid's bound is 2 x range / bins: one outlier (a weight typed in grams) stretches the range and
+    leaves the bulk of the values in a few wide bins. Each refinement pass splits the ``REFINE_BINS`` bins
+    with the largest share of the bound into ``REFINE_SPLIT`` equal parts (the grid grows by a fixed number
+    of edges per pass, whatever the rows) and re-reads both files for those columns only. Returns the passes.
+    """
+    for done in range(MAX_REFINEMENTS):
+        uncertain = {}
+        for c, edges in grids.items():
+            if ref[c].count > SMALL_SAMPLE:
+                score, bound = wasserstein_from_histograms(ref[c], cur[c], edges)
+                if abs(score - DISTANCE_THRESHOLD) <= bound:
+                    uncertain[c] = _split_widest_errors(edges, ref[c], cur[c])
+        if not uncertain:
+            return done
+        _second_pass(reference_path, ref, uncertain, {}, batch_rows)
+        _second_pass(current_path, cur, uncertain, {}, batch_rows)
+        grids.update(uncertain)
+    return MAX_REFINEMENTS
+
+
+def _split_widest_errors(edges: np.ndarray, r: ColumnStats, k: ColumnStats) -> np.ndarray:
+    assert r.hist is not None and k.hist is not None
+    errors = np.diff(edges) * (r.hist / r.count + k.hist / k.count)
+    worst = np.argsort(-errors, kind="stable")[:REFINE_BINS]
+    worst = worst[errors[worst] > 0]
+    parts = [np.linspace(edges[i], edges[i + 1], REFINE_SPLIT + 1) for i in worst]
+    return np.unique(np.concatenate([edges, *parts]))
+
+
+def wasserstein_from_histograms(r: ColumnStats, k: ColumnStats, edges: np.ndarray) -> tuple[float, float]:
     """Normed W1 from the two fine histograms (CDFs linear inside bins), and its error bound (module docstring)."""
     assert r.hist is not None and k.hist is not None
-    low, high = grid
-    width = (high - low) / FINE_BINS
+    widths = np.diff(edges)
     cdf_r = np.concatenate([[0.0], np.cumsum(r.hist) / r.count])
     cdf_k = np.concatenate([[0.0], np.cumsum(k.hist) / k.count])
     d = cdf_r - cdf_k
@@ -343,9 +385,10 @@ def wasserstein_from_histograms(r: ColumnStats, k: ColumnStats, grid: tuple[floa
     same_sign = a * b >= 0
     total = np.abs(a) + np.abs(b)
     crossing = np.divide(a * a + b * b, 2 * total, out=np.zeros_like(total), where=total > 0)
-    area = width * np.where(same_sign, total / 2, crossing).sum()
+    area = (widths * np.where(same_sign, total / 2, crossing)).sum()
     norm = max(r.std, 0.001)
-    return float(area / norm), float(2 * width / norm)
+    bound = (widths * (r.hist / r.count + k.hist / k.count)).sum()
+    return float(area / norm), float(bound / norm)
 
 
 def jensenshannon_from_counts(r: dict[Any, int], k: dict[Any, int]) -> float:

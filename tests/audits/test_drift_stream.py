@@ -153,7 +153,7 @@ def test_summaries_hold_the_same_bytes_whatever_the_number_of_rows(tmp_path):
         sizes.append(sum(s.nbytes() for s in (*streamed.reference.values(), *streamed.current.values())))
     assert sizes[0] == sizes[1]
     # three histogrammed numeric columns per dataset, then a few counts: no row-sized array
-    assert sizes[0] <= 2 * 3 * drift_stream.FINE_BINS * 8 + 2_000
+    assert sizes[0] <= 2 * 3 * (2 * drift_stream.FINE_BINS + 1) * 8 + 2_000  # counts and edges
 
 
 def test_small_columns_get_evidentlys_p_value_tests_with_its_numbers(tmp_path):
@@ -220,3 +220,23 @@ def test_a_wide_categorical_column_is_refused_or_skipped_as_compute_drift_does(t
         stream_drift(*paths, columns=["age", "heart_rate"])
     assert failure.value.errors["columns"] == ["missing from the reference dataset: heart_rate",
                                                "missing from the current dataset: heart_rate"]
+
+
+def test_an_outlier_stretching_the_range_is_refined_until_the_decision_is_certain(tmp_path):
+    """One weight typed in grams (70,000 for 70 kg) makes 8,192 bins 8.5 kg wide: the bulk needs refining."""
+    rng = np.random.default_rng(9)
+    reference = pd.DataFrame({"weight": rng.normal(75, 14, 100_000)})
+    current = pd.DataFrame({"weight": rng.normal(75 + 1.4, 14, 100_000)})  # W / std close to 0.1
+    current.loc[17, "weight"] = 70_000.0
+    paths = write(reference, tmp_path / "r.parquet"), write(current, tmp_path / "c.parquet")
+
+    summary = stream_drift(*paths, columns=["weight"]).summary
+    row = summary["columns"][0]
+    r, c = reference["weight"], current["weight"]
+    exact_score = stats.wasserstein_distance(r, c) / np.std(r)
+
+    assert 70_000 / drift_stream.FINE_BINS / np.std(r) > 0.5  # the uniform grid alone could decide nothing
+    assert summary["refinement_passes"] >= 1 and row["decision_certain"] is True
+    assert abs(row["score"] - exact_score) <= row["score_bound"] < abs(exact_score - 0.1)
+    whole = compute_drift(reference, current, columns=["weight"]).summary["columns"][0]
+    assert row["drifted"] is whole["drifted"]
