@@ -109,6 +109,22 @@ def test_a_large_drift_job_streams_and_its_report_states_the_sample(live, live_c
     assert f"agree with the full data on {len(names)} of {len(names)} columns" in english
     assert "calculé sur toutes les lignes\u00a0: 24\u202f000 lignes de référence" in french
     assert f"pour {len(names)} colonnes sur {len(names)}" in french
+    assert "within its error bound" not in english  # every decision here is far from its threshold
+
+    # a decision left within its bound after the refinements is named on the page (the stored result edited)
+    from registry_db import store
+
+    with live.extensions["boas"].session_factory() as s:
+        stored = store.get_job(s, job["id"])
+        edited = json.loads(json.dumps(stored.result))
+        next(c for c in edited["columns"] if c["column"] == "age")["decision_certain"] = False
+        stored.result = edited
+        s.commit()
+    english = html.unescape(browser.get(f"/en/workspace/jobs/{job['id']}").get_data(as_text=True))
+    french = html.unescape(browser.get(f"/fr/workspace/jobs/{job['id']}").get_data(as_text=True))
+    assert "The score of age, computed from fine histograms, is within its error bound" in english
+    assert "Le score de âge, calculé à partir d’histogrammes fins" in french  # the column's French label
+    assert "pourrait aller dans un sens comme dans l’autre" in french
 
 
 def test_a_small_drift_job_stays_in_memory_with_no_sample(live_client, live_account):
