@@ -169,6 +169,8 @@ def stream_drift(reference_path: Path, current_path: Path, *, columns: list[str]
     cur = _first_pass(current_path, kinds, batch_rows)
     skipped = _check(ref, cur, kinds, skip_wide)
     kinds = {c: k for c, k in kinds.items() if c not in skipped}
+    if not kinds:
+        raise ValidationFailed("cannot compare these datasets: no column to compare", {"columns": ["no column to compare"]})
     grids, points = {}, {}
     for c, kind in kinds.items():
         r, k = ref[c], cur[c]

@@ -216,6 +216,8 @@ def test_a_wide_categorical_column_is_refused_or_skipped_as_compute_drift_does(t
     skipped = stream_drift(*paths, columns=["age", "ref"], skip_wide=True)
     assert skipped.skipped == {"ref": "more than 50 categories"}
     assert [r["column"] for r in skipped.summary["columns"]] == ["age"]
+    with pytest.raises(ValidationFailed, match="no column to compare"):
+        stream_drift(*paths, columns=["ref"], skip_wide=True)
     with pytest.raises(ValidationFailed) as failure:
         stream_drift(*paths, columns=["age", "heart_rate"])
     assert failure.value.errors["columns"] == ["missing from the reference dataset: heart_rate",
