@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/drift_bench.py                 # 1M rows per dataset
     .venv/bin/python benchmarks/drift_bench.py --rows 200000   # quicker
     .venv/bin/python benchmarks/drift_bench.py --quick         # 200k rows
+    .venv/bin/python benchmarks/drift_bench.py --rows 5000000 --sides streaming
 
 Each side runs in a fresh subprocess; wall time around the computation only, peak memory is the subprocess's
 ``ru_maxrss`` (interpreter, pandas and Evidently included: about 300 MB before any data). The table also says whether the two sides' per-column decisions (either test) agree.
@@ -72,22 +73,31 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, nargs="+", default=[1_000_000])
     parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--sides", nargs="+", choices=["streaming", "in-memory"], default=["streaming", "in-memory"],
+                        help="in memory past a few million rows needs several GB")
     parser.add_argument("--side", nargs=3, help=argparse.SUPPRESS)  # internal: mode reference current
+    parser.add_argument("--write", nargs=2, help=argparse.SUPPRESS)  # internal: rows directory
     args = parser.parse_args()
     if args.side:
         print(json.dumps(run(args.side[0], Path(args.side[1]), Path(args.side[2]))))
+        return
+    if args.write:
+        write_cohorts(int(args.write[0]), Path(args.write[1]))
         return
     rows_list = [200_000] if args.quick else args.rows
     print(f"{'rows':>10} {'side':>10} {'seconds':>9} {'peak MB':>9}  decisions agree")
     for rows in rows_list:
         with tempfile.TemporaryDirectory() as tmp:
-            reference, current = write_cohorts(rows, Path(tmp))
+            # written by a subprocess too: Linux keeps a process's peak RSS across fork and exec, so this
+            # process must never hold the cohorts
+            subprocess.run([sys.executable, __file__, "--write", str(rows), tmp], check=True)
+            reference, current = Path(tmp) / "reference.parquet", Path(tmp) / "current.parquet"
             out = {}
-            for mode in ("streaming", "in-memory"):
+            for mode in args.sides:
                 done = subprocess.run([sys.executable, __file__, "--side", mode, str(reference), str(current)],
                                       capture_output=True, text=True, check=True)
                 out[mode] = json.loads(done.stdout.strip().splitlines()[-1])
-            agree = out["streaming"]["decisions"] == out["in-memory"]["decisions"]
+            agree = out["streaming"]["decisions"] == out["in-memory"]["decisions"] if len(out) == 2 else "-"
             for mode, side in out.items():
                 print(f"{rows:>10,} {mode:>10} {side['seconds']:>9.1f} {side['peak_mb']:>9.0f}  {agree}")
 
