@@ -190,3 +190,30 @@ def categorical_bins(reference: pd.Series, current: pd.Series, min_cell: int = M
     ref_counts = [kept[c][0] for c in kept] + ([other[0]] if len(kept) < len(counts) else [])
     cur_counts = [kept[c][1] for c in kept] + ([other[1]] if len(kept) < len(counts) else [])
     return labels, ref_counts, cur_counts
+
+
+_BODY = re.compile(r"<body[^>]*>", re.I)
+
+
+def with_sample_notice(html: str, sample: dict[str, Any]) -> str:
+    """The report with a notice, in English and French, that it was built from a sample: its size and the full sizes.
+
+    The verdicts come from every row (audits.drift_stream); a reader of the report alone must not take
+    its histograms and scores for the full data's.
+    """
+    match = _BODY.search(html)
+    if match is None:  # a new Evidently layout: refuse rather than serve a report that hides its sampling
+        raise RuntimeError("unexpected Evidently HTML layout: cannot state the report's sample")
+    ref, cur = (f"{int(sample[k]):,}" for k in ("reference_rows", "current_rows"))
+    ref_total, cur_total = (f"{int(sample[k]):,}" for k in ("reference_total", "current_total"))
+    fr = {k: v.replace(",", "\u202f") for k, v in (("ref", ref), ("cur", cur), ("rt", ref_total), ("ct", cur_total))}
+    notice = (
+        '<div id="boas-sample-notice" style="font-family:sans-serif;padding:0.5em 1em;background:#fff8e1">'
+        f'<p lang="en">This report was built from a stratified random sample (by row group) of {ref} of the '
+        f"{ref_total} reference rows and {cur} of the {cur_total} current rows. The drift verdicts stored with "
+        "the audit were computed on every row.</p>"
+        f'<p lang="fr">Ce rapport a été établi sur un échantillon aléatoire stratifié (par groupe de lignes) de '
+        f"{fr['ref']} des {fr['rt']} lignes de référence et de {fr['cur']} des {fr['ct']} lignes actuelles. "
+        "Les verdicts de dérive enregistrés avec l’audit ont été calculés sur toutes les lignes.</p></div>"
+    )
+    return html[: match.end()] + notice + html[match.end():]

@@ -220,6 +220,8 @@ def _compute(runtime: JobRuntime, job_id: int, progress: jobs.Progress) -> dict[
     try:
         if inputs.kind == AuditKind.BIAS and _streams(runtime, inputs):
             outcome = _bias_streaming(runtime, inputs, work, progress)
+        elif inputs.kind == AuditKind.DRIFT and _drift_streams(runtime, inputs):
+            outcome = _drift_streaming(runtime, inputs, progress)
         else:
             frame = _read_dataset(runtime.storage, inputs.dataset)
             progress.set(15)
@@ -402,6 +404,97 @@ def _drift(runtime: JobRuntime, inputs: _Inputs, frame, work: Path, progress: jo
     coarse = coarsen_report(drift.html, reference_part, current_part)
     return {"result": drift.summary, "provenance": prov, "report_sha256": _store_report(runtime, drift.html),
             "coarse_report_sha256": _store_report(runtime, coarse)}
+
+
+def _drift_streams(runtime: JobRuntime, inputs: _Inputs) -> bool:
+    """A drift job streams when both datasets are stored as Parquet, one of them is large, and no model runs.
+
+    A model run in the sandbox is handed whole datasets and returns every prediction at once, so drift of
+    a model's predictions stays in memory, as do CSV datasets (parsed whole to type their columns).
+    """
+    current = inputs.current
+    return (inputs.model is None and current is not None
+            and inputs.dataset["format"] == "parquet" and current["format"] == "parquet"
+            and max(inputs.dataset["rows"] or 0, current["rows"] or 0) >= runtime.streaming_min_rows)
+
+
+def _drift_streaming(runtime: JobRuntime, inputs: _Inputs, progress: jobs.Progress) -> dict[str, Any]:
+    """Verdicts from every row, read batch by batch; Evidently's report from a stratified sample of each dataset.
+
+    The full-data tests (``audits.drift_stream``) are the verdict. Evidently runs on at most
+    ``SAMPLE_ROWS`` rows of each dataset, so its report fits in memory; its decisions on the sample are
+    kept beside the verdicts for comparison, and the report says how many rows it was built from.
+    """
+    from audits import drift_stream
+    from audits.drift import compute_drift
+    from audits.drift_report import coarsen_report, with_sample_notice
+    from audits.engine_adapter import engine_identity
+
+    current_meta = inputs.needed("current")
+    blobs = runtime.storage.blobs
+    reference_path = blobs.verified_path(inputs.dataset["sha256"], inputs.dataset["size"])
+    current_path = blobs.verified_path(current_meta["sha256"], current_meta["size"])
+    chosen = inputs.params.get("columns")
+    columns, skipped = _drift_columns_streaming(inputs, reference_path, current_path)
+    progress.set(15)
+    streamed = drift_stream.stream_drift(reference_path, current_path, columns=columns, skip_wide=not chosen)
+    skipped.update(streamed.skipped)
+    columns = [row["column"] for row in streamed.summary["columns"]]
+    kinds = {row["column"]: row["type"] for row in streamed.summary["columns"]}
+    progress.set(50)
+    seed = drift_stream.SAMPLE_SEED
+    size = drift_stream.SAMPLE_ROWS
+    reference_part, reference_total = drift_stream.stratified_sample(reference_path, columns, size=size, seed=seed)
+    current_part, current_total = drift_stream.stratified_sample(current_path, columns, size=size, seed=seed + 1)
+    # a column whose rare values all missed the sample has nothing for Evidently to draw: the full tests still judge it
+    shown = [c for c in columns if reference_part[c].notna().any() and current_part[c].notna().any()]
+    progress.set(60)
+    sampled = compute_drift(reference_part, current_part, columns=shown,
+                            categorical=[c for c in shown if kinds[c] == "cat"])
+    summary = streamed.summary
+    by_column = {row["column"]: row for row in sampled.summary["columns"]}
+    for row in summary["columns"]:
+        found = by_column.get(row["column"])
+        row["sample"] = None if found is None else {
+            k: found[k] for k in ("method", "score", "threshold", "drifted", "drifted_any")}
+    compared = [row for row in summary["columns"] if row["sample"] is not None]
+    sample = {"reference_rows": len(reference_part), "current_rows": len(current_part),
+              "reference_total": reference_total, "current_total": current_total,
+              "strata": "row groups", "seed": seed,
+              "columns_compared": len(compared),
+              "columns_agreeing": sum(r["sample"]["drifted_any"] == r["drifted_any"] for r in compared),
+              "dataset_drifted": sampled.summary["dataset_drifted"]}
+    summary["sample"] = sample
+    summary["evidently_version"] = sampled.summary["evidently_version"]
+    progress.set(85)
+    coarse = coarsen_report(sampled.html, reference_part, current_part)
+    prov: dict[str, Any] = {
+        "current_dataset": {k: current_meta[k] for k in ("id", "name", "sha256", "rows")},
+        "skipped_columns": skipped,
+        "engine": {"name": "evidently", "version": summary["evidently_version"], "mode": "streaming",
+                   "batch_rows": drift_stream.BATCH_ROWS, "fine_bins": drift_stream.FINE_BINS,
+                   "sample": {k: sample[k] for k in ("reference_rows", "current_rows", "strata", "seed")}},
+        "missing_test": engine_identity(),
+        "full_data_tests": engine_identity(),  # the streaming tests that give the verdict are BOAS's own
+    }
+    return {"result": summary, "provenance": prov,
+            "report_sha256": _store_report(runtime, with_sample_notice(sampled.html, sample)),
+            "coarse_report_sha256": _store_report(runtime, with_sample_notice(coarse, sample))}
+
+
+def _drift_columns_streaming(inputs: _Inputs, reference_path: Path, current_path: Path) -> tuple[list[str], dict[str, str]]:
+    """``_drift_columns`` from the files' schemas: wide categorical columns are skipped by the streaming pass."""
+    import pyarrow.parquet as pq
+
+    if inputs.params.get("columns"):
+        return list(inputs.params["columns"]), {}
+    current_meta = inputs.needed("current")
+    keys = {inputs.dataset["row_key"], current_meta["row_key"], inputs.dataset["label_column"],
+            current_meta["label_column"]}
+    shared = set(pq.read_schema(reference_path).names) & set(pq.read_schema(current_path).names)
+    shared -= {"__index_level_0__"}
+    return ([c for c in sorted(shared) if c not in keys],
+            {c: "row key or label" for c in sorted(shared) if c in keys})
 
 
 def _store_report(runtime: JobRuntime, html: str) -> str:

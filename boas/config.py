@@ -345,7 +345,9 @@ class Settings:
     streaming_min_rows: int = _var("BOAS_STREAMING_MIN_ROWS", 2_000_000,
                                    "bias audits of a Parquet dataset of at least this many rows, audited from "
                                    "uploaded predictions, run on the streaming engine (bounded memory, no score "
-                                   "metrics); smaller ones in memory", _integer(1), shown="`2000000`")
+                                   "metrics); smaller ones in memory. Drift reports of two Parquet datasets, one at least this "
+                                   "large, with no model run, are tested on every row streamed, Evidently's report "
+                                   "on a sample", _integer(1), shown="`2000000`")
     streaming_partition_rows: int = _var("BOAS_STREAMING_PARTITION_ROWS", 1_000_000,
                                          "rows of each side the streaming engine joins at once: one partition, "
                                          "the unit of work of `BOAS_DASK_SCHEDULER`", _integer(1),
