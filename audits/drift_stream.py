@@ -192,17 +192,17 @@ def stream_drift(reference_path: Path, current_path: Path, *, columns: list[str]
 
 
 def _batches(path: Path, columns: list[str], batch_rows: int):
-    """The file's rows in batches, one row group's reader at a time.
+    """The file's rows in batches, read without pre-buffering (``streaming.open_parquet``).
 
-    One ``iter_batches`` over the whole file lets Arrow's memory pool grow with the file (measured with
-    pyarrow 25: 42 MB of pool at 1M rows, 145 MB at 5M, six columns); a reader per row group keeps it at
-    about 22 MB whatever the file's length, bounded by ``tabular.ROW_GROUP_ROWS``.
+    pyarrow's default pre-buffering keeps the chunks of every row group read so far for the reader's life,
+    so one ``iter_batches`` over the whole file lets Arrow's memory grow with the file (measured with
+    pyarrow 25: 42 MB of pool at 1M rows, 145 MB at 5M, six columns); without it, what Arrow holds is one
+    row group's chunks, bounded by ``tabular.ROW_GROUP_ROWS`` whatever the file's length.
     """
-    import pyarrow.parquet as pq
+    from audits.streaming import open_parquet
 
-    with pq.ParquetFile(path) as parquet:
-        for group in range(parquet.num_row_groups):
-            yield from parquet.iter_batches(batch_size=batch_rows, columns=columns, row_groups=[group])
+    with open_parquet(path) as parquet:
+        yield from parquet.iter_batches(batch_size=batch_rows, columns=columns)
 
 
 def _as_float(array) -> np.ndarray:
