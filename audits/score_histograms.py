@@ -41,14 +41,16 @@ What is exact, and what is bounded (every bound is computed per group and stored
 * Curves: ROC and PR points at the bin edges (thinned and rounded for drawing as in ``audits.scores``).
 
 Intervals: percentile bootstrap, kept rather than withheld. Resampling a group's rows with
-replacement (its size fixed), as the in-memory engine does, gives (bin, outcome) cell counts that are
-exactly multinomial(n, cell counts / n): that is what is drawn here. What differs from a row
-bootstrap is only that a cell's drawn rows take the cell's mean score and mean logit, which moves the
-replicates by less than a bin's width in score; the in-memory engine makes the same approximation,
-coarser, for every group above 200 rows. Withholding the intervals would leave a streamed ECE or
-slope looking more certain than it is, which a reader cannot tell from the table; these intervals
-are what the in-memory path gives up to that approximation. The replicates are not the in-memory
-ones (different atoms, same seed), so the interval bounds agree in distribution, not digit for digit.
+replacement (its size fixed), as the in-memory engine does, draws the rows of any partition of the
+group in multinomial(n, shares) counts: here the partition is into at most ``MAX_ATOMS`` atoms, each
+outcome's rows of ``MAX_ATOMS`` / 2 blocks of consecutive score bins holding about equal numbers of
+rows, so the events drawn are exact and only the drawn rows' scores are approximated (by their atom's
+mean score and mean logit). That is the approximation the in-memory engine makes for every group
+above ``MAX_ATOMS`` rows (blocks of score-sorted rows, events drawn binomially), with atoms that are
+pure in outcome here; its cost per group is the in-memory one, whatever N. Withholding the intervals
+would leave a streamed ECE or slope looking more certain than it is, which a reader cannot tell from
+the table. The replicates are not the in-memory ones (different atoms, same seed), so the interval
+bounds agree in distribution, not digit for digit (the tests compare their widths).
 """
 
 from __future__ import annotations
@@ -61,6 +63,7 @@ import numpy as np
 from audits.groups import Grouping
 from audits.scores import (
     CALIBRATION_MODEL,
+    MAX_ATOMS,
     MAX_BOOT,
     MAX_CURVE_POINTS,
     N_BINS,
@@ -86,8 +89,9 @@ METHOD = "histogram"
 ECE_BINNING = ("equal-count bins at the ranks of the group's score percentiles 0, 10, ..., 100, from histograms of "
                f"scores at resolution {RESOLUTION:g}; a histogram bin cut by a rank is shared out in proportion")
 INTERVAL_METHOD = ("percentile bootstrap, rows resampled with replacement within each group (group size fixed), "
-                   "drawn as (score bin, outcome) cell counts (multinomial), drawn rows at the cell's mean score "
-                   "and logit")
+                   f"drawn as counts (multinomial) of at most {MAX_ATOMS} atoms: each outcome's rows of "
+                   f"{MAX_ATOMS // 2} blocks of consecutive score bins of about equal rows, drawn rows at the "
+                   "atom's mean score and logit")
 
 
 def histogram_edges(threshold: float) -> np.ndarray:
@@ -338,10 +342,9 @@ def _calibration(group: _Group, n_boot: int, ci_level: float, rng: np.random.Gen
     fit = fit_recalibration(atom_x, atom_events, trials)
     boot_ece = boot_a = boot_b = np.empty(0)
     if n_boot and n >= 2:
-        by_score = np.argsort(atom_s, kind="stable")
-        trials, atom_events, atom_s, atom_x = trials[by_score], atom_events[by_score], atom_s[by_score], atom_x[by_score]
+        trials, positive, atom_s, atom_x = _boot_atoms(group)
         drawn = rng.multinomial(int(n), trials / n, size=n_boot).astype(float)
-        hits = drawn * (atom_events > 0)
+        hits = drawn * positive
         boot_ece = replicate_ece(drawn, hits, atom_s)
         boot_a, boot_b = _fit_batch(atom_x, hits, drawn, (0.0, 1.0) if fit is None else fit)
     intercept, slope = fit if fit is not None else (None, None)
@@ -352,6 +355,35 @@ def _calibration(group: _Group, n_boot: int, ci_level: float, rng: np.random.Gen
             "calibration_slope": _estimate(slope, boot_b, ci_level),
             "calibration_intercept": _estimate(intercept, boot_a, ci_level),
             "reliability": reliability}
+
+
+def _boot_atoms(group: _Group) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The bootstrap's atoms, sorted by mean score: (rows, 1 if positive, mean score, mean logit).
+
+    Each outcome's rows of up to ``MAX_ATOMS`` / 2 blocks of consecutive histogram bins holding about
+    equal numbers of rows (each non-empty bin its own block when there are few): at most
+    ``MAX_ATOMS`` atoms, as the in-memory engine resamples large groups, and each atom of one outcome,
+    so the events drawn are exactly the rows drawn from the positive atoms.
+    """
+    rows = group.n.sum(axis=0)
+    filled = np.flatnonzero(rows)
+    blocks = MAX_ATOMS // 2
+    if filled.size <= blocks:
+        block = np.arange(filled.size)
+    else:
+        before = np.cumsum(rows[filled]) - rows[filled]
+        block = (before * blocks // rows.sum()).astype(np.int64)
+    size = int(block.max()) + 1 if block.size else 0
+    parts = []
+    for y in (0, 1):
+        trials = np.bincount(block, weights=group.n[y][filled], minlength=size)
+        keep = trials > 0
+        parts.append((trials[keep], np.full(int(keep.sum()), float(y)),
+                      np.bincount(block, weights=group.s[y][filled], minlength=size)[keep] / trials[keep],
+                      np.bincount(block, weights=group.x[y][filled], minlength=size)[keep] / trials[keep]))
+    trials, positive, mean_s, mean_x = (np.concatenate([part[i] for part in parts]) for i in range(4))
+    order = np.argsort(mean_s, kind="stable")
+    return trials[order], positive[order], mean_s[order], mean_x[order]
 
 
 def _rank_bins(group: _Group) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
