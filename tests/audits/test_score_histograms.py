@@ -118,10 +118,13 @@ def test_streamed_score_metrics_equal_the_in_memory_ones_exactly_or_within_their
     assert counts.scores.count.sum() == rows
 
 
-def test_scores_that_fall_on_bin_edges_give_exact_metrics_and_zero_bounds(tmp_path):
-    """Scores given to two decimals: every bin holds one score value, so ties are the scores' own."""
-    _, expected, _, found, _ = _both(tmp_path, _cohort(8_000, 5, decimals=2))
+@pytest.mark.parametrize("decimals", [2, 3])
+def test_scores_that_fall_on_bin_edges_give_exact_metrics_and_zero_bounds(tmp_path, decimals):
+    """Scores given to two or three decimals: every bin holds one score value, so ties are the scores' own."""
+    _, expected, _, found, _ = _both(tmp_path, _cohort(8_000, 5, decimals=decimals))
     for ours, theirs in zip(_groups(found), _groups(expected), strict=True):
+        for name in ("calibration_slope", "calibration_intercept"):  # mean logits exact up to the fixed point
+            assert ours[name]["value"] == pytest.approx(theirs[name]["value"], abs=1e-6)
         assert ours["roc"]["error_bound"] == ours["pr"]["error_bound"] == ours["ece"]["error_bound"] == 0
         assert ours["roc"]["auc"] == pytest.approx(theirs["roc"]["auc"], abs=1e-12)
         assert ours["pr"]["average_precision"] == pytest.approx(theirs["pr"]["average_precision"], abs=1e-12)
