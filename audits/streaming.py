@@ -402,8 +402,9 @@ class _Accumulator:
 class PartitionTask:
     """One partition to join and count: its two files, the size of each sensitive column's dictionary, the key.
 
-    Plain strings and integers, so that it pickles for a Dask worker; the dictionaries (value -> code)
-    were fixed by the dataset pass before any partition is counted, so every partition's codes agree.
+    Plain strings, integers and floats, so that it pickles for a Dask worker; the dictionaries (value ->
+    code) were fixed by the dataset pass before any partition is counted, so every partition's codes
+    agree, and so were the score bins' edges, so every partition's histogram has the same bins.
     """
 
     data: str

@@ -79,18 +79,19 @@ def run_child(task: str, directory: Path) -> dict:
         audited = time.perf_counter()
         check = fairlearn_crosscheck(frame, label="outcome", sensitive=FEATURES, y_pred=y_pred, params=params,
                                      seed=SEED)
-        extra = {}
+        extra: dict[str, float] = {}
     else:
         work = Path(tempfile.mkdtemp(dir=directory))
         scores = task == "streaming+scores"
         result, streamed = run_streaming_bias_audit(dataset, predictions, predictions_format="parquet",
                                                     label="outcome", row_key="row_id", params=params, workdir=work,
                                                     scores=scores)
-        if scores:
+        histogram = streamed.scores
+        if histogram is not None:
             from audits.score_histograms import histogram_score_metrics
 
             counted = time.perf_counter()
-            histogram_score_metrics(streamed.scores, streamed.coding.groupings, result, params)
+            histogram_score_metrics(histogram, streamed.coding.groupings, result, params)
             score_seconds = time.perf_counter() - counted
         audited = time.perf_counter()
         cells, y_true, y_pred, weights = cell_table(streamed, FEATURES)
@@ -98,8 +99,8 @@ def run_child(task: str, directory: Path) -> dict:
                                             rows=streamed.stats.rows)
         extra = {"partitions": streamed.stats.partitions, "row_group_rows": streamed.stats.row_group_rows,
                  "batch_rows": streamed.stats.batch_rows}
-        if scores:
-            extra.update(score_metrics_s=score_seconds, cells=streamed.scores.cells)
+        if histogram is not None:
+            extra.update(score_metrics_s=score_seconds, cells=histogram.cells)
     result["verdicts"] = summarise_verdicts(result)
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
