@@ -315,7 +315,7 @@ def _bias_streaming(runtime: JobRuntime, inputs: _Inputs, work: Path, progress: 
     from audits.crosscheck import fairlearn_crosscheck_counts
     from audits.engine_adapter import engine_identity
     from audits.fairness import summarise_verdicts
-    from audits.score_histograms import METHOD, RESOLUTION, histogram_score_metrics
+    from audits.score_histograms import histogram_score_metrics
     from audits.streaming import cell_table, run_streaming_bias_audit
 
     label = _label(inputs)
@@ -355,7 +355,7 @@ def _bias_streaming(runtime: JobRuntime, inputs: _Inputs, work: Path, progress: 
                         "uploaded": True, "isolation": None},
         "code_archive_sha256": inputs.version["archive_sha256"] if inputs.version else None,
         "pickle_scan": None,
-        "scores": {"method": METHOD, "resolution": RESOLUTION, "cells": streamed.scores.cells}
+        "scores": {k: result["scores"][k] for k in ("method", "resolution")} | {"cells": streamed.scores.cells}
         if streamed.scores is not None else None,
     }}
 

@@ -17,7 +17,9 @@ may hold up to 2^31 rows. The histogram's size is set by the number of combinati
 by N. 1/1,000 was chosen because: the sweep grid (0, 0.05, ..., 1) falls on edges, so the sweep is
 exact; the AUC's error is bounded by the pairs tied within a bin, and a thousandth keeps that bound
 small for any score spread over more than a few hundredths; and at two outcomes x 1,002 bins the
-histogram costs at most about 100 kB per combination (six 8-byte values per cell).
+histogram costs at most about 100 kB per combination (six 8-byte values per cell). Sensitive columns
+with so many distinct values that the histogram could pass ``MAX_HISTOGRAM_CELLS`` get 1/100, then
+1/20 (``histogram_bins``); the result's ``resolution`` is the one used.
 
 A bin whose rows all have the same score (scores given to two or three decimals) hides nothing: its
 ties are the scores' own, and it adds nothing to the bounds below; scores given to three decimals or
@@ -89,22 +91,38 @@ from audits.scores import (
 
 RESOLUTION_BINS = 1_000  # equal-width bins of [0, 1): the resolution is 1 / RESOLUTION_BINS
 RESOLUTION = 1 / RESOLUTION_BINS
+# The histogram is at most (possible combinations) x 2 x (bins + 2) cells; past this many at 1/1,000,
+# it is taken at 1/100, then at 1/20 (the sweep grid still on edges): about 200 MB at 48 bytes a cell.
+MAX_HISTOGRAM_CELLS = 1 << 22
+COARSER_BINS = (RESOLUTION_BINS, 100, 20)
 SCORE_SCALE = 2**32  # a score's fixed-point unit
 LOGIT_SCALE = 2**24  # a clipped logit (|x| < 13.82) in fixed point
 MAX_CELL_ROWS = 2**31  # rows one (combination, outcome, bin) cell may hold without the sums overflowing
 
 METHOD = "histogram"
 ECE_BINNING = ("equal-count bins at the ranks of the group's score percentiles 0, 10, ..., 100, from histograms of "
-               f"scores at resolution {RESOLUTION:g}; a histogram bin cut by a rank is shared out in proportion")
+               "scores (see resolution); a histogram bin cut by a rank is shared out in proportion")
 INTERVAL_METHOD = ("percentile bootstrap, rows resampled with replacement within each group (group size fixed), "
                    f"drawn as counts (multinomial) of at most {MAX_ATOMS} atoms: each outcome's rows of "
                    f"{MAX_ATOMS // 2} blocks of consecutive score bins of about equal rows, drawn rows at the "
                    "atom's mean score and logit")
 
 
-def histogram_edges(threshold: float) -> np.ndarray:
-    """The bins' lower edges: k / 1,000 and the operating threshold when in [0, 1] (so its sweep entry is exact)."""
-    edges = np.arange(RESOLUTION_BINS + 1) / RESOLUTION_BINS
+def histogram_bins(possible_combinations: int) -> int:
+    """Bins of [0, 1) for this many possible combinations: 1,000 unless the histogram could pass its cap.
+
+    A dataset whose sensitive columns have very many distinct values gets a coarser resolution rather
+    than a histogram that grows with them; the result states the resolution used.
+    """
+    for bins in COARSER_BINS:
+        if possible_combinations * 2 * (bins + 2) <= MAX_HISTOGRAM_CELLS:
+            return bins
+    return COARSER_BINS[-1]  # beyond that, bounded by the rows themselves: at most one cell per row
+
+
+def histogram_edges(threshold: float, bins: int = RESOLUTION_BINS) -> np.ndarray:
+    """The bins' lower edges: k / bins and the operating threshold when in [0, 1] (so its sweep entry is exact)."""
+    edges = np.arange(bins + 1) / bins
     if 0.0 <= threshold <= 1.0:
         edges = np.unique(np.append(edges, float(threshold)))
     return edges
@@ -171,6 +189,7 @@ class ScoreHistograms:
     """The dataset's histograms: non-empty cells with their finest combination (``Coding`` order), outcome and bin."""
 
     edges: np.ndarray
+    resolution: float  # the regular bins' width (1 / bins)
     combo: np.ndarray
     y: np.ndarray
     bin: np.ndarray
@@ -185,7 +204,8 @@ class ScoreHistograms:
         return int(self.count.size)
 
 
-def final_histograms(partial: PartialHistogram | None, edges: np.ndarray, joint_to_combo) -> ScoreHistograms:
+def final_histograms(partial: PartialHistogram | None, edges: np.ndarray, resolution: float,
+                     joint_to_combo) -> ScoreHistograms:
     """The merged histogram with each cell's combination code mapped to the combination's row in ``Coding``."""
     if partial is None:
         partial = _empty()
@@ -193,7 +213,7 @@ def final_histograms(partial: PartialHistogram | None, edges: np.ndarray, joint_
     bins = partial.index % size
     y = (partial.index // size) % 2
     combo = joint_to_combo(partial.index // size // 2)
-    return ScoreHistograms(edges, combo, y.astype(np.int64), bins, partial.count,
+    return ScoreHistograms(edges, resolution, combo, y.astype(np.int64), bins, partial.count,
                            partial.score / SCORE_SCALE, partial.logit / LOGIT_SCALE, partial.low, partial.high)
 
 
@@ -245,9 +265,10 @@ def histogram_score_metrics(hist: ScoreHistograms, groupings: list[Grouping], re
         })
     return {
         "method": METHOD,
-        "resolution": RESOLUTION,
+        "resolution": hist.resolution,
         "histogram": {"bins": int(hist.edges.size), "cells": hist.cells,
-                      "edges": f"k/{RESOLUTION_BINS} for k = 0..{RESOLUTION_BINS}, plus the operating threshold",
+                      "edges": f"k/{round(1 / hist.resolution)} for k = 0..{round(1 / hist.resolution)}, plus the "
+                               "operating threshold",
                       "rule": "a score is in the bin of the last edge at or below it"},
         "thresholds": [float(t) for t in grid],
         "operating_threshold": threshold,

@@ -26,7 +26,7 @@ Peak memory is therefore set by ``BATCH_ROWS``, ``PARTITION_ROWS`` and the datas
 prediction, predictions matching no row, predictions other than 0/1, scores outside [0, 1]; and the
 engine's for outcomes that are not 0/1 and for missing sensitive values.
 
-Scores: when asked (``score_edges``), the predictions' ``score`` column travels with ``prediction``
+Scores: when asked (``score_threshold``), the predictions' ``score`` column travels with ``prediction``
 into the partitions, and each partition also returns a histogram of the scores per (finest
 combination, outcome, score bin), with integer sums (``audits.score_histograms``): the score metrics
 (AUC, calibration, curves, sweep) are then computed from histograms at a stated resolution, in memory
@@ -51,6 +51,7 @@ from audits.score_histograms import (
     PartialHistogram,
     ScoreHistograms,
     final_histograms,
+    histogram_bins,
     histogram_edges,
     merge_histograms,
     partial_histogram,
@@ -173,13 +174,14 @@ def _read_partition(path: str):
 def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: str, label: str, row_key: str | None,
                        sensitive: list[str], intersections: bool, workdir: Path, batch_rows: int = BATCH_ROWS,
                        partition_rows: int = PARTITION_ROWS, map_partitions: PartitionMap = map,
-                       score_edges: np.ndarray | None = None) -> StreamedCounts:
+                       score_threshold: float | None = None) -> StreamedCounts:
     """Confusion counts per finest combination of ``sensitive``, from a Parquet dataset and its predictions file.
 
     ``predictions`` is a Parquet or CSV file (``predictions_format``) with the row key (``row_key``, or
-    ``row_number`` for a dataset without one) and ``prediction``; with ``score_edges``, also ``score``,
-    histogrammed per combination and outcome in the bins starting at those edges. The partitions are
-    written under ``workdir`` and removed before returning.
+    ``row_number`` for a dataset without one) and ``prediction``; with ``score_threshold`` (the audit's
+    operating threshold, made a bin edge), also ``score``, histogrammed per combination and outcome at
+    the resolution ``score_histograms.histogram_bins`` allows for the sensitive values met. The
+    partitions are written under ``workdir`` and removed before returning.
 
     ``map_partitions`` applies ``count_partition`` to every partition: the builtin ``map`` counts them
     here one after the other; ``audits.distributed`` hands them to a Dask cluster, whose workers must
@@ -207,13 +209,15 @@ def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: 
         _partition_dataset(parquet.iter_batches(batch_size=batch_rows, columns=wanted), row_key=row_key, label=label,
                            dictionaries=dictionaries, parts=data_parts)
         key_type = parquet.schema_arrow.field(row_key).type if row_key else None
-        with_scores = score_edges is not None
+        with_scores = score_threshold is not None
         problems, bad_score = _partition_predictions(
             _prediction_batches(predictions, predictions_format, key, key_type, batch_rows, with_scores),
             key=key, parts=pred_parts, with_scores=with_scores)
         orders = [dictionary.sorted() for dictionary in dictionaries]
         sizes = [len(values) for _order, values in orders]
         accumulator = _Accumulator(sizes)
+        score_bins = histogram_bins(accumulator.possible)
+        score_edges = histogram_edges(score_threshold, score_bins) if score_threshold is not None else None
         edges = tuple(float(e) for e in score_edges) if score_edges is not None else None
         if edges is not None and accumulator.possible * 2 * len(edges) >= 2**62:
             raise ValueError("too many combinations of sensitive values to count")
@@ -247,7 +251,7 @@ def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: 
         present = accumulator.joint(global_codes)  # ascending: the combinations' order before ``arrange``
         row_of = np.empty(arrange.size, dtype=np.int64)
         row_of[arrange] = np.arange(arrange.size)
-        scores = final_histograms(histogram, np.asarray(score_edges, dtype=float),
+        scores = final_histograms(histogram, score_edges, 1 / score_bins,
                                   lambda joint: row_of[np.searchsorted(present, joint)])
     counts, sorted_codes = counts[arrange], [codes[arrange] for codes in sorted_codes]
     values = [uniques for _order, uniques in orders]
@@ -312,14 +316,14 @@ def run_streaming_bias_audit(dataset: Path, predictions: Path, *, predictions_fo
     """The bias audit of ``fairness.run_bias_audit`` (without the per-group score summaries), computed streaming.
 
     With ``scores``, the predictions' ``score`` column is histogrammed too (``streamed.scores``), at
-    the resolution of ``score_histograms.histogram_edges`` and with the audit's threshold as an edge:
+    the resolution ``score_histograms.histogram_bins`` allows, with the audit's threshold as an edge:
     ``score_histograms.histogram_score_metrics`` computes the score metrics from it.
     """
     streamed = stream_bias_counts(dataset, predictions, predictions_format=predictions_format, label=label,
                                   row_key=row_key, sensitive=list(params.sensitive_features),
                                   intersections=params.intersections, workdir=workdir, batch_rows=batch_rows,
                                   partition_rows=partition_rows, map_partitions=map_partitions,
-                                  score_edges=histogram_edges(params.threshold) if scores else None)
+                                  score_threshold=params.threshold if scores else None)
     return audit_from_counts(streamed.coding, label=label, params=params), streamed
 
 

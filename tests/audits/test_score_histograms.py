@@ -56,13 +56,15 @@ def _cohort(rows: int, seed: int, *, decimals: int | None = None) -> pd.DataFram
     return frame
 
 
-def _both(tmp_path, frame, *, fmt="parquet", map_partitions=map, partition_rows=3_000, **options):
+def _both(tmp_path, frame, *, fmt="parquet", map_partitions=map, partition_rows=3_000, sensitive=SENSITIVE,
+          **options):
     """The in-memory score metrics of the frame read back from its file, and the streamed ones with their counts."""
-    params = BiasAuditParams(sensitive_features=SENSITIVE, intersections=True, n_boot=200, seed=11, **options)
+    params = BiasAuditParams(sensitive_features=sensitive, **{"intersections": True, "n_boot": 200, "seed": 11,
+                                                              **options})
     dataset, predictions = _files(tmp_path, frame, fmt=fmt)
     stored = pd.read_parquet(dataset)
     scores = frame["risk_score"].to_numpy()
-    audit = run_bias_audit(stored, label="outcome", sensitive=SENSITIVE, y_pred=frame["prediction"].to_numpy(),
+    audit = run_bias_audit(stored, label="outcome", sensitive=sensitive, y_pred=frame["prediction"].to_numpy(),
                            y_score=scores, params=params)
     expected = score_metrics(stored, audit, label="outcome", y_score=scores, params=params)
     streamed, counts = run_streaming_bias_audit(dataset, predictions, predictions_format=fmt, label="outcome",
@@ -215,3 +217,17 @@ def test_the_auc_bound_is_attained_when_a_bin_hides_a_perfect_ranking(tmp_path):
     assert ours["pr"]["average_precision"] < theirs["pr"]["average_precision"] == 1.0
     assert theirs["pr"]["average_precision"] - ours["pr"]["average_precision"] <= ours["pr"]["error_bound"] + 1e-12
     assert ours["sweep"] == theirs["sweep"]
+
+
+def test_sensitive_columns_with_very_many_values_get_a_coarser_stated_resolution(tmp_path):
+    """3,000 sites x 2 sexes could fill 12M cells at 1/1,000: the histogram is taken at 1/100, and says so."""
+    frame = _cohort(12_000, 13)
+    frame["site"] = np.random.default_rng(13).integers(0, 3_000, len(frame))
+    _, expected, _, found, counts = _both(tmp_path, frame, sensitive=["site", "sex"], intersections=False, n_boot=0)
+    assert found["resolution"] == counts.scores.resolution == 0.01 and counts.scores.edges.size == 101
+    assert counts.scores.cells <= 6_000 * 2 * 101
+    for ours, theirs in zip(_groups(found), _groups(expected), strict=True):
+        assert ours["sweep"] == theirs["sweep"]  # the sweep grid is still on edges
+        if ours["roc"] is not None:
+            assert abs(ours["roc"]["auc"] - theirs["roc"]["auc"]) <= ours["roc"]["error_bound"] + 1e-12
+        assert abs(ours["ece"]["value"] - theirs["ece"]["value"]) <= ours["ece"]["error_bound"] + 1e-9
