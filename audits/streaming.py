@@ -206,7 +206,7 @@ def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: 
     data_parts, pred_parts = _Partitions(root / "dataset", count), _Partitions(root / "predictions", count)
     dictionaries = [_Dictionary(column) for column in sensitive]
     try:
-        _partition_dataset(parquet.iter_batches(batch_size=batch_rows, columns=wanted), row_key=row_key, label=label,
+        _partition_dataset(row_group_batches(parquet, batch_rows, wanted), row_key=row_key, label=label,
                            dictionaries=dictionaries, parts=data_parts)
         key_type = parquet.schema_arrow.field(row_key).type if row_key else None
         with_scores = score_threshold is not None
@@ -506,6 +506,17 @@ def _same_keys(data_keys: np.ndarray, pred_keys: np.ndarray) -> np.ndarray | Non
     return position
 
 
+def row_group_batches(parquet, batch_rows: int, columns: list[str]):
+    """A Parquet file's batches, one row group after the other.
+
+    One ``iter_batches`` over the whole file keeps Arrow memory that grows with the number of row
+    groups read (measured with pyarrow's memory pool: 25 MB at 2M rows, 72 MB at 8M for two columns);
+    a reader per row group frees it when the group is done, so the peak stays set by the row group.
+    """
+    for group in range(parquet.metadata.num_row_groups):
+        yield from parquet.iter_batches(batch_size=batch_rows, columns=columns, row_groups=[group])
+
+
 def _predicted_rows(path: Path, fmt: str) -> int:
     """The predictions file's row count when its format says so cheaply (Parquet), else 0."""
     if fmt != "parquet":
@@ -539,7 +550,7 @@ def _prediction_batches(path: Path, fmt: str, key: str, key_type, batch_rows: in
         _require_columns(key, parquet.schema_arrow.names)
         if with_scores and "score" in parquet.schema_arrow.names:
             wanted.append("score")
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
+        for batch in row_group_batches(parquet, batch_rows, wanted):
             keys = batch.column(key)
             if key_type is not None and keys.type != key_type:
                 keys = _cast_keys(keys, key_type)

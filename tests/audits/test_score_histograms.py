@@ -231,3 +231,63 @@ def test_sensitive_columns_with_very_many_values_get_a_coarser_stated_resolution
         if ours["roc"] is not None:
             assert abs(ours["roc"]["auc"] - theirs["roc"]["auc"]) <= ours["roc"]["error_bound"] + 1e-12
         assert abs(ours["ece"]["value"] - theirs["ece"]["value"]) <= ours["ece"]["error_bound"] + 1e-9
+
+
+_WRITE_SCORED = """
+import sys
+from pathlib import Path
+import numpy as np, pyarrow as pa, pyarrow.parquet as pq
+directory, n = Path(sys.argv[1]), int(sys.argv[2])
+rng = np.random.default_rng(0)
+ages = np.array(["18-39", "40-59", "60-74", "75+"])
+regions = np.array([f"region {i:02d}" for i in range(18)])
+score = rng.beta(2, 8, n)
+outcome = (rng.random(n) < score).astype(np.int64)
+table = pa.table({"row_id": np.arange(n, dtype=np.int64) * 7 + 3, "sex": np.where(rng.random(n) < 0.52, "F", "M"),
+                  "age_band": ages[rng.integers(0, 4, n)], "region": regions[rng.integers(0, 18, n)],
+                  "outcome": outcome})
+pq.write_table(table, directory / "data.parquet", row_group_size=131_072)
+order = rng.permutation(n)
+predictions = pa.table({"row_id": order.astype(np.int64) * 7 + 3, "prediction": (score[order] >= 0.3).astype(np.int64),
+                        "score": score[order]})
+pq.write_table(predictions, directory / "pred.parquet", row_group_size=131_072)
+"""
+
+_PEAK_SCORED = """
+import json, resource, sys
+from pathlib import Path
+from audits.fairness import BiasAuditParams
+from audits.score_histograms import histogram_score_metrics
+from audits.streaming import run_streaming_bias_audit
+
+def rss_kb():
+    return next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmRSS:"))
+
+directory, partition_rows = Path(sys.argv[1]), int(sys.argv[2])
+before = rss_kb()
+params = BiasAuditParams(sensitive_features=["sex", "age_band", "region"], intersections=True, n_boot=100)
+result, counts = run_streaming_bias_audit(directory / "data.parquet", directory / "pred.parquet",
+                                          predictions_format="parquet", label="outcome", row_key="row_id",
+                                          params=params, workdir=directory, partition_rows=partition_rows, scores=True)
+scores = histogram_score_metrics(counts.scores, counts.coding.groupings, result, params)
+peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+print(json.dumps({"rows": scores["overall"]["count"], "added_mb": (peak - before) / 1024, "cells": counts.scores.cells}))
+"""
+
+
+def test_peak_memory_with_scores_does_not_grow_with_the_number_of_rows(tmp_path):
+    """Stream 500k then 2M scored rows (files written by another process): the peak the audit adds stays flat."""
+    from tests.audits.test_streaming import _python
+
+    peaks = {}
+    for rows in (500_000, 2_000_000):
+        directory = tmp_path / str(rows)
+        directory.mkdir()
+        _python(_WRITE_SCORED, str(directory), str(rows))
+        peaks[rows] = json.loads(_python(_PEAK_SCORED, str(directory), "250000").strip().splitlines()[-1])
+        assert peaks[rows]["rows"] == rows
+    small, large = peaks[500_000], peaks[2_000_000]
+    # measured: about 130 MB added at 2M and 110 MB at 8M rows (reading the Parquet files row group by row
+    # group; one reader over the whole file grew with N: 198 MB at 2M, 325 MB at 8M)
+    assert large["added_mb"] / small["added_mb"] < 1.3, peaks
+    assert large["cells"] <= 2 * 4 * 18 * 2 * 1_002  # combinations x outcomes x bins, whatever the rows
