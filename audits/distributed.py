@@ -2,10 +2,12 @@
 
 ``audits.streaming`` partitions the dataset and its predictions by key on disk, then maps
 ``count_partition`` over the partitions and adds up the partial counts. Here that map goes to the
-workers of a ``dask.distributed`` cluster: each task is a ``PartitionTask`` (two file paths and a few
-integers) and each result a ``PartitionCounts`` (integer arrays), so nothing but paths and counts
-crosses the network. Counts are integers and their sum does not depend on the order the partitions
-finish in: the audit is identical to the one counted on the job's own machine.
+workers of a ``dask.distributed`` cluster: each task is a ``PartitionTask`` (two file paths, a few
+integers and, with scores, the histogram's bin edges) and each result a ``PartitionCounts`` (integer
+arrays; with scores, a histogram of integer counts and fixed-point sums, and each cell's smallest and
+largest score), so nothing but paths and counts crosses the network. Sums of integers, minima and
+maxima do not depend on the order the partitions finish in: the audit, score metrics included, is
+identical to the one counted on the job's own machine.
 
 What the cluster must provide:
 

@@ -310,12 +310,14 @@ def _streams(runtime: JobRuntime, inputs: _Inputs) -> bool:
 def _bias_streaming(runtime: JobRuntime, inputs: _Inputs, work: Path, progress: jobs.Progress) -> dict[str, Any]:
     """The engine's audit from counts accumulated batch by batch, cross-checked with Fairlearn on every row.
 
-    Score-based metrics (AUC, calibration, curves) need the scores of each group's rows: they are not
-    computed on this path, and the result says so (``scores_skipped``) when the predictions carry scores.
+    When the predictions carry scores, the score metrics (AUC, calibration, curves, sweep) are computed
+    from per-group histograms of the scores (``audits.score_histograms``): the result and the
+    provenance state the method and its resolution, and each bounded value its bound.
     """
     from audits.crosscheck import fairlearn_crosscheck_counts
     from audits.engine_adapter import engine_identity
     from audits.fairness import summarise_verdicts
+    from audits.score_histograms import histogram_score_metrics
     from audits.streaming import cell_table, run_streaming_bias_audit
 
     label = _label(inputs)
@@ -331,16 +333,15 @@ def _bias_streaming(runtime: JobRuntime, inputs: _Inputs, work: Path, progress: 
             result, streamed = run_streaming_bias_audit(
                 dataset_path, predictions_path, predictions_format=tabular.detect_format(predictions_path, ""),
                 label=label, row_key=inputs.dataset["row_key"], params=params, workdir=partitions_dir,
-                partition_rows=runtime.streaming_partition_rows, map_partitions=map_partitions)
+                partition_rows=runtime.streaming_partition_rows, map_partitions=map_partitions,
+                scores=bool(predictions["has_score"]))
         finally:
             if shared:
                 shutil.rmtree(partitions_dir, ignore_errors=True)
     result["verdicts"] = summarise_verdicts(result)
-    result["scores"] = None
-    if predictions["has_score"]:
-        result["scores_skipped"] = {"reason": "streaming_engine",
-                                    "detail": "score-based metrics (AUC, calibration, curves) are not computed by "
-                                              "the streaming engine"}
+    progress.set(70)
+    result["scores"] = (histogram_score_metrics(streamed.scores, streamed.coding.groupings, result, params)
+                        if streamed.scores is not None else None)
     progress.set(80)
     cells, y_true, y_pred, weights = cell_table(streamed, list(params.sensitive_features))
     crosscheck = fairlearn_crosscheck_counts(cells, y_true=y_true, y_pred=y_pred, weights=weights, result=result,
@@ -356,7 +357,8 @@ def _bias_streaming(runtime: JobRuntime, inputs: _Inputs, work: Path, progress: 
                         "uploaded": True, "isolation": None},
         "code_archive_sha256": inputs.version["archive_sha256"] if inputs.version else None,
         "pickle_scan": None,
-        "scores": "skipped: not computed by the streaming engine" if predictions["has_score"] else None,
+        "scores": {k: result["scores"][k] for k in ("method", "resolution")} | {"cells": streamed.scores.cells}
+        if streamed.scores is not None else None,
     }}
 
 

@@ -23,9 +23,14 @@ The join, in bounded memory whatever N is (a grace hash join):
 Peak memory is therefore set by ``BATCH_ROWS``, ``PARTITION_ROWS`` and the dataset file's row-group size
 (pyarrow decodes a row group's column chunks whole), never by N. The refusals are the upload check's
 (``audits.datasets.check_predictions``), in its words: duplicate keys, dataset rows without a
-prediction, predictions matching no row, predictions other than 0/1; and the engine's for outcomes
-that are not 0/1 and for missing sensitive values. Scores are not read: score-based metrics (AUC,
-calibration) are not computed on this path.
+prediction, predictions matching no row, predictions other than 0/1, scores outside [0, 1]; and the
+engine's for outcomes that are not 0/1 and for missing sensitive values.
+
+Scores: when asked (``score_threshold``), the predictions' ``score`` column travels with ``prediction``
+into the partitions, and each partition also returns a histogram of the scores per (finest
+combination, outcome, score bin), with integer sums (``audits.score_histograms``): the score metrics
+(AUC, calibration, curves, sweep) are then computed from histograms at a stated resolution, in memory
+set by the number of combinations and bins, not by N.
 """
 
 from __future__ import annotations
@@ -42,6 +47,15 @@ import pandas as pd
 
 from audits.fairness import BiasAuditParams, audit_from_counts, binary_values
 from audits.groups import Coding, build_groupings, json_value, missing_values_message
+from audits.score_histograms import (
+    PartialHistogram,
+    ScoreHistograms,
+    final_histograms,
+    histogram_bins,
+    histogram_edges,
+    merge_histograms,
+    partial_histogram,
+)
 from audits.tabular import PredictionProblems, required_columns_messages
 from registry_db.errors import ValidationFailed
 
@@ -71,6 +85,7 @@ class StreamedCounts:
     values: list[pd.Index]  # per sensitive column, its distinct values sorted as pd.factorize(sort=True) sorts
     combo_codes: list[np.ndarray]  # per column, each combination's code into ``values``
     stats: StreamStats
+    scores: ScoreHistograms | None = None  # per-combination score histograms, when asked for
 
 
 @dataclass
@@ -171,20 +186,21 @@ def _read_partition(path: str):
 
 def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: str, label: str, row_key: str | None,
                        sensitive: list[str], intersections: bool, workdir: Path, batch_rows: int = BATCH_ROWS,
-                       partition_rows: int = PARTITION_ROWS,
-                       map_partitions: PartitionMap = map) -> StreamedCounts:
+                       partition_rows: int = PARTITION_ROWS, map_partitions: PartitionMap = map,
+                       score_threshold: float | None = None) -> StreamedCounts:
     """Confusion counts per finest combination of ``sensitive``, from a Parquet dataset and its predictions file.
 
     ``predictions`` is a Parquet or CSV file (``predictions_format``) with the row key (``row_key``, or
-    ``row_number`` for a dataset without one) and ``prediction``. The partitions are written under
-    ``workdir`` and removed before returning.
+    ``row_number`` for a dataset without one) and ``prediction``; with ``score_threshold`` (the audit's
+    operating threshold, made a bin edge), also ``score``, histogrammed per combination and outcome at
+    the resolution ``score_histograms.histogram_bins`` allows for the sensitive values met. The
+    partitions are written under ``workdir`` and removed before returning.
 
     ``map_partitions`` applies ``count_partition`` to every partition: the builtin ``map`` counts them
     here one after the other; ``audits.distributed`` hands them to a Dask cluster, whose workers must
     then reach ``workdir`` at the same path. The partial counts are integers added together, so the
     totals do not depend on where or in which order the partitions were counted.
     """
-
     parquet = open_parquet(dataset)
     meta = parquet.metadata
     key = row_key or ROW_NUMBER
@@ -204,20 +220,30 @@ def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: 
         _partition_dataset(parquet.iter_batches(batch_size=batch_rows, columns=wanted), row_key=row_key, label=label,
                            dictionaries=dictionaries, parts=data_parts)
         key_type = parquet.schema_arrow.field(row_key).type if row_key else None
-        problems = _partition_predictions(_prediction_batches(predictions, predictions_format, key, key_type,
-                                                              batch_rows), key=key, parts=pred_parts)
+        with_scores = score_threshold is not None
+        problems, bad_score = _partition_predictions(
+            _prediction_batches(predictions, predictions_format, key, key_type, batch_rows, with_scores),
+            key=key, parts=pred_parts, with_scores=with_scores)
         orders = [dictionary.sorted() for dictionary in dictionaries]
         sizes = [len(values) for _order, values in orders]
         accumulator = _Accumulator(sizes)
-        tasks = [PartitionTask(str(data_parts.path(p)), str(pred_parts.path(p)), tuple(sizes), key)
+        score_bins = histogram_bins(accumulator.possible)
+        score_edges = histogram_edges(score_threshold, score_bins) if score_threshold is not None else None
+        edges = tuple(float(e) for e in score_edges) if score_edges is not None else None
+        if edges is not None and accumulator.possible * 2 * len(edges) >= 2**62:
+            raise ValueError("too many combinations of sensitive values to count")
+        tasks = [PartitionTask(str(data_parts.path(p)), str(pred_parts.path(p)), tuple(sizes), key, edges)
                  for p in range(count)]
         duplicate_rows = False
+        histogram: PartialHistogram | None = None
         for partial in map_partitions(count_partition, tasks):
             duplicate_rows |= partial.duplicate_rows
             problems.duplicates |= partial.duplicates
             problems.missing += partial.missing
             problems.extra += partial.extra
             accumulator.merge(partial.bins, partial.tallies)
+            if partial.histogram is not None:
+                histogram = merge_histograms(histogram, partial.histogram)
     finally:
         data_parts.close()
         pred_parts.close()
@@ -225,12 +251,19 @@ def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: 
     if duplicate_rows:
         raise ValidationFailed("the dataset's row key has duplicate values",
                                {"row_key": ["the row key has duplicate values"]})
-    errors = problems.messages()
+    errors = problems.messages() + (["'score' must be a probability in [0, 1] on every row"] if bad_score else [])
     if errors:
         raise ValidationFailed(f"invalid predictions file: {'; '.join(errors)}", {"file": errors})
     counts, global_codes = accumulator.combinations()
     sorted_codes = [order[codes] for (order, _values), codes in zip(orders, global_codes, strict=True)]
     arrange = np.lexsort(tuple(reversed(sorted_codes))) if sorted_codes else np.zeros(0, dtype=np.int64)
+    scores = None
+    if score_edges is not None:
+        present = accumulator.joint(global_codes)  # ascending: the combinations' order before ``arrange``
+        row_of = np.empty(arrange.size, dtype=np.int64)
+        row_of[arrange] = np.arange(arrange.size)
+        scores = final_histograms(histogram, score_edges, 1 / score_bins,
+                                  lambda joint: row_of[np.searchsorted(present, joint)])
     counts, sorted_codes = counts[arrange], [codes[arrange] for codes in sorted_codes]
     values = [uniques for _order, uniques in orders]
     typed = [[json_value(v) for v in uniques] for uniques in values]
@@ -238,7 +271,7 @@ def stream_bias_counts(dataset: Path, predictions: Path, *, predictions_format: 
     group_rows = max((meta.row_group(i).num_rows for i in range(meta.num_row_groups)), default=0)
     stats = StreamStats(rows=rows, batch_rows=batch_rows, row_groups=meta.num_row_groups, row_group_rows=group_rows,
                         partitions=count, partition_rows=partition_rows)
-    return StreamedCounts(coding, values, sorted_codes, stats)
+    return StreamedCounts(coding, values, sorted_codes, stats, scores)
 
 
 def _partition_dataset(batches, *, row_key: str | None, label: str, dictionaries: list[_Dictionary],
@@ -257,30 +290,51 @@ def _partition_dataset(batches, *, row_key: str | None, label: str, dictionaries
     parts.close()
 
 
-def _partition_predictions(batches, *, key: str, parts: _Partitions) -> PredictionProblems:
-    """Second pass: each prediction as (key, 0/1) to its key's partition; predictions other than 0/1 noted."""
+def _partition_predictions(batches, *, key: str, parts: _Partitions,
+                           with_scores: bool = False) -> tuple[PredictionProblems, bool]:
+    """Second pass: each prediction as (key, 0/1[, score]) to its key's partition; bad values noted.
+
+    Returns the problems and whether a score was missing or outside [0, 1] (the upload check refuses
+    those already; a file is checked again where it is read).
+    """
     problems = PredictionProblems(key)
-    for keys, prediction in batches:
+    bad_score = False
+    for keys, prediction, score in batches:
         try:
             binary = bool(np.isin(prediction, (0, 1)).all())  # False on a missing value (NaN, None) too
         except TypeError:
             binary = False
         problems.bad_prediction |= not binary
-        parts.write({"key": keys, "p": prediction.astype(np.int8) if binary
-                     else np.zeros(len(prediction), dtype=np.int8)})
+        columns = {"key": keys, "p": prediction.astype(np.int8) if binary
+                   else np.zeros(len(prediction), dtype=np.int8)}
+        if with_scores:
+            try:
+                values = np.asarray(score, dtype=float)
+            except (TypeError, ValueError):
+                values = np.full(len(prediction), np.nan)
+            valid = (values >= 0) & (values <= 1)  # False on NaN
+            bad_score |= not bool(valid.all())
+            columns["s"] = np.where(valid, values, 0.0)
+        parts.write(columns)
     parts.close()
-    return problems
+    return problems, bad_score
 
 
 def run_streaming_bias_audit(dataset: Path, predictions: Path, *, predictions_format: str, label: str,
                              row_key: str | None, params: BiasAuditParams, workdir: Path, batch_rows: int = BATCH_ROWS,
-                             partition_rows: int = PARTITION_ROWS,
-                             map_partitions: PartitionMap = map) -> tuple[dict, StreamedCounts]:
-    """The bias audit of ``fairness.run_bias_audit`` (without score summaries), computed streaming."""
+                             partition_rows: int = PARTITION_ROWS, map_partitions: PartitionMap = map,
+                             scores: bool = False) -> tuple[dict, StreamedCounts]:
+    """The bias audit of ``fairness.run_bias_audit`` (without the per-group score summaries), computed streaming.
+
+    With ``scores``, the predictions' ``score`` column is histogrammed too (``streamed.scores``), at
+    the resolution ``score_histograms.histogram_bins`` allows, with the audit's threshold as an edge:
+    ``score_histograms.histogram_score_metrics`` computes the score metrics from it.
+    """
     streamed = stream_bias_counts(dataset, predictions, predictions_format=predictions_format, label=label,
                                   row_key=row_key, sensitive=list(params.sensitive_features),
                                   intersections=params.intersections, workdir=workdir, batch_rows=batch_rows,
-                                  partition_rows=partition_rows, map_partitions=map_partitions)
+                                  partition_rows=partition_rows, map_partitions=map_partitions,
+                                  score_threshold=params.threshold if scores else None)
     return audit_from_counts(streamed.coding, label=label, params=params), streamed
 
 
@@ -310,10 +364,16 @@ class _Accumulator:
         elif self.possible * 4 >= 2**62:
             raise ValueError("too many combinations of sensitive values to count")
 
-    def add(self, codes: list[np.ndarray], cells: np.ndarray) -> None:
-        joint = np.zeros(cells.size, dtype=np.int64)
+    def joint(self, codes: list[np.ndarray]) -> np.ndarray:
+        """Each row's (or combination's) mixed-radix code of its first-met codes."""
+        joint = np.zeros(codes[0].size if codes else 0, dtype=np.int64)
         for column_codes, size in zip(codes, self.sizes, strict=True):
             joint = joint * size + column_codes
+        return joint
+
+    def add(self, codes: list[np.ndarray], cells: np.ndarray, joint: np.ndarray | None = None) -> None:
+        if joint is None:
+            joint = self.joint(codes) if codes else np.zeros(cells.size, dtype=np.int64)
         bins = joint * 4 + cells
         if self.dense is not None:
             self.dense += np.bincount(bins, minlength=self.dense.size)
@@ -357,14 +417,16 @@ class _Accumulator:
 class PartitionTask:
     """One partition to join and count: its two files, the size of each sensitive column's dictionary, the key.
 
-    Plain strings and integers, so that it pickles for a Dask worker; the dictionaries (value -> code)
-    were fixed by the dataset pass before any partition is counted, so every partition's codes agree.
+    Plain strings, integers and floats, so that it pickles for a Dask worker; the dictionaries (value ->
+    code) were fixed by the dataset pass before any partition is counted, so every partition's codes
+    agree, and so were the score bins' edges, so every partition's histogram has the same bins.
     """
 
     data: str
     predictions: str
     sizes: tuple[int, ...]
     key: str
+    score_edges: tuple[float, ...] | None = None  # histogram the scores in bins starting at these edges
 
 
 @dataclass(frozen=True)
@@ -377,6 +439,7 @@ class PartitionCounts:
     duplicates: bool = False
     missing: int = 0
     extra: int = 0
+    histogram: PartialHistogram | None = None  # the scores' histogram, when the task asked for one
 
 
 PartitionMap = Callable[[Callable[[PartitionTask], PartitionCounts], list[PartitionTask]], Iterable[PartitionCounts]]
@@ -390,39 +453,49 @@ def count_partition(task: PartitionTask) -> PartitionCounts:
     """
     problems = PredictionProblems(task.key)
     accumulator = _Accumulator(list(task.sizes))
-    duplicate_rows = _join_partition(_read_partition(task.data), _read_partition(task.predictions), len(task.sizes),
-                                     problems, accumulator)
+    edges = np.asarray(task.score_edges, dtype=float) if task.score_edges is not None else None
+    duplicate_rows, histogram = _join_partition(_read_partition(task.data), _read_partition(task.predictions),
+                                                len(task.sizes), problems, accumulator, edges)
     bins, tallies = accumulator.cells()
-    return PartitionCounts(bins, tallies, duplicate_rows, problems.duplicates, problems.missing, problems.extra)
+    return PartitionCounts(bins, tallies, duplicate_rows, problems.duplicates, problems.missing, problems.extra,
+                           histogram)
 
 
-def _join_partition(data, preds, columns: int, problems: PredictionProblems, accumulator: _Accumulator) -> bool:
+def _join_partition(data, preds, columns: int, problems: PredictionProblems, accumulator: _Accumulator,
+                    edges: np.ndarray | None = None) -> tuple[bool, PartialHistogram | None]:
     """Join one partition's dataset rows to their predictions and count them; True when dataset keys repeat.
+
+    With ``edges``, also the partition's histogram of scores per (combination, outcome, bin).
 
     Problems are recorded in ``problems`` (every partition is still checked, so the refusal gives the
     totals); once there is one in this partition, nothing more is counted since the audit will be refused.
     """
     if data is None and preds is None:
-        return False
+        return False, None
     data_keys = data.column("key").to_numpy(zero_copy_only=False) if data is not None else np.zeros(0, np.int64)
     pred_keys = preds.column("key").to_numpy(zero_copy_only=False) if preds is not None else np.zeros(0, np.int64)
     position = _same_keys(data_keys, pred_keys)  # the usual case: every key once on each side (checked at upload)
     if position is None:
         data_index, pred_index = pd.Index(data_keys), pd.Index(pred_keys)
         if data_index.has_duplicates:
-            return True
+            return True, None
         problems.duplicates |= pred_index.has_duplicates
         distinct_data, distinct_pred = data_index, pred_index.unique()
         problems.missing += int((distinct_pred.get_indexer(distinct_data) < 0).sum())
         problems.extra += int((distinct_data.get_indexer(distinct_pred) < 0).sum())
         if problems.messages():
-            return False
+            return False, None
         position = pred_index.get_indexer(data_index)  # same keys, told apart by hashing (keys that do not sort)
     if problems.messages() or data is None:
-        return False
-    cells = 2 * data.column("y").to_numpy().astype(np.int64) + preds.column("p").to_numpy()[position]
-    accumulator.add([data.column(f"c{i}").to_numpy().astype(np.int64) for i in range(columns)], cells)
-    return False
+        return False, None
+    y = data.column("y").to_numpy().astype(np.int64)
+    cells = 2 * y + preds.column("p").to_numpy()[position]
+    codes = [data.column(f"c{i}").to_numpy().astype(np.int64) for i in range(columns)]
+    joint = accumulator.joint(codes) if codes else np.zeros(cells.size, dtype=np.int64)
+    accumulator.add(codes, cells, joint)
+    if edges is None:
+        return False, None
+    return False, partial_histogram(joint, y, preds.column("s").to_numpy()[position], edges)
 
 
 def _same_keys(data_keys: np.ndarray, pred_keys: np.ndarray) -> np.ndarray | None:
@@ -453,19 +526,33 @@ def _predicted_rows(path: Path, fmt: str) -> int:
     return pq.ParquetFile(path).metadata.num_rows
 
 
-def _prediction_batches(path: Path, fmt: str, key: str, key_type, batch_rows: int):
-    """(keys, predictions) batch by batch from a Parquet or CSV predictions file; its key read as the dataset's."""
+def _prediction_batches(path: Path, fmt: str, key: str, key_type, batch_rows: int, with_scores: bool = False):
+    """(keys, predictions, scores or None) batch by batch from a Parquet or CSV predictions file.
+
+    The key is read as the dataset's; scores only ``with_scores`` (the file's ``score`` column).
+    """
     import pyarrow as pa
 
-    if fmt == "parquet":
+    wanted = [key, "prediction"]
 
+    def scores(batch) -> np.ndarray | None:
+        """A file without ``score`` has missing scores: refused as the upload check refuses them."""
+        if not with_scores:
+            return None
+        if "score" not in wanted:
+            return np.full(batch.num_rows, np.nan)
+        return batch.column("score").to_pandas().to_numpy()
+
+    if fmt == "parquet":
         parquet = open_parquet(path)
         _require_columns(key, parquet.schema_arrow.names)
-        for batch in parquet.iter_batches(batch_size=batch_rows, columns=[key, "prediction"]):
+        if with_scores and "score" in parquet.schema_arrow.names:
+            wanted.append("score")
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
             keys = batch.column(key)
             if key_type is not None and keys.type != key_type:
                 keys = _cast_keys(keys, key_type)
-            yield keys.to_numpy(zero_copy_only=False), batch.column("prediction").to_pandas().to_numpy()
+            yield keys.to_numpy(zero_copy_only=False), batch.column("prediction").to_pandas().to_numpy(), scores(batch)
         return
     from pyarrow import csv
 
@@ -474,15 +561,16 @@ def _prediction_batches(path: Path, fmt: str, key: str, key_type, batch_rows: in
     sep = ";" if first_line.count(";") > first_line.count(",") else ","  # as tabular.read_table decides
     header = [name.strip().strip('"') for name in first_line.rstrip("\r\n").split(sep)]
     _require_columns(key, header)
+    if with_scores and "score" in header:
+        wanted.append("score")
     types = {key: key_type if key_type is not None else pa.int64()}
     try:
         reader = csv.open_csv(path, read_options=csv.ReadOptions(block_size=1 << 22),
                               parse_options=csv.ParseOptions(delimiter=sep),
-                              convert_options=csv.ConvertOptions(include_columns=[key, "prediction"],
-                                                                 column_types=types))
+                              convert_options=csv.ConvertOptions(include_columns=wanted, column_types=types))
         for batch in reader:
             yield (batch.column(key).to_numpy(zero_copy_only=False),
-                   batch.column("prediction").to_pandas().to_numpy())
+                   batch.column("prediction").to_pandas().to_numpy(), scores(batch))
     except pa.ArrowInvalid as exc:
         raise ValidationFailed("invalid predictions file", {"file": [f"the file cannot be read: {exc}"]}) from exc
 

@@ -309,7 +309,8 @@ def run_side(directory: Path, side: str, resumable: bool) -> dict:
             "worker_hwm_mb": hwm, "web_peak_mb": web_rss.peak / 2**20,
             "web_largest_mb": web_rss.largest / 2**20, "mode": engine.get("mode", "?"),
             "crosscheck": ((job.get("provenance") or {}).get("crosscheck") or {}).get("max_abs_difference"),
-            "compared": _comparable(result), "scores": "skipped" if result.get("scores") is None else "computed", "stored_format": dataset.get("format"),
+            "compared": _comparable(result), "scores": _scores_method(result.get("scores")),
+            "score_metrics": result.get("scores"), "stored_format": dataset.get("format"),
             "rows": dataset.get("row_count")}
 
 
@@ -319,8 +320,42 @@ def _seconds(start: str, end: str) -> float:
     return (datetime.fromisoformat(end) - datetime.fromisoformat(start)).total_seconds()
 
 
+def _scores_method(scores: dict | None) -> str:
+    if scores is None:
+        return "skipped"
+    if scores.get("method") == "histogram":
+        return f"histograms ({scores['resolution']:g})"
+    return "rows"
+
+
+def _scores_agreement(mine: dict | None, exact: dict | None) -> str:
+    """How the streamed score metrics (histograms) compare with the in-memory ones (rows), group by group.
+
+    Counts and the sweep must be identical; AUC, average precision and ECE within the bound each streamed
+    value carries. Reported as the largest differences seen.
+    """
+    if mine is None or exact is None:
+        return "n/a"
+    pairs = zip([mine["overall"], *(g for f in mine["features"] for g in f["groups"])],
+                [exact["overall"], *(g for f in exact["features"] for g in f["groups"])], strict=True)
+    same, bounded, worst = True, True, {"auc": 0.0, "ap": 0.0, "ece": 0.0}
+    for ours, theirs in pairs:
+        same &= (ours["count"], ours["positives"], ours["sweep"]) == (theirs["count"], theirs["positives"],
+                                                                       theirs["sweep"])
+        if ours["roc"] and theirs["roc"]:
+            for name, a, b, bound in (("auc", ours["roc"]["auc"], theirs["roc"]["auc"], ours["roc"]["error_bound"]),
+                                      ("ap", ours["pr"]["average_precision"], theirs["pr"]["average_precision"],
+                                       ours["pr"]["error_bound"]),
+                                      ("ece", ours["ece"]["value"], theirs["ece"]["value"],
+                                       ours["ece"]["error_bound"])):
+                worst[name] = max(worst[name], abs(a - b))
+                bounded &= abs(a - b) <= bound + 1e-9
+    return (f"counts+sweep {'identical' if same else 'DIFFER'}; max |diff| AUC {worst['auc']:.1e}, "
+            f"AP {worst['ap']:.1e}, ECE {worst['ece']:.1e} ({'within' if bounded else 'OUTSIDE'} bounds)")
+
+
 def _comparable(result: dict) -> str:
-    """Features (every group's counts and rates, intervals) and verdicts; score metrics aside (not streamed)."""
+    """Features (every group's counts and rates, intervals) and verdicts; score metrics compared apart."""
     skip = {"roc_auc", "calibration", "scores", "score_metrics"}
 
     def clean(value):
@@ -375,6 +410,8 @@ def bench_rows(rows: int, resumable: bool) -> tuple[list[tuple], dict]:
         ("", "  largest single gunicorn process", *mb("web_largest_mb")),
         ("", "job engine mode", mem["mode"], st["mode"], ""),
         ("", "score metrics (AUC, calibration, curves)", mem["scores"], st["scores"], ""),
+        ("", "  streamed vs in-memory score metrics", "", _scores_agreement(st["score_metrics"], mem["score_metrics"]),
+         ""),
         ("", "Fairlearn cross-check max |diff|", str(mem["crosscheck"]), str(st["crosscheck"]), ""),
         ("", "features, counts and verdicts identical", same, same, ""),
     ]

@@ -8,13 +8,16 @@ For each size, one subprocess writes the files a bias-audit job reads: the datas
 (``audits.synth.generate_cohort``, 13 columns, Parquet written by pandas, row groups of 1,048,576
 rows) and its uploaded predictions (row key, prediction and score, rows shuffled: the join's worst
 case). Then each side runs in a fresh subprocess and computes what the job's worker computes for a
-bias audit from uploaded predictions, scores aside (the streaming engine does not compute them):
+bias audit from uploaded predictions, score metrics aside on the first two sides:
 
 * in-memory: ``tabular.read_table`` of both files, the predictions aligned on the dataset's row key
   as ``audits.runner._predict`` aligns them, ``run_bias_audit`` (y_score=None) and the Fairlearn
   cross-check on its stratified sample of 50,000 rows;
 * streaming: ``run_streaming_bias_audit`` (batches, on-disk hash partitions, counts) and the Fairlearn
-  cross-check on count-weighted cells (every row).
+  cross-check on count-weighted cells (every row);
+* streaming with scores: the same, the scores histogrammed in the same pass, then the score metrics
+  computed from the histograms (``audits.score_histograms``): what the job does when the predictions
+  carry scores. Its lines say what the scores add to the streaming side.
 
 Both: sensitive features sex, age_band and region with their intersections, n_boot=1000, seed 42.
 Wall time is ``time.perf_counter`` around that work; "peak" is the subprocess's
@@ -76,17 +79,28 @@ def run_child(task: str, directory: Path) -> dict:
         audited = time.perf_counter()
         check = fairlearn_crosscheck(frame, label="outcome", sensitive=FEATURES, y_pred=y_pred, params=params,
                                      seed=SEED)
-        extra = {}
+        extra: dict[str, float] = {}
     else:
         work = Path(tempfile.mkdtemp(dir=directory))
+        scores = task == "streaming+scores"
         result, streamed = run_streaming_bias_audit(dataset, predictions, predictions_format="parquet",
-                                                    label="outcome", row_key="row_id", params=params, workdir=work)
+                                                    label="outcome", row_key="row_id", params=params, workdir=work,
+                                                    scores=scores)
+        histogram = streamed.scores
+        if histogram is not None:
+            from audits.score_histograms import histogram_score_metrics
+
+            counted = time.perf_counter()
+            histogram_score_metrics(histogram, streamed.coding.groupings, result, params)
+            score_seconds = time.perf_counter() - counted
         audited = time.perf_counter()
         cells, y_true, y_pred, weights = cell_table(streamed, FEATURES)
         check = fairlearn_crosscheck_counts(cells, y_true=y_true, y_pred=y_pred, weights=weights, result=result,
                                             rows=streamed.stats.rows)
         extra = {"partitions": streamed.stats.partitions, "row_group_rows": streamed.stats.row_group_rows,
                  "batch_rows": streamed.stats.batch_rows}
+        if histogram is not None:
+            extra.update(score_metrics_s=score_seconds, cells=histogram.cells)
     result["verdicts"] = summarise_verdicts(result)
     wall = time.perf_counter() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
@@ -124,6 +138,7 @@ def bench_rows(rows: int) -> list[tuple]:
               flush=True)
         memory = json.loads(_child("in-memory", str(rows), str(directory)))
         streaming = json.loads(_child("streaming", str(rows), str(directory)))
+        scored = json.loads(_child("streaming+scores", str(rows), str(directory)))
     same = "yes" if memory["result"] == streaming["result"] else "NO"
 
     def mem(r: dict) -> str:
@@ -144,6 +159,12 @@ def bench_rows(rows: int) -> list[tuple]:
         ("", "features and verdicts identical", same, same, ""),
         ("", "streaming: partitions, row-group rows, batch rows", "",
          f"{streaming['partitions']}, {streaming['row_group_rows']:,}, {streaming['batch_rows']:,}", ""),
+        ("", "streaming with scores: wall time (score metrics from histograms)", "",
+         f"{scored['wall']:.2f} s ({scored['score_metrics_s']:.2f} s)", f"{scored['wall'] / streaming['wall']:.2f}x"),
+        ("", "streaming with scores: peak RSS (+ added), histogram cells", "", f"{mem(scored)}, {scored['cells']:,}",
+         f"{scored['peak_mb'] / streaming['peak_mb']:.2f}x"),
+        ("", "streaming with scores: features and verdicts identical", "",
+         "yes" if scored["result"] == streaming["result"] else "NO", ""),
     ]
 
 

@@ -177,6 +177,15 @@ def test_a_worker_counts_a_streamed_audit_s_partitions_on_a_dask_cluster(deploym
                               params=BiasAuditParams(sensitive_features=["sex", "region"], intersections=True,
                                                      n_boot=100, seed=5))
     assert job["result"]["features"] == json.loads(json.dumps(expected["features"]))
+    # the scores were histogrammed on the cluster's workers: counts and sweep as the in-memory engine gives them
+    from audits.scores import score_metrics
+
+    in_memory = score_metrics(frame, expected, label="outcome", y_score=frame["risk_score"].to_numpy(),
+                              params=BiasAuditParams(sensitive_features=["sex", "region"], n_boot=0))
+    scores = job["result"]["scores"]
+    assert scores["method"] == "histogram" and job["provenance"]["scores"]["resolution"] == 0.001
+    assert [(g["count"], g["sweep"]) for f in scores["features"] for g in f["groups"]] == \
+        [(g["count"], g["sweep"]) for f in in_memory["features"] for g in f["groups"]]
     assert not list((deployment.settings.data_dir / "tmp").glob("stage-*"))  # the shared partitions are removed
 
 

@@ -86,9 +86,19 @@ def test_a_large_parquet_dataset_is_audited_streaming_with_the_in_memory_numbers
     check = streamed["provenance"]["crosscheck"]
     assert check["method"] == WEIGHTED_METHOD and check["max_abs_difference"] == 0.0 and check["rows"] == ROWS
     assert check["weighted_rows"] < ROWS / 10
-    # Scores were uploaded: the streaming engine says it skipped them; the in-memory one computed them
-    assert streamed["result"]["scores"] is None and streamed["result"]["scores_skipped"]["reason"] == "streaming_engine"
-    assert in_memory["result"]["scores"] is not None and "scores_skipped" not in in_memory["result"]
+    # Scores were uploaded: the streaming engine computed the score metrics from histograms, saying so
+    ours, theirs = streamed["result"]["scores"], in_memory["result"]["scores"]
+    assert "scores_skipped" not in streamed["result"] and "scores_skipped" not in in_memory["result"]
+    assert ours["method"] == "histogram" and ours["resolution"] == 0.001 and "method" not in theirs
+    assert streamed["provenance"]["scores"] == {"method": "histogram", "resolution": 0.001,
+                                                "cells": ours["histogram"]["cells"]}
+    assert ours["thresholds"] == theirs["thresholds"] and ours["calibration"]["status"] == "computed"
+    for mine, exact in zip([ours["overall"], *(g for f in ours["features"] for g in f["groups"])],
+                           [theirs["overall"], *(g for f in theirs["features"] for g in f["groups"])], strict=True):
+        assert mine.get("group") == exact.get("group")
+        assert (mine["count"], mine["positives"], mine["sweep"]) == (exact["count"], exact["positives"], exact["sweep"])
+        assert abs(mine["roc"]["auc"] - exact["roc"]["auc"]) <= mine["roc"]["error_bound"] + 1e-12
+        assert abs(mine["ece"]["value"] - exact["ece"]["value"]) <= mine["ece"]["error_bound"] + 1e-9
 
     # Counts, intervals, extremes and verdicts: identical on both paths (score summaries aside)
     assert streamed["result"]["verdicts"] == in_memory["result"]["verdicts"]

@@ -30,3 +30,34 @@ def test_evaluators_read_score_tables_that_the_public_card_does_not_show(signed_
     assert "Calibration and discrimination by group" in english and "Scores by region" in english
     assert "Calibration and discrimination by group" not in card  # the public view withholds result.scores
     assert "Disparities within tolerance" in card  # while the audit itself is on the card
+
+
+def test_score_tables_computed_from_histograms_say_so_with_their_resolution(site_app, tmp_path):
+    """A streamed audit's score metrics come from histograms: the table says it, and at which resolution."""
+    from flask import render_template
+
+    from audits.fairness import BiasAuditParams
+    from audits.score_histograms import histogram_score_metrics
+    from audits.streaming import run_streaming_bias_audit
+    from audits.synth import generate_cohort
+
+    frame = generate_cohort(3_000, seed=2)
+    frame.drop(columns=["prediction", "risk_score"]).to_parquet(tmp_path / "data.parquet", index=False)
+    frame[["row_id", "prediction"]].assign(score=frame["risk_score"]).to_parquet(tmp_path / "pred.parquet")
+    params = BiasAuditParams(sensitive_features=["sex"], n_boot=50, seed=1)
+    result, streamed = run_streaming_bias_audit(tmp_path / "data.parquet", tmp_path / "pred.parquet",
+                                                predictions_format="parquet", label="outcome", row_key="row_id",
+                                                params=params, workdir=tmp_path, scores=True)
+    scores = histogram_score_metrics(streamed.scores, streamed.coding.groupings, result, params)
+    pages = {}
+    for lang in ("fr", "en"):
+        with site_app.test_request_context(f"/{lang}/workspace/jobs/1"):
+            pages[lang] = html.unescape(render_template("pages/_scores.html", scores=scores, h=3))
+    assert "Calculées à partir d’histogrammes des scores (pas de 0,001)\u202f:" in pages["fr"]
+    assert "Computed from histograms of the scores (resolution 0.001): counts and the threshold sweep are exact" \
+        in pages["en"]
+    assert "Scores selon sex" in pages["fr"] and "Scores by sex" in pages["en"]
+    in_memory = {**scores}
+    del in_memory["method"]
+    with site_app.test_request_context("/en/workspace/jobs/1"):
+        assert "histograms" not in render_template("pages/_scores.html", scores=in_memory, h=3)
