@@ -239,9 +239,19 @@ def describe_table(frame: pd.DataFrame, fmt: str) -> TableInfo:
 
 
 def describe_column(name: str, series: pd.Series) -> dict:
-    """What a dataset record says of one column: its dtype, missing values and distinct values."""
-    return {"name": name, "dtype": str(series.dtype), "nulls": int(series.isna().sum()),
-            "distinct": int(series.nunique(dropna=True))}
+    """What a dataset record says of one column: its dtype, missing values and distinct values.
+
+    A NumPy numeric column's distinct values are counted by sorting, which at ten million keys is several
+    times faster than the hashing of ``nunique`` and counts the same (NaN left out, -0.0 equal to 0.0).
+    """
+    values = series.to_numpy() if isinstance(series.dtype, np.dtype) and series.dtype.kind in "biuf" else None
+    if values is None:
+        distinct = int(series.nunique(dropna=True))
+    elif values.dtype.kind == "f":
+        distinct = len(_sorted_distinct(values[~np.isnan(values)]))
+    else:
+        distinct = len(_sorted_distinct(values))
+    return {"name": name, "dtype": str(series.dtype), "nulls": int(series.isna().sum()), "distinct": distinct}
 
 
 # -- comparing a predictions file's keys with the dataset's, without Python sets ------------------------------

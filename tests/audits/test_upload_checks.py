@@ -338,3 +338,13 @@ def test_a_csv_read_whole_and_a_parquet_read_by_column_give_the_same_dataset_key
                                    datasets.dataset_row_keys(parquet, "parquet", "row_id"))
     assert datasets.dataset_row_keys(parquet, "parquet", None).tolist() == list(range(200))
 
+
+
+def test_distinct_values_are_counted_as_nunique_counts_them():
+    rng = np.random.default_rng(3)
+    for values in (rng.integers(-5, 5, 1000), rng.integers(0, 2**63 - 1, 1000, dtype=np.int64),
+                   rng.integers(0, 2, 1000).astype(bool), np.array([0.0, -0.0, np.nan, np.nan, np.inf, 1.5, -np.inf]),
+                   rng.choice([1.0, 2.0, np.nan], 1000).astype(np.float32), np.array([], dtype=np.int64),
+                   np.array([2**64 - 1, 0, 2**64 - 1], dtype=np.uint64)):
+        series = pd.Series(values)
+        assert tabular.describe_column("x", series)["distinct"] == series.nunique(dropna=True)
