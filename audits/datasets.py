@@ -202,7 +202,10 @@ def _survey_dataset(table, meta: dict[str, Any],
                 f"column '{name}' has {int(series.isna().sum())} missing values: code them as a level "
                 f"of their own (for example 'inconnu') so that the audit reports them as a group")
         if name == meta["row_key"]:
-            duplicate_keys = bool(series.duplicated().any())
+            try:
+                duplicate_keys = bool(series.duplicated().any())
+            except TypeError:  # nested cells cannot be compared: the screening refuses them (nested_values)
+                duplicate_keys = False
         del series
     if not from_parquet:  # a Parquet file read by columns has no stored index (tabular.parquet_columns)
         findings += identifiers.screen_table(table.iloc[:, :0])
@@ -236,7 +239,11 @@ def _survey_dataset(table, meta: dict[str, Any],
 def _label_problems(label) -> list[str]:
     """The label column must hold a 0/1 outcome on every row (compared as Python compares: 1.0 and True are 1)."""
     problems = []
-    if not _zeros_and_ones(label.dropna().unique()):
+    try:
+        outcomes = _zeros_and_ones(label.dropna().unique())
+    except TypeError:  # nested cells are no outcomes (and the screening refuses them: nested_values)
+        outcomes = False
+    if not outcomes:
         problems.append("the label column must hold 0/1 outcomes")
     if label.isna().any():
         problems.append(

@@ -348,3 +348,17 @@ def test_distinct_values_are_counted_as_nunique_counts_them():
                    np.array([2**64 - 1, 0, 2**64 - 1], dtype=np.uint64)):
         series = pd.Series(values)
         assert tabular.describe_column("x", series)["distinct"] == series.nunique(dropna=True)
+
+
+def test_nested_cells_in_the_label_or_row_key_are_refused_not_a_crash(tmp_path):
+    nested = pa.array([[i] for i in range(N)], pa.list_(pa.int64()))
+    table = pa.Table.from_pandas(generate_cohort(N, seed=6), preserve_index=False)
+    table = table.set_column(table.schema.get_field_index("row_id"), "row_id", nested)
+    table = table.set_column(table.schema.get_field_index("outcome"), "outcome", nested)
+    pq.write_table(table, tmp_path / "nested.parquet")
+    columns = tabular.parquet_columns(tmp_path / "nested.parquet")
+    errors, _ = datasets._survey_dataset(columns, META, [])
+    assert errors["label_column"] == ["the label column must hold 0/1 outcomes"]
+    assert any("'row_id'" in m and "nested_values" in m for m in errors["file"])
+    assert any("'outcome'" in m and "nested_values" in m for m in errors["file"])
+    assert datasets._dataset_problems(tabular.read_table(tmp_path / "nested.parquet", "parquet"), META, []) == errors
