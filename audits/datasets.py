@@ -429,7 +429,10 @@ def _check_predictions_against(frame, keys, row_key: str | None) -> bool:
         duplicates, missing, extra = False, 0, 0
     else:
         missing, extra = tabular.distinct_differences(keys, predicted)
-        duplicates = bool(predicted.duplicated().any())
+        try:
+            duplicates = bool(predicted.duplicated().any())
+        except TypeError:  # lists or maps as keys (a nested Parquet column): each is a key of its own
+            duplicates = False
     errors = tabular.PredictionProblems(
         key, duplicates=duplicates, missing=missing, extra=extra,
         bad_prediction=not _zeros_and_ones(frame["prediction"].dropna().unique())

@@ -309,9 +309,15 @@ def distinct_differences(dataset: pd.Series, predicted: pd.Series) -> tuple[int,
     if ours is not None and theirs is not None:
         ints, floats = _differences(ours[0], theirs[0]), _differences(ours[1], theirs[1])
         return ints[0] + floats[0] + ours[2], ints[1] + floats[1] + theirs[2]
-    ours_objects, ours_ids = _object_keys(dataset)
-    theirs_objects, theirs_ids = _object_keys(predicted)
-    objects, ids = _differences(ours_objects, theirs_objects), _differences(ours_ids, theirs_ids)
+    try:
+        ours_objects, ours_ids = _object_keys(dataset)
+        theirs_objects, theirs_ids = _object_keys(predicted)
+        objects = _differences(ours_objects, theirs_objects)
+    except TypeError:  # lists or maps (nested Parquet cells), which no set could hold: each a key of its own
+        ours_objects, ours_ids = _object_keys(dataset, nested=True)
+        theirs_objects, theirs_ids = _object_keys(predicted, nested=True)
+        objects = _differences(ours_objects, theirs_objects)
+    ids = _differences(ours_ids, theirs_ids)
     return objects[0] + ids[0], objects[1] + ids[1]
 
 
@@ -338,15 +344,19 @@ def _numeric_keys(series: pd.Series) -> tuple[np.ndarray, np.ndarray, int] | Non
     return values[integral].astype(np.int64), values[~integral], int(nan.sum())
 
 
-def _object_keys(series: pd.Series) -> tuple[np.ndarray, np.ndarray]:
+def _object_keys(series: pd.Series, *, nested: bool = False) -> tuple[np.ndarray, np.ndarray]:
     """Any column as the values ``tolist()`` gives: (the values that equal themselves, as objects, compared
     by pandas' object hashing, which uses Python's hash and ==; the identities of the missing ones, NaN,
-    None, NA, NaT, which a set tells apart by identity as they never equal another object)."""
+    None, NA, NaT, which a set tells apart by identity as they never equal another object). With
+    ``nested``, lists, arrays and maps go with the missing ones: they match no key (a set refused them)."""
     import pandas as pd
 
     values = series.tolist()
     objects = np.fromiter(values, dtype=object, count=len(values))  # one cell each, nested cells included
     missing = np.asarray(pd.isna(objects), dtype=bool)
+    if nested:
+        missing |= np.fromiter((isinstance(v, list | dict | np.ndarray) for v in objects), dtype=bool,
+                               count=len(objects))
     if not missing.any():
         return objects, np.zeros(0, dtype=np.uint64)
     ids = np.fromiter((id(v) for v in objects[missing]), dtype=np.uint64, count=int(missing.sum()))

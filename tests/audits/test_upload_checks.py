@@ -362,3 +362,17 @@ def test_nested_cells_in_the_label_or_row_key_are_refused_not_a_crash(tmp_path):
     assert any("'row_id'" in m and "nested_values" in m for m in errors["file"])
     assert any("'outcome'" in m and "nested_values" in m for m in errors["file"])
     assert datasets._dataset_problems(tabular.read_table(tmp_path / "nested.parquet", "parquet"), META, []) == errors
+
+
+def test_nested_prediction_keys_are_refused_as_matching_no_row_not_a_crash(tmp_path):
+    dataset = write(pd.DataFrame({"row_id": range(10), "outcome": [0, 1] * 5}), tmp_path / "d.parquet", "parquet")
+    table = pa.table({"row_id": pa.array([[i] for i in range(10)], pa.list_(pa.int64())),
+                      "prediction": pa.array([0, 1] * 5)})
+    pq.write_table(table, tmp_path / "p.parquet")
+    frame = tabular.read_table(tmp_path / "p.parquet", "parquet")
+    with pytest.raises(TypeError):  # the sets could not hold them: the former check failed
+        old_check_predictions(frame, tabular.read_table(dataset, "parquet"), "row_id")
+    keys = datasets.dataset_row_keys(dataset, "parquet", "row_id")
+    with pytest.raises(ValidationFailed) as refused:
+        datasets._check_predictions_against(frame, keys, "row_id")
+    assert refused.value.errors == {"file": ["10 dataset rows have no prediction", "10 predictions match no dataset row"]}
