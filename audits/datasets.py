@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime
 from pathlib import Path
 from typing import IO, Any
 
+import numpy as np
 from sqlalchemy.orm import Session
 
 from audits import healthdcat, identifiers, schemas, tabular
@@ -106,13 +108,23 @@ def store_staged_dataset(session: Session, evaluator: User, staging: store.Stagi
     ``details`` adds to the event (where the table came from); the caller commits inside its ``staged_write``.
     """
     fmt = tabular.detect_format(path, filename)
-    frame = tabular.read_table(path, fmt)
-    errors = _dataset_problems(frame, meta, identifiers.screen_file_metadata(path, fmt))
+    # A plain Parquet file is checked one column at a time; a CSV (typed by pandas from all its values)
+    # or any other Parquet file is read whole, as before.
+    # A Parquet file's copy into bounded row groups needs none of the checks' results: it is written
+    # (by Arrow, which leaves the interpreter free) while the columns are checked, and is only kept, by
+    # adopting it below, once they pass. Leaving the pool waits for it, whatever happened.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        copying = (pool.submit(_stored_table, None, path, fmt, staging.root / "table.parquet")
+                   if fmt == "parquet" else None)
+        columns = tabular.parquet_columns(path) if fmt == "parquet" else None
+        frame = tabular.read_table(path, fmt) if columns is None else None
+        table = columns if columns is not None else frame
+        errors, described = _survey_dataset(table, meta, identifiers.screen_file_metadata(path, fmt))
     if errors:
         raise ValidationFailed("the dataset cannot be accepted", errors)
-    info = tabular.describe_table(frame, fmt)
-    stored = _stored_table(frame, path, fmt, staging.root / "table.parquet")
-    del frame
+    info = tabular.TableInfo(format=fmt, row_count=_row_count(table), columns=described)
+    stored = copying.result() if copying else _stored_table(frame, path, fmt, staging.root / "table.parquet")
+    del frame, table
     stored_sha256, stored_size = (sha256, size) if stored == path else sha256_file(stored)
     store.begin_write(session)
     dataset = ReferenceDataset(
@@ -134,7 +146,8 @@ def store_staged_dataset(session: Session, evaluator: User, staging: store.Stagi
 
 
 def _stored_table(frame, path: Path, fmt: str, converted: Path) -> Path:
-    """The file to store for an upload at ``path`` already read into ``frame``: ``path`` itself, or ``converted``.
+    """The file to store for an upload at ``path`` (a CSV already read into ``frame``; a Parquet file needs no
+    frame, None): ``path`` itself, or ``converted``.
 
     A Parquet upload whose row groups are all within the bound is stored as it is (same digest); one with
     a larger row group is copied into bounded row groups, streaming. A CSV is written as Parquet from the
@@ -159,38 +172,107 @@ def _stored_table(frame, path: Path, fmt: str, converted: Path) -> Path:
 
 
 def _dataset_problems(frame, meta: dict[str, Any], in_metadata: list) -> dict[str, list[str]]:
+    """Every reason to refuse a dataset read whole into ``frame``, by field (``_survey_dataset``)."""
+    return _survey_dataset(frame, meta, in_metadata)[0]
+
+
+def _row_count(table) -> int:
+    return table.row_count if isinstance(table, tabular.ParquetColumns) else len(table)
+
+
+def _survey_dataset(table, meta: dict[str, Any],
+                    in_metadata: list) -> tuple[dict[str, list[str]], list[dict[str, Any]]]:
+    """Every reason to refuse a dataset, by field, and the description of its columns, in one pass.
+
+    ``table`` is a frame read whole or ``tabular.ParquetColumns``. Each column is looked at on its own, once:
+    screened for identifiers as ``identifiers.screen_table`` screens it (same order, same row key exemption;
+    a frame's non-default index is screened after the columns, as there), described, and checked when it is
+    the label, a sensitive column or the row key. So the refusals are those of the whole table, while a
+    Parquet upload holds one column in memory at a time.
+    """
+    from_parquet = isinstance(table, tabular.ParquetColumns)
+    names = table.names if from_parquet else list(table.columns)
+    rows = _row_count(table)
+    row_key = meta["row_key"] if meta["row_key"] in names else None
+    findings: list[identifiers.Finding] = []
+    described: list[dict[str, Any]] = []
+    label_errors: list[str] = []
+    sensitive_errors: dict[str, str] = {}
+    duplicate_keys = False
+    undescribable: TypeError | None = None
+    for name in names:
+        series = table.column(name) if from_parquet else table[name]
+        findings += identifiers.screen_column(str(name), series, row_key=name == row_key)
+        try:
+            described.append(tabular.describe_column(name, series))
+        except TypeError as exc:  # unhashable (nested) cells, which the screening refuses above
+            undescribable = undescribable or exc
+        if name == meta["label_column"]:
+            label_errors = _label_problems(series)
+        if name in meta["sensitive_columns"] and series.isna().any():
+            # A group the audit cannot see is a group it cannot speak for: missing values are coded, not dropped.
+            sensitive_errors[name] = (
+                f"column '{name}' has {int(series.isna().sum())} missing values: code them as a level "
+                f"of their own (for example 'inconnu') so that the audit reports them as a group")
+        if name == meta["row_key"]:
+            try:
+                duplicate_keys = bool(series.duplicated().any())
+            except TypeError:  # nested cells cannot be compared: the screening refuses them (nested_values)
+                duplicate_keys = False
+        del series
+    if not from_parquet:  # a Parquet file read by columns has no stored index (tabular.parquet_columns)
+        findings += identifiers.screen_table(table.iloc[:, :0])
     errors: dict[str, list[str]] = {}
-    row_key = meta["row_key"] if meta["row_key"] in frame.columns else None
-    refused = identifiers.describe([*identifiers.screen_table(frame, row_key=row_key), *in_metadata])
+    refused = identifiers.describe([*findings, *in_metadata])
     if refused:
         errors["file"] = list(refused.values())
     declared = [meta["label_column"], meta["row_key"], *meta["sensitive_columns"]]
-    missing = [c for c in declared if c is not None and c not in frame.columns]
+    missing = [c for c in declared if c is not None and c not in names]
     if missing:
         errors["metadata"] = [f"column '{c}' is not in the table" for c in missing]
-    unknown = [c for c in meta.get("labels") or {} if c not in frame.columns]
+    unknown = [c for c in meta.get("labels") or {} if c not in names]
     if unknown:
         errors["labels"] = [f"column '{c}' is not in the table" for c in unknown]
-    if meta["label_column"] in frame.columns:
-        label = frame[meta["label_column"]]
-        if not set(label.dropna().unique().tolist()) <= {0, 1}:
-            errors.setdefault("label_column", []).append("the label column must hold 0/1 outcomes")
-        if label.isna().any():
-            errors.setdefault("label_column", []).append(
-                f"the label column has {int(label.isna().sum())} missing values: every row needs its 0/1 outcome")
+    if label_errors:
+        errors["label_column"] = label_errors
     for column in meta["sensitive_columns"]:
-        # A group the audit cannot see is a group it cannot speak for: missing values are coded, not dropped.
-        if column in frame.columns and frame[column].isna().any():
-            errors.setdefault("sensitive_columns", []).append(
-                f"column '{column}' has {int(frame[column].isna().sum())} missing values: code them as a level "
-                f"of their own (for example 'inconnu') so that the audit reports them as a group")
+        if column in sensitive_errors:
+            errors.setdefault("sensitive_columns", []).append(sensitive_errors[column])
     individuals = meta["datasheet"].get("unique_individuals")
-    if individuals is not None and individuals > len(frame):
+    if individuals is not None and individuals > rows:
         errors.setdefault("datasheet.unique_individuals", []).append(
-            f"the table has {len(frame)} rows: it cannot describe more people than that")
-    if meta["row_key"] in frame.columns and frame[meta["row_key"]].duplicated().any():
+            f"the table has {rows} rows: it cannot describe more people than that")
+    if duplicate_keys:
         errors.setdefault("row_key", []).append("the row key has duplicate values")
-    return errors
+    if undescribable is not None and not errors:
+        raise undescribable  # as describing the accepted table whole always did
+    return errors, described
+
+
+def _label_problems(label) -> list[str]:
+    """The label column must hold a 0/1 outcome on every row (compared as Python compares: 1.0 and True are 1)."""
+    problems = []
+    try:
+        outcomes = _zeros_and_ones(label.dropna().unique())
+    except TypeError:  # nested cells are no outcomes (and the screening refuses them: nested_values)
+        outcomes = False
+    if not outcomes:
+        problems.append("the label column must hold 0/1 outcomes")
+    if label.isna().any():
+        problems.append(
+            f"the label column has {int(label.isna().sum())} missing values: every row needs its 0/1 outcome")
+    return problems
+
+
+def _zeros_and_ones(distinct) -> bool:
+    """Whether every one of these distinct values is 0 or 1 as ``set(values) <= {0, 1}`` decides, vectorised
+    for a NumPy numeric column (the usual case) and value by value otherwise."""
+    if isinstance(distinct, np.ndarray) and distinct.dtype.kind in "biuf":
+        return bool(((distinct == 0) | (distinct == 1)).all())
+    return all(v in _ZERO_ONE for v in distinct.tolist())  # the values the set was built from
+
+
+_ZERO_ONE = frozenset({0, 1})
 
 
 def list_datasets(session: Session, actor: User | None) -> Sequence[ReferenceDataset]:
@@ -285,8 +367,9 @@ def create_prediction_set(session: Session, actor: User | None, storage: Storage
                                            purpose=UploadPurpose.PREDICTIONS, now=now)
         fmt = tabular.detect_format(path, taken.filename if taken else filename)
         frame = tabular.read_table(path, fmt)
-        reference = tabular.read_table(storage.blobs.verified_path(dataset.sha256, dataset.size), dataset.format)
-        has_score = _checked_predictions(frame, reference, dataset.row_key, identifiers.screen_file_metadata(path, fmt))
+        keys = dataset_row_keys(storage.blobs.verified_path(dataset.sha256, dataset.size), dataset.format,
+                                dataset.row_key)
+        has_score = _checked_predictions(frame, keys, dataset.row_key, identifiers.screen_file_metadata(path, fmt))
         store.begin_write(session)
         row = PredictionSet(dataset_id=dataset_id, version_id=version_id, sha256=sha256, size=size,
                             row_count=len(frame), has_score=has_score, description=meta["description"],
@@ -310,12 +393,26 @@ def row_keys(reference, row_key: str | None):
     return reference[row_key] if row_key else pd.Series(range(len(reference)), name="row_number")
 
 
-def _checked_predictions(frame, reference, row_key: str | None, in_metadata: list) -> bool:
-    """check_predictions, with any identifier column (or file metadata) of the file reported in the same 422."""
+def dataset_row_keys(path: Path, fmt: str, row_key: str | None):
+    """``row_keys`` of a stored dataset, reading no more of it than that: the key column alone (or, without a
+    declared key, the row count) of a plain Parquet file, else the table whole (a CSV stored as uploaded)."""
+    import pandas as pd
+
+    columns = tabular.parquet_columns(path) if fmt == "parquet" else None
+    if columns is None:
+        return row_keys(tabular.read_table(path, fmt), row_key)
+    if row_key:
+        return columns.column(row_key)
+    return pd.Series(range(columns.row_count), name="row_number")
+
+
+def _checked_predictions(frame, keys, row_key: str | None, in_metadata: list) -> bool:
+    """check_predictions against the dataset's ``keys``, with any identifier column (or file metadata) of the
+    file reported in the same 422."""
     exempt = {row_key or "row_number", "prediction", "score"}
     refused = identifiers.describe([*identifiers.screen_table(frame, exempt=exempt), *in_metadata])
     try:
-        has_score = check_predictions(frame, reference, row_key)
+        has_score = _check_predictions_against(frame, keys, row_key)
     except ValidationFailed as exc:
         if refused:
             exc.errors["file"] = [*refused.values(), *exc.errors.get("file", [])]
@@ -327,16 +424,31 @@ def _checked_predictions(frame, reference, row_key: str | None, in_metadata: lis
 
 def check_predictions(frame, reference, row_key: str | None) -> bool:
     """Every dataset row predicted exactly once, predictions 0/1, scores in [0, 1]; returns has_score."""
+    return _check_predictions_against(frame, row_keys(reference, row_key), row_key)
+
+
+def _check_predictions_against(frame, keys, row_key: str | None) -> bool:
+    """``check_predictions`` given the dataset's row keys (``row_keys``) rather than the dataset itself.
+
+    The keys are compared with arrays (``tabular.same_distinct_keys``, else ``tabular.distinct_differences``),
+    which count what the sets of key values always counted, without holding those sets.
+    """
     key = row_key or "row_number"
     errors = tabular.required_columns_messages(key, [str(c) for c in frame.columns])
     if errors:
         raise ValidationFailed("invalid predictions file", {"file": errors})
-    keys = row_keys(reference, row_key)
-    missing = set(keys.tolist()) - set(frame[key].tolist())
-    extra = set(frame[key].tolist()) - set(keys.tolist())
+    predicted = frame[key]
+    if tabular.same_distinct_keys(keys, predicted):
+        duplicates, missing, extra = False, 0, 0
+    else:
+        missing, extra = tabular.distinct_differences(keys, predicted)
+        try:
+            duplicates = bool(predicted.duplicated().any())
+        except TypeError:  # lists or maps as keys (a nested Parquet column): each is a key of its own
+            duplicates = False
     errors = tabular.PredictionProblems(
-        key, duplicates=bool(frame[key].duplicated().any()), missing=len(missing), extra=len(extra),
-        bad_prediction=not set(frame["prediction"].dropna().unique().tolist()) <= {0, 1}
+        key, duplicates=duplicates, missing=missing, extra=extra,
+        bad_prediction=not _zeros_and_ones(frame["prediction"].dropna().unique())
         or bool(frame["prediction"].isna().any()),
     ).messages()  # the streaming join (audits.streaming) refuses in the same words
     if "score" in frame.columns:
