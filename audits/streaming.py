@@ -56,7 +56,7 @@ from audits.score_histograms import (
     merge_histograms,
     partial_histogram,
 )
-from audits.tabular import PredictionProblems, required_columns_messages
+from audits.tabular import PredictionProblems, open_parquet, required_columns_messages
 from registry_db.errors import ValidationFailed
 
 BATCH_ROWS = 262_144  # rows decoded at a time
@@ -160,19 +160,6 @@ class _Partitions:
     def path(self, p: int) -> Path:
         """Partition ``p``'s file (absent when no row hashed to it)."""
         return self.root / f"{p}.arrow"
-
-
-def open_parquet(path: Path):
-    """A ``ParquetFile`` for reading batch after batch in bounded memory: without pre-buffering.
-
-    pyarrow's default (``pre_buffer=True``) coalesces the reads of the column chunks and caches them for
-    the reader's life: iterating every batch of a file then keeps the compressed chunks of every row group
-    read so far, which grows with the file (measured: +1.2 GB at 100M rows). Read this way, what pyarrow
-    holds is one row group's column chunks at a time, whatever N is.
-    """
-    import pyarrow.parquet as pq
-
-    return pq.ParquetFile(path, pre_buffer=False)
 
 
 def _read_partition(path: str):

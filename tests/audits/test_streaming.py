@@ -306,7 +306,7 @@ def test_reading_a_file_batch_by_batch_holds_one_row_group_not_the_file(tmp_path
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    from audits.streaming import open_parquet
+    from audits.tabular import open_parquet
 
     rng = np.random.default_rng(1)
     groups, group_rows = 40, 50_000
