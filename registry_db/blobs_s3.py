@@ -317,11 +317,25 @@ class S3BlobStore(LocalStaging):
             part.unlink(missing_ok=True)
 
     def _chunk_objects(self, prefix: str) -> list[dict[str, Any]]:
+        """The chunk objects under ``prefix``, named ``<prefix>uploads/<token>/<offset>`` and nothing else.
+
+        Anything else listed there is left alone: another store may use a prefix that starts with this
+        one's ``uploads/`` (``boas/`` and ``boas/uploads/x/``), and its blobs are not this store's to sweep.
+        """
         try:
             pages = self.client.get_paginator("list_objects_v2").paginate(Bucket=self.bucket, Prefix=prefix)
-            return [item for page in pages for item in page.get("Contents", [])]
+            items = [item for page in pages for item in page.get("Contents", [])]
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"object storage did not list {prefix!r}: {_error_code(exc) or exc}") from exc
+        return [item for item in items if self._chunk_key(item["Key"]) is not None]
+
+    def _chunk_key(self, key: str) -> tuple[str, int] | None:
+        """(token, offset) of a chunk object's key, or None for any other key."""
+        token, slash, offset = key.removeprefix(f"{self.prefix}uploads/").partition("/")
+        if (not key.startswith(f"{self.prefix}uploads/") or not slash or not RESUMABLE_TOKEN.fullmatch(token)
+                or len(offset) != OFFSET_DIGITS or not offset.isdigit()):
+            return None
+        return token, int(offset)
 
     def _chunk_chain(self, token: str) -> list[tuple[str, int]]:
         """The session's chunks from byte 0, each starting where the previous ended: (key, size) in order.
@@ -329,12 +343,10 @@ class S3BlobStore(LocalStaging):
         Chunks are only ever put at the offset the row says, under its lock, so the chain is the file; an
         object off the chain (written there by anyone else) is not part of it, and the digest check decides.
         """
-        prefix = self._upload_prefix(token)
         by_offset: dict[int, tuple[str, int]] = {}
-        for item in self._chunk_objects(prefix):
-            name = item["Key"][len(prefix):]
-            if len(name) == OFFSET_DIGITS and name.isdigit():
-                by_offset[int(name)] = (item["Key"], int(item["Size"]))
+        for item in self._chunk_objects(self._upload_prefix(token)):
+            _token, offset = self._chunk_key(item["Key"]) or ("", -1)
+            by_offset[offset] = (item["Key"], int(item["Size"]))
         chain, offset = [], 0
         while offset in by_offset and by_offset[offset][1] > 0:
             key, size = by_offset[offset]
@@ -401,7 +413,7 @@ class S3BlobStore(LocalStaging):
         prefix = f"{self.prefix}uploads/"
         cutoff, orphans = time.time() - grace_seconds, []
         for item in self._chunk_objects(prefix):
-            token = item["Key"][len(prefix):].partition("/")[0]
+            token, _offset = self._chunk_key(item["Key"]) or ("", -1)
             if token not in live_tokens and item["LastModified"].timestamp() < cutoff:
                 orphans.append(item["Key"])
         self._delete_keys(orphans)

@@ -115,6 +115,10 @@ def parse_source(sources: ImportSources, raw: Any) -> FileSource | S3Source:
         raise refuse("name the file to register", "required: file:<root>/<path> or s3://<bucket>/<key>")
     if len(raw) > MAX_SOURCE_CHARS:
         raise refuse("the source is too long", f"at most {MAX_SOURCE_CHARS} characters")
+    try:  # JSON can carry a lone surrogate, which no file name or S3 key can be encoded from
+        raw.encode("utf-8")
+    except UnicodeEncodeError:
+        raise refuse("the source is not valid text", "not UTF-8 text: unpaired surrogates are refused") from None
     if raw.startswith("s3://"):
         return _s3_source(sources, raw.removeprefix("s3://"))
     if raw.startswith("file:/"):

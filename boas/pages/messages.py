@@ -320,6 +320,7 @@ MESSAGES: tuple[str, ...] = (
     N_("no import root is configured: use s3://<bucket>/<key>"),
     N_("not under a configured root (its first part names the root, e.g. file:cohorts/2024/cohort.parquet)"),
     N_("empty parts, '.', '..', backslashes and control characters are refused"),
+    N_("not UTF-8 text: unpaired surrogates are refused"),
     N_("not under a configured bucket and prefix"),
     N_("no such file"),
     N_("symbolic links are not followed"),

@@ -189,6 +189,10 @@ HOSTILE_FILES = {
     "fifo": (_fifo, NOT_REGULAR),
     "not a string": (lambda root, outside: ["file:cohorts/2024/x.parquet"], "Not a valid string."),
     "too long": (lambda root, outside: "file:cohorts/" + "a/" * 600 + "x.parquet", "at most 1024 characters"),
+    "lone surrogate in a name": (lambda root, outside: "file:cohorts/2024/\ud800.parquet",
+                                 "not UTF-8 text: unpaired surrogates are refused"),
+    "lone surrogate in an object key": (lambda root, outside: "s3://some-bucket/\udfff",
+                                        "not UTF-8 text: unpaired surrogates are refused"),
 }
 
 

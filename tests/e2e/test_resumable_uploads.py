@@ -561,3 +561,23 @@ def test_on_object_storage_a_mismatching_file_an_abort_and_the_reaper_leave_no_c
         uploads.sweep_uploads(s, runtime.storage, now=utcnow(), grace_seconds=0)
     assert orphan not in s3_bucket.object_keys()
     assert len(_chunk_keys(s3_bucket, kept)) == 1  # a live session's chunks stay
+
+
+def test_the_chunk_sweep_leaves_alone_another_store_whose_prefix_starts_with_uploads(s3_bucket, tmp_path):
+    """Two stores in one bucket, ``boas/`` and ``boas/uploads/staging/``: the first one's sweep of orphaned
+    chunks must not take the second one's blobs, however idle they are."""
+    import hashlib as _hashlib
+
+    from registry_db.blobs_s3 import S3BlobStore
+
+    outer = S3BlobStore(tmp_path / "outer", s3_bucket.client, s3_bucket.name, "boas/")
+    inner = S3BlobStore(tmp_path / "inner", s3_bucket.client, s3_bucket.name, "boas/uploads/staging/")
+    stage = inner.staging_dir()
+    (stage / "blob").write_bytes(b"a stored model archive")
+    digest = _hashlib.sha256(b"a stored model archive").hexdigest()
+    inner.adopt(stage / "blob", digest)
+    orphan = f"boas/uploads/{'o' * 43}/{0:020d}"
+    s3_bucket.client.put_object(Bucket=s3_bucket.name, Key=orphan, Body=b"an orphaned chunk")
+    outer.sweep_resumable(set(), grace_seconds=0)
+    assert inner.key_for(digest) in s3_bucket.object_keys()
+    assert orphan not in s3_bucket.object_keys()
