@@ -87,7 +87,8 @@ def read_table(path: Path, fmt: str, field: str = "file") -> pd.DataFrame:
             frame = pd.read_csv(path, sep=sep, encoding="utf-8", low_memory=False)
     except UnicodeDecodeError as exc:
         raise ValidationFailed("the CSV file is not UTF-8", {field: [f"not UTF-8 text: {exc.reason}"]}) from exc
-    except (ValueError, pd.errors.ParserError, pyarrow.ArrowException, OSError) as exc:
+    except (ValueError, pd.errors.ParserError, pyarrow.ArrowException, OSError,
+            KeyError, TypeError) as exc:  # the last two: hostile pandas metadata (an unknown time zone, ...)
         raise ValidationFailed(f"malformed {fmt} file", {field: [f"cannot be read as {fmt}: {str(exc)[:300]}"]}) from exc
     names = [str(c) for c in frame.columns]
     problems = _shape_problems(names, len(frame))
@@ -140,7 +141,9 @@ class ParquetColumns:
             raise ValidationFailed("malformed parquet file",
                                    {self.field: [f"cannot be read as parquet: {str(exc)[:300]}"]}) from exc
         if [str(c) for c in frame.columns] != [name] or len(frame) != self.row_count:
-            raise ValueError(f"column {name!r} did not read back as planned")  # parquet_columns rules this out
+            # parquet_columns rules this out for an honest file; a footer that lies about its rows says so here
+            raise ValidationFailed("malformed parquet file", {self.field: [
+                f"cannot be read as parquet: column {name!r} holds {len(frame)} rows, the file says {self.row_count}"]})
         return frame.iloc[:, 0].rename(name)
 
 
@@ -157,9 +160,11 @@ def parquet_columns(path: Path, field: str = "file") -> ParquetColumns | None:
     try:
         source = pq.ParquetFile(path)
         schema, rows = source.schema_arrow, source.metadata.num_rows
+        if rows != sum(source.metadata.row_group(i).num_rows for i in range(source.metadata.num_row_groups)):
+            return None  # a footer whose total disagrees with its row groups: the whole read decides
         names = list(schema.names)
         pandas_meta = schema.pandas_metadata or {}
-        if any(not isinstance(c, dict) for c in pandas_meta.get("index_columns") or []):
+        if not _default_index(pandas_meta.get("index_columns")):
             return None
         empty = schema.empty_table().to_pandas()
         if empty.columns.nlevels != 1:
@@ -170,6 +175,21 @@ def parquet_columns(path: Path, field: str = "file") -> ParquetColumns | None:
     if labels != names or rows <= 0 or _shape_problems(names, rows):
         return None
     return ParquetColumns(path=path, names=names, row_count=rows, field=field)
+
+
+def _default_index(index_columns) -> bool:
+    """Whether pandas would read no index but the default 0..n-1 (none stored, or pandas' unnamed default range).
+
+    Any other index (stored columns, a named range, several ranges making a MultiIndex, a range starting
+    elsewhere) is screened by ``screen_table`` on the whole frame, so such a file is not read by columns.
+    """
+    if not index_columns:
+        return True
+    if len(index_columns) != 1 or not isinstance(index_columns[0], dict):
+        return False
+    index = index_columns[0]
+    return (index.get("kind") == "range" and index.get("name") is None and index.get("start") == 0
+            and index.get("step") == 1)
 
 
 def row_groups_conform(path: Path, row_group_rows: int = ROW_GROUP_ROWS) -> bool:

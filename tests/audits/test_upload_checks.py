@@ -7,6 +7,7 @@ The reference each test compares against is the check as it was before (a whole 
 from __future__ import annotations
 
 import datetime as dt
+import json
 from decimal import Decimal
 from pathlib import Path
 
@@ -376,3 +377,59 @@ def test_nested_prediction_keys_are_refused_as_matching_no_row_not_a_crash(tmp_p
     with pytest.raises(ValidationFailed) as refused:
         datasets._check_predictions_against(frame, keys, "row_id")
     assert refused.value.errors == {"file": ["10 dataset rows have no prediction", "10 predictions match no dataset row"]}
+
+
+def _with_pandas_index(table: pa.Table, index_columns: list) -> pa.Table:
+    meta = json.loads(table.schema.metadata[b"pandas"])
+    return table.replace_schema_metadata({b"pandas": json.dumps({**meta, "index_columns": index_columns}).encode()})
+
+
+@pytest.mark.parametrize("index", [
+    # two ranges make a MultiIndex whose names (and values) the whole-table screening refuses
+    [{"kind": "range", "name": "nir", "start": 0, "stop": 40, "step": 1},
+     {"kind": "range", "name": "date_naissance", "start": 0, "stop": 40, "step": 1}],
+    [{"kind": "range", "name": "nir", "start": 0, "stop": 40, "step": 1}],  # a named range
+    [{"kind": "range", "name": None, "start": 185017512345600, "stop": 185017512345640, "step": 1}],  # NIR-like values
+])
+def test_a_stored_index_other_than_the_default_range_is_screened_with_the_whole_table(tmp_path, index):
+    frame = pd.DataFrame({"y": [0, 1] * 20, "v": range(40)})
+    path = tmp_path / "indexed.parquet"
+    pq.write_table(_with_pandas_index(pa.Table.from_pandas(frame, preserve_index=False), index), path)
+    assert tabular.parquet_columns(path) is None  # read whole: the screening decides on the index as before
+    if len(index) > 1:
+        assert identifiers.screen_table(tabular.read_table(path, "parquet")) != []  # the columns alone miss it
+    default = tmp_path / "default.parquet"
+    frame.to_parquet(default)  # pandas' own unnamed 0..n-1 range: read by columns
+    assert tabular.parquet_columns(default) is not None
+
+
+def test_a_footer_that_overstates_its_rows_is_read_whole_and_a_column_that_disagrees_is_a_422(tmp_path):
+    path = tmp_path / "lying.parquet"
+    pq.write_table(pa.table({"y": [0, 1] * 38 + [0], "v": list(range(77))}), path)
+    data = bytearray(path.read_bytes())
+    length = int.from_bytes(data[-8:-4], "little")
+    start = len(data) - 8 - length
+    at = data.find(b"\x16\x9a\x01", start)  # the file's num_rows, 77 as a zigzag varint
+    assert at > 0
+    data[at + 1] = 0x9C  # 78
+    path.write_bytes(bytes(data))
+    assert pq.ParquetFile(path).metadata.num_rows == 78
+    assert tabular.parquet_columns(path) is None  # the whole read decides, as it did before
+    lying = tabular.ParquetColumns(path=path, names=["y", "v"], row_count=78)
+    refused = outcome(lambda: lying.column("y"))
+    assert refused[0] == "refused" and refused[2]["file"][0].startswith("cannot be read as parquet:")
+
+
+@pytest.mark.parametrize("hostile", ["time zone", "field name"])
+def test_hostile_pandas_metadata_is_a_422_not_a_crash(tmp_path, hostile):
+    frame = pd.DataFrame({"y": [0, 1] * 10, "t": pd.date_range("2020-01-01", periods=20, tz="UTC")})
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    meta = json.loads(table.schema.metadata[b"pandas"])
+    if hostile == "time zone":
+        meta["columns"][1]["metadata"] = {"timezone": "Not/AZone"}
+    else:
+        meta["columns"][0]["field_name"] = 5
+    path = tmp_path / "hostile.parquet"
+    pq.write_table(table.replace_schema_metadata({b"pandas": json.dumps(meta).encode()}), path)
+    refused = outcome(lambda: tabular.read_table(path, "parquet"))
+    assert refused[:2] == ("refused", "malformed parquet file"), refused
