@@ -177,7 +177,10 @@ def stream_drift(reference_path: Path, current_path: Path, *, columns: list[str]
         r, k = ref[c], cur[c]
         if kind == "num" and not _few_levels(r, k):
             low, high = min(r.low, k.low), max(r.high, k.high)
-            grids[c] = np.linspace(low, high if high > low else low + 1, FINE_BINS + 1)
+            high = high if high > low else low + 1
+            # low (1 - t) + high t, not linspace's low + (high - low) t: high - low overflows past +-9e307
+            t = np.linspace(0.0, 1.0, FINE_BINS + 1)
+            grids[c] = np.unique(low * (1 - t) + high * t)
             kept = r.kept_values()
             if r.count <= SMALL_SAMPLE and kept is not None:  # always kept: SMALL_SAMPLE < KEEP_VALUES
                 points[c] = np.unique(kept)
@@ -424,7 +427,11 @@ def z_from_counts(r: dict[Any, int], k: dict[Any, int]) -> float:
 
     if len(r) == 1 and len(k) == 1 and next(iter(r)) == next(iter(k)):
         return 1.0
-    first = sorted(set(r) | set(k))[0]
+    levels = set(r) | set(k)
+    try:
+        first = sorted(levels)[0]
+    except TypeError:  # values of two types (text in one file, numbers in the other): any one level will do,
+        first = min(levels, key=lambda v: (type(v).__name__, str(v)))  # the two-sided test is symmetric
     n1, n2 = sum(r.values()), sum(k.values())
     p1, p2 = (n1 - r.get(first, 0)) / n1, (n2 - k.get(first, 0)) / n2
     pooled = (p1 * n1 + p2 * n2) / (n1 + n2)

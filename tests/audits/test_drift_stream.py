@@ -242,3 +242,17 @@ def test_an_outlier_stretching_the_range_is_refined_until_the_decision_is_certai
     assert abs(row["score"] - exact_score) <= row["score_bound"] < abs(exact_score - 0.1)
     whole = compute_drift(reference, current, columns=["weight"]).summary["columns"][0]
     assert row["drifted"] is whole["drifted"]
+
+
+def test_a_column_typed_otherwise_in_each_file_and_values_near_the_float_limit_are_compared_not_crashed(tmp_path):
+    """Text in one file and numbers in the other (a Z test on levels that do not sort together), and a column
+    spanning -1.7e308 to 1.7e308 (whose range overflows a float): decisions, not exceptions."""
+    rng = np.random.default_rng(11)
+    mixed = stream_drift(write(pd.DataFrame({"code": ["A"] * 50}), tmp_path / "r1.parquet"),
+                         write(pd.DataFrame({"code": [1] * 5000}), tmp_path / "c1.parquet"),
+                         columns=["code"]).summary["columns"]
+    assert [(c["column"], c["drifted"]) for c in mixed] == [("code", True)]  # no level in common: drifted
+    wide = pd.DataFrame({"x": np.r_[rng.normal(size=3000), -1.7e308, 1.7e308]})
+    same = stream_drift(write(wide, tmp_path / "r2.parquet"), write(wide, tmp_path / "c2.parquet"),
+                        columns=["x"]).summary["columns"]
+    assert [(c["column"], c["drifted"]) for c in same] == [("x", False)]
