@@ -143,7 +143,7 @@ class ParquetColumns:
         if [str(c) for c in frame.columns] != [name] or len(frame) != self.row_count:
             # parquet_columns rules this out for an honest file; a footer that lies about its rows says so here
             raise ValidationFailed("malformed parquet file", {self.field: [
-                f"cannot be read as parquet: column {name!r} holds {len(frame)} rows, the file says {self.row_count}"]})
+                f"the file says it holds {self.row_count} rows, but its column '{name}' holds {len(frame)}"]})
         return frame.iloc[:, 0].rename(name)
 
 

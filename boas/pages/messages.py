@@ -209,6 +209,7 @@ MESSAGES: tuple[str, ...] = (
     N_("requirements.txt is not valid UTF-8 text"),
     # reference datasets and predictions (audits.datasets, audits.tabular)
     N_("column '%(column)s' is not in the table"),
+    N_("the file says it holds %(declared)s rows, but its column '%(column)s' holds %(rows)s"),
     N_("the label column must hold 0/1 outcomes"),
     N_("the label column has %(count)s missing values: every row needs its 0/1 outcome"),
     N_("column '%(column)s' has %(count)s missing values: code them as a level of their own (for example "
