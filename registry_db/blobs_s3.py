@@ -306,10 +306,9 @@ class S3BlobStore(LocalStaging):
         caller holds the session's row lock and writes at the row's offset): it is replaced.
         """
         try:
-            digest, _size = sha256_file(part)
             with open(part, "rb") as body:
                 self.client.put_object(Bucket=self.bucket, Key=f"{self._upload_prefix(token)}{offset:0{OFFSET_DIGITS}d}",
-                                       Body=body, ChecksumAlgorithm="SHA256", ChecksumSHA256=_b64(digest))
+                                       Body=body, ChecksumAlgorithm="SHA256")
         except (ClientError, BotoCoreError) as exc:
             raise StorageUnavailable(f"could not store the chunk at byte {offset} in object storage: "
                                      f"{_error_code(exc) or exc}") from exc
