@@ -33,6 +33,8 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "benchmarks"))
+from streaming_bench import _child, print_table, run_child  # noqa: E402 - after the path above
+
 CHUNK = 5_000_000
 LIMIT_MB = 2048
 SEED = 42
@@ -78,14 +80,6 @@ def write_chunked(directory: Path, rows: int) -> None:
                 writer.close()
 
 
-def _child(*args: str) -> str:
-    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False,
-                          cwd=ROOT)
-    if done.returncode != 0:
-        raise RuntimeError(f"{args} failed:\n{done.stderr[-3000:]}")
-    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
-
-
 def _disk_watch(directory: Path) -> subprocess.Popen:
     """A sampler of the partitions' disk use under ``directory`` (every 0.5 s), printing its maximum at exit."""
     code = ("import os,sys,time,signal\n"
@@ -108,14 +102,14 @@ def measure(rows: int) -> dict:
         directory = Path(tmp)
         print(f"  {rows:,} rows: writing the files ...", file=sys.stderr, flush=True)
         started = time.perf_counter()
-        _child("write", str(rows), str(directory))
+        _child("write", str(rows), str(directory), script=__file__)
         written = time.perf_counter() - started
         size = sum(p.stat().st_size for p in directory.glob("*.parquet")) / 1e6
         print(f"  {rows:,} rows: files written in {written:.0f} s ({size:,.0f} MB); auditing ...", file=sys.stderr,
               flush=True)
         watch = _disk_watch(directory)
         try:
-            result = json.loads(_child("streaming+scores", str(rows), str(directory)))
+            result = json.loads(_child("streaming+scores", str(rows), str(directory), script=__file__))
         finally:
             watch.terminate()
             disk = int((watch.communicate(timeout=30)[0] or "0").strip() or 0) / 1e6
@@ -134,8 +128,6 @@ def main() -> None:
         if task == "write":
             write_chunked(Path(directory), int(rows))
         else:
-            from streaming_bench import run_child
-
             print(json.dumps(run_child(task, Path(directory))))
         return
     started = time.perf_counter()
@@ -147,9 +139,7 @@ def main() -> None:
               f"{r['peak_mb']:,.0f} MB (+{r['added_mb']:,.0f})", f"{r['disk_mb']:,.0f} MB",
               f"{r['wall'] / base['wall']:.1f}x", f"{r['peak_mb'] / base['peak_mb']:.2f}x",
               "yes" if r["peak_mb"] <= LIMIT_MB else "NO") for r in results]
-    widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header))]
-    for line in [header, tuple("-" * w for w in widths), *lines]:
-        print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
+    print_table(lines, header)
     verdicts = [{k: v for k, v in json.loads(r["result"])["verdicts"].items() if isinstance(v, int) and v}
                 for r in results]
     print(f"\npartitions: {', '.join(str(r['partitions']) for r in results)}; row-group rows "

@@ -117,8 +117,9 @@ def _resident_kb() -> int:
     raise RuntimeError("no VmRSS in /proc/self/status (this benchmark needs Linux)")
 
 
-def _child(*args: str) -> str:
-    done = subprocess.run([sys.executable, __file__, "--child", *args], capture_output=True, text=True, check=False,
+def _child(*args: str, script: str = __file__) -> str:
+    """Run ``script --child *args`` in a fresh interpreter and return the last line it printed."""
+    done = subprocess.run([sys.executable, script, "--child", *args], capture_output=True, text=True, check=False,
                           cwd=ROOT)
     if done.returncode != 0:
         raise RuntimeError(f"{args} failed:\n{done.stderr[-3000:]}")
@@ -168,9 +169,9 @@ def bench_rows(rows: int) -> list[tuple]:
     ]
 
 
-def print_table(lines: list[tuple]) -> None:
+def print_table(lines: list[tuple], header: tuple = ("rows", "measure", "in-memory", "streaming",
+                                                      "streaming / in-memory")) -> None:
     """Print aligned columns."""
-    header = ("rows", "measure", "in-memory", "streaming", "streaming / in-memory")
     widths = [max(len(str(line[i])) for line in [header, *lines]) for i in range(len(header))]
     for line in [header, tuple("-" * w for w in widths), *lines]:
         print("  ".join(str(cell).ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())

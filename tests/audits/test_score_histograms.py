@@ -277,15 +277,9 @@ print(json.dumps({"rows": scores["overall"]["count"], "added_mb": (peak - before
 
 def test_peak_memory_with_scores_does_not_grow_with_the_number_of_rows(tmp_path):
     """Stream 500k then 2M scored rows (files written by another process): the peak the audit adds stays flat."""
-    from tests.audits.test_streaming import _python
+    from tests.audits.test_streaming import measure_peaks
 
-    peaks = {}
-    for rows in (500_000, 2_000_000):
-        directory = tmp_path / str(rows)
-        directory.mkdir()
-        _python(_WRITE_SCORED, str(directory), str(rows))
-        peaks[rows] = json.loads(_python(_PEAK_SCORED, str(directory), "250000").strip().splitlines()[-1])
-        assert peaks[rows]["rows"] == rows
+    peaks = measure_peaks(tmp_path, _WRITE_SCORED, _PEAK_SCORED, (500_000, 2_000_000))
     small, large = peaks[500_000], peaks[2_000_000]
     # measured: about 130 MB added at 2M and 110 MB at 8M rows (reading the Parquet files row group by row
     # group; one reader over the whole file grew with N: 198 MB at 2M, 325 MB at 8M)

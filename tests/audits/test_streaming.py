@@ -286,15 +286,21 @@ def _python(code: str, *args: str) -> str:
     return done.stdout
 
 
-def test_peak_memory_does_not_grow_with_the_number_of_rows(tmp_path):
-    """Stream 750k then 3M rows (files written by another process): the peak the audit adds stays flat."""
+def measure_peaks(tmp_path: Path, write: str, peak: str, sizes: tuple[int, ...]) -> dict[int, dict]:
+    """For each size, ``write`` the files in one subprocess and stream them in another; what ``peak`` printed."""
     peaks = {}
-    for rows in (750_000, 3_000_000):
+    for rows in sizes:
         directory = tmp_path / str(rows)
         directory.mkdir()
-        _python(_WRITE, str(directory), str(rows))
-        peaks[rows] = json.loads(_python(_PEAK, str(directory), "250000").strip().splitlines()[-1])
+        _python(write, str(directory), str(rows))
+        peaks[rows] = json.loads(_python(peak, str(directory), "250000").strip().splitlines()[-1])
         assert peaks[rows]["rows"] == rows
+    return peaks
+
+
+def test_peak_memory_does_not_grow_with_the_number_of_rows(tmp_path):
+    """Stream 750k then 3M rows (files written by another process): the peak the audit adds stays flat."""
+    peaks = measure_peaks(tmp_path, _WRITE, _PEAK, (750_000, 3_000_000))
     small, large = peaks[750_000], peaks[3_000_000]
     assert large["peak_mb"] / small["peak_mb"] < 1.5, peaks
     assert large["added_mb"] / small["added_mb"] < 1.5, peaks  # measured: about 120 MB added at both sizes
